@@ -1,0 +1,21 @@
+# Debian's Abseil CMake package points its imported targets at the shared
+# libraries. A fully static binary needs the .a archives that ship beside them,
+# so re-point every imported absl:: target at its archive.
+function(needle_use_static_abseil)
+  get_directory_property(imported IMPORTED_TARGETS)
+  foreach(target IN LISTS imported)
+    if(NOT target MATCHES "^absl::")
+      continue()
+    endif()
+    get_target_property(type ${target} TYPE)
+    if(NOT type STREQUAL "SHARED_LIBRARY")
+      continue()
+    endif()
+    get_target_property(location ${target} IMPORTED_LOCATION_NONE)
+    string(REGEX REPLACE "\\.so[.0-9]*$" ".a" archive "${location}")
+    if(NOT EXISTS "${archive}")
+      message(FATAL_ERROR "No static archive for ${target}: expected ${archive}")
+    endif()
+    set_target_properties(${target} PROPERTIES IMPORTED_LOCATION_NONE "${archive}")
+  endforeach()
+endfunction()

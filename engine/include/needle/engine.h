@@ -1,0 +1,64 @@
+// The interface every Needle engine implements (reference now, optimized later).
+//
+// An Engine owns immutable, loaded weights and may be shared by any number of
+// threads. All per-request state lives in a Session, so concurrent requests
+// never see each other's caches: one Session per request (or per thread).
+#ifndef NEEDLE_ENGINE_H_
+#define NEEDLE_ENGINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "needle/config.h"
+#include "needle/weights.h"
+
+namespace needle {
+
+class Session {
+ public:
+  virtual ~Session() = default;
+
+  // Runs the encoder over 1..kMaxEncoderTokens ids and clears all decoder state.
+  virtual absl::Status Prefill(absl::Span<const int32_t> encoder_tokens) = 0;
+
+  // Appends one decoder token at the next position and returns the logits
+  // (vocab_size floats) predicting the token after it. The span stays valid
+  // until the next call on this session.
+  virtual absl::StatusOr<absl::Span<const float>> Decode(int32_t token) = 0;
+
+  // Encoder output after final_norm, row-major (encoder tokens x d_model).
+  virtual absl::Span<const float> encoder_output() const = 0;
+  virtual int num_encoder_tokens() const = 0;
+  virtual int num_decoded_tokens() const = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual std::string_view name() const = 0;
+  virtual const ModelConfig& config() const = 0;
+  virtual std::unique_ptr<Session> NewSession() const = 0;
+
+  // Retrieval head: L2-normalised embedding of a (query or tool) encoding.
+  // Runs its own encoder pass; thread-safe.
+  virtual absl::StatusOr<std::vector<float>> RetrievalEmbedding(
+      absl::Span<const int32_t> encoder_tokens) const = 0;
+};
+
+// Engines by name ("reference"); the list is what `--engine` accepts.
+std::vector<std::string> EngineNames();
+absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view name,
+                                                     std::shared_ptr<const ModelWeights> weights);
+
+// Checks the ids a caller hands to an engine: range and length.
+absl::Status ValidateTokens(absl::Span<const int32_t> tokens, int vocab_size, int max_len,
+                            std::string_view what);
+
+}  // namespace needle
+
+#endif  // NEEDLE_ENGINE_H_

@@ -1,0 +1,65 @@
+// One request end to end: prompt -> encoder -> greedy (optionally constrained)
+// decoding -> tool-call text with the caller's tool names.
+#ifndef NEEDLE_GENERATE_H_
+#define NEEDLE_GENERATE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "needle/config.h"
+#include "needle/engine.h"
+#include "needle/tokenizer.h"
+
+namespace needle {
+
+struct GenerateOptions {
+  bool constrained = true;
+  int max_new_tokens = kMaxGeneratedTokens;
+  // Streams each generated token with the text it adds (leading <tool_call>
+  // excluded, snake_case names as generated). Return false to stop early.
+  std::function<bool(int32_t token, std::string_view text)> on_token;
+};
+
+enum class StopReason { kEos, kMaxTokens, kCallback };
+std::string_view StopReasonName(StopReason reason);
+
+struct GenerateResult {
+  std::string text;      // the call: leading <tool_call> stripped, caller's tool names
+  std::string raw_text;  // the decoded output exactly as generated
+  std::vector<int32_t> encoder_tokens;
+  std::vector<int32_t> tokens;  // generated ids, EOS excluded
+  bool query_truncated = false;
+  bool tools_truncated = false;
+  StopReason stop = StopReason::kEos;
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+};
+
+// A loaded model: engine plus tokenizer. Immutable and thread-safe; each call
+// to Generate runs in a fresh Session.
+class ToolCaller {
+ public:
+  ToolCaller(std::shared_ptr<const Engine> engine, std::shared_ptr<const Tokenizer> tokenizer);
+  static absl::StatusOr<std::unique_ptr<ToolCaller>> Load(const std::string& model_path,
+                                                          const std::string& tokenizer_path,
+                                                          std::string_view engine_name);
+
+  absl::StatusOr<GenerateResult> Generate(std::string_view query, std::string_view tools_json,
+                                          const GenerateOptions& options = {}) const;
+
+  const Engine& engine() const { return *engine_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+
+ private:
+  std::shared_ptr<const Engine> engine_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+};
+
+}  // namespace needle
+
+#endif  // NEEDLE_GENERATE_H_

@@ -1,0 +1,53 @@
+// Tool definitions as the caller gives them, and their form in the prompt.
+//
+// Upstream tool format:
+//   [{"name":"get_weather","description":"...",
+//     "parameters":{"location":{"type":"string","description":"...","required":true}}}]
+// A JSON-Schema style "parameters" ({"type":"object","properties":{...}}) is
+// accepted too; its argument keys are the keys of "properties".
+#ifndef NEEDLE_TOOLS_H_
+#define NEEDLE_TOOLS_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace needle {
+
+// Upstream converts tool names to snake_case before encoding. Our rule:
+// "getWeather", "GetWeather", "get-weather", "get.weather", "HTTPRequest" ->
+// "get_weather" x4, "http_request": a "_" goes before an upper-case letter that
+// follows a lower-case letter or digit, or that starts a capitalised word after
+// an acronym; "-", ".", " " become "_"; runs of "_" collapse; all is lower-cased.
+std::string SnakeCase(std::string_view name);
+
+struct ToolSpec {
+  std::string name;        // as the caller wrote it
+  std::string snake_name;  // as the model sees and writes it
+  std::vector<std::string> argument_keys;
+};
+
+class ToolSet {
+ public:
+  // Refuses anything that is not a list of tool objects, naming the offending
+  // element and field (e.g. "tools[2].name: expected a non-empty string").
+  static absl::StatusOr<ToolSet> Parse(std::string_view tools_json);
+
+  const std::vector<ToolSpec>& tools() const { return tools_; }
+  // Compact JSON (",", ":" separators, ASCII-escaped like Python's json.dumps,
+  // key order kept) with snake_case names: the text the encoder sees.
+  const std::string& prompt_json() const { return prompt_json_; }
+
+  // Rewrites `"name":"<snake>"` in a model output back to the caller's names.
+  std::string RestoreNames(std::string_view output) const;
+
+ private:
+  std::vector<ToolSpec> tools_;
+  std::string prompt_json_;
+};
+
+}  // namespace needle
+
+#endif  // NEEDLE_TOOLS_H_

@@ -1,0 +1,80 @@
+#include "reference/ops.h"
+
+#include <cmath>
+#include <limits>
+
+namespace needle::reference {
+
+void MatMul(const float* x, int rows, int in, const float* w, int out, float* y) {
+  for (int r = 0; r < rows; ++r) {
+    for (int o = 0; o < out; ++o) {
+      float sum = 0.0f;
+      for (int i = 0; i < in; ++i) sum += x[r * in + i] * w[i * out + o];
+      y[r * out + o] = sum;
+    }
+  }
+}
+
+void ZcRmsNorm(const float* x, const float* scale, int n, float* y) {
+  float sum_squares = 0.0f;
+  for (int i = 0; i < n; ++i) sum_squares += x[i] * x[i];
+  const float inv_rms = 1.0f / std::sqrt(sum_squares / n + 1e-6f);
+  for (int i = 0; i < n; ++i) y[i] = (1.0f + scale[i]) * x[i] * inv_rms;
+}
+
+void Rope(float* x, int head_dim, int position, double theta) {
+  const int half = head_dim / 2;
+  for (int i = 0; i < half; ++i) {
+    const double angle = position * std::pow(theta, -2.0 * i / head_dim);
+    const float c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
+    const float x1 = x[i], x2 = x[i + half];
+    x[i] = x1 * c - x2 * s;
+    x[i + half] = x2 * c + x1 * s;
+  }
+}
+
+void Softmax(float* x, int n) {
+  float max = x[0];
+  for (int i = 1; i < n; ++i) max = std::max(max, x[i]);
+  float sum = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  for (int i = 0; i < n; ++i) x[i] /= sum;
+}
+
+float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+void Attention(const float* q, int tq, const float* k, const float* v, int tk, int heads, int kv_heads,
+               int head_dim, const std::vector<bool>& key_visible, float* out) {
+  const int group = heads / kv_heads;
+  const int q_stride = heads * head_dim, kv_stride = kv_heads * head_dim;
+  const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  std::vector<float> scores(tk);
+  for (int t = 0; t < tq; ++t) {
+    for (int h = 0; h < heads; ++h) {
+      const int kv_head = h / group;
+      const float* qh = q + t * q_stride + h * head_dim;
+      for (int j = 0; j < tk; ++j) {
+        if (!key_visible[j]) {
+          scores[j] = std::numeric_limits<float>::lowest();
+          continue;
+        }
+        const float* kj = k + j * kv_stride + kv_head * head_dim;
+        float dot = 0.0f;
+        for (int i = 0; i < head_dim; ++i) dot += qh[i] * kj[i];
+        scores[j] = dot * inv_sqrt;
+      }
+      Softmax(scores.data(), tk);
+      float* oh = out + t * q_stride + h * head_dim;
+      for (int i = 0; i < head_dim; ++i) oh[i] = 0.0f;
+      for (int j = 0; j < tk; ++j) {
+        const float* vj = v + j * kv_stride + kv_head * head_dim;
+        for (int i = 0; i < head_dim; ++i) oh[i] += scores[j] * vj[i];
+      }
+    }
+  }
+}
+
+}  // namespace needle::reference

@@ -1,0 +1,35 @@
+// Scalar fp32 building blocks of the Needle network, one function per
+// operation of docs/NEEDLE.md. Deliberately plain loops: these are the
+// definitions the optimized kernels are tested against.
+#ifndef NEEDLE_REFERENCE_OPS_H_
+#define NEEDLE_REFERENCE_OPS_H_
+
+#include <vector>
+
+namespace needle::reference {
+
+// y[r, o] = sum_i x[r, i] * w[i, o]; `w` is (in, out) as upstream stores kernels.
+void MatMul(const float* x, int rows, int in, const float* w, int out, float* y);
+
+// Zero-centred RMSNorm: y = (1 + scale) * x / sqrt(mean(x^2) + 1e-6).
+void ZcRmsNorm(const float* x, const float* scale, int n, float* y);
+
+// Rotate-half RoPE of one head vector in place: with x1 = x[:h/2], x2 = x[h/2:],
+// x <- concat(x1*cos - x2*sin, x2*cos + x1*sin), angle_i = position * theta^(-2i/h).
+void Rope(float* x, int head_dim, int position, double theta);
+
+void Softmax(float* x, int n);
+
+float Sigmoid(float x);
+
+// Grouped-query attention of `tq` query rows against `tk` key/value rows.
+// q: (tq, heads*head_dim); k, v: (tk, kv_heads*head_dim); out: (tq, heads*head_dim).
+// KV head j serves query heads j*group .. j*group+group-1 (group = heads/kv_heads).
+// `key_visible[j] == false` masks key j for every query (padding); causal
+// masking is not needed here because the decoder feeds one position at a time.
+void Attention(const float* q, int tq, const float* k, const float* v, int tk, int heads, int kv_heads,
+               int head_dim, const std::vector<bool>& key_visible, float* out);
+
+}  // namespace needle::reference
+
+#endif  // NEEDLE_REFERENCE_OPS_H_

@@ -1,0 +1,269 @@
+#include "reference/reference_engine.h"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "needle/str_cat.h"
+#include "reference/ops.h"
+
+namespace needle::reference {
+namespace {
+
+// fp32 copies of one attention sublayer's weights (one layer of the stack).
+struct AttentionWeights {
+  std::vector<float> q_proj, k_proj, v_proj, out_proj;  // (in, out)
+  std::vector<float> q_norm, k_norm;                    // (head_dim,)
+};
+
+struct EncoderLayer {
+  float attn_gate;
+  std::vector<float> norm;
+  AttentionWeights self_attn;
+};
+
+struct DecoderLayer {
+  float self_attn_gate, cross_attn_gate;
+  std::vector<float> self_attn_norm, cross_attn_norm;
+  AttentionWeights self_attn, cross_attn;
+};
+
+// Layer `layer` of a tensor stacked on its leading axis, widened to fp32.
+std::vector<float> LayerSlice(const ModelWeights& weights, const std::string& name, int layer) {
+  const TensorView& full = weights.Get(name);
+  TensorView slice = full;
+  slice.shape.erase(slice.shape.begin());
+  slice.data = full.data + layer * slice.num_elements() * DTypeSize(full.dtype);
+  return slice.ToF32();
+}
+
+AttentionWeights LoadAttention(const ModelWeights& weights, const std::string& prefix, int layer) {
+  return {LayerSlice(weights, prefix + "/q_proj/kernel", layer), LayerSlice(weights, prefix + "/k_proj/kernel", layer),
+          LayerSlice(weights, prefix + "/v_proj/kernel", layer), LayerSlice(weights, prefix + "/out_proj/kernel", layer),
+          LayerSlice(weights, prefix + "/q_norm/scale", layer),  LayerSlice(weights, prefix + "/k_norm/scale", layer)};
+}
+
+class ReferenceEngine;
+
+class ReferenceSession : public Session {
+ public:
+  explicit ReferenceSession(const ReferenceEngine& engine) : engine_(engine) {}
+
+  absl::Status Prefill(absl::Span<const int32_t> encoder_tokens) override;
+  absl::StatusOr<absl::Span<const float>> Decode(int32_t token) override;
+  absl::Span<const float> encoder_output() const override { return encoder_out_; }
+  int num_encoder_tokens() const override { return static_cast<int>(key_visible_.size()); }
+  int num_decoded_tokens() const override { return decoded_; }
+
+ private:
+  // Per decoder layer: self-attention K/V of the positions fed so far, and the
+  // cross-attention K/V of the encoder output (computed once per request).
+  struct LayerCache {
+    std::vector<float> self_k, self_v, cross_k, cross_v;
+  };
+
+  const ReferenceEngine& engine_;
+  std::vector<float> encoder_out_;
+  std::vector<bool> key_visible_;  // encoder positions that are not padding
+  std::vector<LayerCache> caches_;
+  std::vector<float> logits_;
+  int decoded_ = 0;
+};
+
+class ReferenceEngine : public Engine {
+ public:
+  explicit ReferenceEngine(std::shared_ptr<const ModelWeights> weights) : weights_(std::move(weights)) {
+    const ModelWeights& w = *weights_;
+    config_ = w.config();
+    embedding_ = w.Get("embedding/embedding").ToF32();
+    for (int l = 0; l < config_.num_encoder_layers; ++l) {
+      const std::string p = "encoder/layers/EncoderBlock_0";
+      encoder_.push_back({LayerSlice(w, p + "/attn_gate", l)[0], LayerSlice(w, p + "/ZCRMSNorm_0/scale", l),
+                          LoadAttention(w, p + "/self_attn", l)});
+    }
+    encoder_final_norm_ = w.Get("encoder/final_norm/scale").ToF32();
+    for (int l = 0; l < config_.num_decoder_layers; ++l) {
+      const std::string p = "decoder/layers/DecoderBlock_0";
+      decoder_.push_back({LayerSlice(w, p + "/self_attn_gate", l)[0], LayerSlice(w, p + "/cross_attn_gate", l)[0],
+                          LayerSlice(w, p + "/ZCRMSNorm_0/scale", l), LayerSlice(w, p + "/ZCRMSNorm_1/scale", l),
+                          LoadAttention(w, p + "/self_attn", l), LoadAttention(w, p + "/cross_attn", l)});
+    }
+    decoder_final_norm_ = w.Get("decoder/ZCRMSNorm_0/scale").ToF32();
+    retrieval_hidden_ = w.Get("contrastive_hidden/kernel").ToF32();
+    retrieval_bias_ = w.Get("contrastive_hidden/bias").ToF32();
+    retrieval_proj_ = w.Get("contrastive_proj/kernel").ToF32();
+  }
+
+  std::string_view name() const override { return "reference"; }
+  const ModelConfig& config() const override { return config_; }
+  std::unique_ptr<Session> NewSession() const override { return std::make_unique<ReferenceSession>(*this); }
+
+  absl::StatusOr<std::vector<float>> RetrievalEmbedding(absl::Span<const int32_t> tokens) const override {
+    ReferenceSession session(*this);
+    if (absl::Status status = session.Prefill(tokens); !status.ok()) return status;
+    const int d = config_.d_model, r = config_.retrieval_dim();
+    std::vector<float> pooled(d, 0.0f);
+    int count = 0;
+    for (size_t t = 0; t < tokens.size(); ++t) {
+      if (tokens[t] == 0) continue;  // mean over non-padding positions
+      for (int i = 0; i < d; ++i) pooled[i] += session.encoder_output()[t * d + i];
+      ++count;
+    }
+    for (float& x : pooled) x /= std::max(count, 1);
+    std::vector<float> hidden(r), embedding(r);
+    MatMul(pooled.data(), 1, d, retrieval_hidden_.data(), r, hidden.data());
+    for (int i = 0; i < r; ++i) hidden[i] = std::max(0.0f, hidden[i] + retrieval_bias_[i]);
+    MatMul(hidden.data(), 1, r, retrieval_proj_.data(), r, embedding.data());
+    float sum_squares = 0.0f;
+    for (float x : embedding) sum_squares += x * x;
+    const float inv_norm = 1.0f / std::sqrt(sum_squares + 1e-12f);
+    for (float& x : embedding) x *= inv_norm;
+    return embedding;
+  }
+
+  // x = embedding[token] * sqrt(d_model), the input scaling of both stacks.
+  void Embed(int32_t token, float* x) const {
+    const int d = config_.d_model;
+    const float scale = std::sqrt(static_cast<float>(d));
+    for (int i = 0; i < d; ++i) x[i] = embedding_[static_cast<size_t>(token) * d + i] * scale;
+  }
+
+  // Projects rows of `x` to query heads: q = x Wq, q_norm per head, RoPE at
+  // positions first_position.. when `rope`.
+  void Queries(const AttentionWeights& w, const float* x, int rows, int first_position, bool rope, float* q) const {
+    const int d = config_.d_model;
+    MatMul(x, rows, d, w.q_proj.data(), d, q);
+    NormAndRope(w.q_norm, q, rows, config_.num_heads, first_position, rope);
+  }
+
+  // Projects rows of `x` to key and value heads (k_norm and RoPE on keys only).
+  void KeysValues(const AttentionWeights& w, const float* x, int rows, int first_position, bool rope, float* k,
+                  float* v) const {
+    const int d = config_.d_model, kv = config_.kv_dim();
+    MatMul(x, rows, d, w.k_proj.data(), kv, k);
+    MatMul(x, rows, d, w.v_proj.data(), kv, v);
+    NormAndRope(w.k_norm, k, rows, config_.num_kv_heads, first_position, rope);
+  }
+
+  void NormAndRope(const std::vector<float>& scale, float* heads, int rows, int num_heads, int first_position,
+                   bool rope) const {
+    const int hd = config_.head_dim();
+    for (int r = 0; r < rows; ++r) {
+      for (int h = 0; h < num_heads; ++h) {
+        float* head = heads + (r * num_heads + h) * hd;
+        ZcRmsNorm(head, scale.data(), hd, head);
+        if (rope) Rope(head, hd, first_position + r, config_.rope_theta);
+      }
+    }
+  }
+
+  // x += sigmoid(gate) * (attention_out @ Wo), the gated residual.
+  void GatedResidual(const AttentionWeights& w, float gate, const float* attention_out, int rows, float* x) const {
+    const int d = config_.d_model;
+    std::vector<float> projected(static_cast<size_t>(rows) * d);
+    MatMul(attention_out, rows, d, w.out_proj.data(), d, projected.data());
+    const float g = Sigmoid(gate);
+    for (size_t i = 0; i < projected.size(); ++i) x[i] += g * projected[i];
+  }
+
+  void Attend(const float* q, int tq, const float* k, const float* v, int tk, const std::vector<bool>& visible,
+              float* out) const {
+    Attention(q, tq, k, v, tk, config_.num_heads, config_.num_kv_heads, config_.head_dim(), visible, out);
+  }
+
+  std::shared_ptr<const ModelWeights> weights_;
+  ModelConfig config_;
+  std::vector<float> embedding_;
+  std::vector<EncoderLayer> encoder_;
+  std::vector<float> encoder_final_norm_;
+  std::vector<DecoderLayer> decoder_;
+  std::vector<float> decoder_final_norm_;
+  std::vector<float> retrieval_hidden_, retrieval_bias_, retrieval_proj_;
+};
+
+absl::Status ReferenceSession::Prefill(absl::Span<const int32_t> tokens) {
+  const ModelConfig& c = engine_.config();
+  if (absl::Status status = ValidateTokens(tokens, c.vocab_size, kMaxEncoderTokens, "encoder input"); !status.ok()) {
+    return status;
+  }
+  const int t = static_cast<int>(tokens.size()), d = c.d_model, kv = c.kv_dim();
+  key_visible_.assign(t, true);
+  for (int i = 0; i < t; ++i) key_visible_[i] = tokens[i] != 0;
+
+  std::vector<float> x(static_cast<size_t>(t) * d), h(x.size()), q(x.size()), attended(x.size());
+  std::vector<float> k(static_cast<size_t>(t) * kv), v(k.size());
+  for (int i = 0; i < t; ++i) engine_.Embed(tokens[i], &x[i * d]);
+  for (const EncoderLayer& layer : engine_.encoder_) {
+    for (int i = 0; i < t; ++i) ZcRmsNorm(&x[i * d], layer.norm.data(), d, &h[i * d]);
+    engine_.Queries(layer.self_attn, h.data(), t, 0, /*rope=*/true, q.data());
+    engine_.KeysValues(layer.self_attn, h.data(), t, 0, /*rope=*/true, k.data(), v.data());
+    engine_.Attend(q.data(), t, k.data(), v.data(), t, key_visible_, attended.data());
+    engine_.GatedResidual(layer.self_attn, layer.attn_gate, attended.data(), t, x.data());
+  }
+  encoder_out_.resize(x.size());
+  for (int i = 0; i < t; ++i) ZcRmsNorm(&x[i * d], engine_.encoder_final_norm_.data(), d, &encoder_out_[i * d]);
+
+  caches_.assign(engine_.decoder_.size(), {});
+  for (size_t l = 0; l < engine_.decoder_.size(); ++l) {
+    LayerCache& cache = caches_[l];
+    cache.cross_k.resize(k.size());
+    cache.cross_v.resize(v.size());
+    engine_.KeysValues(engine_.decoder_[l].cross_attn, encoder_out_.data(), t, 0, /*rope=*/false,
+                       cache.cross_k.data(), cache.cross_v.data());
+  }
+  decoded_ = 0;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Span<const float>> ReferenceSession::Decode(int32_t token) {
+  const ModelConfig& c = engine_.config();
+  if (encoder_out_.empty()) return absl::FailedPreconditionError("Decode called before Prefill");
+  if (decoded_ >= kMaxGeneratedTokens + 1) {
+    return absl::OutOfRangeError(StrCat("decoder input is limited to ", kMaxGeneratedTokens + 1, " tokens"));
+  }
+  if (absl::Status status = ValidateTokens({&token, 1}, c.vocab_size, 1, "decoder token"); !status.ok()) {
+    return status;
+  }
+  const int d = c.d_model, kv = c.kv_dim(), position = decoded_;
+  const int encoder_tokens = num_encoder_tokens();
+  std::vector<float> x(d), h(d), q(d), attended(d), k(kv), v(kv);
+  const std::vector<bool> all_visible(position + 1, true);  // causal: every cached position precedes this one
+  engine_.Embed(token, x.data());
+  for (size_t l = 0; l < engine_.decoder_.size(); ++l) {
+    const DecoderLayer& layer = engine_.decoder_[l];
+    LayerCache& cache = caches_[l];
+
+    ZcRmsNorm(x.data(), layer.self_attn_norm.data(), d, h.data());
+    engine_.Queries(layer.self_attn, h.data(), 1, position, /*rope=*/true, q.data());
+    engine_.KeysValues(layer.self_attn, h.data(), 1, position, /*rope=*/true, k.data(), v.data());
+    cache.self_k.insert(cache.self_k.end(), k.begin(), k.end());
+    cache.self_v.insert(cache.self_v.end(), v.begin(), v.end());
+    engine_.Attend(q.data(), 1, cache.self_k.data(), cache.self_v.data(), position + 1, all_visible, attended.data());
+    engine_.GatedResidual(layer.self_attn, layer.self_attn_gate, attended.data(), 1, x.data());
+
+    ZcRmsNorm(x.data(), layer.cross_attn_norm.data(), d, h.data());
+    engine_.Queries(layer.cross_attn, h.data(), 1, 0, /*rope=*/false, q.data());
+    engine_.Attend(q.data(), 1, cache.cross_k.data(), cache.cross_v.data(), encoder_tokens, key_visible_,
+                   attended.data());
+    engine_.GatedResidual(layer.cross_attn, layer.cross_attn_gate, attended.data(), 1, x.data());
+  }
+  ZcRmsNorm(x.data(), engine_.decoder_final_norm_.data(), d, h.data());
+  // Tied output head: logits = h @ embedding^T.
+  logits_.resize(c.vocab_size);
+  for (int token_id = 0; token_id < c.vocab_size; ++token_id) {
+    const float* row = &engine_.embedding_[static_cast<size_t>(token_id) * d];
+    float sum = 0.0f;
+    for (int i = 0; i < d; ++i) sum += h[i] * row[i];
+    logits_[token_id] = sum;
+  }
+  ++decoded_;
+  return absl::Span<const float>(logits_);
+}
+
+}  // namespace
+
+std::unique_ptr<Engine> CreateReferenceEngine(std::shared_ptr<const ModelWeights> weights) {
+  return std::make_unique<ReferenceEngine>(std::move(weights));
+}
+
+}  // namespace needle::reference

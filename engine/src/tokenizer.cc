@@ -1,0 +1,96 @@
+#include "needle/tokenizer.h"
+
+#include <algorithm>
+
+#include "needle/str_cat.h"
+#include "src/sentencepiece_model.h"
+
+namespace needle {
+namespace {
+
+// U+2581 LOWER ONE EIGHTH BLOCK, SentencePiece's word-boundary mark.
+constexpr std::string_view kWordBoundary = "\xE2\x96\x81";
+
+std::string ReplaceWordBoundaries(std::string piece) {
+  for (size_t pos; (pos = piece.find(kWordBoundary)) != std::string::npos;) piece.replace(pos, kWordBoundary.size(), " ");
+  return piece;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& path) {
+  auto tokenizer = std::unique_ptr<Tokenizer>(new Tokenizer());
+  std::string error;
+  tokenizer->model_ = SentencePieceModel::Load(path, &error);
+  if (tokenizer->model_ == nullptr) {
+    return absl::InvalidArgumentError(StrCat(path, ": not a SentencePiece model: ", error));
+  }
+  const SentencePieceModel& sp = *tokenizer->model_;
+  struct Special {
+    int32_t id;
+    const char* piece;
+  };
+  for (const Special& special : {Special{kPadId, "<pad>"}, Special{kEosId, "</s>"}, Special{kBosId, "<s>"},
+                                 Special{kUnkId, "<unk>"}, Special{kToolCallId, "<tool_call>"},
+                                 Special{kToolsId, "<tools>"}}) {
+    if (special.id >= sp.size() || sp.IdToPiece(special.id) != special.piece) {
+      return absl::InvalidArgumentError(
+          StrCat(path, ": id ", special.id, " must be \"", special.piece, "\" (upstream Needle id layout), found \"",
+                       special.id < sp.size() ? sp.IdToPiece(special.id) : "<out of range>", "\""));
+    }
+  }
+
+  std::vector<std::string> texts(sp.size());
+  for (int id = 0; id < sp.size(); ++id) {
+    if (sp.IsControl(id) || sp.IsUnknown(id)) continue;
+    const std::string piece = sp.IdToPiece(id);
+    if (sp.IsByte(id)) {  // "<0xAB>"
+      texts[id] = std::string(1, static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
+    } else {
+      texts[id] = ReplaceWordBoundaries(piece);
+    }
+  }
+  tokenizer->token_texts_ = TokenTexts(std::move(texts));
+  return tokenizer;
+}
+
+Tokenizer::~Tokenizer() = default;
+
+int Tokenizer::vocab_size() const { return model_->size(); }
+
+std::vector<int32_t> Tokenizer::Encode(std::string_view text) const {
+  const std::vector<int> ids = model_->Encode(text);
+  return {ids.begin(), ids.end()};
+}
+
+std::string Tokenizer::Decode(absl::Span<const int32_t> ids) const {
+  std::vector<int> in;
+  for (int32_t id : ids) {
+    if (id >= 0 && id < vocab_size()) in.push_back(id);
+  }
+  return model_->Decode(in);
+}
+
+std::string Tokenizer::IdToPiece(int32_t id) const { return model_->IdToPiece(id); }
+
+EncoderPrompt Tokenizer::EncodePrompt(std::string_view query, std::string_view tools_json) const {
+  EncoderPrompt prompt;
+  std::vector<int32_t> query_ids = Encode(query);
+  if (static_cast<int>(query_ids.size()) > kMaxQueryTokens) {
+    query_ids.resize(kMaxQueryTokens);
+    prompt.query_truncated = true;
+  }
+  std::vector<int32_t> tool_ids = Encode(tools_json);
+  const size_t room = kMaxEncoderTokens - query_ids.size() - 1;
+  if (tool_ids.size() > room) {
+    tool_ids.resize(room);
+    prompt.tools_truncated = true;
+  }
+  prompt.query_tokens = static_cast<int>(query_ids.size());
+  prompt.tokens = std::move(query_ids);
+  prompt.tokens.push_back(kToolsId);
+  prompt.tokens.insert(prompt.tokens.end(), tool_ids.begin(), tool_ids.end());
+  return prompt;
+}
+
+}  // namespace needle
