@@ -1,16 +1,22 @@
 #include "reference/ops.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 
 namespace needle::reference {
 
 void MatMul(const float* x, int rows, int in, const float* w, int out, float* y) {
+  // Loop order r, i, o walks `w` row by row (it is stored (in, out)); each
+  // y[r, o] still sums its products in order i = 0..in-1.
   for (int r = 0; r < rows; ++r) {
-    for (int o = 0; o < out; ++o) {
-      float sum = 0.0f;
-      for (int i = 0; i < in; ++i) sum += x[r * in + i] * w[i * out + o];
-      y[r * out + o] = sum;
+    float* yr = y + static_cast<size_t>(r) * out;
+    for (int o = 0; o < out; ++o) yr[o] = 0.0f;
+    for (int i = 0; i < in; ++i) {
+      const float xi = x[static_cast<size_t>(r) * in + i];
+      const float* wi = w + static_cast<size_t>(i) * out;
+      for (int o = 0; o < out; ++o) yr[o] += xi * wi[o];
     }
   }
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every test: installs what is missing, then builds and runs
+#   1. the release build's GoogleTest suite and the Python suite (converter,
+#      NumPy reference, logit parity with the C++ engine),
+#   2. the GoogleTest suite under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   3. the static aarch64 build's GoogleTest suite under qemu-aarch64.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh --cross
+jobs=$(nproc)
+
+step() { printf '\n=== %s\n' "$*" >&2; }
+
+step "release build"
+cmake --preset release >/dev/null
+cmake --build build/release -j "$jobs"
+ctest --test-dir build/release --output-on-failure -j "$jobs"
+
+step "python tests (converter, NumPy reference, parity with the C++ engine)"
+NEEDLE_BIN="$PWD/build/release/needle" NEEDLE_REQUIRE_BIN=1 /usr/bin/python3 -m pytest -q tests/python
+
+step "ASan + UBSan build"
+cmake --preset debug-asan >/dev/null
+cmake --build build/debug-asan -j "$jobs"
+ctest --test-dir build/debug-asan --output-on-failure -j "$jobs"
+
+step "aarch64 static build under qemu"
+cmake --preset aarch64 >/dev/null
+cmake --build build/aarch64 -j "$jobs"
+ctest --test-dir build/aarch64 --output-on-failure -j "$jobs"
