@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-cmake --preset release -DNEEDLE_BUILD_TESTS=OFF >/dev/null
+cmake --preset release >/dev/null
 cmake --build build/release --target needle >/dev/null
 
 if [ $# -eq 0 ]; then

@@ -15,11 +15,11 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
-#include "needle/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "needle/config.h"
 #include "needle/engine.h"
+#include "needle/str_cat.h"
 #include "needle/weights.h"
 #include "nlohmann/json.hpp"
 #ifdef NEEDLE_WITH_SENTENCEPIECE
@@ -161,8 +161,8 @@ int Tokenize() {
 int Run() {
   auto tools_json = ToolsJson();
   if (!tools_json.ok()) return Fail(tools_json.status());
-  auto caller = needle::ToolCaller::Load(absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_tokenizer),
-                                         absl::GetFlag(FLAGS_engine));
+  auto caller =
+      needle::ToolCaller::Load(absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_tokenizer), absl::GetFlag(FLAGS_engine));
   if (!caller.ok()) return Fail(caller.status());
   needle::GenerateOptions options;
   options.constrained = absl::GetFlag(FLAGS_constrained);

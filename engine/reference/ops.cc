@@ -52,8 +52,8 @@ void Softmax(float* x, int n) {
 
 float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
-void Attention(const float* q, int tq, const float* k, const float* v, int tk, int heads, int kv_heads,
-               int head_dim, const std::vector<bool>& key_visible, float* out) {
+void Attention(const float* q, int tq, const float* k, const float* v, int tk, int heads, int kv_heads, int head_dim,
+               const std::vector<bool>& key_visible, float* out) {
   const int group = heads / kv_heads;
   const int q_stride = heads * head_dim, kv_stride = kv_heads * head_dim;
   const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(head_dim));

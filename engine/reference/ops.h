@@ -27,8 +27,8 @@ float Sigmoid(float x);
 // KV head j serves query heads j*group .. j*group+group-1 (group = heads/kv_heads).
 // `key_visible[j] == false` masks key j for every query (padding); causal
 // masking is not needed here because the decoder feeds one position at a time.
-void Attention(const float* q, int tq, const float* k, const float* v, int tk, int heads, int kv_heads,
-               int head_dim, const std::vector<bool>& key_visible, float* out);
+void Attention(const float* q, int tq, const float* k, const float* v, int tk, int heads, int kv_heads, int head_dim,
+               const std::vector<bool>& key_visible, float* out);
 
 }  // namespace needle::reference
 

@@ -38,9 +38,10 @@ std::vector<float> LayerSlice(const ModelWeights& weights, const std::string& na
 }
 
 AttentionWeights LoadAttention(const ModelWeights& weights, const std::string& prefix, int layer) {
-  return {LayerSlice(weights, prefix + "/q_proj/kernel", layer), LayerSlice(weights, prefix + "/k_proj/kernel", layer),
-          LayerSlice(weights, prefix + "/v_proj/kernel", layer), LayerSlice(weights, prefix + "/out_proj/kernel", layer),
-          LayerSlice(weights, prefix + "/q_norm/scale", layer),  LayerSlice(weights, prefix + "/k_norm/scale", layer)};
+  return {
+      LayerSlice(weights, prefix + "/q_proj/kernel", layer), LayerSlice(weights, prefix + "/k_proj/kernel", layer),
+      LayerSlice(weights, prefix + "/v_proj/kernel", layer), LayerSlice(weights, prefix + "/out_proj/kernel", layer),
+      LayerSlice(weights, prefix + "/q_norm/scale", layer),  LayerSlice(weights, prefix + "/k_norm/scale", layer)};
 }
 
 class ReferenceEngine;
@@ -208,8 +209,8 @@ absl::Status ReferenceSession::Prefill(absl::Span<const int32_t> tokens) {
     LayerCache& cache = caches_[l];
     cache.cross_k.resize(k.size());
     cache.cross_v.resize(v.size());
-    engine_.KeysValues(engine_.decoder_[l].cross_attn, encoder_out_.data(), t, 0, /*rope=*/false,
-                       cache.cross_k.data(), cache.cross_v.data());
+    engine_.KeysValues(engine_.decoder_[l].cross_attn, encoder_out_.data(), t, 0, /*rope=*/false, cache.cross_k.data(),
+                       cache.cross_v.data());
   }
   decoded_ = 0;
   return absl::OkStatus();

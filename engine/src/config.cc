@@ -32,8 +32,10 @@ absl::StatusOr<ModelConfig> ModelConfig::FromJson(std::string_view text) {
     return absl::InvalidArgumentError("needle_config: not a JSON object");
   }
   ModelConfig config;
-  for (auto [key, field] : {std::pair{"vocab_size", &config.vocab_size}, {"d_model", &config.d_model},
-                            {"num_heads", &config.num_heads}, {"num_kv_heads", &config.num_kv_heads},
+  for (auto [key, field] : {std::pair{"vocab_size", &config.vocab_size},
+                            {"d_model", &config.d_model},
+                            {"num_heads", &config.num_heads},
+                            {"num_kv_heads", &config.num_kv_heads},
                             {"num_encoder_layers", &config.num_encoder_layers},
                             {"num_decoder_layers", &config.num_decoder_layers}}) {
     if (absl::Status status = RequireInt(json, key, *field); !status.ok()) return status;
@@ -65,8 +67,8 @@ absl::Status ModelConfig::Validate() const {
         StrCat("needle_config: d_model ", d_model, " is not divisible by num_heads ", num_heads));
   }
   if (num_heads % num_kv_heads != 0) {
-    return absl::InvalidArgumentError(StrCat("needle_config: num_heads ", num_heads,
-                                                   " is not a multiple of num_kv_heads ", num_kv_heads));
+    return absl::InvalidArgumentError(
+        StrCat("needle_config: num_heads ", num_heads, " is not a multiple of num_kv_heads ", num_kv_heads));
   }
   if (head_dim() % 2 != 0) {
     return absl::InvalidArgumentError(StrCat("needle_config: head_dim ", head_dim(), " must be even for RoPE"));

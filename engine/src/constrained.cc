@@ -116,7 +116,8 @@ void ConstrainedDecoder::Feed(char c) {
     return;
   }
   auto ends_with = [&](std::string_view suffix) {
-    return output_.size() >= suffix.size() && output_.compare(output_.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return output_.size() >= suffix.size() &&
+           output_.compare(output_.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
   if (c == '{' || c == '[') {
     ++depth_;
@@ -140,23 +141,15 @@ void ConstrainedDecoder::Feed(char c) {
     span_.clear();
     return;
   }
-  if (c == '"' && IsValueQuote()) in_string_ = true;
+  // Any other quote opens a string, a value or a key we leave free; its
+  // contents are text, so brackets or quotes inside it must not move depth_.
+  if (c == '"') in_string_ = true;
 }
 
 bool ConstrainedDecoder::AtArgumentKeyStart() const {
   if (output_.size() < 2) return false;
   const std::string_view last_two = std::string_view(output_).substr(output_.size() - 2);
   return last_two == "{\"" || last_two == ",\"";
-}
-
-// A quote opens a string value when the previous non-blank character is ':'.
-bool ConstrainedDecoder::IsValueQuote() const {
-  for (size_t i = output_.size() - 1; i-- > 0;) {
-    const char c = output_[i];
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
-    return c == ':';
-  }
-  return false;
 }
 
 }  // namespace needle

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
-#include "needle/str_cat.h"
 #include "needle/constrained.h"
+#include "needle/str_cat.h"
 #include "needle/tools.h"
 
 namespace needle {
@@ -17,6 +17,34 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 // Index of the first maximum, as numpy's argmax picks it.
 int32_t ArgMax(absl::Span<const float> values) {
   return static_cast<int32_t>(std::max_element(values.begin(), values.end()) - values.begin());
+}
+
+// The generated ids without the leading <tool_call>, which upstream strips.
+absl::Span<const int32_t> CallTokens(const std::vector<int32_t>& generated) {
+  const bool leading_tool_call = !generated.empty() && generated.front() == kToolCallId;
+  return absl::MakeConstSpan(generated).subspan(leading_tool_call ? 1 : 0);
+}
+
+// How many of the last `tokens` are byte-fallback pieces of a UTF-8
+// character that still lacks bytes. SentencePiece decodes such a partial
+// character as U+FFFD, which the next byte would turn back into the
+// character, so streaming must wait for it to be complete.
+size_t PendingCharacterBytes(absl::Span<const int32_t> tokens, const TokenTexts& texts) {
+  // Only byte pieces have a text of one byte >= 0x80; learned pieces are valid UTF-8.
+  auto byte_of = [&](size_t from_end) -> int {
+    const int32_t id = tokens[tokens.size() - from_end];
+    if (id < 0 || id >= texts.size() || texts.text(id).size() != 1) return -1;
+    const unsigned char byte = static_cast<unsigned char>(texts.text(id)[0]);
+    return byte >= 0x80 ? byte : -1;
+  };
+  for (size_t from_end = 1; from_end <= std::min<size_t>(tokens.size(), 4); ++from_end) {
+    const int byte = byte_of(from_end);
+    if (byte < 0) return 0;
+    if ((byte & 0xC0) == 0x80) continue;  // a continuation byte: look for the lead byte
+    const size_t length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2;
+    return length > from_end ? from_end : 0;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -45,8 +73,8 @@ absl::StatusOr<std::unique_ptr<ToolCaller>> ToolCaller::Load(const std::string& 
   if (!tokenizer.ok()) return tokenizer.status();
   if ((*tokenizer)->vocab_size() != (*weights)->config().vocab_size) {
     return absl::InvalidArgumentError(StrCat(tokenizer_path, ": tokenizer has ", (*tokenizer)->vocab_size(),
-                                                   " pieces but ", model_path, " has vocab_size ",
-                                                   (*weights)->config().vocab_size));
+                                             " pieces but ", model_path, " has vocab_size ",
+                                             (*weights)->config().vocab_size));
   }
   absl::StatusOr<std::unique_ptr<Engine>> engine = CreateEngine(engine_name, *std::move(weights));
   if (!engine.ok()) return engine.status();
@@ -92,8 +120,12 @@ absl::StatusOr<GenerateResult> ToolCaller::Generate(std::string_view query, std:
     result.tokens.push_back(token);
     constraints.Accept(token);
     if (options.on_token) {
-      const bool leading_tool_call = result.tokens.front() == kToolCallId;
-      const std::string text = tokenizer_->Decode(absl::MakeConstSpan(result.tokens).subspan(leading_tool_call));
+      // The last allowed token flushes whatever is pending. A character left
+      // incomplete at EOS is never streamed; the final text shows it as U+FFFD.
+      const absl::Span<const int32_t> call = CallTokens(result.tokens);
+      const bool last = static_cast<int>(result.tokens.size()) == options.max_new_tokens;
+      const size_t pending = last ? 0 : PendingCharacterBytes(call, tokenizer_->token_texts());
+      const std::string text = tokenizer_->Decode(call.subspan(0, call.size() - pending));
       const std::string delta = text.size() >= streamed.size() ? text.substr(streamed.size()) : std::string();
       streamed = text;
       if (!options.on_token(token, delta)) {
@@ -105,8 +137,7 @@ absl::StatusOr<GenerateResult> ToolCaller::Generate(std::string_view query, std:
   result.decode_seconds = SecondsSince(start);
 
   result.raw_text = tokenizer_->Decode(result.tokens);
-  const bool leading_tool_call = !result.tokens.empty() && result.tokens.front() == kToolCallId;
-  result.text = tools->RestoreNames(tokenizer_->Decode(absl::MakeConstSpan(result.tokens).subspan(leading_tool_call)));
+  result.text = tools->RestoreNames(tokenizer_->Decode(CallTokens(result.tokens)));
   return result;
 }
 

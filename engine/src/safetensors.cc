@@ -60,7 +60,6 @@ absl::StatusOr<DType> ParseDType(const std::string& name) {
   return absl::InvalidArgumentError(StrCat("unsupported dtype \"", name, "\" (supported: F32, BF16, F16)"));
 }
 
-
 }  // namespace
 
 std::string_view DTypeName(DType dtype) {
@@ -151,7 +150,8 @@ absl::Status SafetensorsFile::ParseHeader(const uint8_t* bytes, size_t size) {
   if (size < 8) return error("truncated: ", size, " bytes, a safetensors file starts with an 8-byte header length");
   uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | bytes[i];
-  if (header_size > kMaxHeaderBytes) return error("header length ", header_size, " bytes is implausible (corrupt file?)");
+  if (header_size > kMaxHeaderBytes)
+    return error("header length ", header_size, " bytes is implausible (corrupt file?)");
   if (header_size > size - 8) {
     return error("truncated: header says ", header_size, " bytes of JSON but only ", size - 8, " follow");
   }
@@ -204,9 +204,8 @@ absl::Status SafetensorsFile::ParseHeader(const uint8_t* bytes, size_t size) {
     const uint64_t begin = (*offsets_it)[0].get<uint64_t>(), end = (*offsets_it)[1].get<uint64_t>();
     const uint64_t expected_bytes = elements * DTypeSize(view.dtype);
     if (end < begin || end - begin != expected_bytes) {
-      return tensor_error("data_offsets [", begin, ", ", end, ") hold ", end < begin ? 0 : end - begin,
-                          " bytes but ", DTypeName(view.dtype), " ", ShapeString(view.shape), " needs ",
-                          expected_bytes);
+      return tensor_error("data_offsets [", begin, ", ", end, ") hold ", end < begin ? 0 : end - begin, " bytes but ",
+                          DTypeName(view.dtype), " ", ShapeString(view.shape), " needs ", expected_bytes);
     }
     if (end > data_size) {
       return tensor_error("truncated: data ends at byte ", end, " but the file's data area has only ", data_size);

@@ -12,7 +12,8 @@ namespace {
 constexpr std::string_view kWordBoundary = "\xE2\x96\x81";
 
 std::string ReplaceWordBoundaries(std::string piece) {
-  for (size_t pos; (pos = piece.find(kWordBoundary)) != std::string::npos;) piece.replace(pos, kWordBoundary.size(), " ");
+  for (size_t pos; (pos = piece.find(kWordBoundary)) != std::string::npos;)
+    piece.replace(pos, kWordBoundary.size(), " ");
   return piece;
 }
 
@@ -30,13 +31,13 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& pa
     int32_t id;
     const char* piece;
   };
-  for (const Special& special : {Special{kPadId, "<pad>"}, Special{kEosId, "</s>"}, Special{kBosId, "<s>"},
-                                 Special{kUnkId, "<unk>"}, Special{kToolCallId, "<tool_call>"},
-                                 Special{kToolsId, "<tools>"}}) {
+  for (const Special& special :
+       {Special{kPadId, "<pad>"}, Special{kEosId, "</s>"}, Special{kBosId, "<s>"}, Special{kUnkId, "<unk>"},
+        Special{kToolCallId, "<tool_call>"}, Special{kToolsId, "<tools>"}}) {
     if (special.id >= sp.size() || sp.IdToPiece(special.id) != special.piece) {
       return absl::InvalidArgumentError(
           StrCat(path, ": id ", special.id, " must be \"", special.piece, "\" (upstream Needle id layout), found \"",
-                       special.id < sp.size() ? sp.IdToPiece(special.id) : "<out of range>", "\""));
+                 special.id < sp.size() ? sp.IdToPiece(special.id) : "<out of range>", "\""));
     }
   }
 

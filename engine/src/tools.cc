@@ -19,15 +19,17 @@ bool IsLowerOrDigit(char c) {
 absl::StatusOr<std::vector<std::string>> ArgumentKeys(const Json& parameters, const std::string& where) {
   // Upstream reads `parameters.get("properties", parameters)`: JSON-Schema
   // tools keep their keys under "properties", upstream-format tools directly.
+  // A schema without "properties" ({"type":"object"}) declares no arguments.
   const auto properties = parameters.find("properties");
   const bool schema_style = properties != parameters.end() && properties->is_object();
+  if (!schema_style && parameters.value("type", Json()) == "object") return std::vector<std::string>{};
   const Json& keys = schema_style ? *properties : parameters;
   std::vector<std::string> names;
   for (const auto& [key, spec] : keys.items()) {
     if (key.empty()) return absl::InvalidArgumentError(StrCat(where, ": empty parameter name"));
     if (!spec.is_object()) {
-      return absl::InvalidArgumentError(StrCat(where, schema_style ? ".properties." : ".", key,
-                                                     ": expected an object describing the parameter"));
+      return absl::InvalidArgumentError(
+          StrCat(where, schema_style ? ".properties." : ".", key, ": expected an object describing the parameter"));
     }
     names.push_back(key);
   }
@@ -46,8 +48,8 @@ std::string SnakeCase(std::string_view name) {
     }
     if (IsUpper(c)) {
       const bool after_word = i > 0 && IsLowerOrDigit(name[i - 1]);
-      const bool ends_acronym = i > 0 && IsUpper(name[i - 1]) && i + 1 < name.size() &&
-                                std::islower(static_cast<unsigned char>(name[i + 1]));
+      const bool ends_acronym =
+          i > 0 && IsUpper(name[i - 1]) && i + 1 < name.size() && std::islower(static_cast<unsigned char>(name[i + 1]));
       if ((after_word || ends_acronym) && !out.empty() && out.back() != '_') out += '_';
       out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       continue;
@@ -91,8 +93,8 @@ absl::StatusOr<ToolSet> ToolSet::Parse(std::string_view tools_json) {
     auto [existing, inserted] = index_by_snake.emplace(spec.snake_name, i);
     if (!inserted) {
       return absl::InvalidArgumentError(StrCat(where, ".name: \"", spec.name, "\" and tools[", existing->second,
-                                                     "] both read \"", spec.snake_name,
-                                                     "\" in snake_case, so a call could not be mapped back"));
+                                               "] both read \"", spec.snake_name,
+                                               "\" in snake_case, so a call could not be mapped back"));
     }
     *name = spec.snake_name;
     set.tools_.push_back(std::move(spec));
@@ -102,31 +104,53 @@ absl::StatusOr<ToolSet> ToolSet::Parse(std::string_view tools_json) {
 }
 
 std::string ToolSet::RestoreNames(std::string_view output) const {
+  // Keyed by the name as it appears inside a JSON string literal.
   std::map<std::string, std::string, std::less<>> original_by_snake;
   for (const ToolSpec& tool : tools_) {
-    if (tool.snake_name != tool.name) original_by_snake[tool.snake_name] = tool.name;
+    if (tool.snake_name == tool.name) continue;
+    const std::string literal = Json(tool.snake_name).dump();
+    original_by_snake[literal.substr(1, literal.size() - 2)] = Json(tool.name).dump();
   }
   if (original_by_snake.empty()) return std::string(output);
 
+  // Only the "name" of a call object (depth 2: inside the list, inside the
+  // object) is a tool name; a "name" inside the arguments is the caller's data.
+  // Scanning text rather than parsing keeps partial outputs and the model's
+  // own formatting intact.
   constexpr std::string_view kNameKey = "\"name\":\"";
   std::string restored;
-  size_t pos = 0;
-  while (true) {
-    const size_t key = output.find(kNameKey, pos);
-    if (key == std::string_view::npos) break;
-    const size_t value_begin = key + kNameKey.size();
-    const size_t value_end = output.find('"', value_begin);
-    if (value_end == std::string_view::npos) break;
-    restored.append(output.substr(pos, key - pos));
-    auto original = original_by_snake.find(output.substr(value_begin, value_end - value_begin));
-    if (original == original_by_snake.end()) {
-      restored.append(output.substr(key, value_end + 1 - key));
-    } else {
-      restored.append(StrCat("\"name\":", Json(original->second).dump()));
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (size_t i = 0; i < output.size(); ++i) {
+    const char c = output[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      restored += c;
+      continue;
     }
-    pos = value_end + 1;
+    if (c == '"' && depth == 2 && output.substr(i, kNameKey.size()) == kNameKey) {
+      size_t end = i + kNameKey.size();
+      while (end < output.size() && output[end] != '"') end += output[end] == '\\' ? 2 : 1;
+      if (end < output.size()) {
+        const size_t begin = i + kNameKey.size();
+        auto original = original_by_snake.find(output.substr(begin, end - begin));
+        restored += original == original_by_snake.end() ? std::string(output.substr(i, end + 1 - i))
+                                                        : StrCat("\"name\":", original->second);
+        i = end;
+        continue;
+      }
+    }
+    if (c == '"') in_string = true;
+    if (c == '{' || c == '[') ++depth;
+    if (c == '}' || c == ']') --depth;
+    restored += c;
   }
-  restored.append(output.substr(pos));
   return restored;
 }
 

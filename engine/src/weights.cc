@@ -10,7 +10,6 @@
 namespace needle {
 namespace {
 
-
 // Non-finite weights make every later number meaningless, so refuse them at
 // the door instead of scoring garbage.
 absl::Status CheckFinite(const std::string& path, const TensorView& tensor) {
@@ -24,8 +23,8 @@ absl::Status CheckFinite(const std::string& path, const TensorView& tensor) {
     slice.CopyToF32(chunk);
     for (int64_t i = 0; i < count; ++i) {
       if (!std::isfinite(chunk[i])) {
-        return absl::InvalidArgumentError(StrCat(path, ": tensor \"", tensor.name, "\": element ", begin + i,
-                                                       " is ", chunk[i], "; weights must be finite"));
+        return absl::InvalidArgumentError(StrCat(path, ": tensor \"", tensor.name, "\": element ", begin + i, " is ",
+                                                 chunk[i], "; weights must be finite"));
       }
     }
   }

@@ -69,7 +69,6 @@ class ConstrainedDecoder {
   enum class State { kFree, kInName, kInArgumentKey };
   void Feed(char c);
   bool AtArgumentKeyStart() const;
-  bool IsValueQuote() const;
   const Trie* ActiveTrie() const;
 
   const TokenTexts& texts_;

@@ -46,8 +46,7 @@ class Engine {
 
   // Retrieval head: L2-normalised embedding of a (query or tool) encoding.
   // Runs its own encoder pass; thread-safe.
-  virtual absl::StatusOr<std::vector<float>> RetrievalEmbedding(
-      absl::Span<const int32_t> encoder_tokens) const = 0;
+  virtual absl::StatusOr<std::vector<float>> RetrievalEmbedding(absl::Span<const int32_t> encoder_tokens) const = 0;
 };
 
 // Engines by name ("reference"); the list is what `--engine` accepts.
@@ -56,8 +55,7 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view name,
                                                      std::shared_ptr<const ModelWeights> weights);
 
 // Checks the ids a caller hands to an engine: range and length.
-absl::Status ValidateTokens(absl::Span<const int32_t> tokens, int vocab_size, int max_len,
-                            std::string_view what);
+absl::Status ValidateTokens(absl::Span<const int32_t> tokens, int vocab_size, int max_len, std::string_view what);
 
 }  // namespace needle
 
