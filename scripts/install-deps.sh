@@ -15,7 +15,7 @@ packages=(
 )
 if [ "${1:-}" = "--cross" ]; then
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then as_root dpkg --add-architecture arm64; fi
-  packages+=(g++-aarch64-linux-gnu qemu-user-static libabsl-dev:arm64 libgtest-dev:arm64 libfmt-dev:arm64)
+  packages+=(g++-aarch64-linux-gnu qemu-user-static libabsl-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64 libfmt-dev:arm64)
 fi
 
 missing=()
