@@ -177,3 +177,31 @@ def test_default_model_tokenize_and_logits_parity(needle_bin, default_model, pro
 
     dec = [nn.EOS_ID, tb.TOOL_CALL_ID] + sp.encode(answer)[:12]
     assert_parity(needle_bin, model, expected, dec)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "bf16"])
+def test_release_shape_parity(tmp_path, needle_bin, dtype):
+    """The 26M release shape (12+8 layers, d 512, 8/4 heads, vocab 8192).
+
+    The random init of `needle_convert random` sharpens attention (q/k norm scales near 2,
+    large out_proj) so that small models decode non-trivially; through 20 layers that init is
+    chaotic: NumPy itself differs by ~1e-2 between float32 and float64 arithmetic on it. Here
+    the q/k norm scales are zeroed and out_proj shrunk, which leaves a well-conditioned network
+    in which a float32 engine can be held to the same tolerance as the small configs.
+    """
+    from needle_safetensors import f32_to_bf16_bits, read_safetensors, write_safetensors
+
+    raw = tmp_path / "raw.safetensors"
+    nc.write_random_checkpoint(raw, dict(nc.PRESETS["26m"]), seed=11, dtype=dtype)
+    metadata, tensors = read_safetensors(raw)
+    for name in tensors:
+        if name.endswith(("q_norm/scale", "k_norm/scale")):
+            tensors[name] = np.zeros_like(tensors[name])
+        elif name.endswith("out_proj/kernel"):
+            tensors[name] = tensors[name] / 8  # a power of two: exact in bf16 too
+        if dtype == "bf16":
+            tensors[name] = f32_to_bf16_bits(tensors[name])
+    model = tmp_path / "model.safetensors"
+    write_safetensors(model, tensors, metadata)
+    enc, dec = case_inputs({"vocab_size": 8192}, 11, 64, 8)
+    assert_parity(needle_bin, model, enc, dec)
