@@ -4,6 +4,7 @@
 //   needle info --model M.safetensors           config and parameter counts
 //   needle tokenize --query "..." --tools '[...]'  encoder prompt ids
 //   needle logits --encoder_tokens 5,6 --decoder_tokens 1,4   raw logits (JSON)
+//   needle embed --encoder_tokens 5,6                  retrieval-head embedding (JSON)
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -38,7 +39,7 @@ ABSL_FLAG(bool, constrained, true, "constrain tool names and argument keys to th
 ABSL_FLAG(int, max_new_tokens, needle::kMaxGeneratedTokens, "generation limit");
 ABSL_FLAG(bool, stream, false, "print the call as it is generated");
 ABSL_FLAG(bool, json, false, "print the whole result (tokens, timings, stop reason) as JSON");
-ABSL_FLAG(std::vector<std::string>, encoder_tokens, {}, "comma-separated encoder ids (logits)");
+ABSL_FLAG(std::vector<std::string>, encoder_tokens, {}, "comma-separated encoder ids (logits, embed)");
 ABSL_FLAG(std::vector<std::string>, decoder_tokens, {}, "comma-separated decoder ids (logits)");
 
 namespace {
@@ -128,6 +129,17 @@ int Logits() {
   return 0;
 }
 
+int Embed() {
+  auto encoder_tokens = ParseIds(absl::GetFlag(FLAGS_encoder_tokens), "encoder_tokens");
+  if (!encoder_tokens.ok()) return Fail(encoder_tokens.status());
+  auto engine = LoadEngine();
+  if (!engine.ok()) return Fail(engine.status());
+  auto embedding = (*engine)->RetrievalEmbedding(*encoder_tokens);
+  if (!embedding.ok()) return Fail(embedding.status());
+  std::cout << Json{{"embedding", *embedding}}.dump() << "\n";
+  return 0;
+}
+
 #ifdef NEEDLE_WITH_SENTENCEPIECE
 absl::StatusOr<std::string> ToolsJson() {
   const std::string path = absl::GetFlag(FLAGS_tools_file);
@@ -182,7 +194,7 @@ int Run() {
     std::cout << Json{{"call", result->text},
                       {"engine", (*caller)->engine().name()},
                       {"encoder_tokens", result->encoder_tokens.size()},
-                      {"generated_tokens", result->tokens.size()},
+                      {"tokens", result->tokens},
                       {"stop", needle::StopReasonName(result->stop)},
                       {"query_truncated", result->query_truncated},
                       {"tools_truncated", result->tools_truncated},
@@ -202,7 +214,7 @@ int Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "needle COMMAND [--flags]\n"
-      "commands: run, info, tokenize, logits (tokenize and run need the SentencePiece build)");
+      "commands: run, info, tokenize, logits, embed (tokenize and run need the SentencePiece build)");
   // Accept --encoder-tokens as well as absl's --encoder_tokens.
   std::vector<std::string> args(argv, argv + argc);
   for (std::string& arg : args) {
@@ -219,6 +231,7 @@ int main(int argc, char** argv) {
   const std::string command = positional[1];
   if (command == "info") return Info();
   if (command == "logits") return Logits();
+  if (command == "embed") return Embed();
 #ifdef NEEDLE_WITH_SENTENCEPIECE
   if (command == "run") return Run();
   if (command == "tokenize") return Tokenize();

@@ -10,22 +10,23 @@ namespace needle::reference {
 void MatMul(const float* x, int rows, int in, const float* w, int out, float* y) {
   // Loop order r, i, o walks `w` row by row (it is stored (in, out)); each
   // y[r, o] still sums its products in order i = 0..in-1.
+  std::vector<double> sums(out);
   for (int r = 0; r < rows; ++r) {
-    float* yr = y + static_cast<size_t>(r) * out;
-    for (int o = 0; o < out; ++o) yr[o] = 0.0f;
+    std::fill(sums.begin(), sums.end(), 0.0);
     for (int i = 0; i < in; ++i) {
-      const float xi = x[static_cast<size_t>(r) * in + i];
+      const double xi = x[static_cast<size_t>(r) * in + i];
       const float* wi = w + static_cast<size_t>(i) * out;
-      for (int o = 0; o < out; ++o) yr[o] += xi * wi[o];
+      for (int o = 0; o < out; ++o) sums[o] += xi * wi[o];
     }
+    for (int o = 0; o < out; ++o) y[static_cast<size_t>(r) * out + o] = static_cast<float>(sums[o]);
   }
 }
 
 void ZcRmsNorm(const float* x, const float* scale, int n, float* y) {
-  float sum_squares = 0.0f;
-  for (int i = 0; i < n; ++i) sum_squares += x[i] * x[i];
-  const float inv_rms = 1.0f / std::sqrt(sum_squares / n + 1e-6f);
-  for (int i = 0; i < n; ++i) y[i] = (1.0f + scale[i]) * x[i] * inv_rms;
+  double sum_squares = 0.0;
+  for (int i = 0; i < n; ++i) sum_squares += static_cast<double>(x[i]) * x[i];
+  const double inv_rms = 1.0 / std::sqrt(sum_squares / n + 1e-6);
+  for (int i = 0; i < n; ++i) y[i] = static_cast<float>((1.0 + scale[i]) * x[i] * inv_rms);
 }
 
 void Rope(float* x, int head_dim, int position, double theta) {
@@ -42,12 +43,12 @@ void Rope(float* x, int head_dim, int position, double theta) {
 void Softmax(float* x, int n) {
   float max = x[0];
   for (int i = 1; i < n; ++i) max = std::max(max, x[i]);
-  float sum = 0.0f;
+  double sum = 0.0;
   for (int i = 0; i < n; ++i) {
     x[i] = std::exp(x[i] - max);
     sum += x[i];
   }
-  for (int i = 0; i < n; ++i) x[i] /= sum;
+  for (int i = 0; i < n; ++i) x[i] = static_cast<float>(x[i] / sum);
 }
 
 float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
@@ -58,6 +59,7 @@ void Attention(const float* q, int tq, const float* k, const float* v, int tk, i
   const int q_stride = heads * head_dim, kv_stride = kv_heads * head_dim;
   const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(head_dim));
   std::vector<float> scores(tk);
+  std::vector<double> mixed(head_dim);
   for (int t = 0; t < tq; ++t) {
     for (int h = 0; h < heads; ++h) {
       const int kv_head = h / group;
@@ -68,17 +70,18 @@ void Attention(const float* q, int tq, const float* k, const float* v, int tk, i
           continue;
         }
         const float* kj = k + j * kv_stride + kv_head * head_dim;
-        float dot = 0.0f;
-        for (int i = 0; i < head_dim; ++i) dot += qh[i] * kj[i];
-        scores[j] = dot * inv_sqrt;
+        double dot = 0.0;
+        for (int i = 0; i < head_dim; ++i) dot += static_cast<double>(qh[i]) * kj[i];
+        scores[j] = static_cast<float>(dot * inv_sqrt);
       }
       Softmax(scores.data(), tk);
-      float* oh = out + t * q_stride + h * head_dim;
-      for (int i = 0; i < head_dim; ++i) oh[i] = 0.0f;
+      std::fill(mixed.begin(), mixed.end(), 0.0);
       for (int j = 0; j < tk; ++j) {
         const float* vj = v + j * kv_stride + kv_head * head_dim;
-        for (int i = 0; i < head_dim; ++i) oh[i] += scores[j] * vj[i];
+        for (int i = 0; i < head_dim; ++i) mixed[i] += static_cast<double>(scores[j]) * vj[i];
       }
+      float* oh = out + t * q_stride + h * head_dim;
+      for (int i = 0; i < head_dim; ++i) oh[i] = static_cast<float>(mixed[i]);
     }
   }
 }

@@ -1,6 +1,11 @@
 // Scalar fp32 building blocks of the Needle network, one function per
-// operation of docs/NEEDLE.md. Deliberately plain loops: these are the
+// operation of the model description. Deliberately plain loops: these are the
 // definitions the optimized kernels are tested against.
+//
+// Values between operations are fp32; every sum (dot products, norms,
+// softmax) accumulates in double, so that the reference sits as close to the
+// exact result as fp32 storage allows and rounding in a sharp or deep network
+// is not mistaken for an engine bug.
 #ifndef NEEDLE_REFERENCE_OPS_H_
 #define NEEDLE_REFERENCE_OPS_H_
 

@@ -103,21 +103,22 @@ class ReferenceEngine : public Engine {
     ReferenceSession session(*this);
     if (absl::Status status = session.Prefill(tokens); !status.ok()) return status;
     const int d = config_.d_model, r = config_.retrieval_dim();
-    std::vector<float> pooled(d, 0.0f);
+    std::vector<double> sums(d, 0.0);
     int count = 0;
     for (size_t t = 0; t < tokens.size(); ++t) {
       if (tokens[t] == 0) continue;  // mean over non-padding positions
-      for (int i = 0; i < d; ++i) pooled[i] += session.encoder_output()[t * d + i];
+      for (int i = 0; i < d; ++i) sums[i] += session.encoder_output()[t * d + i];
       ++count;
     }
-    for (float& x : pooled) x /= std::max(count, 1);
+    std::vector<float> pooled(d);
+    for (int i = 0; i < d; ++i) pooled[i] = static_cast<float>(sums[i] / std::max(count, 1));
     std::vector<float> hidden(r), embedding(r);
     MatMul(pooled.data(), 1, d, retrieval_hidden_.data(), r, hidden.data());
     for (int i = 0; i < r; ++i) hidden[i] = std::max(0.0f, hidden[i] + retrieval_bias_[i]);
     MatMul(hidden.data(), 1, r, retrieval_proj_.data(), r, embedding.data());
-    float sum_squares = 0.0f;
-    for (float x : embedding) sum_squares += x * x;
-    const float inv_norm = 1.0f / std::sqrt(sum_squares + 1e-12f);
+    double sum_squares = 0.0;
+    for (float x : embedding) sum_squares += static_cast<double>(x) * x;
+    const float inv_norm = static_cast<float>(1.0 / std::sqrt(sum_squares + 1e-12));
     for (float& x : embedding) x *= inv_norm;
     return embedding;
   }
@@ -253,9 +254,9 @@ absl::StatusOr<absl::Span<const float>> ReferenceSession::Decode(int32_t token) 
   logits_.resize(c.vocab_size);
   for (int token_id = 0; token_id < c.vocab_size; ++token_id) {
     const float* row = &engine_.embedding_[static_cast<size_t>(token_id) * d];
-    float sum = 0.0f;
-    for (int i = 0; i < d; ++i) sum += h[i] * row[i];
-    logits_[token_id] = sum;
+    double sum = 0.0;
+    for (int i = 0; i < d; ++i) sum += static_cast<double>(h[i]) * row[i];
+    logits_[token_id] = static_cast<float>(sum);
   }
   ++decoded_;
   return absl::Span<const float>(logits_);

@@ -83,7 +83,8 @@ def case_inputs(config, seed, enc_len, dec_len):
 def numpy_outputs(model_path, enc, dec):
     config, params = nn.load(model_path)
     encoder_out = nn.encode(params, config, enc)
-    return encoder_out, nn.decoder_logits(params, config, encoder_out, dec)
+    encoder_valid = np.asarray(enc) != nn.PAD_ID
+    return encoder_out, nn.decoder_logits(params, config, encoder_out, dec, encoder_valid)
 
 
 def run_cli(needle_bin, *args):
@@ -205,3 +206,36 @@ def test_release_shape_parity(tmp_path, needle_bin, dtype):
     write_safetensors(model, tensors, metadata)
     enc, dec = case_inputs({"vocab_size": 8192}, 11, 64, 8)
     assert_parity(needle_bin, model, enc, dec)
+
+
+@pytest.mark.parametrize("case", CASES[:4], ids=[c[0] for c in CASES[:4]])
+def test_padding_mask_and_retrieval_head_parity(tmp_path, needle_bin, case):
+    """PAD ids (0) in the encoder input are masked in self- and cross-attention and left out
+    of the retrieval head's mean; both implementations must agree on all three."""
+    _, config, dtype, seed, enc_len, dec_len = case
+    model = tmp_path / "model.safetensors"
+    nc.write_random_checkpoint(model, config, seed=seed, dtype=dtype)
+    enc, dec = case_inputs(config, seed, enc_len + 3, dec_len)
+    enc[1] = enc[-1] = nn.PAD_ID
+    assert_parity(needle_bin, model, enc, dec)
+
+    cfg, params = nn.load(model)
+    want = nn.retrieval_embedding(params, cfg, nn.encode(params, cfg, enc), enc)
+    got = np.array(run_cli(needle_bin, "embed", "--model", str(model),
+                           "--encoder-tokens", ",".join(map(str, enc)))["embedding"])
+    assert_close("retrieval embedding", got, want)
+    assert abs(np.linalg.norm(got) - 1.0) < 1e-5
+
+
+@pytest.mark.parametrize("prompt", PROMPTS[:3], ids=["timer", "multi-tool-unicode", "no-call"])
+def test_default_model_greedy_tokens_match(needle_bin, default_model, prompt):
+    """Unconstrained greedy decoding: the C++ pipeline and NumPy pick the same ids."""
+    sp, tokenizer, model = default_model
+    query, tools, _ = prompt
+    steps = 24
+    cfg, params = nn.load(model)
+    want = nn.greedy(params, cfg, tb.encoder_tokens(sp, query, tools), max_new=steps)
+    out = run_cli(needle_bin, "run", "--model", model, "--tokenizer", tokenizer, "--query", query,
+                  "--tools", json.dumps(tools), "--noconstrained", "--json",
+                  "--max-new-tokens", str(steps))
+    assert out["tokens"] == [int(t) for t in want]
