@@ -3,6 +3,7 @@
 # is missing, so a second run costs a few seconds. Run as root (or with sudo).
 #   install-deps.sh          packages for the native build and its tests
 #   install-deps.sh --cross  also the aarch64 cross toolchain, arm64 -dev packages and qemu
+#   install-deps.sh --test   also what only the tests use (Chromium renders the HTML reports)
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -10,13 +11,19 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 packages=(
   build-essential cmake ninja-build pkg-config git
   libabsl-dev nlohmann-json3-dev libfmt-dev libsentencepiece-dev sentencepiece
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   python3 python3-numpy python3-pytest python3-sentencepiece
 )
-if [ "${1:-}" = "--cross" ]; then
-  if ! dpkg --print-foreign-architectures | grep -qx arm64; then as_root dpkg --add-architecture arm64; fi
-  packages+=(g++-aarch64-linux-gnu qemu-user-static libabsl-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64 libfmt-dev:arm64)
-fi
+for option in "$@"; do
+  case "$option" in
+    --cross)
+      if ! dpkg --print-foreign-architectures | grep -qx arm64; then as_root dpkg --add-architecture arm64; fi
+      packages+=(g++-aarch64-linux-gnu qemu-user-static libabsl-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64
+                 libfmt-dev:arm64) ;;
+    --test) packages+=(chromium python3-matplotlib) ;;
+    *) echo "install-deps.sh: unknown option $option" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for package in "${packages[@]}"; do

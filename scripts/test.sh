@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh --cross
+scripts/install-deps.sh --cross --test
 jobs=$(nproc)
 
 step() { printf '\n=== %s\n' "$*" >&2; }
@@ -17,7 +17,7 @@ cmake --preset release >/dev/null
 cmake --build build/release -j "$jobs"
 ctest --test-dir build/release --output-on-failure --no-tests=error -j "$jobs"
 
-step "python tests (converter, NumPy reference, parity with the C++ engine)"
+step "python tests (converter, NumPy reference, parity with the C++ engine, needle-eval end to end)"
 NEEDLE_BIN="$PWD/build/release/needle" NEEDLE_REQUIRE_BIN=1 /usr/bin/python3 -m pytest -q tests/python
 
 step "ASan + UBSan build"

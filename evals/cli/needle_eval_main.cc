@@ -1,0 +1,216 @@
+// needle-eval: score systems on datasets and write reports.
+//
+//   needle-eval --system needle --system keyword
+//       --dataset bfcl:../shared/datasets/bfcl/BFCL_v4_simple_python.json --out reports/latest
+//
+// --system and --dataset repeat. Writes OUT/predictions.jsonl (every
+// prediction, parsed and scored), OUT/report.json, OUT/report.md and
+// OUT/report.html; prints the Markdown summary to stdout and a progress line
+// to stderr.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "needle/config.h"
+#include "needle/evals/dataset.h"
+#include "needle/evals/runner.h"
+#include "needle/evals/system_spec.h"
+#include "needle/reports/eval_report.h"
+#include "needle/str_cat.h"
+
+ABSL_FLAG(std::string, model, NEEDLE_DEFAULT_MODEL_DIR "/needle.safetensors", "Needle checkpoint for needle systems");
+ABSL_FLAG(std::string, tokenizer, NEEDLE_DEFAULT_MODEL_DIR "/tokenizer.model", "Needle SentencePiece model");
+ABSL_FLAG(bool, constrained, true, "Needle: constrain tool names and argument keys to the given tools");
+ABSL_FLAG(int, max_new_tokens, needle::kMaxGeneratedTokens, "Needle: generation limit per request");
+ABSL_FLAG(bool, stream, true, "openai systems: stream responses (gives time to first token)");
+ABSL_FLAG(double, timeout, 120, "seconds per request for openai and command systems");
+ABSL_FLAG(int, processes, 1, "command systems: copies run in parallel");
+ABSL_FLAG(int, parallel, 0, "requests in flight at once (0: one per CPU core)");
+ABSL_FLAG(int, limit, 0, "score only the first N items of each dataset (0: all)");
+ABSL_FLAG(std::string, out, "", "directory for predictions.jsonl and report.{json,md,html}");
+ABSL_FLAG(bool, progress, true, "progress line on stderr");
+
+namespace {
+
+using needle::StrCat;
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "needle-eval: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+// Takes every "--NAME VALUE" / "--NAME=VALUE" out of args: absl flags hold
+// one value per flag, and systems and datasets repeat.
+std::vector<std::string> TakeRepeated(std::vector<std::string>& args, const std::string& flag) {
+  std::vector<std::string> values, kept;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--" + flag && i + 1 < args.size()) {
+      values.push_back(args[++i]);
+    } else if (args[i].rfind("--" + flag + "=", 0) == 0) {
+      values.push_back(args[i].substr(flag.size() + 3));
+    } else {
+      kept.push_back(args[i]);
+    }
+  }
+  args = kept;
+  return values;
+}
+
+std::string UtcNow() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+// The source tree's commit: reports say which code produced them.
+std::string SourceCommit() {
+  const std::string command = StrCat("git -C '", NEEDLE_SOURCE_DIR, "' describe --always --dirty 2>/dev/null");
+  std::string commit;
+  if (FILE* pipe = popen(command.c_str(), "r")) {
+    char buffer[128];
+    while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) commit += buffer;
+    pclose(pipe);
+  }
+  while (!commit.empty() && (commit.back() == '\n' || commit.back() == ' ')) commit.pop_back();
+  return commit.empty() ? "unknown" : commit;
+}
+
+std::string CpuDescription() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line, model = "unknown CPU";
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  return StrCat(model, ", ", std::thread::hardware_concurrency(), " cores");
+}
+
+absl::Status WriteFile(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream file(path, std::ios::binary);
+  file << text;
+  file.close();
+  if (!file) return absl::InternalError(StrCat("cannot write ", path.string()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "needle-eval --system SPEC [--system SPEC...] --dataset SPEC [--dataset SPEC...] [--out DIR]\n"
+      "systems: [NAME=]needle[:ENGINE] | keyword | openai:URL[#MODEL] | command:PROGRAM ARGS...\n"
+      "datasets: [needle:|bfcl:|generic:]PATH (BFCL answers are read from possible_answer/ beside PATH)");
+  std::vector<std::string> args(argv, argv + argc);
+  const std::vector<std::string> system_specs = TakeRepeated(args, "system");
+  const std::vector<std::string> dataset_specs = TakeRepeated(args, "dataset");
+  std::vector<char*> arg_ptrs;
+  for (std::string& arg : args) arg_ptrs.push_back(arg.data());
+  const std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
+  if (positional.size() != 1 || system_specs.empty() || dataset_specs.empty()) {
+    std::fprintf(stderr, "%s\n", absl::ProgramUsageMessage().data());
+    return 2;
+  }
+
+  std::vector<needle::evals::Dataset> datasets;
+  for (const std::string& spec : dataset_specs) {
+    absl::StatusOr<needle::evals::Dataset> dataset = needle::evals::LoadDataset(spec);
+    if (!dataset.ok()) return Fail(dataset.status());
+    for (const needle::evals::DatasetError& error : dataset->errors) {
+      std::fprintf(stderr, "needle-eval: skipped %s:%d: %s\n", error.file.c_str(), error.line, error.message.c_str());
+    }
+    if (const int limit = absl::GetFlag(FLAGS_limit); limit > 0 && static_cast<int>(dataset->items.size()) > limit) {
+      dataset->items.resize(limit);
+    }
+    datasets.push_back(*std::move(dataset));
+  }
+
+  needle::evals::SystemDefaults defaults;
+  defaults.model_path = absl::GetFlag(FLAGS_model);
+  defaults.tokenizer_path = absl::GetFlag(FLAGS_tokenizer);
+  defaults.constrained = absl::GetFlag(FLAGS_constrained);
+  defaults.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens);
+  defaults.stream = absl::GetFlag(FLAGS_stream);
+  defaults.timeout_seconds = absl::GetFlag(FLAGS_timeout);
+  defaults.processes = absl::GetFlag(FLAGS_processes);
+  std::vector<std::unique_ptr<needle::evals::System>> systems;
+  std::vector<const needle::evals::System*> system_ptrs;
+  std::vector<std::string> system_names;
+  for (const std::string& spec : system_specs) {
+    absl::StatusOr<std::unique_ptr<needle::evals::System>> system = needle::evals::MakeSystem(spec, defaults);
+    if (!system.ok()) return Fail(system.status());
+    for (const std::string& name : system_names) {
+      if (name == (*system)->name()) return Fail(absl::InvalidArgumentError(StrCat("two systems named ", name)));
+    }
+    system_names.push_back((*system)->name());
+    system_ptrs.push_back(system->get());
+    systems.push_back(*std::move(system));
+  }
+
+  needle::evals::RunOptions options;
+  options.parallel = absl::GetFlag(FLAGS_parallel) > 0 ? absl::GetFlag(FLAGS_parallel)
+                                                       : static_cast<int>(std::thread::hardware_concurrency());
+  const auto start = std::chrono::steady_clock::now();
+  int failed = 0, unparsed = 0;
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  if (absl::GetFlag(FLAGS_progress)) {
+    options.on_result = [&](int done, int total, const needle::evals::ItemResult& result) {
+      failed += result.request_status.ok() ? 0 : 1;
+      unparsed += result.output.parsed ? 0 : 1;
+      // A terminal gets one line rewritten in place; a log gets a line every 5%.
+      if (!tty && done != total && done % std::max(1, total / 20) != 0) return;
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::fprintf(stderr, "%s[%d/%d] %.1f s, %.1f req/s, %d failed requests, %d unparsable outputs%s", tty ? "\r" : "",
+                   done, total, seconds, done / std::max(seconds, 1e-9), failed, unparsed,
+                   tty && done != total ? "" : "\n");
+    };
+  }
+  const std::vector<needle::evals::ItemResult> results = needle::evals::RunEval(system_ptrs, datasets, options);
+
+  needle::reports::EvalReport report = needle::reports::BuildEvalReport(system_names, datasets, results);
+  report.created_utc = UtcNow();
+  report.build_commit = SourceCommit();
+  report.host = CpuDescription();
+  report.parallel = options.parallel;
+  const std::string markdown = needle::reports::RenderMarkdown(report);
+  std::cout << markdown;
+
+  if (const std::string out = absl::GetFlag(FLAGS_out); !out.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(out, error);
+    if (error) return Fail(absl::InternalError(StrCat("cannot create ", out, ": ", error.message())));
+    std::string predictions;
+    for (const needle::evals::ItemResult& result : results) {
+      predictions += needle::reports::PredictionRecord(system_names[result.system], datasets[result.dataset], result)
+                         .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                     "\n";
+    }
+    const std::filesystem::path dir(out);
+    for (const auto& [name, text] :
+         {std::pair<std::string, std::string>{"predictions.jsonl", predictions},
+          {"report.json",
+           needle::reports::ReportToJson(report).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"},
+          {"report.md", markdown},
+          {"report.html", needle::reports::RenderHtml(report)}}) {
+      if (absl::Status status = WriteFile(dir / name, text); !status.ok()) return Fail(status);
+    }
+    std::fprintf(stderr, "needle-eval: wrote %s/{predictions.jsonl,report.json,report.md,report.html}\n", out.c_str());
+  }
+  return 0;
+}

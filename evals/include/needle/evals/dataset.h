@@ -1,0 +1,85 @@
+// Evaluation items and the readers that load them: our own JSONL, BFCL's
+// question + possible_answer files, and a generic {query, tools, answers} JSONL.
+#ifndef NEEDLE_EVALS_DATASET_H_
+#define NEEDLE_EVALS_DATASET_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace needle::evals {
+
+// A parameter as the checker needs it. `type` uses BFCL's vocabulary
+// (string, integer, float, boolean, array, tuple, dict, any); upstream
+// Needle's "number" maps to float.
+struct ParamSchema {
+  std::string name;
+  std::string type;
+  std::string item_type;  // element type of array/tuple, "" when not given
+  bool required = false;
+  std::vector<nlohmann::json> enum_values;
+};
+
+struct ToolSchema {
+  std::string name;
+  std::string description;
+  std::vector<ParamSchema> params;
+};
+
+// One acceptable call, BFCL style: per parameter the list of acceptable
+// values; an empty string "" in the list means the parameter may be left out.
+struct ExpectedCall {
+  std::string name;
+  std::vector<std::pair<std::string, std::vector<nlohmann::json>>> params;
+};
+
+struct EvalItem {
+  std::string id;
+  std::string category;   // our 15 domains, or the BFCL test category
+  std::string call_type;  // single, multi, none, near_miss, indirect, disfluent, no_tools, ...
+  std::string query;
+  std::string tools_json;  // upstream Needle tool format, as a model is prompted with it
+  std::vector<ToolSchema> tools;
+  std::vector<ExpectedCall> answers;  // empty: the right output is no call
+};
+
+// A record that could not be read. Loading goes on over the other records.
+struct DatasetError {
+  std::string file;
+  int line = 0;  // 1-based
+  std::string message;
+};
+
+struct Dataset {
+  std::string name;  // e.g. "bfcl_simple_python", or the file's stem
+  std::vector<EvalItem> items;
+  std::vector<DatasetError> errors;
+};
+
+enum class DatasetFormat { kAuto, kNeedle, kBfcl, kGeneric };
+
+// `spec` is a path, optionally prefixed by a format: "needle:PATH",
+// "bfcl:PATH", "generic:PATH". Without a prefix the format is detected from
+// the first record. For BFCL, PATH is the question file and the answers are
+// read from possible_answer/<same name> next to it (irrelevance categories
+// have none: every item expects no call). A file that cannot be opened, or
+// has no readable record at all, is an error; bad records are counted.
+absl::StatusOr<Dataset> LoadDataset(const std::string& spec);
+
+// Converts JSON-Schema style tools (BFCL's "function" list, OpenAI's
+// function.parameters) into upstream Needle's format and into schemas:
+// [{"name","description","parameters":{"p":{"type","description","required"}}}].
+// Accepts upstream Needle format unchanged. `where` prefixes error messages.
+struct ConvertedTools {
+  std::string needle_json;
+  std::vector<ToolSchema> schemas;
+};
+// Takes ordered JSON: the model is prompted with parameters in the caller's order.
+absl::StatusOr<ConvertedTools> ConvertTools(const nlohmann::ordered_json& tools, const std::string& where);
+
+}  // namespace needle::evals
+
+#endif  // NEEDLE_EVALS_DATASET_H_

@@ -1,0 +1,79 @@
+// An eval run condensed into what a report shows: per system and dataset the
+// metrics overall, per category and per call type, latency percentiles, and
+// paired comparisons between systems. Rendered as Markdown, JSON and HTML.
+#ifndef NEEDLE_REPORTS_EVAL_REPORT_H_
+#define NEEDLE_REPORTS_EVAL_REPORT_H_
+
+#include <string>
+#include <vector>
+
+#include "needle/evals/dataset.h"
+#include "needle/evals/metrics.h"
+#include "needle/evals/runner.h"
+#include "needle/evals/stats.h"
+#include "nlohmann/json.hpp"
+
+namespace needle::reports {
+
+struct Latency {
+  int requests = 0;
+  int failed_requests = 0;  // transport errors, crashed subprocesses
+  double p50_ms = 0, p95_ms = 0, mean_ms = 0;
+  double ttft_p50_ms = -1, ttft_p95_ms = -1;  // -1 when the system cannot tell
+  double mean_output_tokens = -1;
+};
+
+struct GroupMetrics {
+  std::string group;  // a category or call type
+  evals::Metrics metrics;
+};
+
+struct SystemDatasetResult {
+  std::string system;
+  std::string dataset;
+  evals::Metrics overall;
+  std::vector<GroupMetrics> by_category;
+  std::vector<GroupMetrics> by_call_type;
+  Latency latency;
+};
+
+struct Comparison {
+  std::string dataset;
+  std::string system_a, system_b;
+  std::string metric;  // "bfcl_accuracy" or "exact_match"
+  evals::PairedTest test;
+};
+
+struct DatasetInfo {
+  std::string name;
+  int items = 0;
+  int bad_records = 0;  // records the reader skipped
+};
+
+struct EvalReport {
+  std::string title = "Needle single-shot call accuracy";
+  std::string created_utc;  // ISO 8601
+  std::string build_commit;
+  std::string host;
+  int parallel = 1;
+  std::vector<std::string> systems;
+  std::vector<DatasetInfo> datasets;
+  std::vector<SystemDatasetResult> results;  // system-major
+  std::vector<Comparison> comparisons;       // every pair of systems, per dataset
+};
+
+EvalReport BuildEvalReport(const std::vector<std::string>& systems, const std::vector<evals::Dataset>& datasets,
+                           const std::vector<evals::ItemResult>& results);
+
+nlohmann::ordered_json ReportToJson(const EvalReport& report);
+std::string RenderMarkdown(const EvalReport& report);
+std::string RenderHtml(const EvalReport& report);
+
+// One line of the predictions JSONL: the item, the raw output, how it parsed
+// and how it scored, so any figure in a report can be traced to its items.
+nlohmann::ordered_json PredictionRecord(const std::string& system, const evals::Dataset& dataset,
+                                        const evals::ItemResult& result);
+
+}  // namespace needle::reports
+
+#endif  // NEEDLE_REPORTS_EVAL_REPORT_H_

@@ -1,0 +1,147 @@
+#include "needle/reports/eval_report.h"
+
+#include <map>
+
+namespace needle::reports {
+namespace {
+
+// Groups scores by a key, keys in sorted order so reports are stable.
+std::vector<GroupMetrics> GroupBy(const std::vector<const evals::ItemResult*>& results,
+                                  const std::vector<evals::EvalItem>& items, const std::string evals::EvalItem::*key) {
+  std::map<std::string, std::vector<const evals::ItemScore*>> groups;
+  for (const evals::ItemResult* result : results) groups[items[result->item].*key].push_back(&result->score);
+  std::vector<GroupMetrics> out;
+  for (const auto& [group, scores] : groups) out.push_back({group, evals::Summarize(scores)});
+  return out;
+}
+
+Latency LatencyOf(const std::vector<const evals::ItemResult*>& results) {
+  Latency latency;
+  std::vector<double> latencies, ttfts;
+  double tokens = 0;
+  int with_tokens = 0;
+  for (const evals::ItemResult* result : results) {
+    ++latency.requests;
+    if (!result->request_status.ok()) {
+      ++latency.failed_requests;
+      continue;
+    }
+    latencies.push_back(result->prediction.latency_ms);
+    if (result->prediction.ttft_ms >= 0) ttfts.push_back(result->prediction.ttft_ms);
+    if (result->prediction.output_tokens >= 0) {
+      tokens += result->prediction.output_tokens;
+      ++with_tokens;
+    }
+  }
+  if (!latencies.empty()) {
+    latency.p50_ms = evals::Quantile(latencies, 0.50);
+    latency.p95_ms = evals::Quantile(latencies, 0.95);
+    double sum = 0;
+    for (double value : latencies) sum += value;
+    latency.mean_ms = sum / static_cast<double>(latencies.size());
+  }
+  // A system that reports time to first token for only some requests is not
+  // summarised: the percentiles would describe a biased subset.
+  if (!ttfts.empty() && ttfts.size() == latencies.size()) {
+    latency.ttft_p50_ms = evals::Quantile(ttfts, 0.50);
+    latency.ttft_p95_ms = evals::Quantile(ttfts, 0.95);
+  }
+  if (with_tokens > 0 && with_tokens == static_cast<int>(latencies.size()))
+    latency.mean_output_tokens = tokens / with_tokens;
+  return latency;
+}
+
+}  // namespace
+
+EvalReport BuildEvalReport(const std::vector<std::string>& systems, const std::vector<evals::Dataset>& datasets,
+                           const std::vector<evals::ItemResult>& results) {
+  EvalReport report;
+  report.systems = systems;
+  for (const evals::Dataset& dataset : datasets) {
+    report.datasets.push_back(
+        {dataset.name, static_cast<int>(dataset.items.size()), static_cast<int>(dataset.errors.size())});
+  }
+  // cell[s][d][i]: the result of system s on item i of dataset d.
+  std::vector<std::vector<std::vector<const evals::ItemResult*>>> cell(systems.size());
+  for (auto& per_system : cell) {
+    per_system.resize(datasets.size());
+    for (size_t d = 0; d < datasets.size(); ++d) per_system[d].assign(datasets[d].items.size(), nullptr);
+  }
+  for (const evals::ItemResult& result : results) cell[result.system][result.dataset][result.item] = &result;
+
+  for (size_t s = 0; s < systems.size(); ++s) {
+    for (size_t d = 0; d < datasets.size(); ++d) {
+      std::vector<const evals::ItemResult*> done;
+      for (const evals::ItemResult* result : cell[s][d]) {
+        if (result != nullptr) done.push_back(result);
+      }
+      if (done.empty()) continue;
+      SystemDatasetResult row;
+      row.system = systems[s];
+      row.dataset = datasets[d].name;
+      std::vector<const evals::ItemScore*> scores;
+      for (const evals::ItemResult* result : done) scores.push_back(&result->score);
+      row.overall = evals::Summarize(scores);
+      row.by_category = GroupBy(done, datasets[d].items, &evals::EvalItem::category);
+      row.by_call_type = GroupBy(done, datasets[d].items, &evals::EvalItem::call_type);
+      row.latency = LatencyOf(done);
+      report.results.push_back(std::move(row));
+    }
+  }
+
+  for (size_t d = 0; d < datasets.size(); ++d) {
+    for (size_t a = 0; a < systems.size(); ++a) {
+      for (size_t b = a + 1; b < systems.size(); ++b) {
+        std::vector<bool> bfcl_a, bfcl_b, exact_a, exact_b;
+        for (size_t i = 0; i < datasets[d].items.size(); ++i) {
+          const evals::ItemResult* ra = cell[a][d][i];
+          const evals::ItemResult* rb = cell[b][d][i];
+          if (ra == nullptr || rb == nullptr) continue;  // compare on shared items only
+          bfcl_a.push_back(ra->score.bfcl.valid);
+          bfcl_b.push_back(rb->score.bfcl.valid);
+          exact_a.push_back(ra->score.counts.exact_match == 1);
+          exact_b.push_back(rb->score.counts.exact_match == 1);
+        }
+        if (bfcl_a.empty()) continue;
+        const std::string& name = datasets[d].name;
+        report.comparisons.push_back({name, systems[a], systems[b], "bfcl_accuracy", evals::McNemar(bfcl_a, bfcl_b)});
+        report.comparisons.push_back({name, systems[a], systems[b], "exact_match", evals::McNemar(exact_a, exact_b)});
+      }
+    }
+  }
+  return report;
+}
+
+nlohmann::ordered_json PredictionRecord(const std::string& system, const evals::Dataset& dataset,
+                                        const evals::ItemResult& result) {
+  const evals::EvalItem& item = dataset.items[result.item];
+  nlohmann::ordered_json record;
+  record["system"] = system;
+  record["dataset"] = dataset.name;
+  record["id"] = item.id;
+  record["category"] = item.category;
+  record["call_type"] = item.call_type;
+  record["query"] = item.query;
+  record["request_error"] = result.request_status.ok()
+                                ? nlohmann::ordered_json(nullptr)
+                                : nlohmann::ordered_json(std::string(result.request_status.message()));
+  record["output"] = result.prediction.text;
+  record["parsed"] = result.output.parsed;
+  record["format"] = result.output.format;
+  record["parse_error"] = result.output.error;
+  nlohmann::ordered_json calls = nlohmann::ordered_json::array();
+  for (const evals::ToolCall& call : result.output.calls) {
+    calls.push_back({{"name", call.name}, {"arguments", call.arguments}});
+  }
+  record["calls"] = std::move(calls);
+  record["bfcl_valid"] = result.score.bfcl.valid;
+  record["bfcl_error_type"] = result.score.bfcl.error_type;
+  record["bfcl_error"] = result.score.bfcl.error;
+  record["exact_match"] = result.score.counts.exact_match == 1;
+  record["latency_ms"] = result.prediction.latency_ms;
+  record["ttft_ms"] = result.prediction.ttft_ms;
+  record["output_tokens"] = result.prediction.output_tokens;
+  return record;
+}
+
+}  // namespace needle::reports

@@ -1,0 +1,99 @@
+#include <map>
+
+#include "fmt/format.h"
+#include "needle/reports/eval_report.h"
+#include "needle/reports/svg_chart.h"
+#include "tables.h"
+
+namespace needle::reports {
+namespace {
+
+// Per-group BFCL accuracy of every system on one dataset, with intervals.
+BarChart GroupChart(const EvalReport& report, const std::string& dataset, const std::string& what,
+                    std::vector<GroupMetrics> SystemDatasetResult::*groups) {
+  BarChart chart;
+  chart.title = fmt::format("{}: BFCL accuracy per {}", dataset, what);
+  chart.y_label = "BFCL accuracy (95% CI)";
+  std::map<std::string, size_t> index;
+  for (const SystemDatasetResult& row : report.results) {
+    if (row.dataset != dataset) continue;
+    for (const GroupMetrics& group : row.*groups) index.emplace(group.group, 0);
+  }
+  for (auto& [group, i] : index) {
+    i = chart.categories.size();
+    chart.categories.push_back(group);
+  }
+  for (const SystemDatasetResult& row : report.results) {
+    if (row.dataset != dataset) continue;
+    BarSeries series{row.system, {}, {}, {}};
+    series.values.assign(chart.categories.size(), 0);
+    series.low.assign(chart.categories.size(), 0);
+    series.high.assign(chart.categories.size(), 0);
+    for (const GroupMetrics& group : row.*groups) {
+      const size_t i = index[group.group];
+      series.values[i] = group.metrics.bfcl_accuracy.value;
+      series.low[i] = group.metrics.bfcl_accuracy.low;
+      series.high[i] = group.metrics.bfcl_accuracy.high;
+    }
+    chart.series.push_back(std::move(series));
+  }
+  return chart;
+}
+
+constexpr char kStyle[] = R"(
+body { font-family: sans-serif; margin: 2em; color: #222; max-width: 1400px; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 13px; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; }
+th { background: #f3f3f3; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.charts { display: flex; flex-wrap: wrap; gap: 1em; }
+.meta { color: #555; }
+)";
+
+}  // namespace
+
+std::string RenderHtml(const EvalReport& report) {
+  std::string html = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
+                     EscapeHtml(report.title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
+  html += "<h1>" + EscapeHtml(report.title) + "</h1>\n";
+  html += fmt::format("<p class=\"meta\">Created {} on {}, build {}, {} requests in flight.</p>\n",
+                      EscapeHtml(report.created_utc), EscapeHtml(report.host), EscapeHtml(report.build_commit),
+                      report.parallel);
+
+  ScatterChart scatter;
+  scatter.title = "Accuracy against latency";
+  scatter.x_label = "median latency per request (ms, log scale)";
+  scatter.y_label = "BFCL accuracy";
+  scatter.log_x = true;
+  for (const SystemDatasetResult& row : report.results) {
+    if (row.latency.requests > row.latency.failed_requests) {
+      scatter.points.push_back({row.system, row.dataset, row.latency.p50_ms, row.overall.bfcl_accuracy.value});
+    }
+  }
+  html +=
+      "<h2>Summary</h2>\n<p>BFCL: BFCL's AST verdict. Exact, args, values, param halluc./miss: upstream Needle's "
+      "metrics. Brackets: 95% Wilson "
+      "interval.</p>\n";
+  html += HtmlTable(SummaryTable(report));
+  html += "<div class=\"charts\">" + RenderScatterChart(scatter) + "</div>\n";
+
+  for (const DatasetInfo& dataset : report.datasets) {
+    html += "<h2>" + EscapeHtml(dataset.name) + "</h2>\n<div class=\"charts\">";
+    html += RenderBarChart(GroupChart(report, dataset.name, "category", &SystemDatasetResult::by_category));
+    html += RenderBarChart(GroupChart(report, dataset.name, "call type", &SystemDatasetResult::by_call_type));
+    html += "</div>\n";
+    html += HtmlTable(GroupTable(report, dataset.name, "category", &SystemDatasetResult::by_category));
+    html += HtmlTable(GroupTable(report, dataset.name, "call type", &SystemDatasetResult::by_call_type));
+  }
+  if (!report.comparisons.empty()) {
+    html +=
+        "<h2>Paired comparisons</h2>\n<p>Same items, A minus B in points; interval from a paired bootstrap; p "
+        "from an exact McNemar test.</p>\n";
+    html += HtmlTable(ComparisonTable(report));
+  }
+  html += "<h2>Datasets</h2>\n" + HtmlTable(DatasetTable(report));
+  html += "</body>\n</html>\n";
+  return html;
+}
+
+}  // namespace needle::reports

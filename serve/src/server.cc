@@ -1,0 +1,280 @@
+#include "needle/serve/server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <utility>
+#include <variant>
+
+#include "httplib.h"
+#include "needle/evals/dataset.h"
+#include "needle/serve/openai_api.h"
+#include "needle/str_cat.h"
+#include "needle/tools.h"
+
+namespace needle::serve {
+namespace {
+
+constexpr char kJsonType[] = "application/json";
+
+// One chat request reduced to what Generate needs.
+struct Job {
+  std::string query;
+  std::string tools_json;  // upstream Needle format
+  int max_new_tokens = 0;
+  bool allow_calls = true;
+  bool include_usage = false;
+};
+
+std::variant<Job, ApiError> PrepareJob(const ChatRequest& request, int max_new_tokens) {
+  // All tools are converted, so that errors name the field as the client sent it.
+  absl::StatusOr<evals::ConvertedTools> converted = evals::ConvertTools(request.tools, "tools");
+  if (converted.ok() && request.tool_choice == ToolChoice::kFunction) {
+    // A named tool_choice offers the model that tool alone, which is as
+    // close as Needle gets to being forced to call it.
+    nlohmann::ordered_json chosen = nlohmann::ordered_json::array();
+    for (const nlohmann::ordered_json& tool : request.tools) {
+      if (tool["function"]["name"] == request.tool_choice_name) chosen.push_back(tool);
+    }
+    converted = evals::ConvertTools(chosen, "tools");
+  }
+  absl::Status status = converted.status();
+  if (status.ok()) status = ToolSet::Parse(converted->needle_json).status();
+  if (!status.ok()) {
+    ApiError error;
+    error.message = std::string(status.message());
+    error.param = "tools";
+    return error;
+  }
+  Job job;
+  job.query = request.query;
+  job.tools_json = std::move(converted->needle_json);
+  job.max_new_tokens = request.max_tokens > 0 ? std::min(request.max_tokens, max_new_tokens) : max_new_tokens;
+  job.allow_calls = request.tool_choice != ToolChoice::kNone;
+  job.include_usage = request.include_usage;
+  return job;
+}
+
+void SendJson(httplib::Response& res, int status, const Json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJsonType);
+}
+
+void SendError(httplib::Response& res, const ApiError& error) { SendJson(res, error.http_status, ErrorJson(error)); }
+
+ApiError ServerError(const absl::Status& status) {
+  ApiError error;
+  error.http_status = 500;
+  error.type = "server_error";
+  error.message = std::string(status.message());
+  return error;
+}
+
+ApiError ShuttingDown() {
+  ApiError error;
+  error.http_status = 503;
+  error.type = "server_error";
+  error.message = "the server is shutting down";
+  return error;
+}
+
+Usage UsageOf(const GenerateResult& result) {
+  return Usage{static_cast<int>(result.encoder_tokens.size()), static_cast<int>(result.tokens.size())};
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(std::shared_ptr<const ToolCaller> caller, ServerOptions options)
+      : caller_(std::move(caller)),
+        options_(std::move(options)),
+        created_(std::time(nullptr)),
+        id_prefix_(fmt::format("chatcmpl-{:08x}", std::random_device()())) {
+    Route();
+  }
+
+  ~Impl() { Stop(); }
+
+  absl::StatusOr<int> Start() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (listener_.joinable() || stopping_) {
+      return absl::FailedPreconditionError("the server was started before; a server starts once");
+    }
+    if (options_.threads < 1) return absl::InvalidArgumentError(StrCat("threads must be >= 1, got ", options_.threads));
+    if (options_.max_body_bytes < 1) return absl::InvalidArgumentError("max_body_bytes must be >= 1");
+    if (options_.max_new_tokens < 1 || options_.max_new_tokens > kMaxGeneratedTokens) {
+      return absl::InvalidArgumentError(
+          StrCat("max_new_tokens must be in [1, ", kMaxGeneratedTokens, "], got ", options_.max_new_tokens));
+    }
+    if (options_.port < 0 || options_.port > 65535) {
+      return absl::InvalidArgumentError(StrCat("port must be in [0, 65535], got ", options_.port));
+    }
+    errno = 0;
+    int port = options_.port;
+    if (port == 0) {
+      port = http_.bind_to_any_port(options_.host);
+    } else if (!http_.bind_to_port(options_.host, port)) {
+      port = -1;
+    }
+    if (port < 0) {
+      return absl::UnavailableError(StrCat("cannot listen on ", options_.host, ":", options_.port, ": ",
+                                           errno != 0 ? std::strerror(errno) : "not an address of this machine"));
+    }
+    listening_done_ = false;
+    listener_ = std::thread([this] {
+      http_.listen_after_bind();
+      listening_done_ = true;
+    });
+    // Stop() is a no-op until the accept loop runs, so it must be running when Start returns.
+    while (!http_.is_running() && !listening_done_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return port;
+  }
+
+  void Stop() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    http_.stop();
+    if (listener_.joinable()) listener_.join();
+  }
+
+ private:
+  void Route() {
+    const int threads = std::max(options_.threads, 1);  // Start refuses fewer
+    http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    http_.set_payload_max_length(options_.max_body_bytes);
+    // httplib's default adds SO_REUSEPORT, which lets a second server bind a
+    // port in use and silently take half its connections.
+    http_.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
+    http_.Post("/v1/chat/completions",
+               [this](const httplib::Request& req, httplib::Response& res) { ChatCompletions(req, res); });
+    http_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+      SendJson(res, 200, ModelsJson(options_.model_id, created_));
+    });
+    http_.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+      SendJson(res, 200, {{"status", "ok"}});
+    });
+    // httplib answers routing failures and oversized bodies with an empty
+    // body; clients expect OpenAI's error object.
+    http_.set_error_handler(
+        httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+          if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+          ApiError error;
+          error.http_status = res.status;
+          if (res.status == 413) {
+            error.message = StrCat("request body is larger than the server's limit of ", options_.max_body_bytes,
+                                   " bytes (needle-serve --max_body_bytes)");
+            error.code = "request_too_large";
+          } else if (res.status == 404) {
+            error.message = StrCat("no route for ", req.method, " ", req.path);
+            error.code = "not_found";
+          } else {
+            error.message = StrCat("HTTP ", res.status);
+          }
+          SendError(res, error);
+          return httplib::Server::HandlerResponse::Handled;
+        }));
+    http_.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr exception) {
+      std::string what = "unknown exception";
+      try {
+        std::rethrow_exception(exception);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      SendError(res, ServerError(absl::InternalError(what)));
+    });
+  }
+
+  CompletionMeta NewMeta() {
+    return CompletionMeta{StrCat(id_prefix_, "-", next_id_++), static_cast<int64_t>(std::time(nullptr)),
+                          options_.model_id};
+  }
+
+  GenerateOptions OptionsFor(const Job& job) const {
+    GenerateOptions options;
+    options.constrained = options_.constrained;
+    options.max_new_tokens = job.max_new_tokens;
+    return options;
+  }
+
+  void ChatCompletions(const httplib::Request& req, httplib::Response& res) {
+    std::variant<ChatRequest, ApiError> request = ParseChatRequest(req.body);
+    if (const ApiError* error = std::get_if<ApiError>(&request)) return SendError(res, *error);
+    std::variant<Job, ApiError> prepared = PrepareJob(std::get<ChatRequest>(request), options_.max_new_tokens);
+    if (const ApiError* error = std::get_if<ApiError>(&prepared)) return SendError(res, *error);
+    Job job = std::get<Job>(std::move(prepared));
+    if (std::get<ChatRequest>(request).stream) return StreamCompletion(std::move(job), res);
+
+    GenerateOptions options = OptionsFor(job);
+    options.on_token = [this](int32_t, std::string_view) { return !stopping_; };
+    absl::StatusOr<GenerateResult> result = caller_->Generate(job.query, job.tools_json, options);
+    if (!result.ok()) return SendError(res, ServerError(result.status()));
+    if (result->stop == StopReason::kCallback) return SendError(res, ShuttingDown());
+    const CompletionOutput output =
+        InterpretOutput(result->text, job.allow_calls, result->stop == StopReason::kMaxTokens);
+    SendJson(res, 200, CompletionJson(NewMeta(), output, UsageOf(*result)));
+  }
+
+  // Generation runs inside the content provider, so each token's text goes
+  // out as soon as it is decoded and clients can time the first token.
+  void StreamCompletion(Job job, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream", [this, job = std::move(job), meta = NewMeta()](size_t, httplib::DataSink& sink) {
+          auto send = [&sink](const std::string& event) { return sink.write(event.data(), event.size()); };
+          if (!send(SseEvent(RoleChunk(meta)))) return false;
+          GenerateOptions options = OptionsFor(job);
+          bool connected = true;
+          options.on_token = [&](int32_t, std::string_view text) {
+            if (!text.empty()) connected = send(SseEvent(ContentChunk(meta, text)));
+            return connected && !stopping_;
+          };
+          absl::StatusOr<GenerateResult> result = caller_->Generate(job.query, job.tools_json, options);
+          if (!connected) return false;
+          if (!result.ok() || result->stop == StopReason::kCallback) {
+            // The status line has gone out already; OpenAI streams report errors as an event.
+            send(SseEvent(ErrorJson(result.ok() ? ShuttingDown() : ServerError(result.status()))));
+          } else {
+            const CompletionOutput output =
+                InterpretOutput(result->text, job.allow_calls, result->stop == StopReason::kMaxTokens);
+            send(SseEvent(FinalChunk(meta, output)));
+            if (job.include_usage) send(SseEvent(UsageChunk(meta, UsageOf(*result))));
+          }
+          send(std::string(kSseDone));
+          sink.done();
+          return true;
+        });
+  }
+
+  const std::shared_ptr<const ToolCaller> caller_;
+  const ServerOptions options_;
+  const int64_t created_;
+  const std::string id_prefix_;
+  std::atomic<uint64_t> next_id_{0};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> listening_done_{false};
+  std::mutex mutex_;  // Start and Stop
+  httplib::Server http_;
+  std::thread listener_;
+};
+
+Server::Server(std::shared_ptr<const ToolCaller> caller, ServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(caller), std::move(options))) {}
+
+Server::~Server() = default;
+
+absl::StatusOr<int> Server::Start() { return impl_->Start(); }
+
+void Server::Stop() { impl_->Stop(); }
+
+}  // namespace needle::serve

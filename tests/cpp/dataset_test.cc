@@ -1,0 +1,470 @@
+#include "needle/evals/dataset.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "needle/tools.h"
+
+namespace needle::evals {
+namespace {
+
+using nlohmann::json;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Pair;
+
+const std::string kData = NEEDLE_SOURCE_DIR "/tests/data/evals/";
+const std::string kBfcl = NEEDLE_SOURCE_DIR "/../shared/datasets/bfcl/";
+
+// (file name, line) of every error, in the order reported.
+std::vector<std::pair<std::string, int>> ErrorLines(const Dataset& dataset) {
+  std::vector<std::pair<std::string, int>> lines;
+  for (const DatasetError& error : dataset.errors) {
+    lines.emplace_back(std::filesystem::path(error.file).filename().string(), error.line);
+  }
+  return lines;
+}
+
+std::string ErrorAt(const Dataset& dataset, const std::string& file_name, int line) {
+  for (const DatasetError& error : dataset.errors) {
+    if (std::filesystem::path(error.file).filename() == file_name && error.line == line) return error.message;
+  }
+  return "<no error at " + file_name + ":" + std::to_string(line) + ">";
+}
+
+const EvalItem* FindItem(const Dataset& dataset, const std::string& id) {
+  for (const EvalItem& item : dataset.items) {
+    if (item.id == id) return &item;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Ids(const Dataset& dataset) {
+  std::vector<std::string> ids;
+  for (const EvalItem& item : dataset.items) ids.push_back(item.id);
+  return ids;
+}
+
+absl::StatusOr<Dataset> LoadBfcl(const std::string& file) { return LoadDataset(kBfcl + file); }
+
+#define SKIP_WITHOUT_BFCL(file) \
+  if (!std::filesystem::exists(kBfcl + file)) GTEST_SKIP() << "shared BFCL data missing: " << kBfcl << file
+
+TEST(BfclDataset, SimplePythonLoadsAllItems) {
+  SKIP_WITHOUT_BFCL("BFCL_v4_simple_python.json");
+  absl::StatusOr<Dataset> dataset = LoadBfcl("BFCL_v4_simple_python.json");
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_EQ(dataset->name, "bfcl_simple_python");
+  EXPECT_EQ(dataset->items.size(), 400u);
+  EXPECT_THAT(ErrorLines(*dataset), IsEmpty());
+  for (const EvalItem& item : dataset->items) {
+    EXPECT_EQ(item.category, "simple_python");
+    EXPECT_EQ(item.call_type, "single") << item.id;
+    EXPECT_EQ(item.answers.size(), 1u) << item.id;
+    EXPECT_EQ(item.tools.size(), 1u) << item.id;
+  }
+
+  const EvalItem& first = dataset->items[0];
+  EXPECT_EQ(first.id, "simple_python_0");
+  EXPECT_EQ(first.query, "Find the area of a triangle with a base of 10 units and height of 5 units.");
+  EXPECT_EQ(first.tools_json,
+            R"([{"name":"calculate_triangle_area","description":"Calculate the area of a triangle given its base and )"
+            R"(height.","parameters":{"base":{"type":"integer","description":"The base of the triangle.","required":)"
+            R"(true},"height":{"type":"integer","description":"The height of the triangle.","required":true},"unit":)"
+            R"j({"type":"string","description":"The unit of measure (defaults to 'units' if not specified)",)j"
+            R"("required":false}}}])");
+  ASSERT_EQ(first.tools[0].params.size(), 3u);
+  EXPECT_EQ(first.tools[0].name, "calculate_triangle_area");
+  EXPECT_EQ(first.tools[0].params[0].name, "base");
+  EXPECT_EQ(first.tools[0].params[0].type, "integer");
+  EXPECT_TRUE(first.tools[0].params[0].required);
+  EXPECT_EQ(first.tools[0].params[2].name, "unit");
+  EXPECT_EQ(first.tools[0].params[2].type, "string");
+  EXPECT_FALSE(first.tools[0].params[2].required);
+  const ExpectedCall& answer = first.answers[0];
+  EXPECT_EQ(answer.name, "calculate_triangle_area");
+  ASSERT_EQ(answer.params.size(), 3u);
+  EXPECT_EQ(answer.params[0].first, "base");
+  EXPECT_THAT(answer.params[0].second, ElementsAre(json(10)));
+  EXPECT_EQ(answer.params[1].first, "height");
+  EXPECT_EQ(answer.params[2].first, "unit");
+  EXPECT_THAT(answer.params[2].second, ElementsAre(json("units"), json("")));
+
+  const EvalItem* factorial = FindItem(*dataset, "simple_python_1");
+  ASSERT_NE(factorial, nullptr);
+  EXPECT_EQ(factorial->tools[0].name, "math.factorial");
+  EXPECT_THAT(factorial->tools_json, HasSubstr(R"("name":"math.factorial")"));
+  EXPECT_EQ(factorial->answers[0].name, "math.factorial");
+  EXPECT_THAT(factorial->answers[0].params, ElementsAre(Pair("number", ElementsAre(json(5)))));
+}
+
+TEST(BfclDataset, SimplePythonKeepsBfclTypes) {
+  SKIP_WITHOUT_BFCL("BFCL_v4_simple_python.json");
+  absl::StatusOr<Dataset> dataset = LoadBfcl("BFCL_v4_simple_python.json");
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  // simple_python_83: two tuple parameters of floats, prompted as arrays.
+  const EvalItem* item = FindItem(*dataset, "simple_python_83");
+  ASSERT_NE(item, nullptr);
+  bool saw_tuple = false;
+  for (const ParamSchema& param : item->tools[0].params) {
+    if (param.type != "tuple") continue;
+    saw_tuple = true;
+    EXPECT_EQ(param.item_type, "float");
+    EXPECT_THAT(item->tools_json, HasSubstr("\"" + param.name + "\":{\"type\":\"array\""));
+  }
+  EXPECT_TRUE(saw_tuple);
+}
+
+TEST(BfclDataset, MultipleLoadsAllItems) {
+  SKIP_WITHOUT_BFCL("BFCL_v4_multiple.json");
+  absl::StatusOr<Dataset> dataset = LoadBfcl("BFCL_v4_multiple.json");
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_EQ(dataset->name, "bfcl_multiple");
+  EXPECT_EQ(dataset->items.size(), 200u);
+  EXPECT_THAT(ErrorLines(*dataset), IsEmpty());
+  for (const EvalItem& item : dataset->items) {
+    EXPECT_EQ(item.call_type, "single") << item.id;
+    EXPECT_EQ(item.answers.size(), 1u) << item.id;
+    EXPECT_GE(item.tools.size(), 2u) << item.id;
+  }
+}
+
+TEST(BfclDataset, IrrelevanceHasNoAnswers) {
+  SKIP_WITHOUT_BFCL("BFCL_v4_irrelevance.json");
+  absl::StatusOr<Dataset> dataset = LoadBfcl("BFCL_v4_irrelevance.json");
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_EQ(dataset->name, "bfcl_irrelevance");
+  EXPECT_EQ(dataset->items.size(), 240u);
+  EXPECT_THAT(ErrorLines(*dataset), IsEmpty());
+  for (const EvalItem& item : dataset->items) {
+    EXPECT_THAT(item.answers, IsEmpty()) << item.id;
+    EXPECT_EQ(item.call_type, "none") << item.id;
+    EXPECT_EQ(item.category, "irrelevance");
+  }
+}
+
+TEST(BfclDataset, LiveIrrelevanceLeavesSystemMessagesOut) {
+  SKIP_WITHOUT_BFCL("BFCL_v4_live_irrelevance.json");
+  absl::StatusOr<Dataset> dataset = LoadBfcl("BFCL_v4_live_irrelevance.json");
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_EQ(dataset->items.size(), 884u);
+  EXPECT_THAT(ErrorLines(*dataset), IsEmpty());
+  const EvalItem* item = FindItem(*dataset, "live_irrelevance_103-3-0");  // [system, user "e"]
+  ASSERT_NE(item, nullptr);
+  EXPECT_EQ(item->query, "e");
+  // Some items offer no function at all.
+  EXPECT_TRUE(std::any_of(dataset->items.begin(), dataset->items.end(),
+                          [](const EvalItem& item) { return item.tools.empty() && item.tools_json == "[]"; }));
+}
+
+TEST(BfclDataset, EngineAcceptsEveryConvertedToolList) {
+  for (const char* file : {"BFCL_v4_simple_python.json", "BFCL_v4_multiple.json", "BFCL_v4_irrelevance.json",
+                           "BFCL_v4_live_irrelevance.json"}) {
+    SKIP_WITHOUT_BFCL(file);
+    absl::StatusOr<Dataset> dataset = LoadBfcl(file);
+    ASSERT_TRUE(dataset.ok()) << dataset.status();
+    for (const EvalItem& item : dataset->items) {
+      absl::StatusOr<ToolSet> tools = ToolSet::Parse(item.tools_json);
+      ASSERT_TRUE(tools.ok()) << item.id << ": " << tools.status();
+      ASSERT_EQ(tools->tools().size(), item.tools.size()) << item.id;
+      for (size_t i = 0; i < item.tools.size(); ++i) {
+        EXPECT_EQ(tools->tools()[i].name, item.tools[i].name) << item.id;
+        EXPECT_EQ(tools->tools()[i].argument_keys.size(), item.tools[i].params.size()) << item.id;
+      }
+    }
+  }
+}
+
+TEST(BfclDataset, SmallFileWithEveryKindOfProblem) {
+  absl::StatusOr<Dataset> dataset = LoadDataset(kData + "bfcl/BFCL_v4_tiny.json");
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_EQ(dataset->name, "bfcl_tiny");
+  EXPECT_THAT(Ids(*dataset), ElementsAre("tiny_0", "tiny_1", "tiny_5"));
+  const std::string q = "BFCL_v4_tiny.json";
+  // The answer file has the same name, in possible_answer/: errors name the full path.
+  EXPECT_THAT(ErrorLines(*dataset), ElementsAre(Pair(q, 3), Pair(q, 4), Pair(q, 5), Pair(q, 8), Pair(q, 9), Pair(q, 10),
+                                                Pair(q, 4), Pair(q, 5), Pair(q, 6), Pair(q, 7)));
+  EXPECT_THAT(dataset->errors[6].file, HasSubstr("possible_answer/BFCL_v4_tiny.json"));
+  EXPECT_THAT(ErrorAt(*dataset, q, 3), HasSubstr("no answer for \"tiny_2\""));
+  EXPECT_THAT(dataset->errors[1].message, HasSubstr("invalid JSON"));
+  EXPECT_THAT(dataset->errors[2].message, HasSubstr("question[0]: no user message"));
+  EXPECT_THAT(dataset->errors[3].message, HasSubstr("no answer for \"tiny_7\""));
+  EXPECT_THAT(dataset->errors[4].message, HasSubstr("id: duplicate id \"tiny_0\" (first on line 1)"));
+  EXPECT_THAT(dataset->errors[5].message,
+              HasSubstr("function[0].parameters.required[0]: \"q\" is not among the properties"));
+  EXPECT_THAT(dataset->errors[6].message, HasSubstr("ground_truth[0]: \"geometry.volume\" is not one of"));
+  EXPECT_THAT(dataset->errors[7].message,
+              HasSubstr("ground_truth[0].geometry.area.base: expected a list of acceptable values, got number"));
+  EXPECT_THAT(dataset->errors[8].message, HasSubstr("\"tiny_99\" has no readable question"));
+  EXPECT_THAT(dataset->errors[9].message, HasSubstr("\"tiny_4\" has no readable question"));
+
+  const EvalItem& area = *FindItem(*dataset, "tiny_0");
+  EXPECT_EQ(area.call_type, "single");
+  ASSERT_EQ(area.tools[0].params.size(), 3u);
+  EXPECT_EQ(area.tools[0].params[1].type, "float");
+  EXPECT_THAT(area.tools[0].params[2].enum_values, ElementsAre(json("cm"), json("m")));
+  EXPECT_THAT(area.tools_json, HasSubstr(R"("height":{"type":"number","description":"Height.","required":true})"));
+  EXPECT_THAT(area.tools_json,
+              HasSubstr(R"("unit":{"type":"string","description":"Unit.","required":false,"enum":["cm","m"]})"));
+  EXPECT_THAT(area.answers[0].params[1].second, ElementsAre(json(5.0)));
+
+  const EvalItem& distance = *FindItem(*dataset, "tiny_1");
+  EXPECT_EQ(distance.query, "Hi.\nDistance between two points");
+  EXPECT_EQ(distance.tools[0].params[0].type, "array");
+  EXPECT_EQ(distance.tools[0].params[0].item_type, "tuple");
+  EXPECT_EQ(distance.tools[0].params[1].type, "dict");
+  EXPECT_FALSE(distance.tools[0].params[1].required);  // the nested "required" list is the dict's own
+  EXPECT_THAT(distance.answers[0].params, ElementsAre(Pair("points", ElementsAre(json::parse("[[1,2],[3,4]]")))));
+
+  EXPECT_EQ(FindItem(*dataset, "tiny_5")->call_type, "multi");
+}
+
+TEST(BfclDataset, ParallelCategoryWithSeveralCalls) {
+  absl::StatusOr<Dataset> dataset = LoadDataset(kData + "bfcl/BFCL_v4_parallel_tiny.json");
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  ASSERT_EQ(dataset->items.size(), 1u);
+  EXPECT_EQ(dataset->items[0].category, "parallel_tiny");
+  EXPECT_EQ(dataset->items[0].call_type, "parallel");
+  EXPECT_EQ(dataset->items[0].answers.size(), 2u);
+}
+
+TEST(BfclDataset, IrrelevanceFileNeedsNoAnswerFile) {
+  absl::StatusOr<Dataset> dataset = LoadDataset(kData + "bfcl/BFCL_v4_tiny_irrelevance.json");
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_EQ(dataset->name, "bfcl_tiny_irrelevance");
+  EXPECT_THAT(Ids(*dataset), ElementsAre("irr_0", "irr_1"));
+  EXPECT_THAT(dataset->errors, IsEmpty());
+  EXPECT_EQ(dataset->items[1].tools_json, "[]");
+}
+
+TEST(BfclDataset, MissingAnswerFileIsAnError) {
+  absl::StatusOr<Dataset> dataset = LoadDataset(kData + "bfcl/BFCL_v4_no_answers.json");
+  ASSERT_FALSE(dataset.ok());
+  EXPECT_THAT(std::string(dataset.status().message()), HasSubstr("possible_answer/BFCL_v4_no_answers.json"));
+}
+
+TEST(NeedleDataset, BadRecordsAreReportedAndTheRestLoad) {
+  absl::StatusOr<Dataset> dataset = LoadDataset(kData + "needle_mixed.jsonl");
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_EQ(dataset->name, "needle_mixed");
+  EXPECT_THAT(Ids(*dataset), ElementsAre("w1", "t1", "n1", "m1"));
+  const std::string f = "needle_mixed.jsonl";
+  EXPECT_THAT(ErrorLines(*dataset), ElementsAre(Pair(f, 4), Pair(f, 5), Pair(f, 6), Pair(f, 7), Pair(f, 8), Pair(f, 9),
+                                                Pair(f, 10), Pair(f, 12), Pair(f, 13)));
+  EXPECT_THAT(ErrorAt(*dataset, f, 4), HasSubstr("invalid JSON: parse error"));
+  EXPECT_EQ(ErrorAt(*dataset, f, 5), "query: missing");
+  EXPECT_EQ(ErrorAt(*dataset, f, 6), "query: expected a string, got number");
+  EXPECT_THAT(ErrorAt(*dataset, f, 7), HasSubstr("tools[1].parameters.properties.x.type: unknown type \"complex\""));
+  EXPECT_EQ(ErrorAt(*dataset, f, 8), "id: duplicate id \"w1\" (first on line 1)");
+  EXPECT_EQ(ErrorAt(*dataset, f, 9), "answers[0].name: \"get_forecast\" is not one of the item's tools");
+  EXPECT_EQ(ErrorAt(*dataset, f, 10), "expected a JSON object per line, got array");
+  EXPECT_EQ(ErrorAt(*dataset, f, 12), "tools: expected a list of tools, got object");
+  EXPECT_EQ(ErrorAt(*dataset, f, 13), "answers[0].arguments: expected an object, got array");
+}
+
+TEST(NeedleDataset, ReadsFieldsToolsAndAnswers) {
+  absl::StatusOr<Dataset> dataset = LoadDataset(kData + "needle_mixed.jsonl");
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  const EvalItem& weather = *FindItem(*dataset, "w1");
+  EXPECT_EQ(weather.category, "weather");
+  EXPECT_EQ(weather.call_type, "single");
+  EXPECT_EQ(weather.query, "What's the weather in Paris?");
+  // Upstream-format tools are prompted exactly as written.
+  EXPECT_EQ(weather.tools_json,
+            R"([{"name":"get_weather","description":"Get the current weather for a city.","parameters":{"location":)"
+            R"({"type":"string","description":"City name","required":true},"unit":{"type":"string","description":)"
+            R"("Temperature unit","required":false,"enum":["celsius","fahrenheit"]}}}])");
+  EXPECT_TRUE(weather.tools[0].params[0].required);
+  EXPECT_THAT(weather.answers[0].params, ElementsAre(Pair("location", ElementsAre(json("Paris")))));
+
+  const EvalItem& multi = *FindItem(*dataset, "t1");
+  EXPECT_EQ(multi.call_type, "multi");
+  ASSERT_EQ(multi.answers.size(), 2u);
+  EXPECT_EQ(multi.answers[1].name, "send_message");
+  EXPECT_THAT(multi.tools_json, HasSubstr(R"("parameters":{"minutes":{"type":"integer","description":"Length in )"
+                                          R"(minutes","required":true},"label":{"type":"string")"));
+
+  EXPECT_THAT(FindItem(*dataset, "n1")->answers, IsEmpty());
+
+  // OpenAI's {"type":"function","function":{...}} wrapper.
+  const EvalItem& music = *FindItem(*dataset, "m1");
+  ASSERT_EQ(music.tools.size(), 1u);
+  EXPECT_EQ(music.tools[0].name, "play_music");
+  EXPECT_EQ(music.tools[0].params[1].type, "float");
+  EXPECT_THAT(music.tools_json, HasSubstr(R"("volume":{"type":"number")"));
+}
+
+TEST(GenericDataset, HandlesBomCrlfBlankLinesAndNoFinalNewline) {
+  absl::StatusOr<Dataset> dataset = LoadDataset(kData + "generic_crlf_bom.jsonl");
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_EQ(dataset->name, "generic_crlf_bom");
+  EXPECT_THAT(Ids(*dataset), ElementsAre("generic_crlf_bom_1", "generic_crlf_bom_4", "generic_crlf_bom_5"));
+  EXPECT_EQ(dataset->items[0].query, "Set a timer for 10 minutes");
+  EXPECT_EQ(dataset->items[0].category, "timers");
+  EXPECT_EQ(dataset->items[0].call_type, "single");
+  EXPECT_EQ(dataset->items[1].category, "all");
+  EXPECT_EQ(dataset->items[1].call_type, "none");
+  EXPECT_EQ(dataset->items[2].call_type, "multi");
+  EXPECT_THAT(ErrorLines(*dataset), ElementsAre(Pair("generic_crlf_bom.jsonl", 6)));
+  EXPECT_EQ(dataset->errors[0].message, "answers: missing");
+}
+
+TEST(LoadDataset, PrefixForcesTheFormat) {
+  // Needle records have query, tools and answers too; read as generic they get line-based ids.
+  absl::StatusOr<Dataset> dataset = LoadDataset("generic:" + kData + "needle_mixed.jsonl");
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  ASSERT_FALSE(dataset->items.empty());
+  EXPECT_EQ(dataset->items[0].id, "needle_mixed_1");
+  EXPECT_EQ(dataset->items[0].category, "weather");
+
+  absl::StatusOr<Dataset> as_bfcl = LoadDataset("bfcl:" + kData + "generic_crlf_bom.jsonl");
+  EXPECT_FALSE(as_bfcl.ok());  // no possible_answer file next to it
+}
+
+TEST(LoadDataset, BytesThatAreNotUtf8AreABadRecord) {
+  const std::string path = ::testing::TempDir() + "not_utf8.jsonl";
+  {
+    std::ofstream file(path, std::ios::binary);
+    file << "{\"query\":\"caf\xFF\",\"tools\":[],\"answers\":[]}\n"
+         << "{\"query\":\"fine\",\"tools\":[],\"answers\":[]}\n";
+  }
+  absl::StatusOr<Dataset> dataset = LoadDataset(path);
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_THAT(Ids(*dataset), ElementsAre("not_utf8_2"));
+  EXPECT_THAT(ErrorLines(*dataset), ElementsAre(Pair("not_utf8.jsonl", 1)));
+  EXPECT_THAT(dataset->errors[0].message, HasSubstr("invalid JSON"));
+  std::filesystem::remove(path);
+}
+
+TEST(LoadDataset, MissingFileIsAnErrorNamingIt) {
+  absl::StatusOr<Dataset> dataset = LoadDataset(kData + "does_not_exist.jsonl");
+  ASSERT_FALSE(dataset.ok());
+  EXPECT_EQ(dataset.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(dataset.status().message()), HasSubstr("does_not_exist.jsonl"));
+}
+
+TEST(LoadDataset, EmptyFileIsAnError) {
+  for (const std::string& spec : {kData + "empty.jsonl", "needle:" + kData + "empty.jsonl"}) {
+    absl::StatusOr<Dataset> dataset = LoadDataset(spec);
+    ASSERT_FALSE(dataset.ok()) << spec;
+    EXPECT_THAT(std::string(dataset.status().message()), HasSubstr("empty.jsonl: no readable record"));
+  }
+}
+
+TEST(LoadDataset, FileWithOnlyBadRecordsIsAnErrorShowingTheFirst) {
+  absl::StatusOr<Dataset> dataset = LoadDataset(kData + "all_bad.jsonl");
+  ASSERT_FALSE(dataset.ok());
+  const std::string message(dataset.status().message());
+  EXPECT_THAT(message, HasSubstr("all_bad.jsonl: no readable record (2 bad records"));
+  EXPECT_THAT(message, HasSubstr("all_bad.jsonl:1: invalid JSON"));
+}
+
+TEST(LoadDataset, UnknownFieldsNeedAPrefix) {
+  absl::StatusOr<Dataset> dataset = LoadDataset(kData + "unknown_fields.jsonl");
+  ASSERT_FALSE(dataset.ok());
+  const std::string message(dataset.status().message());
+  EXPECT_THAT(message, HasSubstr("unknown_fields.jsonl:1: cannot tell the dataset format"));
+  EXPECT_THAT(message, HasSubstr("prompt, functions"));
+}
+
+TEST(ConvertTools, JsonSchemaToUpstreamFormat) {
+  const json tools = json::parse(R"([{"type": "function", "function": {
+      "name": "book_table", "description": "Book a table.",
+      "parameters": {"type": "object", "required": ["party"], "properties": {
+        "party": {"type": "integer", "description": "People"},
+        "budget": {"type": ["number", "null"], "description": "Per head"},
+        "vegan": {"type": "boolean", "description": "Vegan menu", "required": true},
+        "times": {"type": "tuple", "items": {"type": "number"}},
+        "prefs": {"type": "object", "description": "Extras", "properties": {"x": {"type": "string"}}},
+        "notes": {"type": "any"},
+        "area": {"type": "string", "description": "Zone", "enum": ["inside", "terrace"]}}}}},
+    {"name": "noop"}])");
+  absl::StatusOr<ConvertedTools> converted = ConvertTools(tools, "tools");
+  ASSERT_TRUE(converted.ok()) << converted.status();
+  // nlohmann::json sorts keys: the prompt follows the order it is given.
+  EXPECT_EQ(converted->needle_json,
+            R"([{"name":"book_table","description":"Book a table.","parameters":{)"
+            R"("area":{"type":"string","description":"Zone","required":false,"enum":["inside","terrace"]},)"
+            R"("budget":{"type":"number","description":"Per head","required":false},)"
+            R"("notes":{"type":"string","description":"","required":false},)"
+            R"("party":{"type":"integer","description":"People","required":true},)"
+            R"("prefs":{"type":"object","description":"Extras","required":false},)"
+            R"("times":{"type":"array","description":"","required":false},)"
+            R"("vegan":{"type":"boolean","description":"Vegan menu","required":true}}},)"
+            R"({"name":"noop","description":"","parameters":{}}])");
+  ASSERT_EQ(converted->schemas.size(), 2u);
+  const ToolSchema& book = converted->schemas[0];
+  EXPECT_EQ(book.name, "book_table");
+  EXPECT_EQ(book.description, "Book a table.");
+  std::vector<std::string> types;
+  for (const ParamSchema& param : book.params) types.push_back(param.name + ":" + param.type);
+  EXPECT_THAT(types, ElementsAre("area:string", "budget:float", "notes:any", "party:integer", "prefs:dict",
+                                 "times:tuple", "vegan:boolean"));
+  EXPECT_EQ(book.params[5].item_type, "float");
+  EXPECT_THAT(book.params[0].enum_values, ElementsAre(json("inside"), json("terrace")));
+  EXPECT_TRUE(book.params[3].required);
+  EXPECT_TRUE(book.params[6].required);
+  EXPECT_FALSE(book.params[1].required);
+  EXPECT_THAT(converted->schemas[1].params, IsEmpty());
+}
+
+TEST(ConvertTools, UpstreamFormatPassesThrough) {
+  const std::string text =
+      R"([{"name":"getWeather","description":"Weather.","parameters":{"city":{"type":"string",)"
+      R"("description":"City","required":true},"days":{"type":"number","description":"Days","required":false}}}])";
+  absl::StatusOr<ConvertedTools> converted = ConvertTools(json::parse(text), "tools");
+  ASSERT_TRUE(converted.ok()) << converted.status();
+  // Unchanged but for key order, which nlohmann::json has already sorted (LoadDataset keeps the file's order).
+  EXPECT_EQ(json::parse(converted->needle_json), json::parse(text));
+  const ToolSchema& tool = converted->schemas[0];
+  EXPECT_EQ(tool.name, "getWeather");
+  ASSERT_EQ(tool.params.size(), 2u);
+  EXPECT_EQ(tool.params[0].name, "city");
+  EXPECT_TRUE(tool.params[0].required);
+  EXPECT_EQ(tool.params[1].type, "float");
+  EXPECT_FALSE(tool.params[1].required);
+}
+
+TEST(ConvertTools, ErrorsNameTheToolAndField) {
+  struct Case {
+    const char* tools;
+    const char* error;
+  };
+  const Case cases[] = {
+      {R"({"name":"x"})", "tools: expected a list of tools, got object"},
+      {R"([{"name":"a"},{"name":"b"},{"name":"c","parameters":{"type":"object","properties":{"x":{"type":"str"}}}}])",
+       "tools[2].parameters.properties.x.type: unknown type \"str\" (known: string, integer, float, number, "
+       "boolean, array, tuple, dict, object, any)"},
+      {R"([{"description":"no name"}])", "tools[0].name: missing"},
+      {R"([{"name":""}])", "tools[0].name: empty tool name"},
+      {R"([42])", "tools[0]: expected a tool object, got number"},
+      {R"([{"name":"a"},{"name":"a"}])", "tools[1]: duplicate tool name \"a\" (also tools[0])"},
+      {R"([{"name":"a","parameters":{"type":"object","properties":{},"required":["q"]}}])",
+       "tools[0].parameters.required[0]: \"q\" is not among the properties"},
+      {R"([{"name":"a","parameters":{"type":"string"}}])",
+       "tools[0].parameters.type: expected \"object\" or \"dict\", got \"string\""},
+      {R"([{"name":"a","parameters":{"p":{"type":"string","enum":"x"}}}])",
+       "tools[0].parameters.p.enum: expected a list, got string"},
+      {R"([{"name":"a","parameters":{"p":{"type":"string","required":"yes"}}}])",
+       "tools[0].parameters.p.required: expected true or false, got string"},
+      {R"([{"name":"a","parameters":{"p":{"description":"untyped"}}}])", "tools[0].parameters.p.type: missing"},
+      {R"([{"type":"function","function":{"name":"a","parameters":[]}}])",
+       "tools[0].function.parameters: expected an object, got array"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<ConvertedTools> converted = ConvertTools(json::parse(c.tools), "tools");
+    ASSERT_FALSE(converted.ok()) << c.tools;
+    EXPECT_EQ(std::string(converted.status().message()), c.error) << c.tools;
+  }
+}
+
+}  // namespace
+}  // namespace needle::evals

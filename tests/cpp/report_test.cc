@@ -1,0 +1,173 @@
+#include <algorithm>
+#include <regex>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "needle/evals/runner.h"
+#include "needle/reports/eval_report.h"
+#include "needle/reports/svg_chart.h"
+
+namespace needle::reports {
+namespace {
+
+using evals::Dataset;
+using evals::EvalItem;
+using evals::ItemResult;
+using testing::HasSubstr;
+
+EvalItem Item(const std::string& id, const std::string& category, bool expects_call) {
+  EvalItem item;
+  item.id = id;
+  item.category = category;
+  item.call_type = expects_call ? "single" : "none";
+  item.query = "q " + id;
+  item.tools = {evals::ToolSchema{"ping", "", {}}};
+  if (expects_call) item.answers = {evals::ExpectedCall{"ping", {}}};
+  return item;
+}
+
+// Two systems on four items: "good" right on all, "bad" right only on the
+// item that expects no call (it never calls), one request of "bad" failed.
+struct Fixture {
+  Dataset dataset;
+  std::vector<ItemResult> results;
+  EvalReport report;
+
+  Fixture() {
+    dataset.name = "toy";
+    dataset.items = {Item("a", "kitchen", true), Item("b", "kitchen", true), Item("c", "garden", true),
+                     Item("d", "garden", false)};
+    dataset.errors = {{"toy.jsonl", 7, "bad"}};
+    for (int system = 0; system < 2; ++system) {
+      for (int i = 0; i < 4; ++i) {
+        absl::StatusOr<evals::Prediction> prediction = evals::Prediction{};
+        const bool calls = system == 0 && dataset.items[i].call_type == "single";
+        if (system == 1 && i == 0) {
+          prediction = absl::UnavailableError("refused");
+        } else {
+          prediction->text = calls ? R"([{"name":"ping","arguments":{}}])" : "[]";
+          prediction->latency_ms = system == 0 ? 10 * (i + 1) : 1;
+          prediction->ttft_ms = system == 0 ? 5 : -1;
+        }
+        ItemResult result = evals::ScorePrediction(dataset.items[i], prediction);
+        result.system = system;
+        result.item = i;
+        results.push_back(std::move(result));
+      }
+    }
+    report = BuildEvalReport({"good", "bad"}, {dataset}, results);
+    report.created_utc = "2026-01-01T00:00:00Z";
+    report.build_commit = "abc123";
+    report.host = "test CPU";
+  }
+};
+
+TEST(EvalReportTest, AggregatesPerSystemCategoryAndCallType) {
+  const Fixture f;
+  ASSERT_EQ(f.report.results.size(), 2u);
+  const SystemDatasetResult& good = f.report.results[0];
+  const SystemDatasetResult& bad = f.report.results[1];
+  EXPECT_EQ(good.overall.items, 4);
+  EXPECT_EQ(good.overall.bfcl_accuracy.successes, 4);
+  EXPECT_EQ(bad.overall.bfcl_accuracy.successes, 1);
+  ASSERT_EQ(good.by_category.size(), 2u);
+  EXPECT_EQ(good.by_category[0].group, "garden");
+  EXPECT_EQ(good.by_category[0].metrics.items, 2);
+  ASSERT_EQ(bad.by_call_type.size(), 2u);
+  EXPECT_EQ(bad.by_call_type[0].group, "none");
+  EXPECT_EQ(bad.by_call_type[0].metrics.bfcl_accuracy.successes, 1);
+
+  EXPECT_EQ(good.latency.requests, 4);
+  EXPECT_DOUBLE_EQ(good.latency.p50_ms, 25);
+  EXPECT_DOUBLE_EQ(good.latency.ttft_p50_ms, 5);
+  EXPECT_EQ(bad.latency.failed_requests, 1);
+  EXPECT_DOUBLE_EQ(bad.latency.ttft_p50_ms, -1);
+
+  ASSERT_EQ(f.report.comparisons.size(), 2u);
+  const Comparison& c = f.report.comparisons[0];
+  EXPECT_EQ(c.metric, "bfcl_accuracy");
+  EXPECT_EQ(c.test.only_a, 3);
+  EXPECT_EQ(c.test.only_b, 0);
+  EXPECT_EQ(c.test.both, 1);
+  EXPECT_DOUBLE_EQ(c.test.difference, 0.75);
+}
+
+TEST(EvalReportTest, MarkdownShowsEveryTable) {
+  const Fixture f;
+  const std::string md = RenderMarkdown(f.report);
+  EXPECT_THAT(md, HasSubstr("| toy | 4 | 1 |"));  // datasets: items, skipped records
+  EXPECT_THAT(md, HasSubstr("| good | toy | 4 | 100.0% ["));
+  EXPECT_THAT(md, HasSubstr("| bad | toy | 4 | 25.0% ["));
+  EXPECT_THAT(md, HasSubstr("| kitchen | 2 | 100.0% | 100.0% | 0.0% | 0.0% |"));
+  EXPECT_THAT(md, HasSubstr("| toy | good | bad | bfcl_accuracy | +75.0 ["));
+  // Every table row has as many cells as its header.
+  std::istringstream lines(md);
+  size_t columns = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] != '|') {
+      columns = 0;
+      continue;
+    }
+    const size_t cells = std::count(line.begin(), line.end(), '|');
+    if (columns == 0) columns = cells;
+    EXPECT_EQ(cells, columns) << line;
+  }
+}
+
+TEST(EvalReportTest, JsonHoldsFiguresAndNullsForUnknowns) {
+  const Fixture f;
+  const nlohmann::ordered_json json = ReportToJson(f.report);
+  EXPECT_EQ(json["systems"], nlohmann::ordered_json({"good", "bad"}));
+  EXPECT_EQ(json["datasets"][0]["bad_records"], 1);
+  const auto& good = json["results"][0];
+  EXPECT_EQ(good["overall"]["bfcl_accuracy"]["successes"], 4);
+  EXPECT_EQ(good["by_category"]["kitchen"]["items"], 2);
+  EXPECT_EQ(good["latency_ms"]["p50"], 25.0);
+  EXPECT_TRUE(json["results"][1]["latency_ms"]["ttft_p50"].is_null());
+  EXPECT_EQ(json["comparisons"].size(), 2u);
+  EXPECT_LT(json["comparisons"][0]["mcnemar_p"].get<double>(), 1.0);
+}
+
+TEST(EvalReportTest, HtmlIsSelfContainedWithCharts) {
+  const Fixture f;
+  const std::string html = RenderHtml(f.report);
+  EXPECT_THAT(html, HasSubstr("<!DOCTYPE html>"));
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("src="), std::string::npos);  // nothing loaded from elsewhere
+  const std::regex chart("<svg class=\"chart ");
+  const auto charts = std::distance(std::sregex_iterator(html.begin(), html.end(), chart), std::sregex_iterator());
+  EXPECT_EQ(charts, 3);  // accuracy vs latency, per category, per call type
+  // One bar per system and category.
+  EXPECT_THAT(html, HasSubstr(R"(data-series="good" data-category="kitchen" data-value="1.0000")"));
+  EXPECT_THAT(html, HasSubstr(R"(data-series="bad" data-category="kitchen" data-value="0.0000")"));
+  EXPECT_THAT(html, HasSubstr(R"(<circle class="point" data-series="good")"));
+}
+
+TEST(SvgChartTest, EscapesNamesFromTheCommandLine) {
+  BarChart chart;
+  chart.title = "a<b & \"c\"";
+  chart.categories = {"<cat>"};
+  chart.series = {{"sys'1", {0.5}, {}, {}}};
+  const std::string svg = RenderBarChart(chart);
+  EXPECT_THAT(svg, HasSubstr("a&lt;b &amp; &quot;c&quot;"));
+  EXPECT_THAT(svg, HasSubstr("&lt;cat&gt;"));
+  EXPECT_THAT(svg, HasSubstr("sys&#39;1"));
+  EXPECT_EQ(svg.find("<cat>"), std::string::npos);
+}
+
+TEST(EvalReportTest, PredictionRecordTracesAnItem) {
+  const Fixture f;
+  const nlohmann::ordered_json failed = PredictionRecord("bad", f.dataset, f.results[4]);
+  EXPECT_EQ(failed["id"], "a");
+  EXPECT_EQ(failed["request_error"], "refused");
+  EXPECT_EQ(failed["parsed"], false);
+  const nlohmann::ordered_json good = PredictionRecord("good", f.dataset, f.results[0]);
+  EXPECT_TRUE(good["request_error"].is_null());
+  EXPECT_EQ(good["calls"][0]["name"], "ping");
+  EXPECT_EQ(good["bfcl_valid"], true);
+  EXPECT_EQ(good["exact_match"], true);
+}
+
+}  // namespace
+}  // namespace needle::reports

@@ -1,0 +1,484 @@
+// needle-serve's OpenAI wire format (request parsing, responses, stream
+// chunks), and the HTTP server in process on the default model.
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "needle/evals/dataset.h"
+#include "needle/generate.h"
+#include "needle/serve/openai_api.h"
+#include "needle/serve/server.h"
+#include "needle/str_cat.h"
+
+namespace needle::serve {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr char kWeatherTool[] =
+    R"({"type":"function","function":{"name":"get_weather","description":"Current weather",)"
+    R"("parameters":{"type":"object","properties":{"location":{"type":"string"}},"required":["location"]}}})";
+
+ChatRequest ParseOk(const std::string& body) {
+  std::variant<ChatRequest, ApiError> parsed = ParseChatRequest(body);
+  if (const ApiError* error = std::get_if<ApiError>(&parsed)) {
+    ADD_FAILURE() << "refused: " << error->message << "\nbody: " << body;
+    return {};
+  }
+  return std::get<ChatRequest>(parsed);
+}
+
+ApiError ParseError(const std::string& body) {
+  std::variant<ChatRequest, ApiError> parsed = ParseChatRequest(body);
+  if (!std::holds_alternative<ApiError>(parsed)) {
+    ADD_FAILURE() << "accepted: " << body;
+    return {};
+  }
+  return std::get<ApiError>(parsed);
+}
+
+TEST(ParseChatRequestTest, ReadsAFullRequest) {
+  const ChatRequest request = ParseOk(std::string(R"({"model":"needle","stream":true,"max_tokens":64,)") +
+                                      R"("stream_options":{"include_usage":true},"tool_choice":"auto","n":1,)" +
+                                      R"("temperature":0,"messages":[{"role":"user","content":"Weather in Paris?"}],)" +
+                                      R"("tools":[)" + kWeatherTool + "]}");
+  EXPECT_EQ(request.model, "needle");
+  EXPECT_EQ(request.query, "Weather in Paris?");
+  EXPECT_TRUE(request.stream);
+  EXPECT_TRUE(request.include_usage);
+  EXPECT_EQ(request.max_tokens, 64);
+  EXPECT_EQ(request.tool_choice, ToolChoice::kAuto);
+  ASSERT_EQ(request.tools.size(), 1u);
+  EXPECT_EQ(request.tools[0], nlohmann::ordered_json::parse(kWeatherTool));
+}
+
+TEST(ParseChatRequestTest, DefaultsWhenOptionalFieldsAreMissingOrNull) {
+  const ChatRequest request =
+      ParseOk(R"({"messages":[{"role":"user","content":"hi"}],"model":null,"tools":null,"max_tokens":null})");
+  EXPECT_EQ(request.model, "");
+  EXPECT_FALSE(request.stream);
+  EXPECT_FALSE(request.include_usage);
+  EXPECT_EQ(request.max_tokens, -1);
+  EXPECT_TRUE(request.tools.empty());
+  EXPECT_EQ(request.tool_choice, ToolChoice::kAuto);
+}
+
+TEST(ParseChatRequestTest, QueryIsTheLastUserMessage) {
+  const ChatRequest request = ParseOk(R"({"messages":[
+      {"role":"system","content":"You call tools."},
+      {"role":"user","content":"first question"},
+      {"role":"assistant","content":null,
+       "tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+      {"role":"tool","tool_call_id":"c1","content":"42"},
+      {"role":"user","content":[{"type":"text","text":"second"},{"type":"text","text":"question"}]},
+      {"role":"assistant"}]})");
+  EXPECT_EQ(request.query, "second\nquestion");
+}
+
+TEST(ParseChatRequestTest, MaxCompletionTokensWinsOverMaxTokens) {
+  EXPECT_EQ(
+      ParseOk(R"({"messages":[{"role":"user","content":"x"}],"max_tokens":100,"max_completion_tokens":7})").max_tokens,
+      7);
+  EXPECT_EQ(ParseOk(R"({"messages":[{"role":"user","content":"x"}],"max_completion_tokens":9})").max_tokens, 9);
+}
+
+TEST(ParseChatRequestTest, ToolChoiceModes) {
+  const std::string head =
+      std::string(R"({"messages":[{"role":"user","content":"x"}],"tools":[)") + kWeatherTool + "],";
+  EXPECT_EQ(ParseOk(head + R"("tool_choice":"none"})").tool_choice, ToolChoice::kNone);
+  EXPECT_EQ(ParseOk(head + R"("tool_choice":"required"})").tool_choice, ToolChoice::kRequired);
+  const ChatRequest named = ParseOk(head + R"("tool_choice":{"type":"function","function":{"name":"get_weather"}}})");
+  EXPECT_EQ(named.tool_choice, ToolChoice::kFunction);
+  EXPECT_EQ(named.tool_choice_name, "get_weather");
+}
+
+struct BadRequest {
+  std::string body;
+  std::string param;  // "" when the error concerns the whole body
+  std::string message;
+};
+
+class BadRequestTest : public ::testing::TestWithParam<BadRequest> {};
+
+TEST_P(BadRequestTest, IsRefusedNamingTheField) {
+  SCOPED_TRACE(GetParam().body);
+  const ApiError error = ParseError(GetParam().body);
+  EXPECT_EQ(error.http_status, 400);
+  EXPECT_EQ(error.type, "invalid_request_error");
+  EXPECT_EQ(error.param, GetParam().param);
+  EXPECT_THAT(error.message, HasSubstr(GetParam().message));
+  if (!GetParam().param.empty()) {
+    EXPECT_THAT(error.message, StartsWith(GetParam().param + ": "));
+  }
+}
+
+// Wraps `fields` with a valid user message, so that each case breaks one thing.
+std::string WithMessage(const std::string& fields) {
+  return R"({"messages":[{"role":"user","content":"x"}],)" + fields + "}";
+}
+std::string WithTool(const std::string& tool) { return WithMessage(R"("tools":[)" + tool + "]"); }
+
+INSTANTIATE_TEST_SUITE_P(
+    AllFields, BadRequestTest,
+    ::testing::Values(
+        BadRequest{"{\"messages\": [", "", "request body is not valid JSON: parse error at line 1, column 15"},
+        BadRequest{"[1,2]", "", "request body must be a JSON object, got array"},
+        BadRequest{"{}", "messages", "messages: required"},
+        BadRequest{R"({"messages":"hi"})", "messages", "expected an array, got string"},
+        BadRequest{R"({"messages":[]})", "messages", "at least one message"},
+        BadRequest{R"({"messages":[7]})", "messages[0]", "expected an object, got integer"},
+        BadRequest{R"({"messages":[{"content":"x"}]})", "messages[0].role", "expected a string"},
+        BadRequest{R"({"messages":[{"role":"robot","content":"x"}]})", "messages[0].role", "unknown role \"robot\""},
+        BadRequest{R"({"messages":[{"role":"user"}]})", "messages[0].content", "required"},
+        BadRequest{R"({"messages":[{"role":"system","content":"s"},{"role":"user","content":5}]})",
+                   "messages[1].content", "expected a string or an array of text parts, got integer"},
+        BadRequest{R"({"messages":[{"role":"user","content":["x"]}]})", "messages[0].content[0]",
+                   "expected an object, got string"},
+        BadRequest{R"({"messages":[{"role":"user","content":[{"text":"x"}]}]})", "messages[0].content[0].type",
+                   "expected a string"},
+        BadRequest{R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{}}]}]})",
+                   "messages[0].content[0].type", "only \"text\" parts are supported, got \"image_url\""},
+        BadRequest{R"({"messages":[{"role":"user","content":[{"type":"text","text":3}]}]})",
+                   "messages[0].content[0].text", "expected a string"},
+        BadRequest{R"({"messages":[{"role":"system","content":"s"}]})", "messages", "no message has role \"user\""},
+        BadRequest{WithMessage(R"("model":5)"), "model", "expected a string, got integer"},
+        BadRequest{WithMessage(R"("stream":"yes")"), "stream", "expected a boolean, got string"},
+        BadRequest{WithMessage(R"("stream_options":1)"), "stream_options", "expected an object"},
+        BadRequest{WithMessage(R"("stream_options":{"include_usage":"y"})"), "stream_options.include_usage",
+                   "expected a boolean"},
+        BadRequest{WithMessage(R"("max_tokens":0)"), "max_tokens", "must be at least 1, got 0"},
+        BadRequest{WithMessage(R"("max_tokens":1.5)"), "max_tokens", "expected an integer, got number"},
+        BadRequest{WithMessage(R"("max_completion_tokens":-3)"), "max_completion_tokens", "must be at least 1, got -3"},
+        BadRequest{WithMessage(R"("n":2)"), "n", "only n=1 is supported"},
+        BadRequest{WithMessage(R"("tools":{})"), "tools", "expected an array, got object"},
+        BadRequest{WithTool("1"), "tools[0]", "expected an object, got integer"},
+        BadRequest{WithTool(R"({"type":"retrieval"})"), "tools[0].type", "expected \"function\""},
+        BadRequest{WithTool(R"({"type":"function"})"), "tools[0].function", "expected an object"},
+        BadRequest{WithTool(R"({"type":"function","function":{"name":""}})"), "tools[0].function.name",
+                   "expected a non-empty string"},
+        BadRequest{WithTool(R"({"type":"function","function":{"name":"f","description":3}})"),
+                   "tools[0].function.description", "expected a string, got integer"},
+        BadRequest{WithTool(R"({"type":"function","function":{"name":"f","parameters":"none"}})"),
+                   "tools[0].function.parameters", "expected a JSON Schema object, got string"},
+        BadRequest{WithMessage(R"("tool_choice":"always")"), "tool_choice", "got \"always\""},
+        BadRequest{WithMessage(R"("tool_choice":3)"), "tool_choice", "expected a string or an object"},
+        BadRequest{WithMessage(R"("tool_choice":{"type":"tool"})"), "tool_choice.type", "expected \"function\""},
+        BadRequest{WithMessage(R"("tool_choice":{"type":"function"})"), "tool_choice.function", "expected an object"},
+        BadRequest{WithMessage(R"("tool_choice":{"type":"function","function":{}})"), "tool_choice.function.name",
+                   "expected a string"},
+        BadRequest{WithMessage(R"("tools":[)" + std::string(kWeatherTool) +
+                               R"(],"tool_choice":{"type":"function","function":{"name":"get_time"}})"),
+                   "tool_choice.function.name", "no tool named \"get_time\" in tools"}));
+
+TEST(InterpretOutputTest, CallsBecomeToolCalls) {
+  const CompletionOutput output =
+      InterpretOutput(R"([{"name":"get_weather","arguments":{"location":"Paris"}}])", true, false);
+  EXPECT_FALSE(output.content.has_value());
+  ASSERT_EQ(output.calls.size(), 1u);
+  EXPECT_EQ(output.calls[0].name, "get_weather");
+  EXPECT_EQ(output.calls[0].arguments, nlohmann::json({{"location", "Paris"}}));
+  EXPECT_EQ(output.finish_reason, "tool_calls");
+}
+
+TEST(InterpretOutputTest, NoCallOrUnparsableOutputIsContent) {
+  CompletionOutput output = InterpretOutput("[]", true, false);
+  EXPECT_EQ(output.content, "[]");
+  EXPECT_TRUE(output.calls.empty());
+  EXPECT_EQ(output.finish_reason, "stop");
+
+  output = InterpretOutput(R"([{"name":"get_weather","argu)", true, false);
+  EXPECT_EQ(output.content, R"([{"name":"get_weather","argu)");
+  EXPECT_TRUE(output.calls.empty());
+  EXPECT_EQ(output.finish_reason, "stop");
+}
+
+TEST(InterpretOutputTest, ToolChoiceNoneAndTokenLimit) {
+  const std::string call = R"([{"name":"f","arguments":{}}])";
+  CompletionOutput output = InterpretOutput(call, /*allow_calls=*/false, false);
+  EXPECT_EQ(output.content, call);
+  EXPECT_TRUE(output.calls.empty());
+  EXPECT_EQ(output.finish_reason, "stop");
+  output = InterpretOutput(R"([{"name":"f","arg)", true, /*hit_token_limit=*/true);
+  EXPECT_EQ(output.finish_reason, "length");
+}
+
+const CompletionMeta kMeta{"chatcmpl-1", 1700000000, "needle"};
+
+TEST(CompletionJsonTest, ToolCallsResponse) {
+  const CompletionOutput output = InterpretOutput(
+      R"([{"name":"get_weather","arguments":{"location":"Paris"}},{"name":"now","arguments":{}}])", true, false);
+  EXPECT_EQ(CompletionJson(kMeta, output, Usage{20, 12}), Json::parse(R"({
+      "id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"needle",
+      "choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[
+          {"id":"call_chatcmpl-1_0","type":"function",
+           "function":{"name":"get_weather","arguments":"{\"location\":\"Paris\"}"}},
+          {"id":"call_chatcmpl-1_1","type":"function","function":{"name":"now","arguments":"{}"}}]},
+        "finish_reason":"tool_calls"}],
+      "usage":{"prompt_tokens":20,"completion_tokens":12,"total_tokens":32}})"));
+}
+
+TEST(CompletionJsonTest, ContentResponse) {
+  const Json response = CompletionJson(kMeta, InterpretOutput("not a call", true, false), Usage{5, 3});
+  const Json& message = response["choices"][0]["message"];
+  EXPECT_EQ(message, Json::parse(R"({"role":"assistant","content":"not a call"})"));
+  EXPECT_EQ(response["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(response["usage"]["total_tokens"], 8);
+}
+
+TEST(StreamChunksTest, ChunkShapes) {
+  EXPECT_EQ(RoleChunk(kMeta), Json::parse(R"({"id":"chatcmpl-1","object":"chat.completion.chunk",
+      "created":1700000000,"model":"needle",
+      "choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})"));
+  EXPECT_EQ(ContentChunk(kMeta, "[{\"na")["choices"][0],
+            Json::parse(R"({"index":0,"delta":{"content":"[{\"na"},"finish_reason":null})"));
+  const CompletionOutput calls = InterpretOutput(R"([{"name":"f","arguments":{"x":1}}])", true, false);
+  EXPECT_EQ(FinalChunk(kMeta, calls)["choices"][0], Json::parse(R"({"index":0,"delta":{"tool_calls":[
+      {"index":0,"id":"call_chatcmpl-1_0","type":"function","function":{"name":"f","arguments":"{\"x\":1}"}}]},
+      "finish_reason":"tool_calls"})"));
+  EXPECT_EQ(FinalChunk(kMeta, InterpretOutput("oops", true, false))["choices"][0],
+            Json::parse(R"({"index":0,"delta":{},"finish_reason":"stop"})"));
+  const Json usage = UsageChunk(kMeta, Usage{4, 6});
+  EXPECT_EQ(usage["object"], "chat.completion.chunk");
+  EXPECT_EQ(usage["choices"], Json::array());
+  EXPECT_EQ(usage["usage"], Json::parse(R"({"prompt_tokens":4,"completion_tokens":6,"total_tokens":10})"));
+}
+
+TEST(StreamChunksTest, ServerSentEventFraming) {
+  EXPECT_EQ(SseEvent(Json{{"a", 1}}), "data: {\"a\":1}\n\n");
+  EXPECT_EQ(kSseDone, "data: [DONE]\n\n");
+  // Broken UTF-8 from a model must not throw or break the JSON.
+  const std::string event = SseEvent(ContentChunk(kMeta, "bad \xff byte"));
+  EXPECT_THAT(event, StartsWith("data: {"));
+  EXPECT_THAT(event, HasSubstr("bad \xEF\xBF\xBD byte"));
+}
+
+TEST(ErrorJsonTest, OpenAiShape) {
+  ApiError error;
+  error.message = "messages: required";
+  error.param = "messages";
+  EXPECT_EQ(ErrorJson(error), Json::parse(R"({"error":{"message":"messages: required",
+      "type":"invalid_request_error","param":"messages","code":null}})"));
+  error.param = "";
+  error.code = "not_found";
+  EXPECT_EQ(ErrorJson(error)["error"]["param"], nullptr);
+  EXPECT_EQ(ErrorJson(error)["error"]["code"], "not_found");
+}
+
+TEST(ModelsJsonTest, ListsTheModel) {
+  EXPECT_EQ(ModelsJson("needle", 5), Json::parse(R"({"object":"list","data":[
+      {"id":"needle","object":"model","created":5,"owned_by":"needle"}]})"));
+}
+
+// The server in process, on the untrained default model: the wiring around
+// Generate, not the quality of its calls.
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto caller = ToolCaller::Load(std::string(NEEDLE_SOURCE_DIR) + "/models/default/needle.safetensors",
+                                   std::string(NEEDLE_SOURCE_DIR) + "/models/default/tokenizer.model", "reference");
+    ASSERT_TRUE(caller.ok()) << caller.status();
+    caller_ = std::shared_ptr<const ToolCaller>(*std::move(caller));
+  }
+  static void TearDownTestSuite() { caller_.reset(); }
+
+  void SetUp() override {
+    ServerOptions options;
+    options.port = 0;
+    options.threads = 2;
+    options.max_body_bytes = 4096;
+    options.model_id = "test-model";
+    options.max_new_tokens = kMaxNewTokens;  // the untrained model would otherwise ramble to 511
+    server_ = std::make_unique<Server>(caller_, options);
+    absl::StatusOr<int> port = server_->Start();
+    ASSERT_TRUE(port.ok()) << port.status();
+    ASSERT_GT(*port, 0);
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
+  }
+
+  httplib::Result Post(const std::string& body) {
+    return client_->Post("/v1/chat/completions", body, "application/json");
+  }
+
+  static std::string Body(const std::string& query, const std::string& extra = "") {
+    return std::string(R"({"messages":[{"role":"user","content":")") + query + R"("}],"tools":[)" + kWeatherTool + "]" +
+           extra + "}";
+  }
+
+  static constexpr int kMaxNewTokens = 24;
+  static inline std::shared_ptr<const ToolCaller> caller_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(ServerTest, CompletionMatchesGenerate) {
+  httplib::Result result = Post(Body("What is the weather in Paris?"));
+  ASSERT_TRUE(result) << httplib::to_string(result.error());
+  ASSERT_EQ(result->status, 200) << result->body;
+  EXPECT_EQ(result->get_header_value("Content-Type"), "application/json");
+  const Json response = Json::parse(result->body);
+  EXPECT_EQ(response["object"], "chat.completion");
+  EXPECT_EQ(response["model"], "test-model");
+
+  absl::StatusOr<evals::ConvertedTools> tools =
+      evals::ConvertTools(nlohmann::json::array({nlohmann::json::parse(kWeatherTool)}), "tools");
+  ASSERT_TRUE(tools.ok()) << tools.status();
+  GenerateOptions options;
+  options.max_new_tokens = kMaxNewTokens;
+  absl::StatusOr<GenerateResult> expected =
+      caller_->Generate("What is the weather in Paris?", tools->needle_json, options);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  const CompletionOutput output = InterpretOutput(expected->text, true, expected->stop == StopReason::kMaxTokens);
+  Json expected_message = CompletionJson(CompletionMeta{}, output, Usage{})["choices"][0]["message"];
+  Json message = response["choices"][0]["message"];
+  // Call ids derive from the completion id, which is random per server.
+  for (Json* m : {&message, &expected_message}) {
+    if (m->contains("tool_calls")) {
+      for (Json& call : (*m)["tool_calls"]) call.erase("id");
+    }
+  }
+  EXPECT_EQ(message, expected_message);
+  EXPECT_EQ(response["choices"][0]["finish_reason"], output.finish_reason);
+  EXPECT_EQ(response["usage"]["prompt_tokens"], expected->encoder_tokens.size());
+  EXPECT_EQ(response["usage"]["completion_tokens"], expected->tokens.size());
+}
+
+TEST_F(ServerTest, StreamSendsRoleContentFinalUsageDone) {
+  httplib::Result result = Post(Body("Weather in Oslo", R"(,"stream":true,"stream_options":{"include_usage":true})"));
+  ASSERT_TRUE(result) << httplib::to_string(result.error());
+  ASSERT_EQ(result->status, 200) << result->body;
+  EXPECT_EQ(result->get_header_value("Content-Type"), "text/event-stream");
+  std::vector<Json> chunks;
+  std::string body = result->body;
+  ASSERT_THAT(body, ::testing::EndsWith(std::string(kSseDone)));
+  body.erase(body.size() - kSseDone.size());
+  size_t start = 0;
+  while (start < body.size()) {
+    const size_t end = body.find("\n\n", start);
+    ASSERT_NE(end, std::string::npos);
+    ASSERT_EQ(body.compare(start, 6, "data: "), 0);
+    chunks.push_back(Json::parse(body.substr(start + 6, end - start - 6)));
+    start = end + 2;
+  }
+  ASSERT_GE(chunks.size(), 3u);
+  EXPECT_EQ(chunks.front()["choices"][0]["delta"]["role"], "assistant");
+  std::string streamed;
+  for (size_t i = 1; i + 2 < chunks.size(); ++i) {
+    EXPECT_EQ(chunks[i]["id"], chunks[0]["id"]);
+    EXPECT_TRUE(chunks[i]["choices"][0]["finish_reason"].is_null());
+    streamed += chunks[i]["choices"][0]["delta"]["content"].get<std::string>();
+  }
+  const Json& final_choice = chunks[chunks.size() - 2]["choices"][0];
+  EXPECT_TRUE(final_choice["finish_reason"].is_string());
+  const Json& usage = chunks.back()["usage"];
+  EXPECT_EQ(usage["total_tokens"], usage["prompt_tokens"].get<int>() + usage["completion_tokens"].get<int>());
+
+  // The streamed text is the generated text (the tool name is snake_case already).
+  httplib::Result whole = Post(Body("Weather in Oslo"));
+  ASSERT_TRUE(whole);
+  const Json response = Json::parse(whole->body);
+  const Json& message = response["choices"][0]["message"];
+  if (message["content"].is_string()) {
+    EXPECT_EQ(streamed, message["content"]);
+  } else {
+    EXPECT_EQ(final_choice["delta"]["tool_calls"].size(), message["tool_calls"].size());
+  }
+  EXPECT_EQ(final_choice["finish_reason"], response["choices"][0]["finish_reason"]);
+  EXPECT_EQ(usage, response["usage"]);
+}
+
+TEST_F(ServerTest, MaxTokensStopsWithLength) {
+  httplib::Result result = Post(Body("Weather in Rome", R"(,"max_tokens":1)"));
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->status, 200) << result->body;
+  const Json response = Json::parse(result->body);
+  EXPECT_EQ(response["usage"]["completion_tokens"], 1);
+  EXPECT_EQ(response["choices"][0]["finish_reason"], "length");
+}
+
+TEST_F(ServerTest, BadRequestsGetOpenAiErrors) {
+  httplib::Result result = Post(R"({"messages":[]})");
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 400);
+  EXPECT_EQ(Json::parse(result->body)["error"]["param"], "messages");
+
+  // Passes the wire checks but not the tool conversion.
+  result = Post(R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f",)"
+                R"("parameters":{"type":"object","properties":{"a":{"type":"quaternion"}}}}}]})");
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 400);
+  const Json error = Json::parse(result->body)["error"];
+  EXPECT_EQ(error["param"], "tools");
+  EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("tools[0].function.parameters.properties.a.type"));
+}
+
+TEST_F(ServerTest, OversizedBodyGets413) {
+  httplib::Result result = Post(Body(std::string(5000, 'x')));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 413);
+  const Json error = Json::parse(result->body)["error"];
+  EXPECT_EQ(error["code"], "request_too_large");
+  EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("limit of 4096 bytes"));
+}
+
+TEST_F(ServerTest, UnknownRouteGets404Json) {
+  httplib::Result result = client_->Get("/v1/nothing");
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 404);
+  EXPECT_EQ(Json::parse(result->body)["error"]["message"], "no route for GET /v1/nothing");
+}
+
+TEST_F(ServerTest, ModelsAndHealth) {
+  httplib::Result models = client_->Get("/v1/models");
+  ASSERT_TRUE(models);
+  EXPECT_EQ(models->status, 200);
+  EXPECT_EQ(Json::parse(models->body)["data"][0]["id"], "test-model");
+  httplib::Result health = client_->Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(Json::parse(health->body), Json::parse(R"({"status":"ok"})"));
+}
+
+TEST_F(ServerTest, StopIsIdempotentAndRefusesNewConnections) {
+  server_->Stop();
+  server_->Stop();
+  client_->set_connection_timeout(std::chrono::seconds(2));
+  httplib::Result result = client_->Get("/health");
+  EXPECT_FALSE(result);
+}
+
+TEST(ServerStartTest, RefusesBadOptions) {
+  ServerOptions options;
+  options.port = 0;
+  options.threads = 0;
+  Server server(nullptr, options);
+  absl::StatusOr<int> port = server.Start();
+  ASSERT_FALSE(port.ok());
+  EXPECT_THAT(std::string(port.status().message()), HasSubstr("threads must be >= 1"));
+
+  options.threads = 1;
+  options.max_new_tokens = 600;
+  Server too_long(nullptr, options);
+  port = too_long.Start();
+  ASSERT_FALSE(port.ok());
+  EXPECT_THAT(std::string(port.status().message()), HasSubstr("max_new_tokens must be in [1, 511], got 600"));
+}
+
+TEST(ServerStartTest, ReportsAPortInUse) {
+  ServerOptions options;
+  options.port = 0;
+  Server first(nullptr, options);
+  absl::StatusOr<int> port = first.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  options.port = *port;
+  Server second(nullptr, options);
+  absl::StatusOr<int> again = second.Start();
+  ASSERT_FALSE(again.ok());
+  EXPECT_THAT(std::string(again.status().message()), HasSubstr(StrCat("cannot listen on 127.0.0.1:", *port)));
+}
+
+}  // namespace
+}  // namespace needle::serve

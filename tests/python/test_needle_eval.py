@@ -1,0 +1,133 @@
+"""needle-eval end to end: BFCL files in, reports out, the HTML page rendered by headless Chromium."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+BFCL_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "datasets", "bfcl"))
+BFCL_FILES = ["BFCL_v4_simple_python.json", "BFCL_v4_multiple.json", "BFCL_v4_irrelevance.json"]
+LIMIT = 25  # items per dataset: the full sets are for real runs, not for every commit
+
+
+@pytest.fixture(scope="module")
+def needle_eval_bin(needle_bin):
+    path = os.path.join(os.path.dirname(needle_bin), "needle-eval")
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is not built next to {needle_bin}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def bfcl_run(needle_eval_bin, tmp_path_factory):
+    if not all(os.path.isfile(os.path.join(BFCL_DIR, name)) for name in BFCL_FILES):
+        pytest.skip(f"BFCL data not found in {BFCL_DIR}")
+    out = tmp_path_factory.mktemp("bfcl_report")
+    command = [needle_eval_bin, "--system", "needle:reference", "--system", "keyword", "--limit", str(LIMIT), "--max_new_tokens", "100",
+               "--parallel", "2", "--out", str(out)]
+    for name in BFCL_FILES:
+        command += ["--dataset", "bfcl:" + os.path.join(BFCL_DIR, name)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr
+    return out, run
+
+
+def test_reports_cover_every_system_and_dataset(bfcl_run):
+    out, run = bfcl_run
+    report = json.loads((out / "report.json").read_text())
+    assert report["systems"] == ["needle-reference", "keyword"]
+    assert [d["name"] for d in report["datasets"]] == ["bfcl_simple_python", "bfcl_multiple", "bfcl_irrelevance"]
+    assert all(d["bad_records"] == 0 and d["items"] == LIMIT for d in report["datasets"])
+    assert len(report["results"]) == 6
+    for row in report["results"]:
+        overall = row["overall"]
+        assert overall["items"] == LIMIT
+        accuracy = overall["bfcl_accuracy"]
+        assert 0 <= accuracy["ci95"][0] <= accuracy["value"] <= accuracy["ci95"][1] <= 1
+        assert row["latency_ms"]["requests"] == LIMIT and row["latency_ms"]["failed_requests"] == 0
+        assert row["latency_ms"]["p50"] <= row["latency_ms"]["p95"]
+    # The Needle engine streams tokens, so it reports time to first token.
+    needle_rows = [r for r in report["results"] if r["system"] == "needle-reference"]
+    assert all(r["latency_ms"]["ttft_p50"] is not None for r in needle_rows)
+    assert len(report["comparisons"]) == 6  # one pair, two metrics, three datasets
+
+    lines = (out / "predictions.jsonl").read_text().splitlines()
+    assert len(lines) == 2 * 3 * LIMIT
+    records = [json.loads(line) for line in lines]
+    assert {r["system"] for r in records} == {"needle-reference", "keyword"}
+    for record in records:
+        assert record["parsed"] or record["parse_error"]
+    # The summary on stdout is the Markdown report.
+    assert run.stdout == (out / "report.md").read_text()
+    assert "| needle-reference | bfcl_simple_python | 25 |" in run.stdout
+
+
+def test_irrelevance_counts_only_outputs_without_calls(bfcl_run):
+    out, _ = bfcl_run
+    for line in (out / "predictions.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record["dataset"] == "bfcl_irrelevance":
+            assert record["bfcl_valid"] == (not record["calls"]), record
+
+
+def _png_pixels(path):
+    import matplotlib.image
+    image = matplotlib.image.imread(str(path))
+    return (image[..., :3] * 255).round().astype(int)
+
+
+def test_html_report_renders_its_charts_in_chromium(bfcl_run, tmp_path):
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed (scripts/install-deps.sh installs it)")
+    out, _ = bfcl_run
+    page = "file://" + str(out / "report.html")
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,1600"]
+
+    dom = subprocess.run(flags + ["--dump-dom", page], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr
+    # The browser parsed the inline SVG: four charts per dataset pair and one scatter.
+    assert dom.stdout.count('<svg class="chart bar-chart"') == 6
+    assert dom.stdout.count('<svg class="chart scatter-chart"') == 1
+    assert dom.stdout.count('<circle class="point"') == 6
+
+    shot = tmp_path / "report.png"
+    render = subprocess.run(flags + [f"--screenshot={shot}", page], capture_output=True, text=True, timeout=120)
+    assert render.returncode == 0 and shot.is_file(), render.stderr
+    pixels = _png_pixels(shot)
+    assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
+    # The first two series colours (needle's blue, keyword's orange) must be
+    # painted: the scatter chart sits in the first screen of the page.
+    for colour in ((0x00, 0x72, 0xB2), (0xE6, 0x9F, 0x00)):
+        painted = (abs(pixels - colour).sum(axis=2) <= 6).sum()
+        assert painted > 50, f"colour {colour} covers only {painted} pixels"
+
+
+def test_bad_records_are_skipped_and_counted(needle_eval_bin, tmp_path):
+    data = tmp_path / "mixed.jsonl"
+    good = {"query": "ping the router", "tools": [{"name": "ping", "description": "Ping a host", "parameters": {}}],
+            "answers": [{"name": "ping", "arguments": {}}]}
+    data.write_text(json.dumps(good) + "\n{not json\n" + json.dumps({"query": 5}) + "\n" + json.dumps(good) + "\n")
+    out = tmp_path / "out"
+    run = subprocess.run([needle_eval_bin, "--system", "keyword", "--dataset", "generic:" + str(data), "--out",
+                          str(out)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert f"{data}:2:" in run.stderr and f"{data}:3:" in run.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["datasets"][0]["items"] == 2 and report["datasets"][0]["bad_records"] == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--system", "keyword", "--dataset", "/nonexistent/data.jsonl"], "/nonexistent/data.jsonl"),
+    (["--system", "telepathy", "--dataset", "{data}"], "telepathy"),
+    (["--system", "keyword"], "--dataset"),
+])
+def test_unusable_arguments_fail_with_a_message(needle_eval_bin, tmp_path, args, message):
+    data = tmp_path / "one.jsonl"
+    data.write_text(json.dumps({"query": "hi", "tools": [], "answers": []}) + "\n")
+    args = [arg.replace("{data}", str(data)) for arg in args]
+    run = subprocess.run([needle_eval_bin] + args, capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0
+    assert message in run.stderr
