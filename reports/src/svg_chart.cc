@@ -32,6 +32,29 @@ void Legend(Out out, const std::vector<std::string>& names, double x, double y) 
   }
 }
 
+// The <svg> element with its title, and the y axis: grid lines, ticks and label.
+void OpenChart(Out out, const char* kind, const std::string& title, double width, double height, double plot_width,
+               double y_max, bool percent, const std::string& y_label) {
+  fmt::format_to(out,
+                 R"svg(<svg class="chart {3}" xmlns="http://www.w3.org/2000/svg" width="{0:.0f}" height="{1:.0f}" )svg"
+                 R"svg(viewBox="0 0 {0:.0f} {1:.0f}" role="img" aria-label="{2}" font-family="sans-serif">)svg",
+                 width, height, EscapeHtml(title), kind);
+  fmt::format_to(out, R"svg(<text x="{:.1f}" y="20" font-size="15" font-weight="bold">{}</text>)svg", kLeft,
+                 EscapeHtml(title));
+  const double y0 = kTop + kPlotHeight;
+  for (int tick = 0; tick <= 5; ++tick) {
+    const double value = y_max * tick / 5.0;
+    const double y = y0 - tick / 5.0 * kPlotHeight;
+    fmt::format_to(out, R"svg(<line x1="{0:.1f}" x2="{1:.1f}" y1="{2:.1f}" y2="{2:.1f}" stroke="#ddd"/>)svg", kLeft,
+                   kLeft + plot_width, y);
+    fmt::format_to(out, R"svg(<text x="{:.1f}" y="{:.1f}" font-size="11" text-anchor="end">{}</text>)svg", kLeft - 6,
+                   y + 4, Tick(value, percent));
+  }
+  fmt::format_to(
+      out, R"svg(<text transform="translate(16,{:.1f}) rotate(-90)" font-size="12" text-anchor="middle">{}</text>)svg",
+      kTop + kPlotHeight / 2, EscapeHtml(y_label));
+}
+
 }  // namespace
 
 std::string EscapeHtml(const std::string& text) {
@@ -75,23 +98,7 @@ std::string RenderBarChart(const BarChart& chart) {
 
   std::string svg;
   Out out(svg);
-  fmt::format_to(
-      out,
-      R"svg(<svg class="chart bar-chart" xmlns="http://www.w3.org/2000/svg" width="{0:.0f}" height="{1:.0f}" )svg"
-      R"svg(viewBox="0 0 {0:.0f} {1:.0f}" role="img" aria-label="{2}" font-family="sans-serif">)svg",
-      width, height, EscapeHtml(chart.title));
-  fmt::format_to(out, R"svg(<text x="{:.1f}" y="20" font-size="15" font-weight="bold">{}</text>)svg", kLeft,
-                 EscapeHtml(chart.title));
-  for (int tick = 0; tick <= 5; ++tick) {
-    const double value = chart.y_max * tick / 5.0;
-    fmt::format_to(out, R"svg(<line x1="{0:.1f}" x2="{1:.1f}" y1="{2:.1f}" y2="{2:.1f}" stroke="#ddd"/>)svg", kLeft,
-                   kLeft + plot_width, y_of(value));
-    fmt::format_to(out, R"svg(<text x="{:.1f}" y="{:.1f}" font-size="11" text-anchor="end">{}</text>)svg", kLeft - 6,
-                   y_of(value) + 4, Tick(value, chart.percent));
-  }
-  fmt::format_to(
-      out, R"svg(<text transform="translate(16,{:.1f}) rotate(-90)" font-size="12" text-anchor="middle">{}</text>)svg",
-      kTop + kPlotHeight / 2, EscapeHtml(chart.y_label));
+  OpenChart(out, "bar-chart", chart.title, width, height, plot_width, chart.y_max, chart.percent, chart.y_label);
   for (size_t c = 0; c < chart.categories.size(); ++c) {
     const double group_x = kLeft + group_width * static_cast<double>(c) + (group_width - bars_width) / 2;
     for (size_t s = 0; s < chart.series.size(); ++s) {
@@ -156,20 +163,7 @@ std::string RenderScatterChart(const ScatterChart& chart) {
 
   std::string svg;
   Out out(svg);
-  fmt::format_to(
-      out,
-      R"svg(<svg class="chart scatter-chart" xmlns="http://www.w3.org/2000/svg" width="{0:.0f}" height="{1:.0f}" )svg"
-      R"svg(viewBox="0 0 {0:.0f} {1:.0f}" role="img" aria-label="{2}" font-family="sans-serif">)svg",
-      width, height, EscapeHtml(chart.title));
-  fmt::format_to(out, R"svg(<text x="{:.1f}" y="20" font-size="15" font-weight="bold">{}</text>)svg", kLeft,
-                 EscapeHtml(chart.title));
-  for (int tick = 0; tick <= 5; ++tick) {
-    const double value = y_max * tick / 5.0;
-    fmt::format_to(out, R"svg(<line x1="{0:.1f}" x2="{1:.1f}" y1="{2:.1f}" y2="{2:.1f}" stroke="#ddd"/>)svg", kLeft,
-                   kLeft + plot_width, py(value));
-    fmt::format_to(out, R"svg(<text x="{:.1f}" y="{:.1f}" font-size="11" text-anchor="end">{}</text>)svg", kLeft - 6,
-                   py(value) + 4, Tick(value, chart.y_percent));
-  }
+  OpenChart(out, "scatter-chart", chart.title, width, height, plot_width, y_max, chart.y_percent, chart.y_label);
   const int x_ticks = chart.log_x ? static_cast<int>(x_max - x_min) : 5;
   for (int tick = 0; tick <= x_ticks; ++tick) {
     const double t = x_min + (x_max - x_min) * tick / x_ticks;
@@ -182,9 +176,6 @@ std::string RenderScatterChart(const ScatterChart& chart) {
   }
   fmt::format_to(out, R"svg(<text x="{:.1f}" y="{:.1f}" font-size="12" text-anchor="middle">{}</text>)svg",
                  kLeft + plot_width / 2, y0 + 36, EscapeHtml(chart.x_label));
-  fmt::format_to(
-      out, R"svg(<text transform="translate(16,{:.1f}) rotate(-90)" font-size="12" text-anchor="middle">{}</text>)svg",
-      kTop + kPlotHeight / 2, EscapeHtml(chart.y_label));
   fmt::format_to(out, R"svg(<line x1="{0:.1f}" x2="{1:.1f}" y1="{2:.1f}" y2="{2:.1f}" stroke="#333"/>)svg", kLeft,
                  kLeft + plot_width, y0);
 
