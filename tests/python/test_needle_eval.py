@@ -131,3 +131,42 @@ def test_unusable_arguments_fail_with_a_message(needle_eval_bin, tmp_path, args,
     run = subprocess.run([needle_eval_bin] + args, capture_output=True, text=True, timeout=60)
     assert run.returncode != 0
     assert message in run.stderr
+
+
+def test_every_kind_of_system_runs_through_the_cli(needle_eval_bin, repo_root, tmp_path):
+    """needle in process, the same model behind needle-serve over HTTP, a subprocess and the floor."""
+    serve_bin = os.path.join(os.path.dirname(needle_eval_bin), "needle-serve")
+    server = subprocess.Popen([serve_bin, "--port", "0", "--max_new_tokens", "40"], stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stderr.readline()
+        assert "listening on http://" in line, line
+        url = line.split("listening on ")[1].strip()
+        data = tmp_path / "items.jsonl"
+        tools = json.loads(open(os.path.join(repo_root, "models", "examples", "weather_tools.json")).read())
+        queries = ["weather in Paris", "set a timer for 10 minutes", "text Ana that I'm late", "tell me a joke"]
+        with open(data, "w") as f:
+            for query in queries:
+                f.write(json.dumps({"query": query, "tools": tools, "answers": []}) + "\n")
+        script = os.path.join(repo_root, "tests", "data", "evals", "command", "echo_system.py")
+        out = tmp_path / "out"
+        run = subprocess.run([needle_eval_bin, "--system", "needle", "--system", f"served=openai:{url}",
+                              "--system", f"command:/usr/bin/python3 {script}", "--system", "keyword",
+                              "--max_new_tokens", "40", "--processes", "2", "--dataset", str(data),
+                              "--out", str(out)], capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    records = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    by_system = {}
+    for record in records:
+        assert record["request_error"] is None, record
+        by_system.setdefault(record["system"], []).append(record)
+    assert sorted(by_system) == ["command-python3", "keyword", "needle-reference", "served"]
+    # The same model over HTTP reads back as the same calls as in process.
+    for local, served in zip(by_system["needle-reference"], by_system["served"]):
+        assert (local["parsed"], local["calls"]) == (served["parsed"], served["calls"]), (local, served)
+    # The subprocess answered each request with its own query.
+    for record in by_system["command-python3"]:
+        assert record["calls"][0]["arguments"]["query"] == record["query"]
+        assert record["ttft_ms"] == 1.5
