@@ -1,6 +1,7 @@
 // Prefill and decode throughput of a Needle engine (Google Benchmark).
 //
-//   NEEDLE_BENCH_MODEL=model.safetensors [NEEDLE_BENCH_ENGINE=reference]
+//   NEEDLE_BENCH_MODEL=model.safetensors [NEEDLE_BENCH_ENGINE=reference|optimized]
+//   [NEEDLE_BENCH_PRECISION=fp32|bf16|int8|int4] [NEEDLE_BENCH_THREADS=0 (all cores)]
 //   build/release/bench/engine_benchmark --benchmark_repetitions=5
 //
 // items_per_second is tokens per second. Prefill counts encoder tokens; decode
@@ -35,7 +36,10 @@ const needle::Engine& SharedEngine() {
       std::fprintf(stderr, "%s\n", std::string(weights.status().message()).c_str());
       std::exit(2);
     }
-    auto created = needle::CreateEngine(name != nullptr ? name : "reference", *std::move(weights));
+    needle::EngineOptions options;
+    if (const char* precision = std::getenv("NEEDLE_BENCH_PRECISION")) options.precision = precision;
+    if (const char* threads = std::getenv("NEEDLE_BENCH_THREADS")) options.threads = std::atoi(threads);
+    auto created = needle::CreateEngine(name != nullptr ? name : "reference", *std::move(weights), options);
     if (!created.ok()) {
       std::fprintf(stderr, "%s\n", std::string(created.status().message()).c_str());
       std::exit(2);
@@ -43,6 +47,14 @@ const needle::Engine& SharedEngine() {
     return *std::move(created);
   }();
   return *engine;
+}
+
+// "optimized fp32 2t": what the numbers were measured with.
+std::string Label(const needle::Engine& engine) {
+  const char* precision = std::getenv("NEEDLE_BENCH_PRECISION");
+  const char* threads = std::getenv("NEEDLE_BENCH_THREADS");
+  return std::string(engine.name()) + " " + (precision != nullptr ? precision : "fp32") + " " +
+         (threads != nullptr ? threads : "all") + "t";
 }
 
 std::vector<int32_t> RandomTokens(int count, int vocab_size) {
@@ -61,7 +73,7 @@ void BM_Prefill(benchmark::State& state) {
     if (!session->Prefill(tokens).ok()) state.SkipWithError("prefill failed");
   }
   state.SetItemsProcessed(state.iterations() * tokens.size());
-  state.SetLabel(std::string(engine.name()));
+  state.SetLabel(Label(engine));
 }
 
 void BM_Decode(benchmark::State& state) {
@@ -76,7 +88,7 @@ void BM_Decode(benchmark::State& state) {
     for (int32_t token : generated) benchmark::DoNotOptimize(session->Decode(token));
   }
   state.SetItemsProcessed(state.iterations() * generated.size());
-  state.SetLabel(std::string(engine.name()));
+  state.SetLabel(Label(engine));
 }
 
 BENCHMARK(BM_Prefill)->Arg(64)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();

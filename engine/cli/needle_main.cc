@@ -32,6 +32,8 @@
 ABSL_FLAG(std::string, model, NEEDLE_DEFAULT_MODEL_DIR "/needle.safetensors", "checkpoint (.safetensors)");
 ABSL_FLAG(std::string, tokenizer, NEEDLE_DEFAULT_MODEL_DIR "/tokenizer.model", "SentencePiece model");
 ABSL_FLAG(std::string, engine, "reference", "engine name");
+ABSL_FLAG(std::string, precision, "fp32", "weight precision of the optimized engine: fp32, bf16, int8 or int4");
+ABSL_FLAG(int, threads, 0, "threads of the optimized engine (0 = all cores)");
 ABSL_FLAG(std::string, query, "", "the user's request");
 ABSL_FLAG(std::string, tools, "", "tool definitions as a JSON string");
 ABSL_FLAG(std::string, tools_file, "", "file holding the tool definitions (instead of --tools)");
@@ -67,7 +69,8 @@ absl::StatusOr<std::vector<int32_t>> ParseIds(const std::vector<std::string>& it
 absl::StatusOr<std::shared_ptr<const needle::Engine>> LoadEngine() {
   auto weights = needle::ModelWeights::Load(absl::GetFlag(FLAGS_model));
   if (!weights.ok()) return weights.status();
-  auto engine = needle::CreateEngine(absl::GetFlag(FLAGS_engine), *std::move(weights));
+  auto engine = needle::CreateEngine(absl::GetFlag(FLAGS_engine), *std::move(weights),
+                                     {absl::GetFlag(FLAGS_precision), absl::GetFlag(FLAGS_threads)});
   if (!engine.ok()) return engine.status();
   return std::shared_ptr<const needle::Engine>(*std::move(engine));
 }
@@ -174,7 +177,8 @@ int Run() {
   auto tools_json = ToolsJson();
   if (!tools_json.ok()) return Fail(tools_json.status());
   auto caller =
-      needle::ToolCaller::Load(absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_tokenizer), absl::GetFlag(FLAGS_engine));
+      needle::ToolCaller::Load(absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_tokenizer), absl::GetFlag(FLAGS_engine),
+                               {absl::GetFlag(FLAGS_precision), absl::GetFlag(FLAGS_threads)});
   if (!caller.ok()) return Fail(caller.status());
   needle::GenerateOptions options;
   options.constrained = absl::GetFlag(FLAGS_constrained);

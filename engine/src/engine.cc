@@ -1,16 +1,26 @@
 #include "needle/engine.h"
 
 #include "needle/str_cat.h"
+#include "optimized/optimized_engine.h"
 #include "reference/reference_engine.h"
 
 namespace needle {
 
-std::vector<std::string> EngineNames() { return {"reference"}; }
+std::vector<std::string> EngineNames() { return {"reference", "optimized"}; }
 
-absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view name,
-                                                     std::shared_ptr<const ModelWeights> weights) {
+absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view name, std::shared_ptr<const ModelWeights> weights,
+                                                     const EngineOptions& options) {
   if (weights == nullptr) return absl::InvalidArgumentError("CreateEngine: no weights");
-  if (name == "reference") return reference::CreateReferenceEngine(std::move(weights));
+  if (options.threads < 0) return absl::InvalidArgumentError(StrCat("threads must be >= 0, got ", options.threads));
+  if (name == "reference") {
+    // The reference is fp32 by definition; another precision would be silently ignored.
+    if (options.precision != "fp32") {
+      return absl::InvalidArgumentError(
+          StrCat("the reference engine runs fp32 only, not precision \"", options.precision, "\""));
+    }
+    return reference::CreateReferenceEngine(std::move(weights));
+  }
+  if (name == "optimized") return optimized::CreateOptimizedEngine(std::move(weights), options);
   return absl::InvalidArgumentError(
       fmt::format("unknown engine \"{}\" (available: {})", name, fmt::join(EngineNames(), ", ")));
 }

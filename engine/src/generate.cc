@@ -66,7 +66,8 @@ ToolCaller::ToolCaller(std::shared_ptr<const Engine> engine, std::shared_ptr<con
 
 absl::StatusOr<std::unique_ptr<ToolCaller>> ToolCaller::Load(const std::string& model_path,
                                                              const std::string& tokenizer_path,
-                                                             std::string_view engine_name) {
+                                                             std::string_view engine_name,
+                                                             const EngineOptions& engine_options) {
   absl::StatusOr<std::shared_ptr<const ModelWeights>> weights = ModelWeights::Load(model_path);
   if (!weights.ok()) return weights.status();
   absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::Load(tokenizer_path);
@@ -76,7 +77,7 @@ absl::StatusOr<std::unique_ptr<ToolCaller>> ToolCaller::Load(const std::string& 
                                              " pieces but ", model_path, " has vocab_size ",
                                              (*weights)->config().vocab_size));
   }
-  absl::StatusOr<std::unique_ptr<Engine>> engine = CreateEngine(engine_name, *std::move(weights));
+  absl::StatusOr<std::unique_ptr<Engine>> engine = CreateEngine(engine_name, *std::move(weights), engine_options);
   if (!engine.ok()) return engine.status();
   return std::make_unique<ToolCaller>(*std::move(engine), *std::move(tokenizer));
 }

@@ -34,6 +34,7 @@ ABSL_FLAG(std::string, model, NEEDLE_DEFAULT_MODEL_DIR "/needle.safetensors", "N
 ABSL_FLAG(std::string, tokenizer, NEEDLE_DEFAULT_MODEL_DIR "/tokenizer.model", "Needle SentencePiece model");
 ABSL_FLAG(bool, constrained, true, "Needle: constrain tool names and argument keys to the given tools");
 ABSL_FLAG(int, max_new_tokens, needle::kMaxGeneratedTokens, "Needle: generation limit per request");
+ABSL_FLAG(int, threads, 0, "Needle: engine threads per model (0: all cores)");
 ABSL_FLAG(bool, stream, true, "openai systems: stream responses (gives time to first token)");
 ABSL_FLAG(double, timeout, 120, "seconds per request for openai and command systems");
 ABSL_FLAG(int, processes, 1, "command systems: copies run in parallel");
@@ -115,7 +116,7 @@ absl::Status WriteFile(const std::filesystem::path& path, const std::string& tex
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "needle-eval --system SPEC [--system SPEC...] --dataset SPEC [--dataset SPEC...] [--out DIR]\n"
-      "systems: [NAME=]needle[:ENGINE] | keyword | openai:URL[#MODEL] | command:PROGRAM ARGS...\n"
+      "systems: [NAME=]needle[:ENGINE[:PRECISION]] | keyword | openai:URL[#MODEL] | command:PROGRAM ARGS...\n"
       "datasets: [needle:|bfcl:|generic:]PATH (BFCL answers are read from possible_answer/ beside PATH)");
   std::vector<std::string> args(argv, argv + argc);
   const std::vector<std::string> system_specs = TakeRepeated(args, "system");
@@ -146,6 +147,7 @@ int main(int argc, char** argv) {
   defaults.tokenizer_path = absl::GetFlag(FLAGS_tokenizer);
   defaults.constrained = absl::GetFlag(FLAGS_constrained);
   defaults.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens);
+  defaults.threads = absl::GetFlag(FLAGS_threads);
   defaults.stream = absl::GetFlag(FLAGS_stream);
   defaults.timeout_seconds = absl::GetFlag(FLAGS_timeout);
   defaults.processes = absl::GetFlag(FLAGS_processes);

@@ -27,11 +27,16 @@ absl::StatusOr<std::unique_ptr<System>> MakeSystem(const std::string& spec, cons
   }
 
   if (kind == "needle") {
-    const std::string engine = argument.empty() ? "reference" : argument;
+    const size_t colon = argument.find(':');
+    const std::string engine = argument.empty() ? "reference" : argument.substr(0, colon);
+    EngineOptions options;
+    options.threads = defaults.threads;
+    if (colon != std::string::npos) options.precision = argument.substr(colon + 1);
     absl::StatusOr<std::unique_ptr<ToolCaller>> caller =
-        ToolCaller::Load(defaults.model_path, defaults.tokenizer_path, engine);
+        ToolCaller::Load(defaults.model_path, defaults.tokenizer_path, engine, options);
     if (!caller.ok()) return caller.status();
-    return MakeNeedleSystem(name.empty() ? "needle-" + engine : name,
+    const std::string suffix = colon == std::string::npos ? "" : "-" + options.precision;
+    return MakeNeedleSystem(name.empty() ? "needle-" + engine + suffix : name,
                             std::shared_ptr<const ToolCaller>(*std::move(caller)), defaults.constrained,
                             defaults.max_new_tokens);
   }

@@ -23,6 +23,8 @@
 ABSL_FLAG(std::string, model, NEEDLE_DEFAULT_MODEL_DIR "/needle.safetensors", "checkpoint (.safetensors)");
 ABSL_FLAG(std::string, tokenizer, NEEDLE_DEFAULT_MODEL_DIR "/tokenizer.model", "SentencePiece model");
 ABSL_FLAG(std::string, engine, "reference", "engine name");
+ABSL_FLAG(std::string, precision, "fp32", "weight precision of the optimized engine: fp32, bf16, int8 or int4");
+ABSL_FLAG(int, engine_threads, 0, "threads of the optimized engine (0 = all cores)");
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
 ABSL_FLAG(int, port, 8080, "port to listen on; 0 picks a free one");
 ABSL_FLAG(int, threads, 4, "requests served at once");
@@ -59,7 +61,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto caller =
-      needle::ToolCaller::Load(absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_tokenizer), absl::GetFlag(FLAGS_engine));
+      needle::ToolCaller::Load(absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_tokenizer), absl::GetFlag(FLAGS_engine),
+                               {absl::GetFlag(FLAGS_precision), absl::GetFlag(FLAGS_engine_threads)});
   if (!caller.ok()) return Fail(caller.status());
   needle::serve::ServerOptions options;
   options.host = absl::GetFlag(FLAGS_host);

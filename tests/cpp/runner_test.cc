@@ -148,6 +148,34 @@ TEST(RunnerTest, NeedleAnswersInParallelEqualSequentialAnswers) {
   }
 }
 
+// The optimized engine at fp32 must reach the reference's greedy tokens, so
+// through the whole pipeline it gives the same text.
+TEST(RunnerTest, OptimizedEngineAnswersLikeTheReference) {
+  SystemDefaults defaults;
+  defaults.model_path = NEEDLE_SOURCE_DIR "/models/default/needle.safetensors";
+  defaults.tokenizer_path = NEEDLE_SOURCE_DIR "/models/default/tokenizer.model";
+  defaults.max_new_tokens = 40;
+  absl::StatusOr<std::unique_ptr<System>> reference = MakeSystem("needle:reference", defaults);
+  absl::StatusOr<std::unique_ptr<System>> optimized = MakeSystem("needle:optimized:fp32", defaults);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  ASSERT_TRUE(optimized.ok()) << optimized.status();
+  EXPECT_EQ((*optimized)->name(), "needle-optimized-fp32");
+  Dataset dataset;
+  dataset.name = "queries";
+  for (const char* query : {"ping the router", "what's the weather in Paris", "set a timer for 5 minutes"}) {
+    dataset.items.push_back(Item(query, query, true));
+  }
+  RunOptions options;
+  options.parallel = 2;
+  const std::vector<ItemResult> results = RunEval({reference->get(), optimized->get()}, {dataset}, options);
+  ASSERT_EQ(results.size(), 6u);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(results[i + 3].request_status.ok()) << results[i + 3].request_status;
+    EXPECT_EQ(results[i].prediction.text, results[i + 3].prediction.text) << dataset.items[i].query;
+  }
+  EXPECT_FALSE(MakeSystem("needle:optimized:int3", defaults).ok());
+}
+
 TEST(SystemSpecTest, RejectsMalformedSpecs) {
   const SystemDefaults defaults;
   for (const char* spec : {"", "frobnicate", "keyword:extra", "openai:", "command:", "=keyword", "needle:"}) {

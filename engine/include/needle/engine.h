@@ -49,10 +49,17 @@ class Engine {
   virtual absl::StatusOr<std::vector<float>> RetrievalEmbedding(absl::Span<const int32_t> encoder_tokens) const = 0;
 };
 
-// Engines by name ("reference"); the list is what `--engine` accepts.
+// How an engine runs; the reference engine accepts only the defaults' precision.
+struct EngineOptions {
+  // Weight precision of the projections and the logits: "fp32", "bf16", "int8" or "int4".
+  std::string precision = "fp32";
+  int threads = 0;  // 0 = all cores
+};
+
+// Engines by name ("reference", "optimized"); the list is what `--engine` accepts.
 std::vector<std::string> EngineNames();
-absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view name,
-                                                     std::shared_ptr<const ModelWeights> weights);
+absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view name, std::shared_ptr<const ModelWeights> weights,
+                                                     const EngineOptions& options = {});
 
 // Checks the ids a caller hands to an engine: range and length.
 absl::Status ValidateTokens(absl::Span<const int32_t> tokens, int vocab_size, int max_len, std::string_view what);

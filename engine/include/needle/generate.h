@@ -47,7 +47,8 @@ class ToolCaller {
   ToolCaller(std::shared_ptr<const Engine> engine, std::shared_ptr<const Tokenizer> tokenizer);
   static absl::StatusOr<std::unique_ptr<ToolCaller>> Load(const std::string& model_path,
                                                           const std::string& tokenizer_path,
-                                                          std::string_view engine_name);
+                                                          std::string_view engine_name,
+                                                          const EngineOptions& engine_options = {});
 
   absl::StatusOr<GenerateResult> Generate(std::string_view query, std::string_view tools_json,
                                           const GenerateOptions& options = {}) const;

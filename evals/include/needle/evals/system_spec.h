@@ -1,5 +1,6 @@
 // Systems named on a command line: "[NAME=]KIND[:ARGS]".
-//   needle[:ENGINE]            a Needle engine in process (default "reference")
+//   needle[:ENGINE[:PRECISION]]  a Needle engine in process (default "reference"; precision
+//                              of the optimized engine: fp32, bf16, int8, int4)
 //   keyword                    the keyword-matching floor
 //   openai:URL[#MODEL]         an OpenAI-compatible server, e.g. openai:http://127.0.0.1:8080#qwen3-0.6b
 //   command:PROGRAM ARGS...    a JSON-lines subprocess (split on spaces, no shell)
@@ -21,6 +22,7 @@ struct SystemDefaults {
   std::string tokenizer_path;  // Needle SentencePiece model
   bool constrained = true;     // Needle's constrained decoding
   int max_new_tokens = kMaxGeneratedTokens;
+  int threads = 0;  // Needle engine threads (0: all cores)
   bool stream = true;  // OpenAI: stream to measure time to first token
   double timeout_seconds = 120;
   int processes = 1;  // command: copies run in parallel

@@ -1,0 +1,127 @@
+// Throughput of the optimized engine's weight products (Google Benchmark).
+//
+//   build/release/bench/kernels_benchmark --benchmark_min_time=0.2
+//
+// One benchmark per instruction set this CPU has, weight type, row count
+// (m = 1 is decode's GEMV, m = 1024 a full prefill's GEMM), shape of the 26M
+// model (512x512 projections, 512x256 K/V, 512x8192 logits) and thread
+// count; plus the reference engine's scalar product for comparison.
+// Counters: GFLOP/s (2 flops per multiply-add) and GB/s of packed weights.
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "needle/str_cat.h"
+#include "optimized/matmul.h"
+#include "optimized/thread_pool.h"
+#include "reference/ops.h"
+
+namespace needle::optimized {
+namespace {
+
+struct Shape {
+  int in, out;
+};
+constexpr Shape kShapes[] = {{512, 512}, {512, 256}, {512, 8192}};
+
+std::vector<float> RandomValues(size_t n) {
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> values(n);
+  for (float& v : values) v = dist(rng);
+  return values;
+}
+
+void SetCounters(benchmark::State& state, int m, Shape shape, double weight_bytes) {
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * shape.in * shape.out * iterations * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["GB/s"] = benchmark::Counter(weight_bytes * iterations * 1e-9, benchmark::Counter::kIsRate);
+}
+
+void BM_MatMul(benchmark::State& state, Isa isa, WeightType type, int m, Shape shape, int threads) {
+  if (!ForceIsa(isa).ok()) {
+    state.SkipWithError("instruction set not available");
+    return;
+  }
+  const std::vector<float> w = RandomValues(static_cast<size_t>(shape.in) * shape.out);
+  const std::vector<float> x = RandomValues(static_cast<size_t>(m) * shape.in);
+  std::vector<float> y(static_cast<size_t>(m) * shape.out);
+  auto packed = PackedMatrix::Pack(w.data(), shape.in, shape.out, type);
+  if (!packed.ok()) {
+    state.SkipWithError(std::string(packed.status().message()).c_str());
+    return;
+  }
+  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  for (auto _ : state) {
+    MatMul(x.data(), m, *packed, y.data(), pool.get());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  SetCounters(state, m, shape, static_cast<double>(packed->bytes()));
+}
+
+void BM_ReferenceMatMul(benchmark::State& state, int m, Shape shape) {
+  const std::vector<float> w = RandomValues(static_cast<size_t>(shape.in) * shape.out);
+  const std::vector<float> x = RandomValues(static_cast<size_t>(m) * shape.in);
+  std::vector<float> y(static_cast<size_t>(m) * shape.out);
+  for (auto _ : state) {
+    reference::MatMul(x.data(), m, shape.in, w.data(), shape.out, y.data());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  SetCounters(state, m, shape, static_cast<double>(w.size() * sizeof(float)));
+}
+
+// The fixed cost of one ParallelFor with an empty body: what every product
+// split across the pool pays.
+void BM_ParallelForOverhead(benchmark::State& state) {
+  ThreadPool pool(static_cast<int>(state.range(0)));
+  for (auto _ : state) {
+    pool.ParallelFor(64, 1, [](int begin, int end) { benchmark::DoNotOptimize(begin + end); });
+  }
+}
+BENCHMARK(BM_ParallelForOverhead)->Arg(2);
+
+void RegisterAll() {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon}) {
+    if (!IsaSupported(isa)) continue;
+    for (WeightType type : {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4}) {
+      for (int m : {1, 1024}) {
+        for (Shape shape : kShapes) {
+          // The scalar fallback's prefill logits take seconds per product.
+          if (isa == Isa::kScalar && m > 1 && shape.out > 512) continue;
+          for (int threads : {1, 2}) {
+            const std::string name = StrCat("MatMul/", IsaName(isa), "/", WeightTypeName(type), "/m:", m, "/", shape.in,
+                                            "x", shape.out, "/threads:", threads);
+            benchmark::RegisterBenchmark(name.c_str(), BM_MatMul, isa, type, m, shape, threads)
+                ->Unit(benchmark::kMicrosecond)
+                ->UseRealTime();
+          }
+        }
+      }
+    }
+  }
+  for (Shape shape : kShapes) {
+    for (int m : {1, 1024}) {
+      if (m > 1 && shape.out > 512) continue;
+      const std::string name = StrCat("ReferenceMatMul/m:", m, "/", shape.in, "x", shape.out);
+      benchmark::RegisterBenchmark(name.c_str(), BM_ReferenceMatMul, m, shape)->Unit(benchmark::kMicrosecond);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace needle::optimized
+
+int main(int argc, char** argv) {
+  needle::optimized::RegisterAll();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,292 @@
+#include "optimized/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "optimized/matmul.h"
+#include "optimized/thread_pool.h"
+
+// The vector helpers below return GCC vector types; they are always inlined
+// into one target-specific function, so no value crosses an ABI boundary.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace needle::optimized {
+namespace {
+
+// The kernel is written once over GCC vector types of W floats and compiled
+// per instruction set by inlining it into functions with a target attribute,
+// so the same source becomes AVX-512, AVX2, NEON or SSE code.
+template <int W>
+struct Vectors {
+  typedef float F __attribute__((vector_size(W * sizeof(float))));
+  typedef int32_t I __attribute__((vector_size(W * sizeof(float))));
+};
+
+constexpr int kRows = 4;              // query rows sharing each load of a key block
+constexpr int kQueryBlock = 16;       // query positions per task (times the GQA group in rows)
+constexpr int kKeyVectors = 4;        // a key block is kKeyVectors vectors of W keys
+constexpr int kSlices = 4;            // W-wide slices of head_dim accumulated together
+constexpr float kExpLowest = -87.3f;  // below this expf underflows; treat as an exact 0
+static_assert(kKeyVectors * 16 <= kKeyTile, "a key block must not run past the stride");
+
+template <int W>
+__attribute__((always_inline)) inline typename Vectors<W>::F Load(const float* p) {
+  typename Vectors<W>::F v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+template <int W>
+__attribute__((always_inline)) inline void Store(float* p, typename Vectors<W>::F v) {
+  std::memcpy(p, &v, sizeof(v));
+}
+
+// expf for a vector (Cephes polynomial, ~1 ulp on the range softmax uses: x <= 0).
+template <int W>
+__attribute__((always_inline)) inline typename Vectors<W>::F Exp(typename Vectors<W>::F x) {
+  using F = typename Vectors<W>::F;
+  using I = typename Vectors<W>::I;
+  const F zero = {};
+  const F clamped = x < kExpLowest ? zero + kExpLowest : (x > 88.0f ? zero + 88.0f : x);
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer in the low mantissa bits
+  const F t = clamped * 1.44269504088896341f + kMagic;
+  const F n = t - kMagic;
+  const I n_int = (I)t - (I)(zero + kMagic);
+  const F r = clamped - n * 0.693359375f + n * 2.12194440e-4f;
+  F y = zero + 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * r * r + r + 1.0f;
+  const F pow2n = (F)((n_int + 127) << 23);
+  return x < kExpLowest ? zero : y * pow2n;
+}
+
+template <int W>
+__attribute__((always_inline)) inline float MaxLanes(typename Vectors<W>::F v) {
+  float m = v[0];
+  for (int i = 1; i < W; ++i) m = std::max(m, v[i]);
+  return m;
+}
+
+template <int W>
+__attribute__((always_inline)) inline float SumLanes(typename Vectors<W>::F v) {
+  float s = 0.0f;
+  for (int i = 0; i < W; ++i) s += v[i];
+  return s;
+}
+
+struct Problem {
+  const float* q;
+  int tq;
+  KeysT keys;
+  const float* v;
+  int tk, heads, kv_heads, head_dim;
+  float scale;
+  const float* key_bias;
+  float* out;
+};
+
+template <int W, int S>
+__attribute__((always_inline)) inline void AccumulateValues(const float* values, int kv_stride, int kb, int valid,
+                                                            const float (*probs)[kKeyVectors * 16],
+                                                            float (*acc)[kMaxAttentionHeadDim], int i) {
+  using F = typename Vectors<W>::F;
+  F a[kRows][S];
+  for (int r = 0; r < kRows; ++r) {
+    for (int sl = 0; sl < S; ++sl) a[r][sl] = Load<W>(acc[r] + i + sl * W);
+  }
+  const float* vj = values + static_cast<size_t>(kb) * kv_stride;
+  for (int j = 0; j < valid; ++j, vj += kv_stride) {
+    F vv[S];
+    for (int sl = 0; sl < S; ++sl) vv[sl] = Load<W>(vj + sl * W);
+    for (int r = 0; r < kRows; ++r) {
+      const float p = probs[r][j];
+      for (int sl = 0; sl < S; ++sl) a[r][sl] += p * vv[sl];
+    }
+  }
+  for (int r = 0; r < kRows; ++r) {
+    for (int sl = 0; sl < S; ++sl) Store<W>(acc[r] + i + sl * W, a[r][sl]);
+  }
+}
+
+// Up to kRows query rows (any heads of one KV head) against every key, online softmax.
+template <int W>
+__attribute__((always_inline)) inline void AttendRows(const Problem& p, int kv_head, const float* const* q_rows,
+                                                      float* const* out_rows, int rows) {
+  using F = typename Vectors<W>::F;
+  constexpr int kBlock = kKeyVectors * W;
+  const int hd = p.head_dim, kv_stride = p.kv_heads * hd;
+  const float* key_t = p.keys.data + static_cast<size_t>(kv_head) * hd * p.keys.stride;  // this head's tiles
+  const float* values = p.v + kv_head * hd;
+  alignas(64) float acc[kRows][kMaxAttentionHeadDim];
+  alignas(64) float probs[kRows][kKeyVectors * 16];  // room for the widest W
+  float row_max[kRows], row_sum[kRows];
+  for (int r = 0; r < kRows; ++r) {
+    std::fill(acc[r], acc[r] + hd, 0.0f);
+    row_max[r] = kMaskedKeyBias;
+    row_sum[r] = 0.0f;
+  }
+  const F zero = {};
+  for (int kb = 0; kb < p.tk; kb += kBlock) {
+    const int valid = std::min(kBlock, p.tk - kb);
+    // Scores of the block: s[r][c] = sum_i q_r[i] * key_t[i][kb + c*W ..].
+    F s[kRows][kKeyVectors];
+    for (int r = 0; r < kRows; ++r) {
+      for (int c = 0; c < kKeyVectors; ++c) s[r][c] = zero;
+    }
+    for (int i = 0; i < hd; ++i) {
+      const float* kt = key_t + (static_cast<size_t>(kb / kKeyTile) * hd + i) * kKeyTile + kb % kKeyTile;
+      F k[kKeyVectors];
+      for (int c = 0; c < kKeyVectors; ++c) k[c] = Load<W>(kt + c * W);
+      for (int r = 0; r < kRows; ++r) {
+        const float qi = q_rows[r][i];
+        for (int c = 0; c < kKeyVectors; ++c) s[r][c] += qi * k[c];
+      }
+    }
+    F bias[kKeyVectors] = {};
+    for (int c = 0; c < kKeyVectors; ++c) {
+      bias[c] = p.key_bias != nullptr && valid == kBlock ? Load<W>(p.key_bias + kb + c * W) : zero;
+      if (valid < kBlock) {
+        for (int l = 0; l < W; ++l) {
+          const int j = c * W + l;
+          bias[c][l] = j >= valid ? kMaskedKeyBias : (p.key_bias != nullptr ? p.key_bias[kb + j] : 0.0f);
+        }
+      }
+    }
+    // Every row, used or not, so the value pass below never reads unset probabilities.
+    for (int r = 0; r < kRows; ++r) {
+      F block_max = zero + kMaskedKeyBias;
+      for (int c = 0; c < kKeyVectors; ++c) {
+        // A masked score is exactly the bias, not q.k + bias, so stale lanes past the last key cannot leak in.
+        const F scored = s[r][c] * p.scale + bias[c];
+        s[r][c] = bias[c] <= kMaskedKeyBias ? bias[c] : scored;
+        block_max = block_max > s[r][c] ? block_max : s[r][c];
+      }
+      const float new_max = std::max(row_max[r], MaxLanes<W>(block_max));
+      const float correction = std::exp(row_max[r] - new_max);
+      row_max[r] = new_max;
+      F sum = zero;
+      for (int c = 0; c < kKeyVectors; ++c) {
+        const F e = Exp<W>(s[r][c] - new_max);
+        sum += e;
+        Store<W>(probs[r] + c * W, e);
+      }
+      row_sum[r] = row_sum[r] * correction + SumLanes<W>(sum);
+      if (correction != 1.0f) {
+        for (int i = 0; i < hd; i += W) Store<W>(acc[r] + i, Load<W>(acc[r] + i) * correction);
+      }
+    }
+    // acc[r] += sum_j probs[r][j] * v_j, up to kSlices W-wide slices of head_dim at
+    // a time: kRows x kSlices independent accumulators hide the FMA latency.
+    int i = 0;
+    for (; i + kSlices * W <= hd; i += kSlices * W)
+      AccumulateValues<W, kSlices>(values + i, kv_stride, kb, valid, probs, acc, i);
+    for (; i < hd; i += W) AccumulateValues<W, 1>(values + i, kv_stride, kb, valid, probs, acc, i);
+  }
+  for (int r = 0; r < rows; ++r) {
+    const float inv = 1.0f / row_sum[r];
+    for (int i = 0; i < hd; ++i) out_rows[r][i] = acc[r][i] * inv;
+  }
+}
+
+// One task: query positions [q_begin, q_end) of every query head of `kv_head`.
+template <int W>
+__attribute__((always_inline)) inline void AttendTask(const Problem& p, int kv_head, int q_begin, int q_end) {
+  const int group = p.heads / p.kv_heads, hd = p.head_dim, q_stride = p.heads * hd;
+  const float* q_rows[kRows];
+  float* out_rows[kRows];
+  int rows = 0;
+  for (int t = q_begin; t < q_end; ++t) {
+    for (int g = 0; g < group; ++g) {
+      const int head = kv_head * group + g;
+      q_rows[rows] = p.q + static_cast<size_t>(t) * q_stride + head * hd;
+      out_rows[rows] = p.out + static_cast<size_t>(t) * q_stride + head * hd;
+      if (++rows == kRows) {
+        AttendRows<W>(p, kv_head, q_rows, out_rows, rows);
+        rows = 0;
+      }
+    }
+  }
+  if (rows > 0) {
+    // Unused rows repeat the first one so the block loop needs no row bound; only `rows` are written.
+    for (int r = rows; r < kRows; ++r) q_rows[r] = q_rows[0];
+    AttendRows<W>(p, kv_head, q_rows, out_rows, rows);
+  }
+}
+
+using TaskFn = void (*)(const Problem&, int, int, int);
+
+void TaskGeneric2(const Problem& p, int kv_head, int b, int e) { AttendTask<2>(p, kv_head, b, e); }
+void TaskGeneric4(const Problem& p, int kv_head, int b, int e) { AttendTask<4>(p, kv_head, b, e); }
+void TaskGeneric8(const Problem& p, int kv_head, int b, int e) { AttendTask<8>(p, kv_head, b, e); }
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) void TaskAvx2_8(const Problem& p, int kv_head, int b, int e) {
+  AttendTask<8>(p, kv_head, b, e);
+}
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx512_16(const Problem& p, int kv_head,
+                                                                                     int b, int e) {
+  AttendTask<16>(p, kv_head, b, e);
+}
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx512_8(const Problem& p, int kv_head,
+                                                                                    int b, int e) {
+  AttendTask<8>(p, kv_head, b, e);
+}
+#endif
+
+// The widest kernel the active ISA has whose width divides head_dim.
+TaskFn ChooseKernel(int head_dim) {
+#if defined(__x86_64__)
+  switch (ActiveIsa()) {
+    case Isa::kAvx512:
+      if (head_dim % 16 == 0) return TaskAvx512_16;
+      if (head_dim % 8 == 0) return TaskAvx512_8;
+      break;
+    case Isa::kAvx2:
+      if (head_dim % 8 == 0) return TaskAvx2_8;
+      break;
+    default:
+      break;
+  }
+#endif
+  if (head_dim % 8 == 0) return TaskGeneric8;
+  if (head_dim % 4 == 0) return TaskGeneric4;
+  return TaskGeneric2;  // head_dim is even (RoPE needs halves)
+}
+
+}  // namespace
+
+void TransposeKeys(const float* k, int first, int count, int kv_heads, int head_dim, float* key_t, int stride) {
+  const int kv_dim = kv_heads * head_dim;
+  for (int j = first; j < first + count; ++j) {
+    const float* row = k + static_cast<size_t>(j - first) * kv_dim;
+    for (int h = 0; h < kv_heads; ++h) {
+      float* tile = key_t + (static_cast<size_t>(h) * (stride / kKeyTile) + j / kKeyTile) * head_dim * kKeyTile;
+      for (int i = 0; i < head_dim; ++i) tile[i * kKeyTile + j % kKeyTile] = row[h * head_dim + i];
+    }
+  }
+}
+
+void Attention(const float* q, int tq, KeysT keys, const float* v, int tk, int heads, int kv_heads, int head_dim,
+               float scale, const float* key_bias, float* out, ThreadPool* pool) {
+  const Problem problem{q, tq, keys, v, tk, heads, kv_heads, head_dim, scale, key_bias, out};
+  const TaskFn kernel = ChooseKernel(head_dim);
+  const int query_blocks = (tq + kQueryBlock - 1) / kQueryBlock;
+  const int tasks = kv_heads * query_blocks;
+  auto run = [&](int begin, int end) {
+    for (int task = begin; task < end; ++task) {
+      const int kv_head = task % kv_heads, block = task / kv_heads;
+      kernel(problem, kv_head, block * kQueryBlock, std::min(tq, (block + 1) * kQueryBlock));
+    }
+  };
+  if (pool == nullptr || tasks == 1) {
+    run(0, tasks);
+  } else {
+    pool->ParallelFor(tasks, 1, run);
+  }
+}
+
+}  // namespace needle::optimized

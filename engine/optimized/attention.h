@@ -1,0 +1,50 @@
+// Fused grouped-query attention for the optimized engine.
+//
+// Scores are never materialised as a (queries x keys) matrix: each task walks
+// the keys in blocks with an online softmax (running max and sum, rescaling
+// the partial output when the max grows), as flash attention does, so memory
+// traffic stays at one pass over K and V per query block whatever the length.
+#ifndef NEEDLE_OPTIMIZED_ATTENTION_H_
+#define NEEDLE_OPTIMIZED_ATTENTION_H_
+
+#include <cstdint>
+
+namespace needle::optimized {
+
+class ThreadPool;
+
+// The largest head_dim the kernels keep in registers/stack; configs above it are refused at load.
+inline constexpr int kMaxAttentionHeadDim = 256;
+
+// Keys are read transposed in tiles of kKeyTile keys: for KV head h, key j and
+// component i the value sits at
+//   data[((h * (stride / kKeyTile) + j / kKeyTile) * head_dim + i) * kKeyTile + j % kKeyTile].
+// A block of scores is then a sum of broadcast-q times contiguous key rows (no
+// horizontal reductions), a tile is one contiguous 16 KiB run (no 4 KiB-strided
+// rows fighting over L1 sets), and the decoder appends a position in place.
+struct KeysT {
+  const float* data = nullptr;
+  // Key capacity, a multiple of kKeyTile: kernels read whole tiles and ignore
+  // the lanes past the last key.
+  int stride = 0;
+};
+inline constexpr int kKeyTile = 64;
+inline int KeyStride(int keys) { return (keys + kKeyTile - 1) / kKeyTile * kKeyTile; }
+
+// Grouped-query attention of `tq` query rows against `tk` keys.
+// q: (tq, heads*head_dim) row-major; v: (tk, kv_heads*head_dim) row-major;
+// out: (tq, heads*head_dim). KV head j serves query heads j*group .. j*group+group-1.
+// score = (q . k) * scale + (key_bias ? key_bias[j] : 0); a masked key has a large
+// negative bias (kMaskedKeyBias). At least one key must be unmasked (with every
+// key masked the reference gives the uniform average: pass no bias and scale 0).
+// Split across `pool` (may be null) by (KV head, query block).
+inline constexpr float kMaskedKeyBias = -1e30f;
+void Attention(const float* q, int tq, KeysT keys, const float* v, int tk, int heads, int kv_heads, int head_dim,
+               float scale, const float* key_bias, float* out, ThreadPool* pool);
+
+// Writes rows [first, first + count) of k (row-major, kv_heads*head_dim wide) into the tiled layout.
+void TransposeKeys(const float* k, int first, int count, int kv_heads, int head_dim, float* key_t, int stride);
+
+}  // namespace needle::optimized
+
+#endif  // NEEDLE_OPTIMIZED_ATTENTION_H_

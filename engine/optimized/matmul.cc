@@ -1,0 +1,309 @@
+// Packing, run-time ISA dispatch and threading of the weight products.
+//
+// Hand-written intrinsics rather than Highway: Debian 12 ships Highway 1.0.3
+// only as a shared library while the aarch64 phone binary is linked
+// statically, so Highway would have to be vendored; and the kernels are few
+// and small (one GEMV and one register-blocked GEMM per instruction set, over
+// one packed layout), so per-ISA files compiled with their own -m flags and
+// chosen with __builtin_cpu_supports / getauxval cost little and let each use
+// its own register blocking (8x32 on AVX-512, 6x16 on AVX2 and NEON).
+#include "optimized/matmul.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "needle/str_cat.h"
+#include "optimized/thread_pool.h"
+
+#if defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
+namespace needle::optimized {
+namespace {
+
+using internal::kGroup;
+using internal::kPanel;
+
+bool CpuHas(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return true;
+#if defined(NEEDLE_HAVE_X86_KERNELS)
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    case Isa::kAvx512:
+      // The file is compiled with VNNI enabled, so it is required too.
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("avx512vnni");
+#endif
+#if defined(NEEDLE_HAVE_NEON_KERNELS)
+    case Isa::kNeon:
+      return true;  // Advanced SIMD is mandatory on aarch64
+#endif
+    default:
+      return false;
+  }
+}
+
+Isa Detect() {
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kNeon}) {
+    if (CpuHas(isa)) return isa;
+  }
+  return Isa::kScalar;
+}
+
+std::atomic<int> forced_isa{-1};
+
+Isa FromEnvironment() {
+  const char* name = std::getenv("NEEDLE_ISA");
+  if (name != nullptr) {
+    for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon}) {
+      if (IsaName(isa) == name && CpuHas(isa)) return isa;
+    }
+  }
+  return Detect();
+}
+
+internal::KernelFn Kernel(Isa isa) {
+  switch (isa) {
+#if defined(NEEDLE_HAVE_X86_KERNELS)
+    case Isa::kAvx2:
+      return internal::MatMulAvx2;
+    case Isa::kAvx512:
+      return internal::MatMulAvx512;
+#endif
+#if defined(NEEDLE_HAVE_NEON_KERNELS)
+    case Isa::kNeon:
+      return internal::MatMulNeon;
+#endif
+    default:
+      return internal::MatMulScalar;
+  }
+}
+
+uint16_t RoundToBf16Bits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);  // quiet NaN
+  bits += 0x7fffu + ((bits >> 16) & 1u);                                                      // round to nearest even
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+size_t PanelBytes(WeightType type, int in) {
+  const size_t groups = static_cast<size_t>(in) / kGroup;
+  switch (type) {
+    case WeightType::kF32:
+      return static_cast<size_t>(in) * kPanel * sizeof(float);
+    case WeightType::kBF16:
+      return static_cast<size_t>(in) * kPanel * sizeof(uint16_t);
+    case WeightType::kInt8:
+      return groups * (kPanel * sizeof(float) + kGroup * kPanel);
+    case WeightType::kInt4:
+      return groups * (kPanel * sizeof(float) + kGroup * kPanel / 2);
+  }
+  return 0;
+}
+
+// Quantises one group of kGroup weights w[0], w[stride], ... of one column.
+float QuantizeGroup(const float* w, size_t stride, int levels, int8_t* q) {
+  float max = 0.0f;
+  for (int k = 0; k < kGroup; ++k) max = std::max(max, std::fabs(w[k * stride]));
+  const float scale = max / static_cast<float>(levels);
+  for (int k = 0; k < kGroup; ++k) {
+    const float v = scale > 0.0f ? std::nearbyint(w[k * stride] / scale) : 0.0f;
+    q[k] = static_cast<int8_t>(std::clamp(v, static_cast<float>(-levels), static_cast<float>(levels)));
+  }
+  return scale;
+}
+
+void PackPanel(const float* w, int in, int out, WeightType type, int p, uint8_t* dst) {
+  const int c0 = p * kPanel;
+  const int width = std::min(kPanel, out - c0);
+  // Column c of the panel at row k, zero past the matrix.
+  auto at = [&](int k, int c) { return c < width ? w[static_cast<size_t>(k) * out + c0 + c] : 0.0f; };
+  switch (type) {
+    case WeightType::kF32: {
+      float* d = reinterpret_cast<float*>(dst);
+      for (int k = 0; k < in; ++k) {
+        for (int c = 0; c < kPanel; ++c) d[static_cast<size_t>(k) * kPanel + c] = at(k, c);
+      }
+      return;
+    }
+    case WeightType::kBF16: {
+      uint16_t* d = reinterpret_cast<uint16_t*>(dst);
+      for (int k = 0; k < in; ++k) {
+        for (int c = 0; c < kPanel; ++c) d[static_cast<size_t>(k) * kPanel + c] = RoundToBf16Bits(at(k, c));
+      }
+      return;
+    }
+    case WeightType::kInt8:
+    case WeightType::kInt4: {
+      const bool int4 = type == WeightType::kInt4;
+      const size_t group_bytes = kPanel * sizeof(float) + kGroup * kPanel / (int4 ? 2 : 1);
+      float column[kGroup];
+      int8_t q[kPanel][kGroup];
+      for (int g = 0; g < in / kGroup; ++g) {
+        uint8_t* group = dst + g * group_bytes;
+        float scales[kPanel];
+        for (int c = 0; c < kPanel; ++c) {
+          for (int k = 0; k < kGroup; ++k) column[k] = at(g * kGroup + k, c);
+          scales[c] = QuantizeGroup(column, 1, int4 ? 7 : 127, q[c]);
+        }
+        std::memcpy(group, scales, sizeof(scales));
+        uint8_t* values = group + sizeof(scales);
+        for (int k = 0; k < kGroup; ++k) {
+          if (int4) {
+            for (int j = 0; j < kPanel / 2; ++j) {
+              values[k * kPanel / 2 + j] = static_cast<uint8_t>((q[j][k] + 8) | ((q[j + kPanel / 2][k] + 8) << 4));
+            }
+          } else {
+            for (int c = 0; c < kPanel; ++c) values[k * kPanel + c] = static_cast<uint8_t>(q[c][k]);
+          }
+        }
+      }
+      return;
+    }
+  }
+}
+
+// Per-thread room for one dequantised panel; grows once to the widest `in`.
+float* Scratch(int in) {
+  thread_local std::vector<float> scratch;
+  const size_t need = static_cast<size_t>(in) * kPanel;
+  if (scratch.size() < need) scratch.resize(need);
+  return scratch.data();
+}
+
+}  // namespace
+
+std::string_view IsaName(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kNeon:
+      return "neon";
+  }
+  return "?";
+}
+
+bool IsaSupported(Isa isa) { return CpuHas(isa); }
+
+Isa DetectedIsa() {
+  static const Isa detected = Detect();
+  return detected;
+}
+
+Isa ActiveIsa() {
+  const int forced = forced_isa.load(std::memory_order_relaxed);
+  if (forced >= 0) return static_cast<Isa>(forced);
+  static const Isa from_environment = FromEnvironment();
+  return from_environment;
+}
+
+absl::Status ForceIsa(Isa isa) {
+  if (!CpuHas(isa)) {
+    return absl::FailedPreconditionError(
+        StrCat("instruction set ", IsaName(isa), " is not available on this CPU/build"));
+  }
+  forced_isa.store(static_cast<int>(isa), std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+std::string_view WeightTypeName(WeightType type) {
+  switch (type) {
+    case WeightType::kF32:
+      return "fp32";
+    case WeightType::kBF16:
+      return "bf16";
+    case WeightType::kInt8:
+      return "int8";
+    case WeightType::kInt4:
+      return "int4";
+  }
+  return "?";
+}
+
+absl::StatusOr<WeightType> ParseWeightType(std::string_view name) {
+  for (WeightType type : {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4}) {
+    if (WeightTypeName(type) == name) return type;
+  }
+  return absl::InvalidArgumentError(StrCat("unknown weight type \"", name, "\" (fp32, bf16, int8, int4)"));
+}
+
+absl::StatusOr<PackedMatrix> PackedMatrix::Pack(const float* w, int in, int out, WeightType type) {
+  if (in <= 0 || out <= 0) return absl::InvalidArgumentError(StrCat("bad matrix shape ", in, "x", out));
+  if ((type == WeightType::kInt8 || type == WeightType::kInt4) && in % kGroup != 0) {
+    return absl::InvalidArgumentError(
+        StrCat(WeightTypeName(type), " needs an input size that is a multiple of ", kGroup, ", not ", in));
+  }
+  PackedMatrix packed;
+  internal::PackedView& v = packed.view_;
+  v.type = type;
+  v.in = in;
+  v.out = out;
+  v.panels = (out + kPanel - 1) / kPanel;
+  v.panel_bytes = (PanelBytes(type, in) + 63) / 64 * 64;
+  const size_t total = v.panel_bytes * v.panels;
+  packed.data_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, total)));
+  if (packed.data_ == nullptr) return absl::ResourceExhaustedError(StrCat("cannot allocate ", total, " bytes"));
+  std::memset(packed.data_.get(), 0, total);
+  v.data = packed.data_.get();
+  for (int p = 0; p < v.panels; ++p) PackPanel(w, in, out, type, p, packed.data_.get() + p * v.panel_bytes);
+  return packed;
+}
+
+size_t PackedMatrix::bytes() const { return view_.panel_bytes * view_.panels; }
+
+void PackedMatrix::Unpack(float* w) const {
+  std::vector<float> panel(static_cast<size_t>(view_.in) * kPanel);
+  for (int p = 0; p < view_.panels; ++p) {
+    internal::DequantizePanel(view_, p, panel.data());
+    const int width = std::min(kPanel, view_.out - p * kPanel);
+    for (int k = 0; k < view_.in; ++k) {
+      std::memcpy(w + static_cast<size_t>(k) * view_.out + p * kPanel, &panel[static_cast<size_t>(k) * kPanel],
+                  width * sizeof(float));
+    }
+  }
+}
+
+void MatMul(const float* x, int m, const PackedMatrix& w, float* y, ThreadPool* pool) {
+  const internal::PackedView& v = w.view();
+  const internal::KernelFn kernel = Kernel(ActiveIsa());
+  const int threads = pool != nullptr ? pool->size() : 1;
+  // Below this many multiply-adds, waking the workers costs more than it saves.
+  constexpr double kMinParallelMacs = 64 * 1024;
+  const double macs = static_cast<double>(m) * v.in * v.out;
+  if (threads == 1 || macs < kMinParallelMacs) {
+    kernel(x, m, v, 0, v.panels, y, Scratch(v.in));
+    return;
+  }
+  // Tasks are (row block, panel) pairs, panels varying fastest: a thread
+  // keeps its block of x in cache while it streams panels through. Few rows
+  // (decode) make one row block, split by panels only.
+  constexpr int kRowBlock = 128;
+  const int row_blocks = (m + kRowBlock - 1) / kRowBlock;
+  const int tasks = row_blocks * v.panels;
+  pool->ParallelFor(tasks, 1, [&](int begin, int end) {
+    float* scratch = Scratch(v.in);
+    for (int t = begin; t < end;) {
+      const int block = t / v.panels, p0 = t % v.panels;
+      const int p1 = std::min(v.panels, p0 + (end - t));
+      const int r0 = block * kRowBlock, rows = std::min(kRowBlock, m - r0);
+      kernel(x + static_cast<size_t>(r0) * v.in, rows, v, p0, p1, y + static_cast<size_t>(r0) * v.out, scratch);
+      t += p1 - p0;
+    }
+  });
+}
+
+}  // namespace needle::optimized

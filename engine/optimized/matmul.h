@@ -1,0 +1,109 @@
+// Weight matrices packed for the kernels, and the products the engine runs.
+//
+// Weights are stored as upstream does, (in, out): y = x @ W. Packing
+// reorders (and for bf16/int8/int4 quantises) them into the layout the
+// chosen instruction set reads fastest; the source may be a memory-mapped
+// checkpoint and is not kept.
+#ifndef NEEDLE_OPTIMIZED_MATMUL_H_
+#define NEEDLE_OPTIMIZED_MATMUL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace needle::optimized {
+
+class ThreadPool;
+
+// Instruction sets with kernels. The best one the CPU has is chosen at run
+// time; a lower one can be forced (tests, benchmarks) with ForceIsa or the
+// environment variable NEEDLE_ISA=scalar|avx2|avx512|neon.
+enum class Isa { kScalar, kAvx2, kAvx512, kNeon };
+std::string_view IsaName(Isa isa);
+Isa DetectedIsa();  // the best the CPU supports
+Isa ActiveIsa();    // DetectedIsa(), or what was forced
+// Refuses an ISA the CPU (or this build) lacks.
+absl::Status ForceIsa(Isa isa);
+bool IsaSupported(Isa isa);  // the CPU and this build have it
+
+// Weight precisions. int8 and int4 are symmetric, one fp32 scale per group
+// of 32 input rows per output column, as upstream's quantisation-aware training.
+enum class WeightType { kF32, kBF16, kInt8, kInt4 };
+std::string_view WeightTypeName(WeightType type);
+absl::StatusOr<WeightType> ParseWeightType(std::string_view name);  // "fp32", "bf16", "int8", "int4"
+
+// The packed layout, shared by every instruction set so that a matrix packed
+// once runs under any of them (ForceIsa may change between Pack and MatMul).
+//
+// Output columns are cut into panels of kPanel columns (the last one padded
+// with zeros); panel p is one contiguous block of panel_bytes, walking the
+// input dimension k in order:
+//   kF32:  in x kPanel floats, k-major.
+//   kBF16: in x kPanel bf16 (upper halves of fp32), k-major.
+//   kInt8: per group of kGroup k: kPanel fp32 scales, then kGroup x kPanel int8.
+//   kInt4: per group of kGroup k: kPanel fp32 scales, then kGroup rows of
+//          kPanel/2 bytes; byte j holds column j in its low nibble and column
+//          j + kPanel/2 in its high nibble, each as q + 8 with q in [-7, 7].
+// Panels start on 64-byte boundaries.
+namespace internal {
+
+inline constexpr int kPanel = 32;
+inline constexpr int kGroup = 32;
+
+struct PackedView {
+  WeightType type;
+  int in, out, panels;
+  size_t panel_bytes;
+  const uint8_t* data;
+  const uint8_t* panel(int p) const { return data + static_cast<size_t>(p) * panel_bytes; }
+};
+
+// y[r, columns of panels [p0, p1)] = x[r, :] @ W for r in [0, m); x has row
+// stride w.in, y row stride w.out. `scratch` holds w.in * kPanel floats (room
+// to dequantise one panel).
+using KernelFn = void (*)(const float* x, int m, const PackedView& w, int p0, int p1, float* y, float* scratch);
+void MatMulScalar(const float* x, int m, const PackedView& w, int p0, int p1, float* y, float* scratch);
+void MatMulAvx2(const float* x, int m, const PackedView& w, int p0, int p1, float* y, float* scratch);
+void MatMulAvx512(const float* x, int m, const PackedView& w, int p0, int p1, float* y, float* scratch);
+void MatMulNeon(const float* x, int m, const PackedView& w, int p0, int p1, float* y, float* scratch);
+
+// The scalar dequantisation of panel p into in x kPanel floats, the
+// definition every kernel's on-the-fly dequantisation must match.
+void DequantizePanel(const PackedView& w, int p, float* out);
+
+}  // namespace internal
+
+class PackedMatrix {
+ public:
+  // w: in x out floats, row-major. `in` must be a multiple of 32 for int8/int4.
+  static absl::StatusOr<PackedMatrix> Pack(const float* w, int in, int out, WeightType type);
+
+  PackedMatrix() = default;
+  int in() const { return view_.in; }
+  int out() const { return view_.out; }
+  WeightType type() const { return view_.type; }
+  size_t bytes() const;  // packed size, for bandwidth figures
+  // The weights as the kernels see them (dequantised), in x out row-major.
+  void Unpack(float* w) const;
+
+  const internal::PackedView& view() const { return view_; }
+
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  internal::PackedView view_{WeightType::kF32, 0, 0, 0, 0, nullptr};
+  std::unique_ptr<uint8_t, Free> data_;
+};
+
+// y[m x out] = x[m x in] @ W, x and y row-major. Splits over output columns
+// (and rows when m is large) across the pool; pool may be null (one thread).
+void MatMul(const float* x, int m, const PackedMatrix& w, float* y, ThreadPool* pool);
+
+}  // namespace needle::optimized
+
+#endif  // NEEDLE_OPTIMIZED_MATMUL_H_

@@ -1,0 +1,210 @@
+// AVX2 + FMA kernels. One 32-column panel is four ymm vectors; the GEMM
+// micro-kernel works on half a panel (6 rows x 16 columns = 12 accumulators
+// of the 16 registers).
+//
+// Only intrinsics and file-local functions here: an inline function from a
+// shared header instantiated in this file could be the copy the linker keeps
+// and carry AVX2 instructions into code that runs on older CPUs.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "optimized/matmul.h"
+
+namespace needle::optimized::internal {
+namespace {
+
+static_assert(kPanel == 32 && kGroup == 32, "kernels assume 32-wide panels and groups");
+
+inline const uint8_t* PanelData(const PackedView& w, int p) { return w.data + static_cast<size_t>(p) * w.panel_bytes; }
+
+inline __m256 Bf16ToF32(const uint16_t* src) {
+  const __m128i half = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(half), 16));
+}
+
+inline __m256 Int8ToF32(const uint8_t* src) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(src))));
+}
+
+// Columns j..j+7 (j = 0 or 8) from the low nibbles of an int4 row, and
+// columns j+16..j+23 from the high ones.
+inline void Int4ToF32(const uint8_t* row, int j, __m256* lo, __m256* hi) {
+  const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + j)));
+  const __m256i eight = _mm256_set1_epi32(8);
+  *lo = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_and_si256(bytes, _mm256_set1_epi32(15)), eight));
+  *hi = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bytes, 4), eight));
+}
+
+// One row of an int8/int4 group as four vectors of columns 0-7, 8-15, 16-23, 24-31.
+inline void QuantRow(const uint8_t* row, bool int4, __m256 v[4]) {
+  if (int4) {
+    Int4ToF32(row, 0, &v[0], &v[2]);
+    Int4ToF32(row, 8, &v[1], &v[3]);
+  } else {
+    for (int j = 0; j < 4; ++j) v[j] = Int8ToF32(row + 8 * j);
+  }
+}
+
+void StorePanelRow(float* y, const __m256 v[4], int width) {
+  if (width == kPanel) {
+    for (int j = 0; j < 4; ++j) _mm256_storeu_ps(y + 8 * j, v[j]);
+    return;
+  }
+  alignas(32) float tmp[kPanel];
+  for (int j = 0; j < 4; ++j) _mm256_store_ps(tmp + 8 * j, v[j]);
+  std::memcpy(y, tmp, width * sizeof(float));
+}
+
+void GemvPanel(const float* x, const PackedView& w, int p, float* y, int width) {
+  const uint8_t* src = PanelData(w, p);
+  const int in = w.in;
+  __m256 a[4], b[4];
+  for (int j = 0; j < 4; ++j) a[j] = b[j] = _mm256_setzero_ps();
+  switch (w.type) {
+    case WeightType::kF32:
+    case WeightType::kBF16: {
+      const bool bf16 = w.type == WeightType::kBF16;
+      const float* pf = reinterpret_cast<const float*>(src);
+      const uint16_t* ph = reinterpret_cast<const uint16_t*>(src);
+      auto load = [&](int k, int j) {
+        const size_t i = static_cast<size_t>(k) * kPanel + 8 * j;
+        return bf16 ? Bf16ToF32(ph + i) : _mm256_loadu_ps(pf + i);
+      };
+      int k = 0;
+      // Two k in flight: eight independent chains cover the FMA latency.
+      for (; k + 2 <= in; k += 2) {
+        const __m256 x0 = _mm256_set1_ps(x[k]), x1 = _mm256_set1_ps(x[k + 1]);
+        for (int j = 0; j < 4; ++j) a[j] = _mm256_fmadd_ps(x0, load(k, j), a[j]);
+        for (int j = 0; j < 4; ++j) b[j] = _mm256_fmadd_ps(x1, load(k + 1, j), b[j]);
+      }
+      for (; k < in; ++k) {
+        const __m256 x0 = _mm256_set1_ps(x[k]);
+        for (int j = 0; j < 4; ++j) a[j] = _mm256_fmadd_ps(x0, load(k, j), a[j]);
+      }
+      for (int j = 0; j < 4; ++j) a[j] = _mm256_add_ps(a[j], b[j]);
+      break;
+    }
+    case WeightType::kInt8:
+    case WeightType::kInt4: {
+      const bool int4 = w.type == WeightType::kInt4;
+      const int row_bytes = int4 ? kPanel / 2 : kPanel;
+      const size_t group_bytes = kPanel * sizeof(float) + kGroup * row_bytes;
+      for (int g = 0; g < in / kGroup; ++g) {
+        const uint8_t* group = src + g * group_bytes;
+        const uint8_t* values = group + kPanel * sizeof(float);
+        const float* xg = x + g * kGroup;
+        __m256 s[4];  // sums of x * q over the group, scaled once at the end
+        for (int j = 0; j < 4; ++j) s[j] = _mm256_setzero_ps();
+        for (int k = 0; k < kGroup; ++k) {
+          __m256 v[4];
+          QuantRow(values + k * row_bytes, int4, v);
+          const __m256 xk = _mm256_set1_ps(xg[k]);
+          for (int j = 0; j < 4; ++j) s[j] = _mm256_fmadd_ps(xk, v[j], s[j]);
+        }
+        const float* scales = reinterpret_cast<const float*>(group);
+        for (int j = 0; j < 4; ++j) a[j] = _mm256_fmadd_ps(s[j], _mm256_loadu_ps(scales + 8 * j), a[j]);
+      }
+      break;
+    }
+  }
+  StorePanelRow(y, a, width);
+}
+
+void DequantizePanelAvx2(const PackedView& w, int p, float* out) {
+  const uint8_t* src = PanelData(w, p);
+  if (w.type == WeightType::kBF16) {
+    const uint16_t* ph = reinterpret_cast<const uint16_t*>(src);
+    for (size_t i = 0; i < static_cast<size_t>(w.in) * kPanel; i += 8) _mm256_storeu_ps(out + i, Bf16ToF32(ph + i));
+    return;
+  }
+  const bool int4 = w.type == WeightType::kInt4;
+  const int row_bytes = int4 ? kPanel / 2 : kPanel;
+  const size_t group_bytes = kPanel * sizeof(float) + kGroup * row_bytes;
+  for (int g = 0; g < w.in / kGroup; ++g) {
+    const uint8_t* group = src + g * group_bytes;
+    const float* scales = reinterpret_cast<const float*>(group);
+    const uint8_t* values = group + kPanel * sizeof(float);
+    for (int k = 0; k < kGroup; ++k) {
+      __m256 v[4];
+      QuantRow(values + k * row_bytes, int4, v);
+      float* row = out + static_cast<size_t>(g * kGroup + k) * kPanel;
+      for (int j = 0; j < 4; ++j) _mm256_storeu_ps(row + 8 * j, _mm256_mul_ps(v[j], _mm256_loadu_ps(scales + 8 * j)));
+    }
+  }
+}
+
+// R rows x 16 columns (half a panel, at `panel` + 0 or 16).
+template <int R>
+void MicroKernel(const float* x, int in, const float* panel, float* y, int ldy, int width) {
+  __m256 acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (int k = 0; k < in; ++k) {
+    const __m256 w0 = _mm256_loadu_ps(panel + static_cast<size_t>(k) * kPanel);
+    const __m256 w1 = _mm256_loadu_ps(panel + static_cast<size_t>(k) * kPanel + 8);
+    for (int r = 0; r < R; ++r) {
+      const __m256 xr = _mm256_broadcast_ss(x + static_cast<size_t>(r) * in + k);
+      acc[r][0] = _mm256_fmadd_ps(xr, w0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(xr, w1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float* yr = y + static_cast<size_t>(r) * ldy;
+    if (width >= 16) {
+      _mm256_storeu_ps(yr, acc[r][0]);
+      _mm256_storeu_ps(yr + 8, acc[r][1]);
+    } else if (width > 0) {
+      alignas(32) float tmp[16];
+      _mm256_store_ps(tmp, acc[r][0]);
+      _mm256_store_ps(tmp + 8, acc[r][1]);
+      std::memcpy(yr, tmp, width * sizeof(float));
+    }
+  }
+}
+
+void GemmHalfPanel(const float* x, int m, int in, const float* panel, float* y, int ldy, int width) {
+  constexpr int kRows = 6;
+  int r = 0;
+  for (; r + kRows <= m; r += kRows) {
+    MicroKernel<kRows>(x + static_cast<size_t>(r) * in, in, panel, y + static_cast<size_t>(r) * ldy, ldy, width);
+  }
+  const float* xr = x + static_cast<size_t>(r) * in;
+  float* yr = y + static_cast<size_t>(r) * ldy;
+  switch (m - r) {
+    case 5:
+      return MicroKernel<5>(xr, in, panel, yr, ldy, width);
+    case 4:
+      return MicroKernel<4>(xr, in, panel, yr, ldy, width);
+    case 3:
+      return MicroKernel<3>(xr, in, panel, yr, ldy, width);
+    case 2:
+      return MicroKernel<2>(xr, in, panel, yr, ldy, width);
+    case 1:
+      return MicroKernel<1>(xr, in, panel, yr, ldy, width);
+    default:
+      return;
+  }
+}
+
+}  // namespace
+
+void MatMulAvx2(const float* x, int m, const PackedView& w, int p0, int p1, float* y, float* scratch) {
+  for (int p = p0; p < p1; ++p) {
+    const int c0 = p * kPanel;
+    const int width = w.out - c0 < kPanel ? w.out - c0 : kPanel;
+    if (m == 1) {
+      GemvPanel(x, w, p, y + c0, width);
+      continue;
+    }
+    const float* panel = scratch;
+    if (w.type == WeightType::kF32) {
+      panel = reinterpret_cast<const float*>(PanelData(w, p));
+    } else {
+      DequantizePanelAvx2(w, p, scratch);
+    }
+    GemmHalfPanel(x, m, w.in, panel, y + c0, w.out, width);
+    if (width > 16) GemmHalfPanel(x, m, w.in, panel + 16, y + c0 + 16, w.out, width - 16);
+  }
+}
+
+}  // namespace needle::optimized::internal

@@ -1,0 +1,237 @@
+// AVX-512 kernels (F/BW/VL/DQ; VNNI is required by the dispatcher because the
+// file is compiled with it). One 32-column panel is two zmm vectors.
+//
+// Only intrinsics and file-local functions here: an inline function from a
+// shared header instantiated in this file could be the copy the linker keeps
+// and carry AVX-512 instructions into code that runs on older CPUs.
+// GCC 12 reports the deliberately undefined pass-through operand inside
+// its own AVX-512 intrinsics (_mm512_undefined_*) as maybe uninitialised.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "optimized/matmul.h"
+
+namespace needle::optimized::internal {
+namespace {
+
+static_assert(kPanel == 32 && kGroup == 32, "kernels assume 32-wide panels and groups");
+
+inline const uint8_t* PanelData(const PackedView& w, int p) { return w.data + static_cast<size_t>(p) * w.panel_bytes; }
+
+inline __m512 Bf16ToF32(const uint16_t* src) {
+  const __m256i half = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(half), 16));
+}
+
+inline void Int8Row(const uint8_t* row, __m512* lo, __m512* hi) {
+  *lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row))));
+  *hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 16))));
+}
+
+inline void Int4Row(const uint8_t* row, __m512* lo, __m512* hi) {
+  const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row)));
+  const __m512i eight = _mm512_set1_epi32(8);
+  *lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(bytes, _mm512_set1_epi32(15)), eight));
+  *hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(bytes, 4), eight));
+}
+
+inline __mmask16 LowMask(int n) {
+  return n >= 16 ? static_cast<__mmask16>(0xffff) : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1);
+}
+
+inline void StoreRow(float* y, __m512 lo, __m512 hi, int width) {
+  if (width == kPanel) {
+    _mm512_storeu_ps(y, lo);
+    _mm512_storeu_ps(y + 16, hi);
+  } else {
+    _mm512_mask_storeu_ps(y, LowMask(width), lo);
+    _mm512_mask_storeu_ps(y + 16, LowMask(width - 16), hi);
+  }
+}
+
+// m == 1: memory bound, weights are dequantised in registers and never stored.
+void GemvPanel(const float* x, const PackedView& w, int p, float* y, int width) {
+  const uint8_t* src = PanelData(w, p);
+  const int in = w.in;
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  switch (w.type) {
+    case WeightType::kF32: {
+      const float* pw = reinterpret_cast<const float*>(src);
+      // Four k in flight: eight independent chains cover the FMA latency.
+      __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps(), c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps();
+      __m512 d0 = _mm512_setzero_ps(), d1 = _mm512_setzero_ps();
+      int k = 0;
+      for (; k + 4 <= in; k += 4) {
+        const float* r = pw + static_cast<size_t>(k) * kPanel;
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), _mm512_loadu_ps(r), a0);
+        a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), _mm512_loadu_ps(r + 16), a1);
+        b0 = _mm512_fmadd_ps(_mm512_set1_ps(x[k + 1]), _mm512_loadu_ps(r + 32), b0);
+        b1 = _mm512_fmadd_ps(_mm512_set1_ps(x[k + 1]), _mm512_loadu_ps(r + 48), b1);
+        c0 = _mm512_fmadd_ps(_mm512_set1_ps(x[k + 2]), _mm512_loadu_ps(r + 64), c0);
+        c1 = _mm512_fmadd_ps(_mm512_set1_ps(x[k + 2]), _mm512_loadu_ps(r + 80), c1);
+        d0 = _mm512_fmadd_ps(_mm512_set1_ps(x[k + 3]), _mm512_loadu_ps(r + 96), d0);
+        d1 = _mm512_fmadd_ps(_mm512_set1_ps(x[k + 3]), _mm512_loadu_ps(r + 112), d1);
+      }
+      for (; k < in; ++k) {
+        const float* r = pw + static_cast<size_t>(k) * kPanel;
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), _mm512_loadu_ps(r), a0);
+        a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), _mm512_loadu_ps(r + 16), a1);
+      }
+      a0 = _mm512_add_ps(_mm512_add_ps(a0, b0), _mm512_add_ps(c0, d0));
+      a1 = _mm512_add_ps(_mm512_add_ps(a1, b1), _mm512_add_ps(c1, d1));
+      break;
+    }
+    case WeightType::kBF16: {
+      const uint16_t* pw = reinterpret_cast<const uint16_t*>(src);
+      __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+      int k = 0;
+      for (; k + 2 <= in; k += 2) {
+        const uint16_t* r = pw + static_cast<size_t>(k) * kPanel;
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), Bf16ToF32(r), a0);
+        a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), Bf16ToF32(r + 16), a1);
+        b0 = _mm512_fmadd_ps(_mm512_set1_ps(x[k + 1]), Bf16ToF32(r + 32), b0);
+        b1 = _mm512_fmadd_ps(_mm512_set1_ps(x[k + 1]), Bf16ToF32(r + 48), b1);
+      }
+      for (; k < in; ++k) {
+        const uint16_t* r = pw + static_cast<size_t>(k) * kPanel;
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), Bf16ToF32(r), a0);
+        a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), Bf16ToF32(r + 16), a1);
+      }
+      a0 = _mm512_add_ps(a0, b0);
+      a1 = _mm512_add_ps(a1, b1);
+      break;
+    }
+    case WeightType::kInt8:
+    case WeightType::kInt4: {
+      const bool int4 = w.type == WeightType::kInt4;
+      const int row_bytes = int4 ? kPanel / 2 : kPanel;
+      const size_t group_bytes = kPanel * sizeof(float) + kGroup * row_bytes;
+      for (int g = 0; g < in / kGroup; ++g) {
+        const uint8_t* group = src + g * group_bytes;
+        const uint8_t* values = group + kPanel * sizeof(float);
+        const float* xg = x + g * kGroup;
+        // Sums of x * q over the group, scaled once at the end.
+        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), t0 = _mm512_setzero_ps(), t1 = _mm512_setzero_ps();
+        for (int k = 0; k < kGroup; k += 2) {
+          __m512 lo, hi, lo2, hi2;
+          if (int4) {
+            Int4Row(values + k * row_bytes, &lo, &hi);
+            Int4Row(values + (k + 1) * row_bytes, &lo2, &hi2);
+          } else {
+            Int8Row(values + k * row_bytes, &lo, &hi);
+            Int8Row(values + (k + 1) * row_bytes, &lo2, &hi2);
+          }
+          s0 = _mm512_fmadd_ps(_mm512_set1_ps(xg[k]), lo, s0);
+          s1 = _mm512_fmadd_ps(_mm512_set1_ps(xg[k]), hi, s1);
+          t0 = _mm512_fmadd_ps(_mm512_set1_ps(xg[k + 1]), lo2, t0);
+          t1 = _mm512_fmadd_ps(_mm512_set1_ps(xg[k + 1]), hi2, t1);
+        }
+        const float* scales = reinterpret_cast<const float*>(group);
+        a0 = _mm512_fmadd_ps(_mm512_add_ps(s0, t0), _mm512_loadu_ps(scales), a0);
+        a1 = _mm512_fmadd_ps(_mm512_add_ps(s1, t1), _mm512_loadu_ps(scales + 16), a1);
+      }
+      break;
+    }
+  }
+  StoreRow(y, a0, a1, width);
+}
+
+// Dequantises panel p into in x 32 floats, as DequantizePanel does.
+void DequantizePanelAvx512(const PackedView& w, int p, float* out) {
+  const uint8_t* src = PanelData(w, p);
+  if (w.type == WeightType::kBF16) {
+    const uint16_t* pw = reinterpret_cast<const uint16_t*>(src);
+    for (size_t i = 0; i < static_cast<size_t>(w.in) * kPanel; i += 16) _mm512_storeu_ps(out + i, Bf16ToF32(pw + i));
+    return;
+  }
+  const bool int4 = w.type == WeightType::kInt4;
+  const int row_bytes = int4 ? kPanel / 2 : kPanel;
+  const size_t group_bytes = kPanel * sizeof(float) + kGroup * row_bytes;
+  for (int g = 0; g < w.in / kGroup; ++g) {
+    const uint8_t* group = src + g * group_bytes;
+    const float* scales = reinterpret_cast<const float*>(group);
+    const __m512 scale0 = _mm512_loadu_ps(scales), scale1 = _mm512_loadu_ps(scales + 16);
+    const uint8_t* values = group + kPanel * sizeof(float);
+    for (int k = 0; k < kGroup; ++k) {
+      __m512 lo, hi;
+      if (int4) {
+        Int4Row(values + k * row_bytes, &lo, &hi);
+      } else {
+        Int8Row(values + k * row_bytes, &lo, &hi);
+      }
+      float* row = out + static_cast<size_t>(g * kGroup + k) * kPanel;
+      _mm512_storeu_ps(row, _mm512_mul_ps(lo, scale0));
+      _mm512_storeu_ps(row + 16, _mm512_mul_ps(hi, scale1));
+    }
+  }
+}
+
+// R rows x 32 columns of accumulators; R <= 8 keeps 16 of the 32 registers
+// for them.
+template <int R>
+void MicroKernel(const float* x, int in, const float* panel, float* y, int ldy, int width) {
+  __m512 acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int k = 0; k < in; ++k) {
+    const __m512 w0 = _mm512_loadu_ps(panel + static_cast<size_t>(k) * kPanel);
+    const __m512 w1 = _mm512_loadu_ps(panel + static_cast<size_t>(k) * kPanel + 16);
+    for (int r = 0; r < R; ++r) {
+      const __m512 xr = _mm512_set1_ps(x[static_cast<size_t>(r) * in + k]);
+      acc[r][0] = _mm512_fmadd_ps(xr, w0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(xr, w1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < R; ++r) StoreRow(y + static_cast<size_t>(r) * ldy, acc[r][0], acc[r][1], width);
+}
+
+void GemmPanel(const float* x, int m, int in, const float* panel, float* y, int ldy, int width) {
+  constexpr int kRows = 8;
+  int r = 0;
+  for (; r + kRows <= m; r += kRows) {
+    MicroKernel<kRows>(x + static_cast<size_t>(r) * in, in, panel, y + static_cast<size_t>(r) * ldy, ldy, width);
+  }
+  const float* xr = x + static_cast<size_t>(r) * in;
+  float* yr = y + static_cast<size_t>(r) * ldy;
+  switch (m - r) {
+    case 7:
+      return MicroKernel<7>(xr, in, panel, yr, ldy, width);
+    case 6:
+      return MicroKernel<6>(xr, in, panel, yr, ldy, width);
+    case 5:
+      return MicroKernel<5>(xr, in, panel, yr, ldy, width);
+    case 4:
+      return MicroKernel<4>(xr, in, panel, yr, ldy, width);
+    case 3:
+      return MicroKernel<3>(xr, in, panel, yr, ldy, width);
+    case 2:
+      return MicroKernel<2>(xr, in, panel, yr, ldy, width);
+    case 1:
+      return MicroKernel<1>(xr, in, panel, yr, ldy, width);
+    default:
+      return;
+  }
+}
+
+}  // namespace
+
+void MatMulAvx512(const float* x, int m, const PackedView& w, int p0, int p1, float* y, float* scratch) {
+  for (int p = p0; p < p1; ++p) {
+    const int c0 = p * kPanel;
+    const int width = w.out - c0 < kPanel ? w.out - c0 : kPanel;
+    if (m == 1) {
+      GemvPanel(x, w, p, y + c0, width);
+      continue;
+    }
+    const float* panel = scratch;
+    if (w.type == WeightType::kF32) {
+      panel = reinterpret_cast<const float*>(PanelData(w, p));
+    } else {
+      DequantizePanelAvx512(w, p, scratch);
+    }
+    GemmPanel(x, m, w.in, panel, y + c0, w.out, width);
+  }
+}
+
+}  // namespace needle::optimized::internal

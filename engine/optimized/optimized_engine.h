@@ -1,0 +1,21 @@
+// The optimized Needle engine: weights packed at load time for the CPU's
+// kernels (fp32, bf16, int8 or int4), every product and attention split
+// across a thread pool, fused attention, and per-session caches in one arena.
+#ifndef NEEDLE_OPTIMIZED_OPTIMIZED_ENGINE_H_
+#define NEEDLE_OPTIMIZED_OPTIMIZED_ENGINE_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "needle/engine.h"
+
+namespace needle::optimized {
+
+// Fails on an unknown precision, a shape the kernels cannot take (int8/int4
+// need d_model to be a multiple of 32) or a negative thread count.
+absl::StatusOr<std::unique_ptr<Engine>> CreateOptimizedEngine(std::shared_ptr<const ModelWeights> weights,
+                                                              const EngineOptions& options);
+
+}  // namespace needle::optimized
+
+#endif  // NEEDLE_OPTIMIZED_OPTIMIZED_ENGINE_H_

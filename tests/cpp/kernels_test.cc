@@ -1,0 +1,217 @@
+// The optimized engine's kernels against scalar definitions: the thread pool,
+// weight packing and quantisation, and MatMul under every instruction set
+// this CPU and build support.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "optimized/matmul.h"
+#include "optimized/thread_pool.h"
+#include "reference/ops.h"
+
+namespace needle::optimized {
+namespace {
+
+constexpr WeightType kAllTypes[] = {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4};
+constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon};
+
+std::vector<float> RandomValues(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> values(n);
+  for (float& v : values) v = dist(rng);
+  return values;
+}
+
+// Restores the detected instruction set when a test that forces one ends.
+class IsaTest : public testing::Test {
+ protected:
+  void TearDown() override { ASSERT_TRUE(ForceIsa(DetectedIsa()).ok()); }
+};
+
+TEST(ThreadPoolTest, CoversEveryIndexOnceInGrainAlignedChunks) {
+  for (int threads : {1, 2, 3, 5}) {
+    ThreadPool pool(threads);
+    EXPECT_EQ(pool.size(), threads);
+    for (int n : {0, 1, 2, 7, 64, 100, 1023}) {
+      for (int grain : {1, 3, 16, 200}) {
+        SCOPED_TRACE(testing::Message() << "threads " << threads << " n " << n << " grain " << grain);
+        std::vector<std::atomic<int>> hits(n);
+        std::atomic<int> chunks{0};
+        std::atomic<bool> misaligned{false};
+        pool.ParallelFor(n, grain, [&](int begin, int end) {
+          chunks.fetch_add(1);
+          if (begin % grain != 0 || (end != n && end % grain != 0) || begin >= end) misaligned = true;
+          for (int i = begin; i < end; ++i) hits[i].fetch_add(1);
+        });
+        for (int i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << i;
+        EXPECT_LE(chunks.load(), threads);
+        EXPECT_FALSE(misaligned.load());
+      }
+    }
+  }
+}
+
+TEST(ThreadPoolTest, RunsManyJobsInARow) {
+  ThreadPool pool(3);
+  std::atomic<long> total{0};
+  for (int job = 0; job < 2000; ++job) {
+    pool.ParallelFor(10, 1, [&](int begin, int end) {
+      for (int i = begin; i < end; ++i) total.fetch_add(i);
+    });
+  }
+  EXPECT_EQ(total.load(), 2000L * 45);
+}
+
+TEST_F(IsaTest, ForceIsaRefusesWhatTheCpuLacks) {
+  int refused = 0;
+  for (Isa isa : kAllIsas) {
+    SCOPED_TRACE(IsaName(isa));
+    const absl::Status status = ForceIsa(isa);
+    EXPECT_EQ(status.ok(), IsaSupported(isa));
+    if (status.ok()) {
+      EXPECT_EQ(ActiveIsa(), isa);
+    } else {
+      ++refused;
+    }
+  }
+  EXPECT_GE(refused, 1);  // no build has both the x86 and the Arm kernels
+  EXPECT_TRUE(IsaSupported(Isa::kScalar));
+  EXPECT_TRUE(IsaSupported(DetectedIsa()));
+}
+
+TEST(PackedMatrixTest, ParsesAndNamesWeightTypes) {
+  for (WeightType type : kAllTypes) {
+    auto parsed = ParseWeightType(WeightTypeName(type));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, type);
+  }
+  EXPECT_FALSE(ParseWeightType("fp16").ok());
+}
+
+TEST(PackedMatrixTest, QuantisedTypesNeedWholeGroups) {
+  const std::vector<float> w = RandomValues(40 * 8, 1);
+  EXPECT_FALSE(PackedMatrix::Pack(w.data(), 40, 8, WeightType::kInt8).ok());
+  EXPECT_FALSE(PackedMatrix::Pack(w.data(), 40, 8, WeightType::kInt4).ok());
+  EXPECT_TRUE(PackedMatrix::Pack(w.data(), 40, 8, WeightType::kBF16).ok());
+}
+
+// Unpack gives back what was packed, up to the type's rounding: half a
+// quantisation step per group and column for int8/int4, bf16's 8 bits.
+TEST(PackedMatrixTest, QuantisationErrorIsWithinHalfAStep) {
+  const int in = 96, out = 45;
+  std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, 2);
+  for (int k = 0; k < 32; ++k) w[k * out + 3] = 0.0f;  // an all-zero group
+  for (WeightType type : kAllTypes) {
+    SCOPED_TRACE(WeightTypeName(type));
+    auto packed = PackedMatrix::Pack(w.data(), in, out, type);
+    ASSERT_TRUE(packed.ok()) << packed.status();
+    EXPECT_EQ(packed->in(), in);
+    EXPECT_EQ(packed->out(), out);
+    EXPECT_EQ(packed->type(), type);
+    std::vector<float> deq(w.size());
+    packed->Unpack(deq.data());
+    for (int c = 0; c < out; ++c) {
+      for (int g = 0; g < in / 32; ++g) {
+        float max = 0.0f;
+        for (int k = g * 32; k < g * 32 + 32; ++k) max = std::max(max, std::fabs(w[k * out + c]));
+        for (int k = g * 32; k < g * 32 + 32; ++k) {
+          const float v = w[k * out + c], d = deq[k * out + c];
+          float bound = 0.0f;
+          switch (type) {
+            case WeightType::kF32:
+              bound = 0.0f;
+              break;
+            case WeightType::kBF16:
+              bound = std::fabs(v) * (1.0f / 256);
+              break;
+            case WeightType::kInt8:
+              bound = max / 127 / 2 * 1.0001f;
+              break;
+            case WeightType::kInt4:
+              bound = max / 7 / 2 * 1.0001f;
+              break;
+          }
+          ASSERT_LE(std::fabs(v - d), bound) << "k " << k << " c " << c;
+        }
+      }
+    }
+  }
+  // The packed sizes: what bandwidth figures count.
+  auto f32 = PackedMatrix::Pack(w.data(), in, out, WeightType::kF32);
+  auto int4 = PackedMatrix::Pack(w.data(), in, out, WeightType::kInt4);
+  EXPECT_EQ(f32->bytes(), static_cast<size_t>(in) * 64 * 4);                 // two 32-column panels
+  EXPECT_EQ(int4->bytes(), static_cast<size_t>(in / 32) * 2 * (128 + 512));  // scales + nibbles
+}
+
+// y = x @ deq(W) against the double-accumulating reference product with the
+// dequantised weights, so only the kernels' fp32 rounding is measured: each
+// output within 1e-5 of sum |x| |w| (fp32 sums of up to 512 terms).
+void ExpectMatMulMatches(int m, int in, int out, WeightType type, ThreadPool* pool, uint32_t seed) {
+  SCOPED_TRACE(testing::Message() << WeightTypeName(type) << " m " << m << " in " << in << " out " << out);
+  const std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, seed);
+  const std::vector<float> x = RandomValues(static_cast<size_t>(m) * in, seed + 1);
+  auto packed = PackedMatrix::Pack(w.data(), in, out, type);
+  ASSERT_TRUE(packed.ok()) << packed.status();
+  std::vector<float> deq(w.size()), expected(static_cast<size_t>(m) * out);
+  packed->Unpack(deq.data());
+  reference::MatMul(x.data(), m, in, deq.data(), out, expected.data());
+  std::vector<float> abs_x(x.size()), abs_w(deq.size()), magnitude(expected.size());
+  std::transform(x.begin(), x.end(), abs_x.begin(), [](float v) { return std::fabs(v); });
+  std::transform(deq.begin(), deq.end(), abs_w.begin(), [](float v) { return std::fabs(v); });
+  reference::MatMul(abs_x.data(), m, in, abs_w.data(), out, magnitude.data());
+  // Poisoned output: every element must be written.
+  std::vector<float> y(static_cast<size_t>(m) * out, std::nanf(""));
+  MatMul(x.data(), m, *packed, y.data(), pool);
+  for (size_t i = 0; i < y.size(); ++i) {
+    ASSERT_NEAR(y[i], expected[i], 1e-5f * magnitude[i] + 1e-7f) << "row " << i / out << " column " << i % out;
+  }
+}
+
+TEST_F(IsaTest, MatMulMatchesDequantisedProductOnEveryIsa) {
+  for (Isa isa : kAllIsas) {
+    if (!IsaSupported(isa)) continue;
+    SCOPED_TRACE(IsaName(isa));
+    ASSERT_TRUE(ForceIsa(isa).ok());
+    uint32_t seed = 10;
+    for (WeightType type : kAllTypes) {
+      for (int m : {1, 2, 3, 7, 64, 130}) {
+        for (int in : {32, 64, 96, 512}) {
+          for (int out : {1, 7, 16, 33, 256, 512}) {
+            // Many rows times a long K once per type (out = 33) is enough, and
+            // keeps the test quick under qemu.
+            if (m * in * out > 1024 * 1024 && out != 33) continue;
+            ExpectMatMulMatches(m, in, out, type, nullptr, seed++);
+            if (HasFatalFailure()) return;
+          }
+        }
+      }
+      // Float types take any input size.
+      if (type == WeightType::kF32 || type == WeightType::kBF16) {
+        for (int m : {1, 5, 9}) ExpectMatMulMatches(m, 41, 40, type, nullptr, seed++);
+      }
+    }
+  }
+}
+
+TEST_F(IsaTest, MatMulSplitsAcrossThreadsWithTheSameResult) {
+  for (Isa isa : kAllIsas) {
+    if (!IsaSupported(isa)) continue;
+    SCOPED_TRACE(IsaName(isa));
+    ASSERT_TRUE(ForceIsa(isa).ok());
+    for (int threads : {2, 3}) {
+      ThreadPool pool(threads);
+      for (WeightType type : kAllTypes) {
+        ExpectMatMulMatches(1, 512, 1000, type, &pool, 100);
+        ExpectMatMulMatches(150, 256, 96, type, &pool, 200);
+        ExpectMatMulMatches(2, 64, 33, type, &pool, 300);  // below the threshold for threads
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace needle::optimized

@@ -1,0 +1,403 @@
+// The optimized engine against the reference: fp32 logits and encoder output
+// within a stated tolerance, identical greedy tokens, quantised precisions
+// close, concurrent sessions bit-identical to sequential ones, and the same
+// errors as the reference.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "needle/engine.h"
+#include "needle/tokenizer.h"  // special ids only
+#include "optimized/attention.h"
+#include "optimized/matmul.h"
+#include "optimized/thread_pool.h"
+#include "reference/ops.h"
+#include "test_checkpoint.h"
+
+namespace needle {
+namespace {
+
+using ::testing::HasSubstr;
+namespace opt = ::needle::optimized;
+
+// fp32 tolerance: the reference sums in double, the optimized engine in fp32
+// with another order, so results differ by accumulated fp32 rounding. Measured
+// max |diff| / max |reference| on these configs: <= 2.4e-7 (encoder output and
+// logits, every ISA); 2e-6 leaves a 10x margin.
+constexpr float kF32Tolerance = 2e-6f;
+
+// Restores the detected instruction set when a test forced another.
+class IsaGuard {
+ public:
+  ~IsaGuard() { (void)opt::ForceIsa(opt::DetectedIsa()); }
+};
+
+// Every ISA this build and CPU can run (the portable one included).
+std::vector<opt::Isa> RunnableIsas() {
+  std::vector<opt::Isa> isas;
+  for (opt::Isa isa : {opt::Isa::kScalar, opt::Isa::kAvx2, opt::Isa::kAvx512, opt::Isa::kNeon}) {
+    if (opt::IsaSupported(isa)) isas.push_back(isa);
+  }
+  return isas;
+}
+
+float MaxAbs(const std::vector<float>& v) {
+  float m = 0;
+  for (float x : v) m = std::max(m, std::fabs(x));
+  return m;
+}
+
+// max |a - b| / max(|b|, tiny): the error relative to the reference's scale.
+float RelativeError(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float diff = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) diff = std::max(diff, std::fabs(a[i] - b[i]));
+  return diff / std::max(MaxAbs(b), 1e-30f);
+}
+
+// ---- Fused attention kernel against reference::Attention.
+
+struct AttentionCase {
+  int tq, tk, heads, kv_heads, head_dim;
+  bool mask;
+};
+
+void CheckAttention(const AttentionCase& c, opt::ThreadPool* pool) {
+  std::mt19937 rng(c.tq * 1000 + c.tk);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int kv_dim = c.kv_heads * c.head_dim, q_dim = c.heads * c.head_dim;
+  std::vector<float> q(static_cast<size_t>(c.tq) * q_dim), k(static_cast<size_t>(c.tk) * kv_dim), v(k.size());
+  // Scores of several units, so the softmax is neither flat nor one-hot.
+  for (float& x : q) x = 1.5f * normal(rng);
+  for (float& x : k) x = normal(rng);
+  for (float& x : v) x = normal(rng);
+  std::vector<bool> visible(c.tk, true);
+  std::vector<float> bias(c.tk, 0.0f);
+  if (c.mask) {
+    for (int j = 0; j < c.tk; ++j) visible[j] = j % 3 != 1;
+    for (int j = 0; j < c.tk; ++j) bias[j] = visible[j] ? 0.0f : opt::kMaskedKeyBias;
+  }
+  const int stride = opt::KeyStride(c.tk);
+  // Stale values past the last key must not matter.
+  std::vector<float> key_t(static_cast<size_t>(kv_dim) * stride, std::nanf(""));
+  opt::TransposeKeys(k.data(), 0, c.tk, c.kv_heads, c.head_dim, key_t.data(), stride);
+  std::vector<float> expected(q.size()), actual(q.size());
+  reference::Attention(q.data(), c.tq, k.data(), v.data(), c.tk, c.heads, c.kv_heads, c.head_dim, visible,
+                       expected.data());
+  opt::Attention(q.data(), c.tq, {key_t.data(), stride}, v.data(), c.tk, c.heads, c.kv_heads, c.head_dim,
+                 1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.mask ? bias.data() : nullptr, actual.data(), pool);
+  EXPECT_LT(RelativeError(actual, expected), 1e-5f)
+      << "tq " << c.tq << " tk " << c.tk << " head_dim " << c.head_dim << " mask " << c.mask;
+}
+
+TEST(OptimizedAttentionTest, MatchesReferenceOnEveryIsa) {
+  IsaGuard guard;
+  opt::ThreadPool pool(2);
+  for (opt::Isa isa : RunnableIsas()) {
+    SCOPED_TRACE(std::string(opt::IsaName(isa)));
+    ASSERT_TRUE(opt::ForceIsa(isa).ok());
+    for (const AttentionCase& c : std::vector<AttentionCase>{{1, 1, 2, 1, 64, false},
+                                                             {1, 200, 8, 4, 64, true},
+                                                             {37, 37, 8, 4, 64, false},
+                                                             {37, 130, 8, 4, 64, true},
+                                                             {20, 70, 4, 2, 8, true},
+                                                             {5, 9, 4, 2, 4, false},
+                                                             {6, 11, 2, 1, 6, true}}) {
+      CheckAttention(c, &pool);
+      CheckAttention(c, nullptr);
+    }
+  }
+}
+
+TEST(OptimizedAttentionTest, AllKeysMaskedGiveTheUniformAverage) {
+  // What the reference does (every score the lowest float): the caller passes scale 0 and no bias.
+  const int tk = 5, hd = 8;
+  std::vector<float> q(hd, 1.0f), k(static_cast<size_t>(tk) * hd), v(k.size());
+  for (size_t i = 0; i < k.size(); ++i) {
+    k[i] = static_cast<float>(i % 7);
+    v[i] = static_cast<float>(i);
+  }
+  std::vector<float> key_t(static_cast<size_t>(hd) * opt::KeyStride(tk));
+  opt::TransposeKeys(k.data(), 0, tk, 1, hd, key_t.data(), opt::KeyStride(tk));
+  std::vector<float> expected(hd), actual(hd);
+  reference::Attention(q.data(), 1, k.data(), v.data(), tk, 1, 1, hd, std::vector<bool>(tk, false), expected.data());
+  opt::Attention(q.data(), 1, {key_t.data(), opt::KeyStride(tk)}, v.data(), tk, 1, 1, hd, 0.0f, nullptr, actual.data(),
+                 nullptr);
+  for (int i = 0; i < hd; ++i) EXPECT_NEAR(actual[i], expected[i], 1e-5f);
+}
+
+// ---- The engine against the reference on random checkpoints.
+
+// head_dim 64 (the release's) with GQA, small enough to be quick under qemu.
+ModelConfig MidConfig() {
+  ModelConfig config;
+  config.vocab_size = 512;
+  config.d_model = 128;
+  config.num_heads = 2;
+  config.num_kv_heads = 1;
+  config.num_encoder_layers = 2;
+  config.num_decoder_layers = 2;
+  return config;
+}
+
+struct Engines {
+  std::unique_ptr<Engine> reference;
+  std::unique_ptr<Engine> optimized;
+};
+
+Engines MakeEngines(const ModelConfig& config, uint32_t seed, const EngineOptions& options = {}) {
+  absl::StatusOr<std::shared_ptr<const ModelWeights>> weights = test::LoadWeights(test::RandomCheckpoint(config, seed));
+  EXPECT_TRUE(weights.ok()) << weights.status();
+  if (!weights.ok()) return {};
+  absl::StatusOr<std::unique_ptr<Engine>> reference = CreateEngine("reference", *weights);
+  absl::StatusOr<std::unique_ptr<Engine>> optimized = CreateEngine("optimized", *weights, options);
+  EXPECT_TRUE(reference.ok()) << reference.status();
+  EXPECT_TRUE(optimized.ok()) << optimized.status();
+  if (!reference.ok() || !optimized.ok()) return {};
+  return {*std::move(reference), *std::move(optimized)};
+}
+
+std::vector<int32_t> Tokens(int count, int seed, int vocab_size) {
+  std::vector<int32_t> tokens(count);
+  for (int i = 0; i < count; ++i) tokens[i] = 6 + (seed * 37 + i * 11) % (vocab_size - 6);
+  return tokens;
+}
+
+struct RunResult {
+  std::vector<float> encoder_output;
+  std::vector<std::vector<float>> logits;
+  std::vector<int32_t> tokens;  // greedy choices
+};
+
+// Greedy decoding from EOS for `steps` tokens.
+RunResult Greedy(Session& session, const std::vector<int32_t>& encoder_tokens, int steps) {
+  RunResult run;
+  absl::Status status = session.Prefill(encoder_tokens);
+  EXPECT_TRUE(status.ok()) << status;
+  if (!status.ok()) return run;
+  run.encoder_output.assign(session.encoder_output().begin(), session.encoder_output().end());
+  int32_t token = kEosId;
+  for (int step = 0; step < steps; ++step) {
+    absl::StatusOr<absl::Span<const float>> logits = session.Decode(token);
+    EXPECT_TRUE(logits.ok()) << logits.status();
+    if (!logits.ok()) break;
+    run.logits.emplace_back(logits->begin(), logits->end());
+    token = static_cast<int32_t>(std::max_element(logits->begin(), logits->end()) - logits->begin());
+    run.tokens.push_back(token);
+  }
+  return run;
+}
+
+RunResult Greedy(const Engine& engine, const std::vector<int32_t>& encoder_tokens, int steps) {
+  std::unique_ptr<Session> session = engine.NewSession();
+  return Greedy(*session, encoder_tokens, steps);
+}
+
+// Largest relative error over the encoder output and every step's logits.
+struct Errors {
+  float encoder = 0, logits = 0;
+};
+
+Errors Compare(const RunResult& actual, const RunResult& expected) {
+  Errors errors;
+  errors.encoder = RelativeError(actual.encoder_output, expected.encoder_output);
+  EXPECT_EQ(actual.logits.size(), expected.logits.size());
+  for (size_t s = 0; s < std::min(actual.logits.size(), expected.logits.size()); ++s) {
+    errors.logits = std::max(errors.logits, RelativeError(actual.logits[s], expected.logits[s]));
+  }
+  return errors;
+}
+
+void ExpectMatchesReference(const ModelConfig& config, uint32_t seed, const EngineOptions& options = {}) {
+  Engines engines = MakeEngines(config, seed, options);
+  ASSERT_NE(engines.optimized, nullptr);
+  float worst_encoder = 0, worst_logits = 0;
+  for (int prompt : {0, 1, 2, 3}) {
+    // Lengths across the attention's key blocks, one with PAD keys (masked in the encoder and cross-attention).
+    const int length = std::vector<int>{1, 17, 70, 130}[prompt];
+    std::vector<int32_t> tokens = Tokens(length, prompt + 1, config.vocab_size);
+    if (prompt == 2) {
+      for (int i = 60; i < length; ++i) tokens[i] = kPadId;
+    }
+    const RunResult expected = Greedy(*engines.reference, tokens, 30);
+    const RunResult actual = Greedy(*engines.optimized, tokens, 30);
+    EXPECT_EQ(actual.tokens, expected.tokens) << "prompt " << prompt;
+    const Errors errors = Compare(actual, expected);
+    worst_encoder = std::max(worst_encoder, errors.encoder);
+    worst_logits = std::max(worst_logits, errors.logits);
+  }
+  std::printf("fp32 vs reference (d_model %d, head_dim %d, isa %s): encoder %.2g, logits %.2g\n", config.d_model,
+              config.head_dim(), std::string(opt::IsaName(opt::ActiveIsa())).c_str(), worst_encoder, worst_logits);
+  EXPECT_LT(worst_encoder, kF32Tolerance);
+  EXPECT_LT(worst_logits, kF32Tolerance);
+}
+
+TEST(OptimizedEngineTest, Identity) {
+  Engines engines = MakeEngines(test::SmallConfig(), 3);
+  ASSERT_NE(engines.optimized, nullptr);
+  EXPECT_EQ(engines.optimized->name(), "optimized");
+  EXPECT_EQ(engines.optimized->config().ToJson(), test::SmallConfig().ToJson());
+  EXPECT_THAT(EngineNames(), ::testing::Contains("optimized"));
+}
+
+TEST(OptimizedEngineTest, Fp32MatchesReferenceSmall) { ExpectMatchesReference(test::SmallConfig(), 42); }
+
+TEST(OptimizedEngineTest, Fp32MatchesReferenceHeadDim64) { ExpectMatchesReference(MidConfig(), 43); }
+
+TEST(OptimizedEngineTest, Fp32MatchesReferenceOnEveryIsa) {
+  // AVX2 (and the portable kernels) are forced here so they are covered on an AVX-512 machine too.
+  IsaGuard guard;
+  for (opt::Isa isa : RunnableIsas()) {
+    SCOPED_TRACE(std::string(opt::IsaName(isa)));
+    ASSERT_TRUE(opt::ForceIsa(isa).ok());
+    ExpectMatchesReference(MidConfig(), 44, {"fp32", 2});
+  }
+}
+
+TEST(OptimizedEngineTest, OneThreadEqualsTwoThreadsExactly) {
+  // The split of a product or an attention over threads must not change a single bit.
+  const ModelConfig config = MidConfig();
+  Engines one = MakeEngines(config, 45, {"fp32", 1});
+  Engines two = MakeEngines(config, 45, {"fp32", 2});
+  ASSERT_NE(one.optimized, nullptr);
+  ASSERT_NE(two.optimized, nullptr);
+  const std::vector<int32_t> tokens = Tokens(90, 9, config.vocab_size);
+  const RunResult a = Greedy(*one.optimized, tokens, 10);
+  const RunResult b = Greedy(*two.optimized, tokens, 10);
+  EXPECT_EQ(a.encoder_output, b.encoder_output);
+  EXPECT_EQ(a.logits, b.logits);
+}
+
+TEST(OptimizedEngineTest, QuantisedPrecisionsStayClose) {
+  // Tolerances on max |diff| / max |logit|: bf16 weights carry 8 mantissa bits, int8 and int4
+  // (group 32) are coarser still. These are random (untrained) weights, so the bounds are
+  // loose sanity checks that the packing and kernels are right, not accuracy claims.
+  // Measured: bf16 7.6e-4, int8 1.7e-3, int4 3.0e-2.
+  const ModelConfig config = MidConfig();
+  for (const auto& [precision, tolerance] :
+       std::vector<std::pair<std::string, float>>{{"bf16", 0.005f}, {"int8", 0.01f}, {"int4", 0.1f}}) {
+    SCOPED_TRACE(precision);
+    Engines engines = MakeEngines(config, 46, {precision, 2});
+    ASSERT_NE(engines.optimized, nullptr);
+    const std::vector<int32_t> tokens = Tokens(40, 3, config.vocab_size);
+    // Teacher-forced on the reference's tokens so both see the same decoder inputs.
+    const RunResult expected = Greedy(*engines.reference, tokens, 10);
+    std::unique_ptr<Session> session = engines.optimized->NewSession();
+    ASSERT_TRUE(session->Prefill(tokens).ok());
+    RunResult actual;
+    actual.encoder_output.assign(session->encoder_output().begin(), session->encoder_output().end());
+    int32_t token = kEosId;
+    for (int32_t next : expected.tokens) {
+      absl::StatusOr<absl::Span<const float>> logits = session->Decode(token);
+      ASSERT_TRUE(logits.ok());
+      actual.logits.emplace_back(logits->begin(), logits->end());
+      token = next;
+    }
+    const Errors errors = Compare(actual, expected);
+    std::printf("%s vs reference fp32: encoder %.3g, logits %.3g\n", precision.c_str(), errors.encoder, errors.logits);
+    EXPECT_LT(errors.encoder, tolerance);
+    EXPECT_LT(errors.logits, tolerance);
+  }
+}
+
+TEST(OptimizedEngineTest, RetrievalEmbeddingMatchesReference) {
+  Engines engines = MakeEngines(MidConfig(), 47);
+  ASSERT_NE(engines.optimized, nullptr);
+  std::vector<int32_t> tokens = Tokens(33, 4, MidConfig().vocab_size);
+  tokens.push_back(kPadId);
+  absl::StatusOr<std::vector<float>> expected = engines.reference->RetrievalEmbedding(tokens);
+  absl::StatusOr<std::vector<float>> actual = engines.optimized->RetrievalEmbedding(tokens);
+  ASSERT_TRUE(expected.ok() && actual.ok());
+  EXPECT_LT(RelativeError(*actual, *expected), kF32Tolerance);
+  EXPECT_FALSE(engines.optimized->RetrievalEmbedding({}).ok());
+}
+
+TEST(OptimizedEngineTest, ConcurrentSessionsEqualSequentialResults) {
+  const ModelConfig config = MidConfig();
+  Engines engines = MakeEngines(config, 48, {"fp32", 2});
+  ASSERT_NE(engines.optimized, nullptr);
+  constexpr int kThreads = 8, kRequestsPerThread = 3;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < kThreads * kRequestsPerThread; ++i) prompts.push_back(Tokens(5 + 3 * i, i, config.vocab_size));
+  std::vector<RunResult> sequential;
+  for (const std::vector<int32_t>& prompt : prompts) sequential.push_back(Greedy(*engines.optimized, prompt, 12));
+
+  std::vector<RunResult> concurrent(prompts.size());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // One session per thread, reused across its requests (Prefill resets it).
+      std::unique_ptr<Session> session = engines.optimized->NewSession();
+      for (int r = 0; r < kRequestsPerThread; ++r) {
+        const size_t i = static_cast<size_t>(r) * kThreads + t;
+        concurrent[i] = Greedy(*session, prompts[i], 12);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    EXPECT_EQ(concurrent[i].tokens, sequential[i].tokens) << i;
+    EXPECT_EQ(concurrent[i].logits, sequential[i].logits) << i;
+    EXPECT_EQ(concurrent[i].encoder_output, sequential[i].encoder_output) << i;
+  }
+}
+
+TEST(OptimizedEngineTest, PrefillResetsTheSession) {
+  const ModelConfig config = test::SmallConfig();
+  Engines engines = MakeEngines(config, 49);
+  ASSERT_NE(engines.optimized, nullptr);
+  const std::vector<int32_t> first = Tokens(15, 6, config.vocab_size), second = Tokens(8, 7, config.vocab_size);
+  std::unique_ptr<Session> session = engines.optimized->NewSession();
+  ASSERT_TRUE(session->Prefill(first).ok());
+  for (int32_t token : {kEosId, 10, 11, 12, 13}) ASSERT_TRUE(session->Decode(token).ok());
+  const RunResult reused = Greedy(*session, second, 6);
+  EXPECT_EQ(session->num_decoded_tokens(), 6);
+  EXPECT_EQ(session->num_encoder_tokens(), 8);
+  const RunResult fresh = Greedy(*engines.optimized, second, 6);
+  EXPECT_EQ(reused.logits, fresh.logits);
+  EXPECT_EQ(reused.encoder_output, fresh.encoder_output);
+}
+
+TEST(OptimizedEngineTest, Errors) {
+  const ModelConfig config = test::SmallConfig();
+  Engines engines = MakeEngines(config, 50);
+  ASSERT_NE(engines.optimized, nullptr);
+  std::unique_ptr<Session> session = engines.optimized->NewSession();
+  absl::StatusOr<absl::Span<const float>> early = session->Decode(kEosId);
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(session->Prefill({}).ok());
+  EXPECT_THAT(std::string(session->Prefill({5, config.vocab_size}).message()), HasSubstr("outside the vocabulary"));
+  EXPECT_FALSE(session->Prefill({-1}).ok());
+  EXPECT_THAT(std::string(session->Prefill(std::vector<int32_t>(kMaxEncoderTokens + 1, 7)).message()),
+              HasSubstr("at most"));
+  // The longest input is accepted, and the decoder takes exactly kMaxGeneratedTokens + 1 positions.
+  ASSERT_TRUE(session->Prefill(Tokens(kMaxEncoderTokens, 1, config.vocab_size)).ok());
+  ASSERT_TRUE(session->Decode(kEosId).ok());
+  ASSERT_TRUE(session->Prefill(Tokens(4, 1, config.vocab_size)).ok());  // short, to keep the qemu run quick
+  EXPECT_FALSE(session->Decode(config.vocab_size).ok());
+  EXPECT_FALSE(session->Decode(-3).ok());
+  for (int i = 0; i < kMaxGeneratedTokens + 1; ++i) ASSERT_TRUE(session->Decode(7).ok()) << i;
+  EXPECT_EQ(session->Decode(7).status().code(), absl::StatusCode::kOutOfRange);
+}
+
+TEST(OptimizedEngineTest, CreateEngineErrors) {
+  absl::StatusOr<std::shared_ptr<const ModelWeights>> weights =
+      test::LoadWeights(test::RandomCheckpoint(test::SmallConfig(), 1));
+  ASSERT_TRUE(weights.ok());
+  absl::StatusOr<std::unique_ptr<Engine>> bad_precision = CreateEngine("optimized", *weights, {"fp8", 0});
+  EXPECT_EQ(bad_precision.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad_precision.status().message()), HasSubstr("fp8"));
+  EXPECT_FALSE(CreateEngine("optimized", *weights, {"fp32", -1}).ok());
+  EXPECT_FALSE(CreateEngine("reference", *weights, {"int8", 0}).ok());
+  EXPECT_FALSE(CreateEngine("optimized", nullptr).ok());
+}
+
+}  // namespace
+}  // namespace needle
