@@ -231,7 +231,7 @@ class OptimizedEngine : public Engine {
   std::vector<DecoderLayer> decoder_;
   std::vector<float> decoder_final_norm_;
   PackedMatrix logits_matrix_;  // embedding^T: in = d_model, out = vocab
-  std::vector<float> retrieval_hidden_, retrieval_bias_, retrieval_proj_;
+  reference::RetrievalHead retrieval_;
 
  private:
   OptimizedEngine(PackedMatrix logits) : logits_matrix_(std::move(logits)) {}
@@ -314,9 +314,7 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
                                 *std::move(self_attn), *std::move(cross_attn)});
   }
   engine->decoder_final_norm_ = w.Get("decoder/ZCRMSNorm_0/scale").ToF32();
-  engine->retrieval_hidden_ = w.Get("contrastive_hidden/kernel").ToF32();
-  engine->retrieval_bias_ = w.Get("contrastive_hidden/bias").ToF32();
-  engine->retrieval_proj_ = w.Get("contrastive_proj/kernel").ToF32();
+  engine->retrieval_ = reference::RetrievalHead::Load(w);
 
   const int threads = options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   engine->pool_ = std::make_unique<ThreadPool>(threads);
@@ -330,26 +328,7 @@ absl::StatusOr<std::vector<float>> OptimizedEngine::RetrievalEmbedding(absl::Spa
   }
   OptimizedSession session(*this, /*encoder_only=*/true);
   session.RunEncoder(tokens);
-  // The head is ~80k MACs: the reference's scalar products are fast enough.
-  const int d = config_.d_model, r = config_.retrieval_dim();
-  std::vector<double> sums(d, 0.0);
-  int count = 0;
-  for (size_t t = 0; t < tokens.size(); ++t) {
-    if (tokens[t] == 0) continue;  // mean over non-padding positions
-    for (int i = 0; i < d; ++i) sums[i] += session.encoder_output()[t * d + i];
-    ++count;
-  }
-  std::vector<float> pooled(d);
-  for (int i = 0; i < d; ++i) pooled[i] = static_cast<float>(sums[i] / std::max(count, 1));
-  std::vector<float> hidden(r), embedding(r);
-  reference::MatMul(pooled.data(), 1, d, retrieval_hidden_.data(), r, hidden.data());
-  for (int i = 0; i < r; ++i) hidden[i] = std::max(0.0f, hidden[i] + retrieval_bias_[i]);
-  reference::MatMul(hidden.data(), 1, r, retrieval_proj_.data(), r, embedding.data());
-  double sum_squares = 0.0;
-  for (float x : embedding) sum_squares += static_cast<double>(x) * x;
-  const float inv_norm = static_cast<float>(1.0 / std::sqrt(sum_squares + 1e-12));
-  for (float& x : embedding) x *= inv_norm;
-  return embedding;
+  return retrieval_.Embed(session.encoder_output().data(), tokens, config_.d_model);
 }
 
 OptimizedSession::OptimizedSession(const OptimizedEngine& engine, bool encoder_only)

@@ -86,4 +86,31 @@ void Attention(const float* q, int tq, const float* k, const float* v, int tk, i
   }
 }
 
+RetrievalHead RetrievalHead::Load(const ModelWeights& weights) {
+  return {weights.Get("contrastive_hidden/kernel").ToF32(), weights.Get("contrastive_hidden/bias").ToF32(),
+          weights.Get("contrastive_proj/kernel").ToF32()};
+}
+
+std::vector<float> RetrievalHead::Embed(const float* encoder_output, absl::Span<const int32_t> tokens, int d) const {
+  const int r = static_cast<int>(hidden_bias.size());
+  std::vector<double> sums(d, 0.0);
+  int count = 0;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    if (tokens[t] == 0) continue;  // PAD
+    for (int i = 0; i < d; ++i) sums[i] += encoder_output[t * d + i];
+    ++count;
+  }
+  std::vector<float> pooled(d);
+  for (int i = 0; i < d; ++i) pooled[i] = static_cast<float>(sums[i] / std::max(count, 1));
+  std::vector<float> hidden(r), embedding(r);
+  MatMul(pooled.data(), 1, d, hidden_kernel.data(), r, hidden.data());
+  for (int i = 0; i < r; ++i) hidden[i] = std::max(0.0f, hidden[i] + hidden_bias[i]);
+  MatMul(hidden.data(), 1, r, proj_kernel.data(), r, embedding.data());
+  double sum_squares = 0.0;
+  for (float x : embedding) sum_squares += static_cast<double>(x) * x;
+  const float inv_norm = static_cast<float>(1.0 / std::sqrt(sum_squares + 1e-12));
+  for (float& x : embedding) x *= inv_norm;
+  return embedding;
+}
+
 }  // namespace needle::reference

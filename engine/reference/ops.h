@@ -9,7 +9,11 @@
 #ifndef NEEDLE_REFERENCE_OPS_H_
 #define NEEDLE_REFERENCE_OPS_H_
 
+#include <cstdint>
 #include <vector>
+
+#include "absl/types/span.h"
+#include "needle/weights.h"
 
 namespace needle::reference {
 
@@ -34,6 +38,17 @@ float Sigmoid(float x);
 // masking is not needed here because the decoder feeds one position at a time.
 void Attention(const float* q, int tq, const float* k, const float* v, int tk, int heads, int kv_heads, int head_dim,
                const std::vector<bool>& key_visible, float* out);
+
+// The retrieval head, shared by every engine (it is ~80k MACs per request):
+// mean-pool the encoder output over non-padding positions -> Dense(+bias) ->
+// ReLU -> Dense -> L2-normalise.
+struct RetrievalHead {
+  std::vector<float> hidden_kernel, hidden_bias, proj_kernel;
+
+  static RetrievalHead Load(const ModelWeights& weights);
+  // encoder_output: (tokens.size(), d) rows for `tokens`.
+  std::vector<float> Embed(const float* encoder_output, absl::Span<const int32_t> tokens, int d) const;
+};
 
 }  // namespace needle::reference
 

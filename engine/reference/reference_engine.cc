@@ -90,9 +90,7 @@ class ReferenceEngine : public Engine {
                           LoadAttention(w, p + "/self_attn", l), LoadAttention(w, p + "/cross_attn", l)});
     }
     decoder_final_norm_ = w.Get("decoder/ZCRMSNorm_0/scale").ToF32();
-    retrieval_hidden_ = w.Get("contrastive_hidden/kernel").ToF32();
-    retrieval_bias_ = w.Get("contrastive_hidden/bias").ToF32();
-    retrieval_proj_ = w.Get("contrastive_proj/kernel").ToF32();
+    retrieval_ = RetrievalHead::Load(w);
   }
 
   std::string_view name() const override { return "reference"; }
@@ -102,25 +100,7 @@ class ReferenceEngine : public Engine {
   absl::StatusOr<std::vector<float>> RetrievalEmbedding(absl::Span<const int32_t> tokens) const override {
     ReferenceSession session(*this);
     if (absl::Status status = session.Prefill(tokens); !status.ok()) return status;
-    const int d = config_.d_model, r = config_.retrieval_dim();
-    std::vector<double> sums(d, 0.0);
-    int count = 0;
-    for (size_t t = 0; t < tokens.size(); ++t) {
-      if (tokens[t] == 0) continue;  // mean over non-padding positions
-      for (int i = 0; i < d; ++i) sums[i] += session.encoder_output()[t * d + i];
-      ++count;
-    }
-    std::vector<float> pooled(d);
-    for (int i = 0; i < d; ++i) pooled[i] = static_cast<float>(sums[i] / std::max(count, 1));
-    std::vector<float> hidden(r), embedding(r);
-    MatMul(pooled.data(), 1, d, retrieval_hidden_.data(), r, hidden.data());
-    for (int i = 0; i < r; ++i) hidden[i] = std::max(0.0f, hidden[i] + retrieval_bias_[i]);
-    MatMul(hidden.data(), 1, r, retrieval_proj_.data(), r, embedding.data());
-    double sum_squares = 0.0;
-    for (float x : embedding) sum_squares += static_cast<double>(x) * x;
-    const float inv_norm = static_cast<float>(1.0 / std::sqrt(sum_squares + 1e-12));
-    for (float& x : embedding) x *= inv_norm;
-    return embedding;
+    return retrieval_.Embed(session.encoder_output().data(), tokens, config_.d_model);
   }
 
   // x = embedding[token] * sqrt(d_model), the input scaling of both stacks.
@@ -180,7 +160,7 @@ class ReferenceEngine : public Engine {
   std::vector<float> encoder_final_norm_;
   std::vector<DecoderLayer> decoder_;
   std::vector<float> decoder_final_norm_;
-  std::vector<float> retrieval_hidden_, retrieval_bias_, retrieval_proj_;
+  RetrievalHead retrieval_;
 };
 
 absl::Status ReferenceSession::Prefill(absl::Span<const int32_t> tokens) {
