@@ -38,6 +38,7 @@
 #include <thread>
 #include <utility>
 
+#include "elapsed.h"
 #include "needle/evals/call.h"
 #include "needle/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -45,15 +46,10 @@
 namespace needle::evals {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using OJson = nlohmann::ordered_json;
 
 // A reply line longer than this is a runaway process, not a reply.
 constexpr size_t kMaxReplyBytes = 64 << 20;
-
-double MillisecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 // Milliseconds left for poll(), at least 0.
 int RemainingMs(Clock::time_point deadline) {

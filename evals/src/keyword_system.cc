@@ -40,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "elapsed.h"
 #include "needle/evals/call.h"
 
 namespace needle::evals {
@@ -373,10 +374,10 @@ class KeywordSystem : public System {
   const std::string& name() const override { return name_; }
 
   absl::StatusOr<Prediction> Predict(const EvalItem& item) const override {
-    const auto start = std::chrono::steady_clock::now();
+    const Clock::time_point start = Clock::now();
     Prediction prediction;
     prediction.text = CallsToJson(Decide(item));
-    prediction.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    prediction.latency_ms = MillisecondsSince(start);
     return prediction;
   }
 

@@ -3,14 +3,10 @@
 #include <chrono>
 #include <utility>
 
+#include "elapsed.h"
+
 namespace needle::evals {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double MillisecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 class NeedleSystem : public System {
  public:

@@ -18,6 +18,7 @@
 #include <map>
 #include <utility>
 
+#include "elapsed.h"
 #include "httplib.h"
 #include "needle/evals/call.h"
 #include "needle/str_cat.h"
@@ -26,14 +27,9 @@
 namespace needle::evals {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using OJson = nlohmann::ordered_json;
 
 constexpr char kPath[] = "/v1/chat/completions";
-
-double MillisecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 std::string Excerpt(const std::string& text) { return text.size() > 500 ? text.substr(0, 500) + "..." : text; }
 
