@@ -1,0 +1,303 @@
+"""Baby and childcare: feeding, diapers, sleep, health, milestones, supplies, sitters."""
+
+from ..schema import Param, Tool
+
+CATEGORY = "baby_childcare"
+TITLE = "Baby and childcare"
+
+POOLS = {
+    "child": ("Emma", "Liam", "Noah", "Olivia", "Ava", "Mia", "Leo", "Zoe", "Eli", "Nora", "Theo", "Ruby", "Max",
+              "Isla", "Finn", "Maya", "Jonah", "Lily", "Ezra", "Hazel", "Oscar", "Luna", "Milo", "Ivy"),
+    "baby_item": ("size 3 diapers", "unscented wipes", "infant formula", "diaper cream", "baby shampoo",
+                  "teething rings", "burp cloths", "pacifiers", "bottle nipples", "swim diapers",
+                  "baby sunscreen", "onesies", "sleep sacks", "nursing pads", "milk storage bags", "rice cereal",
+                  "baby food pouches", "sippy cups", "bibs", "crib sheets", "nail clippers", "teething gel",
+                  "night-time diapers", "bottle brushes"),
+    # Past-tense events, so they fit "{child} {milestone} today".
+    "milestone": ("smiled for the first time", "rolled over", "sat up without help", "got a first tooth",
+                  "started crawling", "pulled up to standing", "took first steps", "said a first word",
+                  "waved bye-bye", "clapped hands", "slept through the night", "tried solid food",
+                  "laughed out loud", "held the bottle alone", "pointed at the dog", "climbed the stairs",
+                  "drank from a cup", "said mama", "said dada", "stacked two blocks", "used the potty",
+                  "ate with a spoon", "walked across the room"),
+    "medicine": ("infant acetaminophen", "children's ibuprofen", "amoxicillin", "vitamin D drops", "iron drops",
+                 "gripe water", "saline nose drops", "gas relief drops", "antihistamine syrup", "cough syrup",
+                 "azithromycin", "cetirizine", "probiotic drops", "oral rehydration solution", "prednisolone",
+                 "cefdinir", "multivitamin drops", "fluoride drops", "simethicone", "allergy syrup"),
+}
+
+_CHILD = Param("child", "string", "Optional child's name; the default child profile when omitted.", "text:child",
+               required=False)
+
+TOOLS = (
+    Tool(
+        name="log_baby_feeding",
+        description="Record a feeding in the baby tracker: breast, bottle or solids.",
+        params=(
+            Param("feeding_type", "string", "How the baby was fed.", "enum",
+                  enum=("breast", "bottle", "solids"),
+                  surfaces={"breast": ("nursing",), "solids": ("solid food",)}),
+            Param("amount_ml", "integer", "Optional amount taken, in millilitres (bottle feeds).", "int:20:300",
+                  required=False),
+            Param("duration_minutes", "integer", "Optional length of the feed, in minutes.", "duration_min",
+                  required=False),
+            _CHILD,
+        ),
+        templates=(
+            "log a {feeding_type} feed",
+            "record a {feeding_type} feeding for {child}",
+            "{child} just had a {feeding_type} feed of {amount_ml} ml, log it",
+            "log {feeding_type}, {duration_minutes}",
+            "add a feeding: {feeding_type}, {amount_ml} milliliters",
+            "track a {feeding_type} feed that lasted {duration_minutes}",
+            "note a {feeding_type} feeding for {child}, {amount_ml} ml",
+            "can you log the last feed, it was {feeding_type}",
+        ),
+        indirect=(
+            "{child} finally finished a {feeding_type} feed, took {amount_ml} ml",
+            "that {feeding_type} session went on for {duration_minutes}, I need to keep count for the doctor",
+        ),
+        near_miss=("set_feeding_reminder", "log_pet_meal"),
+    ),
+    Tool(
+        name="set_feeding_reminder",
+        description="Remind the parent when the next feed is due, a set time after the last one.",
+        params=(
+            Param("interval_minutes", "integer", "Time from now until the next feed, in minutes.", "duration_min"),
+            _CHILD,
+        ),
+        templates=(
+            "remind me to feed the baby in {interval_minutes}",
+            "next feed reminder in {interval_minutes}",
+            "tell me when it's time to feed {child}, {interval_minutes} from now",
+            "set a feeding reminder for {interval_minutes}",
+            "ping me in {interval_minutes} for {child}'s next feed",
+            "can you remind me about the next bottle in {interval_minutes}",
+            "feeding alert in {interval_minutes} please",
+        ),
+        indirect=(
+            "{child} gets hungry again about {interval_minutes} after a feed and I keep losing track",
+            "I'm going to nap, the baby will be hungry again in {interval_minutes}",
+        ),
+        near_miss=("log_baby_feeding", "schedule_pet_feeding"),
+    ),
+    Tool(
+        name="log_diaper_change",
+        description="Record a diaper change in the baby tracker.",
+        params=(
+            Param("diaper", "string", "What the diaper held.", "enum",
+                  enum=("wet", "dirty", "mixed", "dry"),
+                  surfaces={"dirty": ("poopy", "soiled"), "mixed": ("wet and dirty",)}),
+            _CHILD,
+        ),
+        templates=(
+            "log a {diaper} diaper",
+            "record a {diaper} diaper for {child}",
+            "{child} had a {diaper} diaper",
+            "diaper change, {diaper}",
+            "add a {diaper} nappy to the log",
+            "just changed a {diaper} one, note it for {child}",
+            "can you track a {diaper} diaper change",
+            "mark down a {diaper} diaper",
+        ),
+        indirect=(
+            "changed {child} again, {diaper} this time, the daycare wants a count",
+            "another {diaper} diaper, that's the third since lunch",
+        ),
+        near_miss=("log_baby_feeding", "reorder_baby_supplies"),
+    ),
+    Tool(
+        name="log_baby_nap",
+        description="Record a nap or sleep stretch in the baby tracker.",
+        params=(
+            Param("duration_minutes", "integer", "How long the baby slept, in minutes.", "duration_min"),
+            _CHILD,
+        ),
+        templates=(
+            "log a nap of {duration_minutes}",
+            "{child} slept for {duration_minutes}, record it",
+            "add a nap, {duration_minutes}",
+            "the baby napped {duration_minutes}, log that",
+            "record {duration_minutes} of sleep for {child}",
+            "track a nap that lasted {duration_minutes}",
+            "note that {child} was down for {duration_minutes}",
+            "nap log: {duration_minutes}",
+        ),
+        indirect=(
+            "{child} only managed {duration_minutes} of sleep this afternoon, I'm worried",
+            "finally some quiet, the baby was out cold for {duration_minutes}",
+        ),
+        near_miss=("play_sleep_sound",),
+    ),
+    Tool(
+        name="play_sleep_sound",
+        description="Play a soothing sound on the nursery sound machine.",
+        params=(
+            Param("sound", "string", "Sound to play.", "enum",
+                  enum=("white_noise", "rain", "ocean_waves", "heartbeat", "fan", "lullaby", "shushing"),
+                  surfaces={"ocean_waves": ("ocean", "waves"), "lullaby": ("lullaby music",)}),
+            Param("duration_minutes", "integer", "Optional play time in minutes; all night when omitted.",
+                  "duration_min", required=False),
+            Param("volume_percent", "integer", "Optional volume, 0-100.", "percent", required=False),
+        ),
+        templates=(
+            "play {sound} in the nursery",
+            "turn on {sound} for {duration_minutes}",
+            "start the sound machine on {sound}",
+            "put on {sound} at {volume_percent} volume",
+            "can you play {sound} for the baby",
+            "sound machine, {sound}, {duration_minutes}",
+            "I want {sound} playing in the nursery at {volume_percent}",
+            "switch the nursery speaker to {sound}",
+        ),
+        indirect=(
+            "the baby won't settle, {sound} usually does the trick",
+            "{sound} for {duration_minutes} might get her back to sleep",
+        ),
+        near_miss=("log_baby_nap",),
+    ),
+    Tool(
+        name="log_baby_milestone",
+        description="Save a developmental milestone to the child's baby book.",
+        params=(
+            Param("milestone", "string", "What the child did.", "text:milestone"),
+            _CHILD,
+            Param("date", "string", "Optional date it happened, YYYY-MM-DD; today when omitted.", "date",
+                  required=False),
+        ),
+        templates=(
+            "{child} {milestone} today, save it to the baby book",
+            "add a milestone: {milestone}",
+            "log that {child} {milestone}",
+            "record a milestone for {child}, {milestone}, on {date}",
+            "the baby {milestone}, put it in the baby book",
+            "save this milestone: {milestone} on {date}",
+            "can you note in {child}'s book that the little one {milestone}",
+            "baby book entry: {milestone}",
+        ),
+        indirect=(
+            "oh my gosh, {child} just {milestone}!",
+            "I can't believe it, the baby {milestone} back on {date} and I never wrote it down",
+        ),
+        near_miss=("log_baby_nap",),
+    ),
+    Tool(
+        name="record_child_temperature",
+        description="Record a child's body temperature reading in the health log.",
+        params=(
+            Param("temperature_c", "number", "Reading in degrees Celsius.", "number:35.5:41:0.1"),
+            _CHILD,
+        ),
+        templates=(
+            "log a temperature of {temperature_c}",
+            "{child}'s temperature is {temperature_c}, record it",
+            "record {temperature_c} degrees for {child}",
+            "add a temp reading, {temperature_c}",
+            "the thermometer says {temperature_c}, log it",
+            "note a fever reading of {temperature_c} for {child}",
+            "save temperature {temperature_c} degrees",
+        ),
+        indirect=(
+            "{child} feels warm, the thermometer just read {temperature_c}",
+            "she's running {temperature_c} degrees, the pediatrician wants me to keep a record",
+        ),
+        near_miss=("log_child_medication",),
+    ),
+    Tool(
+        name="log_child_medication",
+        description="Record a dose of medicine given to a child, to track timing and totals.",
+        params=(
+            Param("medicine", "string", "Name of the medicine.", "text:medicine"),
+            Param("dose_ml", "number", "Dose given, in millilitres.", "number:0.5:15:0.5"),
+            _CHILD,
+        ),
+        templates=(
+            "log {dose_ml} ml of {medicine}",
+            "I gave {child} {dose_ml} ml of {medicine}",
+            "record a dose of {medicine}, {dose_ml} ml",
+            "{child} just had {dose_ml} milliliters of {medicine}, note it",
+            "add {medicine}, {dose_ml} ml, to the medicine log",
+            "track a dose of {medicine}, {dose_ml} ml for {child}",
+            "medicine log: {medicine} {dose_ml} ml",
+        ),
+        indirect=(
+            "just got {dose_ml} ml of {medicine} into {child}, don't let me double dose later",
+            "she finally swallowed the {medicine}, the full {dose_ml} ml",
+        ),
+        near_miss=("record_child_temperature", "reorder_baby_supplies"),
+    ),
+    Tool(
+        name="schedule_pediatrician_visit",
+        description="Book an appointment with the child's pediatrician.",
+        params=(
+            Param("child", "string", "The child the visit is for.", "text:child"),
+            Param("day", "string", "Preferred day.", "day"),
+            Param("visit_type", "string", "Optional reason for the visit.", "enum", required=False,
+                  enum=("checkup", "vaccination", "sick_visit", "follow_up"),
+                  surfaces={"checkup": ("well visit", "check-up"), "vaccination": ("vaccine",),
+                            "follow_up": ("follow-up",)}),
+        ),
+        templates=(
+            "book a pediatrician appointment for {child} {day}",
+            "schedule {child}'s {visit_type} for {day}",
+            "get {child} in to see the pediatrician {day}",
+            "make a {visit_type} appointment with the doctor for {child} {day}",
+            "can {child} see the pediatrician {day}",
+            "I need a {visit_type} appointment for {child} {day}",
+            "set up a visit with the children's doctor for {child}, {day}",
+            "please book the pediatrician for {child} {day}",
+        ),
+        indirect=(
+            "{child} has had a cough for a week, I'd like the doctor to see her {day}",
+            "{child} needs a {visit_type} appointment and {day} is my only free day",
+        ),
+        near_miss=("book_vet_appointment", "book_babysitter"),
+    ),
+    Tool(
+        name="reorder_baby_supplies",
+        description="Reorder a baby supply item from the user's usual store.",
+        params=(
+            Param("item", "string", "The product to reorder.", "text:baby_item"),
+            Param("quantity", "integer", "Optional number of packs; 1 when omitted.", "int:2:6", required=False),
+        ),
+        templates=(
+            "reorder {item}",
+            "order more {item}",
+            "buy {quantity} packs of {item}",
+            "we need {item}, place the usual order",
+            "get {quantity} more of the {item}",
+            "can you restock {item}",
+            "add {item} to my baby supplies order",
+            "send us {quantity} boxes of {item}",
+        ),
+        indirect=(
+            "we're down to the last of the {item}",
+            "just noticed we're totally out of {item}, grab {quantity} this time",
+        ),
+        near_miss=("log_diaper_change",),
+    ),
+    Tool(
+        name="book_babysitter",
+        description="Request a babysitter from the sitter app for a day, start time and number of hours.",
+        params=(
+            Param("day", "string", "Day the sitter is needed.", "day"),
+            Param("start_time", "string", "When the sitter should arrive, 24-hour HH:MM.", "time"),
+            Param("hours", "integer", "Optional number of hours; 3 when omitted.", "int:2:10", required=False),
+        ),
+        templates=(
+            "book a babysitter for {day} at {start_time}",
+            "I need a sitter {day} from {start_time} for {hours} hours",
+            "find us a babysitter {day}, starting {start_time}",
+            "can you get a sitter at {start_time} {day}",
+            "request a babysitter for {hours} hours {day} at {start_time}",
+            "line up childcare for {day} at {start_time}",
+            "we need someone to watch the kids {day} at {start_time}",
+            "schedule a sitter for {day} {start_time}",
+        ),
+        indirect=(
+            "we've got a wedding {day} and need to leave at {start_time}, who's going to watch the kids",
+            "date night {day}! we head out at {start_time} and should be back in {hours} hours",
+        ),
+        near_miss=("schedule_pediatrician_visit",),
+    ),
+)

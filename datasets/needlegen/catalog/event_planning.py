@@ -1,0 +1,287 @@
+"""Event planning: parties, venues, guests, catering, budgets and decorations."""
+
+from ..schema import Param, Tool
+
+CATEGORY = "event_planning"
+TITLE = "Event planning"
+
+POOLS = {
+    # Each reads on its own after "for" or "to".
+    "event_name": ("Maya's 30th birthday", "the office holiday party", "our engagement dinner", "the baby shower",
+                   "the family reunion", "the book club picnic", "Frank's retirement party", "the housewarming",
+                   "the graduation party", "Friday game night", "the charity gala", "the team offsite",
+                   "the neighborhood block party", "our anniversary dinner", "the bridal shower",
+                   "the soccer team banquet", "the wine tasting", "the product launch party", "Leo's farewell lunch",
+                   "the Super Bowl party", "the alumni mixer", "Thanksgiving dinner", "the kids' Halloween party",
+                   "Grandma's 90th"),
+    "venue": ("the Rosewood Hotel ballroom", "Lakeside Pavilion", "the rooftop at the Hudson", "Riverside Park",
+              "the community center", "Bella Cucina", "the Grand Oak Barn", "Harbor View Loft",
+              "the garden terrace", "Blue Door Brewery", "the art museum atrium", "Maple Hall", "the yacht club",
+              "Cedar Creek Winery", "the old library event room", "Sunset Beach", "Union Hall",
+              "the Greenhouse Cafe", "the Skyline Lounge", "Willow Springs Lodge", "Pier 17",
+              "the church fellowship hall"),
+    # Read after "with" / "for".
+    "theme": ("tropical luau", "1920s Gatsby", "rustic farmhouse", "Hollywood glam", "under the sea",
+              "winter wonderland", "masquerade", "boho garden", "retro 80s", "superheroes", "space adventure",
+              "vintage tea party", "Mexican fiesta", "casino night", "dinosaurs", "fairy tale castle",
+              "black and white", "country western", "Parisian cafe", "neon glow", "jungle safari",
+              "beach bonfire", "enchanted forest"),
+}
+
+TOOLS = (
+    Tool(
+        name="create_event_plan",
+        description="Create a new event with a name and date, optionally a start time and venue, so guests, "
+                    "budget and vendors can be attached to it.",
+        params=(
+            Param("event_name", "string", "What the event is called.", "text:event_name"),
+            Param("date", "string", "Event date, YYYY-MM-DD.", "date"),
+            Param("start_time", "string", "Optional start time, 24-hour HH:MM.", "time", required=False),
+            Param("venue", "string", "Optional venue.", "text:venue", required=False),
+        ),
+        templates=(
+            "create an event for {event_name} on {date}",
+            "start planning {event_name}, it's on {date}",
+            "set up {event_name} for {date} at {start_time}",
+            "new event: {event_name}, {date}, {venue}",
+            "plan {event_name} on {date} at {venue} starting {start_time}",
+            "can you make an event called {event_name} on {date}",
+            "I'm hosting {event_name} on {date}, add it to my events",
+            "put {event_name} down for {date} at {start_time}",
+        ),
+        indirect=(
+            "we finally picked {date} for {event_name}, I need to get organized",
+            "{event_name} is happening at {venue} on {date} and I'm in charge of everything",
+        ),
+        near_miss=("book_event_venue",),
+    ),
+    Tool(
+        name="add_event_guest",
+        description="Add a person to an event's guest list, optionally with a plus-one.",
+        params=(
+            Param("event_name", "string", "The event, as the user named it.", "text:event_name"),
+            Param("guest", "string", "The guest's name.", "person"),
+            Param("plus_one", "boolean", "Whether the guest may bring a companion.", "bool", required=False,
+                  surfaces={"true": ("with a plus-one", "and their partner"),
+                            "false": ("without a plus-one", "with no plus-one")}),
+        ),
+        templates=(
+            "add {guest} to the guest list for {event_name}",
+            "put {guest} on the list for {event_name} {plus_one}",
+            "invite {guest} to {event_name}",
+            "{guest} is coming to {event_name}, add them",
+            "can you add {guest} {plus_one} to {event_name}",
+            "include {guest} in {event_name}",
+            "I want {guest} at {event_name} {plus_one}",
+            "guest list for {event_name}: add {guest}",
+        ),
+        indirect=(
+            "I just remembered {guest} would be hurt if they weren't at {event_name}",
+            "{guest} just said yes to {event_name}, put them down {plus_one}",
+        ),
+        near_miss=("send_event_invitations", "check_event_rsvps"),
+    ),
+    Tool(
+        name="send_event_invitations",
+        description="Send invitations to everyone on an event's guest list, optionally with an RSVP deadline.",
+        params=(
+            Param("event_name", "string", "The event, as the user named it.", "text:event_name"),
+            Param("rsvp_deadline", "string", "Optional date replies are due by, YYYY-MM-DD.", "date",
+                  required=False),
+            Param("delivery", "string", "Optional way to send the invitations.", "enum", required=False,
+                  enum=("email", "text", "printed"),
+                  surfaces={"text": ("text message", "SMS"), "printed": ("paper cards", "mail")}),
+        ),
+        templates=(
+            "send out the invitations for {event_name}",
+            "send invites for {event_name} and ask people to reply by {rsvp_deadline}",
+            "invite everyone to {event_name} by {delivery}",
+            "can you send the invitations for {event_name}, RSVP by {rsvp_deadline}",
+            "mail the invites for {event_name} via {delivery}",
+            "it's time to send invitations to {event_name}",
+            "invitations for {event_name} please, RSVPs due {rsvp_deadline}, send by {delivery}",
+            "get the invites out for {event_name}",
+        ),
+        indirect=(
+            "the guest list for {event_name} is final, people need to hear about it",
+            "I need headcounts for {event_name} by {rsvp_deadline}, so everyone has to be invited now",
+        ),
+        near_miss=("add_event_guest",),
+    ),
+    Tool(
+        name="check_event_rsvps",
+        description="Show who has accepted, declined or not yet replied to an event invitation.",
+        params=(
+            Param("event_name", "string", "The event, as the user named it.", "text:event_name"),
+            Param("only_pending", "boolean", "List only guests who have not replied yet.", "bool", required=False,
+                  surfaces={"true": ("just the ones who haven't replied", "only people still pending"),
+                            "false": ("everyone", "the full list")}),
+        ),
+        templates=(
+            "who's coming to {event_name}",
+            "check the RSVPs for {event_name}",
+            "how many people said yes to {event_name}",
+            "show me the replies for {event_name}, {only_pending}",
+            "RSVP status for {event_name}, {only_pending}",
+            "who hasn't answered the invite to {event_name}",
+            "can you list the responses for {event_name}",
+            "give me {only_pending} for {event_name}",
+        ),
+        indirect=(
+            "the caterer wants a final headcount for {event_name} tomorrow",
+            "I need to chase people for {event_name}, show me {only_pending}",
+        ),
+        near_miss=("add_event_guest", "send_event_invitations"),
+    ),
+    Tool(
+        name="book_event_venue",
+        description="Request a booking at a venue for a date, with an expected number of guests.",
+        params=(
+            Param("venue", "string", "The venue to book.", "text:venue"),
+            Param("date", "string", "Date of the booking, YYYY-MM-DD.", "date"),
+            Param("guest_count", "integer", "Optional expected number of guests.", "int:10:400", required=False),
+        ),
+        templates=(
+            "book {venue} for {date}",
+            "reserve {venue} on {date} for {guest_count} people",
+            "is {venue} free on {date}? book it",
+            "can you hold {venue} for {date}",
+            "I want to rent {venue} on {date}, about {guest_count} guests",
+            "put in a booking request at {venue} for {date}",
+            "secure {venue} for {guest_count} guests on {date}",
+            "lock in {venue}, {date}",
+        ),
+        indirect=(
+            "we toured {venue} and loved it, let's grab {date} before someone else does",
+            "we're expecting {guest_count} guests on {date} and {venue} is big enough",
+        ),
+        near_miss=("create_event_plan",),
+    ),
+    Tool(
+        name="order_event_catering",
+        description="Order catering for an event for a number of guests, optionally choosing a cuisine and a "
+                    "dietary requirement.",
+        params=(
+            Param("event_name", "string", "The event, as the user named it.", "text:event_name"),
+            Param("guest_count", "integer", "Number of guests to feed.", "int:5:300"),
+            Param("cuisine", "string", "Optional cuisine.", "enum", required=False,
+                  enum=("italian", "mexican", "bbq", "mediterranean", "indian", "sushi", "finger_food"),
+                  surfaces={"bbq": ("barbecue",), "finger_food": ("finger foods", "canapes")}),
+            Param("dietary", "string", "Optional requirement every dish must meet.", "enum", required=False,
+                  enum=("vegetarian", "vegan", "gluten_free", "halal", "kosher"),
+                  surfaces={"gluten_free": ("gluten-free", "celiac-safe")}),
+        ),
+        templates=(
+            "order catering for {event_name} for {guest_count} people",
+            "get food for {guest_count} guests at {event_name}",
+            "cater {event_name} with {cuisine} for {guest_count}",
+            "I need {dietary} catering for {guest_count} at {event_name}",
+            "book {cuisine} catering, {guest_count} people, {event_name}",
+            "can you arrange {cuisine} food for {event_name}, {guest_count} guests, all {dietary}",
+            "order food for {event_name}, headcount {guest_count}",
+            "set up catering for {guest_count} people at {event_name}, make it {dietary}",
+        ),
+        indirect=(
+            "{guest_count} people are coming to {event_name} and I'm definitely not cooking",
+            "half the guests at {event_name} are {dietary}, we're {guest_count} in total and I'd love {cuisine}",
+        ),
+        near_miss=("set_event_budget",),
+    ),
+    Tool(
+        name="set_event_budget",
+        description="Set the total spending budget for an event; purchases are tracked against it.",
+        params=(
+            Param("event_name", "string", "The event, as the user named it.", "text:event_name"),
+            Param("amount", "number", "Total budget in dollars.", "money"),
+        ),
+        templates=(
+            "set the budget for {event_name} to {amount}",
+            "cap {event_name} spending at {amount}",
+            "our budget for {event_name} is {amount}",
+            "can you make the budget for {event_name} {amount}",
+            "I want to spend no more than {amount} on {event_name}",
+            "budget {amount} for {event_name}",
+            "change the budget of {event_name} to {amount}",
+        ),
+        indirect=(
+            "my parents are chipping in, so we've got {amount} to work with for {event_name}",
+            "I can't go over {amount} on {event_name} or my partner will kill me",
+        ),
+        near_miss=("order_event_catering",),
+    ),
+    Tool(
+        name="suggest_party_decorations",
+        description="Suggest decorations and a shopping list for a party theme, optionally within a budget.",
+        params=(
+            Param("theme", "string", "The party theme.", "text:theme"),
+            Param("budget", "number", "Optional decoration budget in dollars.", "money", required=False),
+        ),
+        templates=(
+            "give me decoration ideas for the theme {theme}",
+            "how should I decorate for {theme}",
+            "suggest {theme} decorations under {budget}",
+            "what decor goes with {theme}",
+            "I'm throwing my daughter's {theme} party, what decorations do I need",
+            "decoration shopping list for {theme}, budget {budget}",
+            "help me decorate {theme} style for {budget} or less",
+            "{theme} party decor ideas please",
+        ),
+        indirect=(
+            "the kids picked {theme} as the theme and I have no idea how to make the room look like it",
+            "I have {budget} left for decorations and the theme is {theme}",
+        ),
+        near_miss=("create_event_plan",),
+    ),
+    Tool(
+        name="create_seating_chart",
+        description="Generate a seating chart for an event's confirmed guests across a number of tables.",
+        params=(
+            Param("event_name", "string", "The event, as the user named it.", "text:event_name"),
+            Param("table_count", "integer", "Number of tables.", "int:2:40"),
+            Param("seats_per_table", "integer", "Optional seats at each table.", "int:4:12", required=False),
+        ),
+        templates=(
+            "make a seating chart for {event_name} with {table_count} tables",
+            "arrange the guests at {event_name} across {table_count} tables",
+            "seating plan for {event_name}: {table_count} tables of {seats_per_table}",
+            "can you sort out who sits where at {event_name}, we have {table_count} tables",
+            "create seating for {event_name}, {table_count} tables, {seats_per_table} seats each",
+            "split the guests for {event_name} over {table_count} tables",
+            "draw up the table plan for {event_name} using {table_count} tables",
+            "I need a seating chart, {event_name}, {table_count} tables",
+        ),
+        indirect=(
+            "the hall for {event_name} fits {table_count} round tables and I don't want the exes sitting together",
+            "we rented {table_count} tables that seat {seats_per_table} each for {event_name}, who goes where",
+        ),
+        near_miss=("check_event_rsvps",),
+    ),
+    Tool(
+        name="book_event_entertainment",
+        description="Book entertainment or a service provider such as a DJ, band or photographer for an event.",
+        params=(
+            Param("event_name", "string", "The event, as the user named it.", "text:event_name"),
+            Param("kind", "string", "What to book.", "enum",
+                  enum=("dj", "live_band", "photographer", "magician", "face_painter", "photo_booth"),
+                  surfaces={"dj": ("a DJ",), "live_band": ("a live band", "live music"),
+                            "photographer": ("a photographer",), "magician": ("a magician",),
+                            "face_painter": ("a face painter",), "photo_booth": ("a photo booth",)}),
+            Param("hours", "integer", "Optional number of hours booked.", "int:2:8", required=False),
+        ),
+        templates=(
+            "book {kind} for {event_name}",
+            "hire {kind} for {event_name} for {hours} hours",
+            "can you find {kind} for {event_name}",
+            "I want {kind} at {event_name}",
+            "get {kind} booked for {event_name}, {hours} hours",
+            "reserve {kind} for {hours} hours at {event_name}",
+            "we need {kind} for {event_name}",
+            "line up {kind} for {event_name}",
+        ),
+        indirect=(
+            "{event_name} is going to be dull without {kind}",
+            "everyone asked for {kind} at {event_name}, it should run about {hours} hours",
+        ),
+        near_miss=("book_event_venue",),
+    ),
+)

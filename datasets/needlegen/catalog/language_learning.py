@@ -1,0 +1,295 @@
+"""Language learning: lessons, flashcards, translation, pronunciation and practice habits."""
+
+from ..schema import Param, Tool
+
+CATEGORY = "language_learning"
+TITLE = "Language learning"
+
+POOLS = {
+    "language": ("Spanish", "French", "German", "Italian", "Japanese", "Korean", "Mandarin", "Portuguese",
+                 "Arabic", "Hindi", "Russian", "Dutch", "Swedish", "Turkish", "Greek", "Polish", "Vietnamese",
+                 "Thai", "Hebrew", "Indonesian", "Norwegian", "Swahili", "Cantonese", "Czech"),
+    "phrase": ("where is the train station", "how much does this cost", "I'm allergic to peanuts",
+               "can I have the bill please", "nice to meet you", "I don't understand",
+               "what time does the museum open", "could you speak more slowly", "I'd like a table for two",
+               "where is the nearest pharmacy", "thank you very much", "I'm lost", "do you take credit cards",
+               "good morning", "see you tomorrow", "I need a doctor", "is this seat taken", "happy birthday",
+               "what do you recommend", "how do I get to the airport", "the check-in is at three",
+               "I'm a vegetarian", "sorry I'm late"),
+    "vocab_word": ("butterfly", "library", "to borrow", "grateful", "neighbor", "umbrella", "to remember",
+                   "kitchen", "Wednesday", "luggage", "schedule", "to wait", "beautiful", "cheap",
+                   "to apologize", "receipt", "weather", "homework", "bridge", "to travel", "dentist", "spoon",
+                   "sunflower", "to whisper"),
+    "lesson_topic": ("ordering food", "past tense verbs", "numbers and counting", "greetings", "asking for directions",
+                     "family members", "the subjunctive", "shopping for clothes", "telling time", "colors",
+                     "talking about the weather", "job interviews", "visiting the doctor", "hobbies",
+                     "hotel check-in", "small talk", "writing business emails", "body parts", "irregular verbs",
+                     "food and drink", "formal and informal address", "booking train tickets",
+                     "describing your home"),
+    "verb": ("to go", "to eat", "to be", "to have", "to speak", "to want", "to be able to", "to make", "to see",
+             "to come", "to know", "to drink", "to sleep", "to write", "to read", "to buy", "to leave",
+             "to open", "to understand", "to bring", "to choose", "to drive"),
+    # Situations for spoken role-play, read after "about" / "for".
+    "scenario": ("ordering at a restaurant", "checking into a hotel", "a job interview", "asking for directions",
+                 "meeting new neighbors", "shopping at a market", "visiting the doctor", "buying train tickets",
+                 "small talk at a party", "renting an apartment", "returning a purchase",
+                 "calling customer service", "a first date", "ordering coffee", "making a dentist appointment",
+                 "talking about the weekend", "the airport check-in desk", "a business meeting",
+                 "meeting my partner's parents", "getting a haircut", "a pharmacy visit", "a taxi ride"),
+}
+
+_LEVEL = Param("level", "string", "Optional difficulty level.", "enum", required=False,
+               enum=("beginner", "intermediate", "advanced"),
+               surfaces={"beginner": ("easy", "starter"), "intermediate": ("medium", "B1"),
+                         "advanced": ("hard", "expert")})
+
+TOOLS = (
+    Tool(
+        name="translate_phrase",
+        description="Translate a phrase from English into another language, optionally in the polite or "
+                    "casual register.",
+        params=(
+            Param("text", "string", "The English phrase to translate.", "text:phrase"),
+            Param("target_language", "string", "Language to translate into.", "text:language"),
+            Param("formal", "boolean", "Whether to use the polite / formal register.", "bool", required=False,
+                  surfaces={"true": ("formally", "politely", "in the polite form"),
+                            "false": ("casually", "informally", "the way friends would say it")}),
+        ),
+        templates=(
+            "how do I say {text} in {target_language}",
+            "translate {text} into {target_language}",
+            "what's {text} in {target_language}",
+            "translate {text} to {target_language} {formal}",
+            "how would you say {text} in {target_language}, {formal}",
+            "can you put {text} into {target_language} for me",
+            "{target_language} translation of {text} please",
+            "give me {text} in {target_language} {formal}",
+        ),
+        indirect=(
+            "I'm at a market abroad and need to tell the seller {text}, they only speak {target_language}",
+            "my host family speaks {target_language} and I want to say {text} to them {formal}",
+        ),
+        near_miss=("play_pronunciation", "add_vocabulary_flashcard"),
+    ),
+    Tool(
+        name="start_language_lesson",
+        description="Start a structured lesson with exercises in a language course, optionally on a chosen "
+                    "topic and level.",
+        params=(
+            Param("language", "string", "Language of the course.", "text:language"),
+            Param("topic", "string", "Optional lesson topic.", "text:lesson_topic", required=False),
+            _LEVEL,
+        ),
+        templates=(
+            "start a lesson in {language}",
+            "begin my next {language} lesson",
+            "I want to do a lesson on {topic} in {language}",
+            "teach me about {topic} in {language}",
+            "start {language} at {level} level, the lesson about {topic}",
+            "can we do some {language}, {level} level",
+            "open the {language} course at the lesson on {topic}",
+            "let's learn {language}",
+            "time for {language} class, {topic} today",
+        ),
+        indirect=(
+            "I have a job interview abroad soon, I really need to work on {topic} in {language}",
+            "I've got 15 minutes on the bus, might as well get through some {language}",
+        ),
+        near_miss=("start_conversation_practice", "start_flashcard_review"),
+    ),
+    Tool(
+        name="add_vocabulary_flashcard",
+        description="Save a word to the user's flashcard deck for a language so it comes up in reviews.",
+        params=(
+            Param("word", "string", "The word or short expression to learn, in English.", "text:vocab_word"),
+            Param("language", "string", "Language the flashcard is for.", "text:language"),
+        ),
+        templates=(
+            "add {word} to my {language} flashcards",
+            "make a flashcard for {word} in {language}",
+            "save the word {word} to my {language} deck",
+            "put {word} on a flashcard for {language}",
+            "can you add {word} to the {language} vocabulary list",
+            "new {language} card: {word}",
+            "I want to learn the {language} word for {word}, save it",
+            "add {word} to {language} vocab",
+        ),
+        indirect=(
+            "I keep forgetting how to say {word} in {language}, I should drill it",
+            "I didn't know the {language} for {word} today, I don't want that to happen again",
+        ),
+        near_miss=("translate_phrase", "start_flashcard_review"),
+    ),
+    Tool(
+        name="start_flashcard_review",
+        description="Start a spaced-repetition review session of saved flashcards for a language.",
+        params=(
+            Param("language", "string", "Language deck to review.", "text:language"),
+            Param("card_count", "integer", "Optional number of cards in the session.", "int:5:100",
+                  required=False),
+        ),
+        templates=(
+            "review my {language} flashcards",
+            "quiz me on {card_count} {language} cards",
+            "start a flashcard session for {language}",
+            "let's go through {card_count} {language} vocab cards",
+            "can you test me on my {language} words",
+            "drill {card_count} flashcards in {language}",
+            "time to review {language} vocabulary",
+            "I want to practice my {language} deck, {card_count} cards",
+        ),
+        indirect=(
+            "the app says I have {language} cards due and I've got a few minutes before my train",
+            "I want to make sure my {language} vocabulary sticks before the trip, do {card_count} of them now",
+        ),
+        near_miss=("add_vocabulary_flashcard", "start_language_lesson"),
+    ),
+    Tool(
+        name="play_pronunciation",
+        description="Play a native-speaker audio pronunciation of a word in a language.",
+        params=(
+            Param("word", "string", "The word to pronounce, given in English.", "text:vocab_word"),
+            Param("language", "string", "Language of the pronunciation.", "text:language"),
+            Param("slow", "boolean", "Whether to play the audio at reduced speed.", "bool", required=False,
+                  surfaces={"true": ("slowly", "at half speed", "nice and slow"),
+                            "false": ("at normal speed", "at natural speed")}),
+        ),
+        templates=(
+            "how do you pronounce {word} in {language}",
+            "say {word} in {language} out loud",
+            "play the {language} pronunciation of {word} {slow}",
+            "let me hear {word} in {language}, {slow}",
+            "pronounce {word} in {language} for me",
+            "can I hear how {language} speakers say {word}",
+            "read {word} aloud in {language} {slow}",
+            "what does {word} sound like in {language}",
+        ),
+        indirect=(
+            "I know how to write {word} in {language} but I'm not sure how to actually say it",
+            "my {language} teacher said I'm saying {word} wrong, I want to hear it {slow}",
+        ),
+        near_miss=("translate_phrase",),
+    ),
+    Tool(
+        name="conjugate_verb",
+        description="Show the full conjugation table of a verb in a language, optionally for one tense.",
+        params=(
+            Param("verb", "string", "The verb, given as its English infinitive.", "text:verb"),
+            Param("language", "string", "Language to conjugate in.", "text:language"),
+            Param("tense", "string", "Optional tense to show.", "enum", required=False,
+                  enum=("present", "past", "future", "conditional", "subjunctive"),
+                  surfaces={"past": ("past tense", "preterite"), "future": ("future tense",),
+                            "present": ("present tense",)}),
+        ),
+        templates=(
+            "conjugate {verb} in {language}",
+            "how do you conjugate {verb} in {language}",
+            "show me the {language} conjugation of {verb} in the {tense}",
+            "give me {verb} in {language}, {tense}",
+            "what are all the forms of {verb} in {language}",
+            "{language} verb table for {verb}",
+            "can you conjugate {verb} in the {tense} in {language}",
+            "I need the {tense} of {verb} in {language}",
+        ),
+        indirect=(
+            "I'm writing an essay in {language} and can't remember the {tense} forms of {verb}",
+            "I keep mixing up the endings for {verb} in {language}",
+        ),
+        near_miss=("translate_phrase",),
+    ),
+    Tool(
+        name="start_conversation_practice",
+        description="Start a spoken role-play conversation with an AI tutor in a language, around a real-life "
+                    "scenario.",
+        params=(
+            Param("language", "string", "Language to converse in.", "text:language"),
+            Param("scenario", "string", "Optional situation to role-play.", "text:scenario", required=False),
+            _LEVEL,
+        ),
+        templates=(
+            "let's have a conversation in {language}",
+            "practice speaking {language} with me",
+            "role-play {scenario} in {language}",
+            "start a conversation in {language} about {scenario}",
+            "can we chat in {language} at {level} level",
+            "I want to practice talking in {language}, scenario: {scenario}",
+            "be my {language} conversation partner, keep it {level}",
+            "talk to me in {language} for a bit",
+        ),
+        indirect=(
+            "I can read {language} fine but I freeze when I have to speak it",
+            "I'm moving abroad next month and I'll need {language} for {scenario}, can we act it out",
+        ),
+        near_miss=("start_language_lesson",),
+    ),
+    Tool(
+        name="set_daily_practice_goal",
+        description="Set how many minutes a day the user aims to practise, which drives streaks and progress.",
+        params=(
+            Param("minutes", "integer", "Daily practice target, in minutes.", "duration_min"),
+            Param("language", "string", "Optional course the goal applies to; all courses if omitted.",
+                  "text:language", required=False),
+        ),
+        templates=(
+            "set my daily goal to {minutes}",
+            "I want to study {language} for {minutes} every day",
+            "change my daily practice target to {minutes}",
+            "make my {language} goal {minutes} a day",
+            "can you set my daily learning goal at {minutes}",
+            "daily goal: {minutes} of {language}",
+            "I'd like to aim for {minutes} of practice per day",
+            "update the daily target to {minutes}",
+        ),
+        indirect=(
+            "I want to be conversational in {language} by summer, so {minutes} a day it is",
+            "my schedule got busier, I can only manage {minutes} of lessons a day now",
+        ),
+        near_miss=("set_practice_reminder", "check_learning_streak"),
+    ),
+    Tool(
+        name="set_practice_reminder",
+        description="Schedule a daily notification at a clock time reminding the user to practise.",
+        params=(
+            Param("time", "string", "Reminder time, 24-hour HH:MM.", "time"),
+            Param("language", "string", "Optional course to remind about.", "text:language", required=False),
+        ),
+        templates=(
+            "remind me to practice {language} at {time}",
+            "set a daily study reminder at {time}",
+            "nudge me every day at {time} to do my lesson",
+            "can you remind me at {time} to do {language}",
+            "practice reminder for {time} please",
+            "I want a notification at {time} for my {language} lessons",
+            "move my language reminder to {time}",
+            "ping me at {time} daily to study",
+        ),
+        indirect=(
+            "I keep losing my streak because I forget, {time} is when I'm free",
+            "I'm always on the train at {time}, that's the perfect moment for {language} practice",
+        ),
+        near_miss=("set_daily_practice_goal", "set_alarm"),
+    ),
+    Tool(
+        name="check_learning_streak",
+        description="Report the current daily streak and progress toward the daily goal.",
+        params=(
+            Param("language", "string", "Optional course to check; all courses if omitted.", "text:language",
+                  required=False),
+        ),
+        templates=(
+            "what's my streak",
+            "how many days in a row have I practiced {language}",
+            "check my {language} streak",
+            "how is my learning streak going",
+            "did I hit my goal today",
+            "show my {language} progress for today",
+            "am I still on a streak",
+            "how long is my {language} streak now",
+        ),
+        indirect=(
+            "I was sick yesterday and didn't do anything, did I lose my streak",
+            "I want to know if I've done enough {language} today",
+        ),
+        near_miss=("set_daily_practice_goal",),
+    ),
+)

@@ -1,0 +1,287 @@
+"""Pet care and pet tech: automatic feeders, treat cameras, GPS collars, smart pet doors,
+and the health log a vet asks owners to keep."""
+
+from ..schema import Param, Tool
+
+CATEGORY = "pet_care"
+TITLE = "Pet care and pet tech"
+
+POOLS = {
+    "pet_name": ("Biscuit", "Luna", "Max", "Pepper", "Mochi", "Bella", "Oscar", "Ziggy", "Nala", "Rocky",
+                 "Willow", "Tofu", "Coco", "Milo", "Daisy", "Pickles", "Shadow", "Hazel", "Bruno", "Peanut",
+                 "Juniper", "Gizmo", "Olive", "Waffles", "Sprout"),
+    "pet_food": ("dry kibble", "wet food", "chicken and rice", "salmon pate", "grain-free kibble",
+                 "puppy food", "senior formula", "freeze-dried raw", "turkey stew", "lamb and barley",
+                 "kitten mousse", "tuna flakes", "prescription diet food", "duck and sweet potato",
+                 "beef chunks in gravy", "boiled chicken", "sardines", "dental kibble",
+                 "scrambled egg", "pumpkin puree", "rabbit pellets", "timothy hay"),
+    # Written to follow "for": "book a visit for {reason}".
+    "vet_reason": ("the annual checkup", "a vaccination booster", "a limp on the back leg", "an ear infection",
+                   "a dental cleaning", "itchy skin", "an upset stomach", "a nail trim", "microchipping",
+                   "a weight check", "the post-surgery follow-up", "eye discharge", "a cough", "vomiting",
+                   "blood work", "a lump on the side", "a spay consultation", "a flea problem",
+                   "a broken claw", "hair loss", "allergy testing", "the senior wellness exam",
+                   "loss of appetite"),
+    "pet_medication": ("heartworm pill", "flea treatment", "antibiotics", "joint supplement",
+                       "thyroid tablet", "ear drops", "eye drops", "deworming tablet", "pain medication",
+                       "allergy chew", "probiotic powder", "anxiety medication", "insulin shot",
+                       "tick collar change", "fish oil", "kidney support pill", "steroid tablet",
+                       "heart medication", "seizure medication", "liver supplement", "skin cream"),
+}
+
+TOOLS = (
+    Tool(
+        name="dispense_feeder_portion",
+        description="Make the automatic pet feeder release a meal right now, optionally of a given "
+                    "weight and in slow-feed mode.",
+        params=(
+            Param("pet_name", "string", "Pet whose feeder should dispense.", "text:pet_name"),
+            Param("portion_grams", "integer", "Portion weight in grams; the pet's usual portion if omitted.",
+                  "grams", required=False),
+            Param("slow_feed", "boolean", "Whether to release the food gradually.", "bool", required=False,
+                  surfaces={"true": ("slowly", "in slow-feed mode"), "false": ("all at once", "in one go")}),
+        ),
+        templates=(
+            "feed {pet_name} now",
+            "dispense {portion_grams} of food for {pet_name}",
+            "give {pet_name} a portion from the feeder",
+            "drop {portion_grams} in {pet_name}'s bowl {slow_feed}",
+            "have the feeder serve {pet_name} {slow_feed}",
+            "can you feed {pet_name} for me",
+            "release {pet_name}'s food",
+            "I want the feeder to give {pet_name} {portion_grams}",
+        ),
+        indirect=(
+            "{pet_name} is pawing at the empty bowl and I'm stuck at work",
+            "I'm running late and {pet_name} hasn't had dinner yet",
+        ),
+        near_miss=("schedule_pet_feeding", "log_pet_meal"),
+    ),
+    Tool(
+        name="log_pet_meal",
+        description="Record in the pet's food diary what it ate, optionally with the amount.",
+        params=(
+            Param("pet_name", "string", "Pet that ate.", "text:pet_name"),
+            Param("food", "string", "What the pet ate.", "text:pet_food"),
+            Param("amount_grams", "integer", "Amount eaten in grams.", "grams", required=False),
+        ),
+        templates=(
+            "log that {pet_name} ate {food}",
+            "record {amount_grams} of {food} for {pet_name}",
+            "{pet_name} just had {food}, note it down",
+            "add a meal for {pet_name}: {food}",
+            "track {pet_name}'s meal, {amount_grams} of {food}",
+            "I fed {pet_name} {food}, put it in the food diary",
+            "write down that {pet_name} finished {amount_grams} of {food}",
+        ),
+        indirect=(
+            "the vet asked me to keep a food diary for {pet_name}; this morning it was {amount_grams} of {food}",
+            "we're trying to find what upsets {pet_name}'s stomach, and tonight's dinner was {food}",
+        ),
+        near_miss=("dispense_feeder_portion", "log_pet_weight"),
+    ),
+    Tool(
+        name="schedule_pet_feeding",
+        description="Program the automatic feeder to serve a pet at a clock time, once or every day.",
+        params=(
+            Param("pet_name", "string", "Pet to feed.", "text:pet_name"),
+            Param("time", "string", "Feeding time, 24-hour HH:MM.", "time"),
+            Param("portion_grams", "integer", "Portion weight in grams.", "grams", required=False),
+            Param("every_day", "boolean", "Whether the feeding repeats daily.", "bool", required=False,
+                  surfaces={"true": ("every day", "daily"), "false": ("just once", "only today")}),
+        ),
+        templates=(
+            "schedule {pet_name}'s feeding for {time}",
+            "set the feeder to feed {pet_name} at {time} {every_day}",
+            "program a meal for {pet_name} at {time}",
+            "automatically feed {pet_name} {portion_grams} at {time}",
+            "add a feeding at {time} for {pet_name}",
+            "I want {pet_name} fed at {time} {every_day}",
+            "can the feeder give {pet_name} {portion_grams} at {time} {every_day}",
+            "feeding schedule: {pet_name}, {time}",
+        ),
+        indirect=(
+            "I'll be stuck at the office past {time} and that's when {pet_name} eats",
+            "{pet_name} gets grumpy if dinner isn't served by {time} and I'm out tonight",
+        ),
+        near_miss=("dispense_feeder_portion", "set_pet_medication_reminder"),
+    ),
+    Tool(
+        name="book_vet_appointment",
+        description="Book an appointment at the usual veterinary clinic for a pet, with the reason "
+                    "and optionally a preferred date and time.",
+        params=(
+            Param("pet_name", "string", "Pet to be seen.", "text:pet_name"),
+            Param("reason", "string", "Why the pet needs to be seen.", "text:vet_reason"),
+            Param("date", "string", "Preferred date, YYYY-MM-DD.", "date", required=False),
+            Param("time", "string", "Preferred time, 24-hour HH:MM.", "time", required=False),
+        ),
+        templates=(
+            "book {pet_name} a vet visit for {reason}",
+            "schedule a vet appointment for {pet_name}, it's for {reason}",
+            "get {pet_name} in to see the vet on {date} for {reason}",
+            "make a vet booking: {pet_name}, {reason}, {date} at {time}",
+            "I need to take {pet_name} to the vet for {reason}",
+            "set up a vet visit at {time} on {date} for {pet_name}, reason is {reason}",
+            "vet appointment for {pet_name} on {date}, {reason}",
+            "can you book the clinic for {pet_name}? {reason}",
+        ),
+        indirect=(
+            "{pet_name} really needs a professional to look at this: {reason}. Anything on {date}?",
+            "the clinic sent a card saying {pet_name} is overdue for {reason}",
+        ),
+        near_miss=("set_pet_medication_reminder",),
+    ),
+    Tool(
+        name="set_pet_medication_reminder",
+        description="Set a recurring reminder to give a pet its medication at a given time.",
+        params=(
+            Param("pet_name", "string", "Pet receiving the medication.", "text:pet_name"),
+            Param("medication", "string", "Medication or treatment to give.", "text:pet_medication"),
+            Param("time", "string", "Time of the dose, 24-hour HH:MM.", "time"),
+            Param("frequency", "string", "How often the dose repeats; daily if omitted.", "enum",
+                  required=False, enum=("daily", "twice_daily", "weekly", "monthly"),
+                  surfaces={"daily": ("every day", "once a day"), "twice_daily": ("twice a day",),
+                            "weekly": ("every week", "once a week"), "monthly": ("every month", "once a month")}),
+        ),
+        templates=(
+            "remind me to give {pet_name} the {medication} at {time}",
+            "{medication} for {pet_name} at {time} {frequency}, set a reminder",
+            "set a reminder for {pet_name}'s {medication} at {time}",
+            "I need a medication reminder: {pet_name}, {medication}, {time}",
+            "nudge me at {time} {frequency} to give {pet_name} the {medication}",
+            "add a med reminder for {pet_name}, {medication}, {frequency} at {time}",
+            "don't let me forget {pet_name}'s {medication} at {time}",
+        ),
+        indirect=(
+            "the vet put {pet_name} on {medication} and I'm terrible at remembering, it's at {time}",
+            "{pet_name} missed the {medication} yesterday; it has to happen at {time} {frequency}",
+        ),
+        near_miss=("book_vet_appointment", "set_alarm"),
+    ),
+    Tool(
+        name="locate_pet",
+        description="Show the current location of a pet from its GPS collar, optionally making the "
+                    "collar beep.",
+        params=(
+            Param("pet_name", "string", "Pet wearing the tracker.", "text:pet_name"),
+            Param("play_sound", "boolean", "Whether the collar should beep to help find the pet.", "bool",
+                  required=False,
+                  surfaces={"true": ("and make the collar beep", "and ring the collar"),
+                            "false": ("without beeping", "quietly")}),
+        ),
+        templates=(
+            "where is {pet_name}",
+            "find {pet_name}",
+            "locate {pet_name} on the GPS collar",
+            "show me where {pet_name} is right now",
+            "track down {pet_name} {play_sound}",
+            "can you ping {pet_name}'s collar",
+            "where did {pet_name} wander off to",
+            "find {pet_name} {play_sound}",
+        ),
+        indirect=(
+            "{pet_name} slipped out the back gate an hour ago and hasn't come back",
+            "the yard is empty and I can't see {pet_name} anywhere",
+        ),
+        near_miss=("set_pet_door_mode",),
+    ),
+    Tool(
+        name="toss_pet_treat",
+        description="Fling treats from the pet camera's treat launcher.",
+        params=(
+            Param("treat_count", "integer", "Number of treats to launch; one if omitted.", "int:2:6",
+                  required=False),
+            Param("pet_name", "string", "Pet the treat is for, so the camera can aim.", "text:pet_name",
+                  required=False),
+        ),
+        templates=(
+            "toss a treat",
+            "throw {pet_name} a treat from the camera",
+            "launch {treat_count} treats",
+            "give {pet_name} {treat_count} treats through the pet cam",
+            "can the treat cam fling one out",
+            "reward {pet_name} with a treat",
+            "shoot out {treat_count} treats from the camera",
+            "pet cam, treat for {pet_name}",
+        ),
+        indirect=(
+            "I can see on the camera that {pet_name} is sitting perfectly by the door, that deserves something tasty",
+            "{pet_name} has been so good all day alone, spoil them with {treat_count} goodies",
+        ),
+        near_miss=("dispense_feeder_portion",),
+    ),
+    Tool(
+        name="log_pet_weight",
+        description="Add a weigh-in to a pet's health record, in kilograms.",
+        params=(
+            Param("pet_name", "string", "Pet that was weighed.", "text:pet_name"),
+            Param("weight_kg", "number", "Measured weight in kilograms.", "number:0.5:60:0.1"),
+        ),
+        templates=(
+            "log {pet_name}'s weight as {weight_kg} kilos",
+            "{pet_name} weighs {weight_kg} kg now",
+            "record a weight of {weight_kg} kilograms for {pet_name}",
+            "update {pet_name}'s weight to {weight_kg} kg",
+            "add a weigh-in: {pet_name}, {weight_kg} kilos",
+            "can you save {pet_name}'s weight, {weight_kg} kilograms",
+            "just weighed {pet_name}, {weight_kg} kg",
+        ),
+        indirect=(
+            "the vet says {pet_name} should slim down a bit; the scale showed {weight_kg} kilos today",
+            "{pet_name} stood on the bathroom scale with me and came out at {weight_kg} kg, keep that for the chart",
+        ),
+        near_miss=("log_pet_meal",),
+    ),
+    Tool(
+        name="log_dog_walk",
+        description="Record a completed walk with a dog: duration and optionally distance.",
+        params=(
+            Param("pet_name", "string", "Dog that was walked.", "text:pet_name"),
+            Param("duration_minutes", "integer", "Length of the walk in minutes.", "duration_min"),
+            Param("distance_km", "number", "Distance covered in kilometers.", "number:0.5:15:0.1",
+                  required=False),
+        ),
+        templates=(
+            "log a walk with {pet_name}, {duration_minutes}",
+            "I walked {pet_name} for {duration_minutes}",
+            "record {pet_name}'s walk: {duration_minutes}, {distance_km} km",
+            "add a walk for {pet_name} lasting {duration_minutes}",
+            "{pet_name} and I just walked {distance_km} kilometers in {duration_minutes}",
+            "track a dog walk, {pet_name}, {duration_minutes}",
+            "save today's walk with {pet_name}: {duration_minutes}",
+        ),
+        indirect=(
+            "just got back from the park with {pet_name}, we were out for {duration_minutes}",
+            "{pet_name} needs plenty of exercise and we did {duration_minutes} this morning, about {distance_km} km",
+        ),
+        near_miss=("locate_pet", "log_pet_weight"),
+    ),
+    Tool(
+        name="set_pet_door_mode",
+        description="Change the smart pet door's locking mode, for every pet or only one microchipped pet.",
+        params=(
+            Param("mode", "string", "Locking mode.", "enum",
+                  enum=("locked", "unlocked", "in_only", "out_only"),
+                  surfaces={"locked": ("closed", "fully locked"), "unlocked": ("open", "free access"),
+                            "in_only": ("inward only", "entry only"), "out_only": ("outward only", "exit only")}),
+            Param("pet_name", "string", "Limit the change to this pet's microchip.", "text:pet_name",
+                  required=False),
+        ),
+        templates=(
+            "set the pet door to {mode}",
+            "make the cat flap {mode}",
+            "switch the dog door to {mode} for {pet_name}",
+            "pet door: {mode}",
+            "put the cat flap on {mode}",
+            "change the flap to {mode} for {pet_name} tonight",
+            "can you set the pet door {mode}",
+            "I want the pet door {mode} for {pet_name}",
+        ),
+        indirect=(
+            "there's a fox in the garden, the flap should be {mode} until morning",
+            "{pet_name} keeps sneaking out at night; the door needs to be {mode} for them",
+        ),
+        near_miss=("locate_pet",),
+    ),
+)

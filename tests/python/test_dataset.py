@@ -1,0 +1,202 @@
+"""The needle15 dataset: reproducible, cleanly split, schema-valid, and its generator rejects bad catalogs."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DATASETS_DIR = os.path.join(REPO_ROOT, "datasets")
+COMMITTED_DIR = os.path.join(DATASETS_DIR, "needle15")
+CATALOG_DIR = os.path.join(DATASETS_DIR, "needlegen", "catalog")
+
+if DATASETS_DIR not in sys.path:
+    sys.path.insert(0, DATASETS_DIR)
+
+from needlegen import generate as G  # noqa: E402
+from needlegen import kinds as K  # noqa: E402
+
+RECORD_KEYS = ["id", "category", "call_type", "query", "tools", "answers"]
+NO_CALL_TYPES = {"none", "near_miss", "no_tools"}
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    path = os.path.join(COMMITTED_DIR, "manifest.json")
+    if not os.path.isfile(path):
+        pytest.fail(f"{path} is missing: run datasets/generate.py --out datasets/needle15")
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+@pytest.fixture(scope="module")
+def regenerated(manifest, tmp_path_factory):
+    """The dataset written again from the committed manifest's arguments."""
+    out = tmp_path_factory.mktemp("needle15")
+    arguments = manifest["arguments"]
+    G.write_dataset(str(out), seed=manifest["seed"], train=arguments["train"], dev=arguments["dev"],
+                    test_per_category=arguments["test_per_category"],
+                    test_per_everyday=arguments["test_per_everyday"],
+                    skip_invalid=arguments["skip_invalid"], log=lambda message: None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def plan(manifest):
+    categories, _ = G.load_catalog(skip_invalid=manifest["arguments"]["skip_invalid"], log=lambda message: None)
+    return G.Plan(categories)
+
+
+def test_regeneration_is_byte_identical(manifest, regenerated):
+    for name, info in manifest["files"].items():
+        with open(regenerated / name, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+        assert digest == info["sha256"], f"{name} differs from the manifest: the catalog or generator changed " \
+                                         f"without regenerating datasets/needle15"
+    for name in ("dev.jsonl", "test.jsonl", "manifest.json"):
+        with open(regenerated / name, "rb") as new, open(os.path.join(COMMITTED_DIR, name), "rb") as old:
+            assert new.read() == old.read(), name
+
+
+def test_held_out_templates_never_reach_train(plan):
+    split = plan.held_out_templates()
+    train_wordings = {K.text_key(t) for entry in split.values() for t in entry["train"]}
+    for tool, entry in split.items():
+        assert entry["test"], f"{tool} has no held-out template"
+        assert not {K.text_key(t) for t in entry["test"]} & train_wordings, tool
+
+    traced = {split_name: G.generate_split(plan, split_name, seed=0, count=1500, trace=True)
+              for split_name in ("train", "test")}
+    for record in traced["train"]:
+        assert all(K.text_key(t) in train_wordings for t in record["_templates"]), record["query"]
+    for record in traced["test"]:
+        assert not any(K.text_key(t) in train_wordings for t in record["_templates"]), record["query"]
+
+
+def answer_values(record):
+    for answer in record["answers"]:
+        for param, value in answer["arguments"].items():
+            yield answer["name"], param, value
+
+
+def test_held_out_values_never_reach_train(plan, regenerated):
+    kinds = plan.held_out_values()
+    train = read_jsonl(regenerated / "train.jsonl")
+    for record in train:
+        for tool, param, value in answer_values(record):
+            assert not kinds[(tool, param)].is_held_out(value), (record["id"], tool, param, value)
+    guard = G.TextGuard(plan.held_out_text_values())
+    leaks = [(r["id"], guard.find(r["query"])) for r in train if guard.find(r["query"])]
+    assert not leaks, leaks[:5]
+
+    for record in read_jsonl(regenerated / "test.jsonl"):
+        for tool, param, value in answer_values(record):
+            kind = kinds[(tool, param)]
+            if kind.has_held_out and (kind.held_out or kind.values is None):
+                assert kind.is_held_out(value), (record["id"], tool, param, value)
+
+
+def check_record(record):
+    assert list(record) == RECORD_KEYS
+    assert all(isinstance(record[k], str) and record[k] for k in ("id", "category", "call_type", "query"))
+    assert record["call_type"] in G.CALL_TYPES
+    tools = {tool["name"]: tool for tool in record["tools"]}
+    assert len(tools) == len(record["tools"])
+    if record["call_type"] == "no_tools":
+        assert not tools
+    else:
+        assert 1 <= len(tools) <= G.MAX_TOOLS_PER_EXAMPLE
+    expected_calls = 0 if record["call_type"] in NO_CALL_TYPES else 2 if record["call_type"] == "multi" else 1
+    assert len(record["answers"]) == expected_calls
+    for tool in record["tools"]:
+        assert list(tool) == ["name", "description", "parameters"]
+        for param in tool["parameters"].values():
+            assert param["type"] in ("string", "number", "integer", "boolean")
+            assert isinstance(param["required"], bool) and param["description"]
+    for answer in record["answers"]:
+        assert list(answer) == ["name", "arguments"]
+        params = tools[answer["name"]]["parameters"]
+        # Arguments follow the order the parameters are listed in.
+        assert list(answer["arguments"]) == [p for p in params if p in answer["arguments"]]
+        assert all(p in answer["arguments"] for p, spec in params.items() if spec["required"])
+        for name, value in answer["arguments"].items():
+            assert K.value_matches_type(value, params[name]["type"]), (record["id"], name, value)
+            if "enum" in params[name]:
+                assert value in params[name]["enum"]
+
+
+def test_every_record_is_schema_valid(regenerated):
+    ids = set()
+    for name in ("train.jsonl", "dev.jsonl", "test.jsonl"):
+        for record in read_jsonl(regenerated / name):
+            check_record(record)
+            assert record["id"] not in ids
+            ids.add(record["id"])
+
+
+def test_test_split_covers_every_upstream_category(manifest):
+    counts = manifest["counts"]["test"]
+    for category, info in manifest["categories"].items():
+        if info["group"] == "upstream":
+            assert sum(counts[category].values()) >= 100, category
+
+
+def test_cpp_reader_loads_the_test_split(repo_root):
+    binary = os.path.join(repo_root, "build", "release", "needle-eval")
+    if not os.access(binary, os.X_OK):
+        pytest.skip(f"{binary} is not built")
+    run = subprocess.run([binary, "--system", "keyword", "--dataset",
+                          "needle:" + os.path.join(COMMITTED_DIR, "test.jsonl"), "--limit", "2000"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "| test |" in run.stdout and "| 0 |" in run.stdout.split("| test |", 1)[1].split("\n", 1)[0], run.stdout
+
+
+def broken_catalog(tmp_path, old, new):
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    with open(os.path.join(CATALOG_DIR, "timers_alarms.py"), encoding="utf-8") as handle:
+        source = handle.read()
+    assert old in source
+    (catalog / "timers_alarms.py").write_text(source.replace(old, new, 1), encoding="utf-8")
+    return str(catalog)
+
+
+def test_unknown_slot_is_a_clear_error(tmp_path):
+    catalog = broken_catalog(tmp_path, '"set a timer for {duration_minutes}"', '"set a timer for {minutes}"')
+    with pytest.raises(G.CatalogError) as error:
+        G.load_catalog(catalog, log=lambda message: None)
+    message = str(error.value)
+    assert "catalog/timers_alarms.py" in message and "'set_timer'" in message
+    assert "'set a timer for {minutes}'" in message and "{minutes} names no parameter" in message
+
+
+def test_type_kind_mismatch_and_import_errors_are_clear(tmp_path):
+    catalog = broken_catalog(tmp_path, 'Param("duration_minutes", "integer"', 'Param("duration_minutes", "string"')
+    (tmp_path / "catalog" / "half_written.py").write_text("TOOLS = (\n", encoding="utf-8")
+    with pytest.raises(G.CatalogError) as error:
+        G.load_catalog(catalog, log=lambda message: None)
+    message = str(error.value)
+    assert "'duration_minutes': kind 'duration_min' gives integer values but type is 'string'" in message
+    assert "catalog/half_written.py: cannot be imported: SyntaxError" in message
+    # Skipping broken modules leaves nothing here to build from.
+    with pytest.raises(G.CatalogError, match="no usable catalog module"):
+        G.load_catalog(catalog, skip_invalid=True, log=lambda message: None)
+
+
+def test_cli_reports_catalog_errors(tmp_path):
+    catalog = broken_catalog(tmp_path, '"set a timer for {duration_minutes}"', '"set a timer for {minutes}"')
+    run = subprocess.run([sys.executable, os.path.join(DATASETS_DIR, "generate.py"), "--out", str(tmp_path / "out"),
+                          "--catalog", catalog], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert "names no parameter" in run.stderr
+    shutil.rmtree(tmp_path / "catalog")
