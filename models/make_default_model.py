@@ -1,28 +1,47 @@
-"""Regenerate models/default: an UNTRAINED placeholder so the pipeline runs end to end.
+"""Reproduce models/default: the Needle model trained here on the needle15 dataset.
 
-    /usr/bin/python3 models/make_default_model.py [--out models/default]
+    /usr/bin/python3 models/make_default_model.py all        # tokenizer, training, card (about an hour)
+    /usr/bin/python3 models/make_default_model.py tokenizer --out DIR   # the tokenizer alone (seconds)
+    /usr/bin/python3 models/make_default_model.py card       # rewrite README.md from the run's log
 
-Writes, deterministically (fixed seeds; the same bytes on every run):
-  tokenizer.model     SentencePiece BPE, vocab 8192, Needle's special ids, trained on a
-                      synthetic tool-calling corpus generated from word lists
-  needle.safetensors  random weights, upstream's default (tiny) config, float32
-  README.md           the model card
+Steps of `all`:
+  1. datasets/needle15/train.jsonl is regenerated if missing (datasets/generate.py, seed 0);
+  2. the SentencePiece tokenizer is trained on the first TOKENIZER_RECORDS train records;
+  3. python/needle_train.py trains CONFIG for TRAIN_STEPS steps (PyTorch, CPU, 2 threads) and
+     exports float32 safetensors; the final checkpoint is shipped;
+  4. README.md (the model card) is written from the training log and, when present, the
+     committed test-split report reports/baselines/needle15-test/report.json.
+
+The tokenizer is byte-identical on every run. Training is seeded, but floating-point sums in
+multithreaded BLAS may differ between machines, so a retrained checkpoint is close to, not
+bit-equal to, the shipped one; the tests pin the shipped files by hash in the card.
 """
 
 import argparse
 import hashlib
+import json
 import os
+import shutil
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "python"))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "python"))
 
 import needle_convert  # noqa: E402
 import needle_tokenizer_build  # noqa: E402
 
-CORPUS_SEED = 0
-WEIGHTS_SEED = 0
-CONFIG = dict(needle_convert.PRESETS["tiny"])
+DATASET = os.path.join(ROOT, "datasets", "needle15")
+BASELINE_REPORT = os.path.join(ROOT, "reports", "baselines", "needle15-test", "report.json")
+TOKENIZER_RECORDS = 8000
+CONFIG = {"vocab_size": 8192, "d_model": 256, "num_heads": 4, "num_kv_heads": 2,
+          "num_encoder_layers": 3, "num_decoder_layers": 3, "rope_theta": 10000}
+TRAIN_ARGS = ["--threads", "2", "--seed", "0", "--lr", "2e-3", "--warmup-steps", "100", "--tokens-per-batch", "6000",
+              "--max-batch", "64", "--evals", "5", "--dev-greedy-n", "64", "--name-value-weight", "2.0"]
+# The shipped run was planned by `--minutes 58` (steps from measured throughput); its step
+# count is fixed here so that a rerun does the same schedule on any machine.
+TRAIN_STEPS = 1292
 
 
 def sha256(path):
@@ -30,17 +49,94 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def model_card(config, counts, files):
-    rows = "\n".join(f"| `{key}` | {config[key]} |" for key in needle_convert.CONFIG_KEYS)
+def build_tokenizer(out_dir, train=os.path.join(DATASET, "train.jsonl")):
+    if not os.path.exists(train):
+        subprocess.run([sys.executable, os.path.join(ROOT, "datasets", "generate.py"), "--out", DATASET],
+                       check=True)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "tokenizer.model")
+    lines = needle_tokenizer_build.dataset_corpus(train, TOKENIZER_RECORDS)
+    needle_tokenizer_build.train_tokenizer(lines, path, CONFIG["vocab_size"])
+    return path
+
+
+def train(out_dir, run_dir):
+    tokenizer = build_tokenizer(out_dir)
+    command = [sys.executable, os.path.join(ROOT, "python", "needle_train.py"),
+               "--train", os.path.join(DATASET, "train.jsonl"), "--dev", os.path.join(DATASET, "dev.jsonl"),
+               "--tokenizer", tokenizer, "--out", run_dir, "--config-json", json.dumps(CONFIG),
+               "--steps", str(TRAIN_STEPS), *TRAIN_ARGS]
+    print(" ".join(command), flush=True)
+    subprocess.run(command, check=True)
+    shutil.copyfile(os.path.join(run_dir, "needle.safetensors"), os.path.join(out_dir, "needle.safetensors"))
+    shutil.copyfile(os.path.join(run_dir, "train_log.json"), os.path.join(out_dir, "train_log.json"))
+
+
+def percent(value):
+    return f"{100 * value:.1f}%"
+
+
+def score_tables(report_path):
+    """Markdown tables of exact match per category and call type, from a needle-eval report."""
+    if not os.path.exists(report_path):
+        return "No test-split report yet: run the command under \"Scores\"."
+    with open(report_path, encoding="utf-8") as f:
+        report = json.load(f)
+    lines = []
+    for result in report["results"]:
+        overall = result["overall"]
+        lines.append(f"**{result['system']}** on `{result['dataset']}`: exact match "
+                     f"**{percent(overall['exact_match']['value'])}** of {overall['items']} "
+                     f"(95% CI {percent(overall['exact_match']['ci95'][0])}-"
+                     f"{percent(overall['exact_match']['ci95'][1])}), parse rate "
+                     f"{percent(overall['parse_rate']['value'])}, call F1 {overall['call']['f1']:.3f}\n")
+        for title, key in (("category", "by_category"), ("call type", "by_call_type")):
+            lines.append(f"| {title} | items | exact match | call F1 |")
+            lines.append("|---|---:|---:|---:|")
+            for name, cell in sorted(result.get(key, {}).items()):
+                lines.append(f"| {name} | {cell['items']} | {percent(cell['exact_match']['value'])} | "
+                             f"{cell['call']['f1']:.3f} |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def status_note(report_path):
+    """One honest line on where the model stands against the 90% exact-match target."""
+    if not os.path.exists(report_path):
+        return "Not yet scored on the test split."
+    with open(report_path, encoding="utf-8") as f:
+        overall = json.load(f)["results"][0]["overall"]
+    exact = overall["exact_match"]["value"]
+    if exact >= 0.9:
+        return f"It reaches {percent(exact)} exact match on the held-out test split."
+    return (f"**Undertrained**: {percent(exact)} exact match on the held-out test split, far below the 90% "
+            "this project aims for. Its loss was still falling when the schedule ended: it needs more "
+            "training steps than the run below had (see Training).")
+
+
+def model_card(out_dir):
+    with open(os.path.join(out_dir, "train_log.json"), encoding="utf-8") as f:
+        log = json.load(f)
+    weights = os.path.join(out_dir, "needle.safetensors")
+    config = needle_convert.read_checkpoint_config(weights)
+    counts = needle_convert.param_counts(config)
+    files = [(name, os.path.getsize(os.path.join(out_dir, name)), sha256(os.path.join(out_dir, name)))
+             for name in ("tokenizer.model", "needle.safetensors")]
+    hashes = "\n".join(f"| `{name}` | {size:,} | `{digest}` |" for name, size, digest in files)
+    config_rows = "\n".join(f"| `{key}` | {config[key]} |" for key in needle_convert.CONFIG_KEYS)
     parts = "\n".join(f"| {part} | {counts[part]:,} |"
                       for part in ("embedding", "encoder", "decoder", "retrieval", "total"))
-    hashes = "\n".join(f"| `{name}` | {size:,} | `{digest}` |" for name, size, digest in files)
-    return f"""# models/default: untrained placeholder
+    final = log.get("final_eval") or {}
+    args = log["args"]
+    return f"""# models/default: Needle trained on needle15
 
-**This model is NOT trained.** Its weights are random. It exists so that every part of
-needle-bench (tokenizer, engines, evaluation, benchmarks) can run end to end on a machine
-that has no real Needle checkpoint. Its tool calls are gibberish and its accuracy metrics
-are meaningless. A trained model (or a converted upstream `needle.pkl`) replaces it later.
+A small Needle (the upstream architecture at reduced width and depth) trained here, on this
+project's synthetic needle15 dataset (`datasets/`), with PyTorch on 2 CPU cores. It is the
+default model of every command. It knows the 204 tools of needle15's 20 categories and the
+phrasings of its templates; it has never seen upstream's data, and on other tool sets (BFCL)
+expect it to do poorly.
+
+{status_note(BASELINE_REPORT)}
 
 ## Files
 
@@ -48,69 +144,72 @@ are meaningless. A trained model (or a converted upstream `needle.pkl`) replaces
 |---|---|---|
 {hashes}
 
-## Config
+`train_log.json` is the training run's log (loss per step, dev evaluations, plan, wall time).
 
-Upstream's `TransformerConfig` defaults (the `tiny` preset of `python/needle_convert.py`),
-stored as float32:
+## Config
 
 | key | value |
 |---|---|
-{rows}
+{config_rows}
 
-## Parameters
+Stored as float32. Parameters:
 
 | part | parameters |
 |---|---|
 {parts}
 
-## Tokenizer
+## Training
 
-SentencePiece BPE with Needle's id layout: PAD=0, EOS=1 `</s>`, BOS=2, UNK=3,
-`<tool_call>`=4, `<tools>`=5, then the 256 byte-fallback pieces, 8192 pieces in all.
-Trainer options follow upstream: `model_type=bpe`, `byte_fallback=true`,
-`normalization_rule_name=identity`; what upstream leaves at SentencePiece's defaults stays at
-the defaults: `add_dummy_prefix=true`, `remove_extra_whitespaces=true`, `split_digits=false`.
-`num_threads=1` makes training deterministic.
+- Data: `datasets/needle15/train.jsonl` (40,000 records, seed 0); dev: `dev.jsonl`.
+- Tokenizer: SentencePiece BPE, vocab 8192, Needle's special ids (PAD 0, EOS 1, BOS 2, UNK 3,
+  `<tool_call>` 4, `<tools>` 5), byte fallback, identity normalisation, trained on the first
+  {TOKENIZER_RECORDS:,} train records laid out as the model reads and writes them.
+- Objective: upstream's pairs (decoder input `[EOS, <tool_call>, answer...]`, target
+  `[<tool_call>, answer..., EOS]`), cross-entropy on the answer tokens, tokens of tool names and
+  argument values weighted {args['name_value_weight']}x.
+- Optimiser: AdamW (lr {args['lr']}, weight decay {args['weight_decay']}), {args['warmup_steps']} warm-up steps, cosine to
+  {args['final_lr_ratio']} of the peak, gradient clipping {args['clip']}, batches of about
+  {args['tokens_per_batch']:,} tokens grouped by length, no dropout.
+- Run: {log['total_steps']:,} steps, {log['examples_seen']:,} examples ({log['examples_seen'] / log['data']['train']:.2f} epochs),
+  **{log['wall_seconds'] / 60:.1f} minutes** wall time on 2 threads, PyTorch {log['torch']}.
+- Final dev (greedy, torch): exact match {percent(final.get('dev_exact', 0.0))} on
+  {args['dev_greedy_n']} records, dev loss {final.get('dev_loss', float('nan')):.4f}.
 
-It is trained on about 3 MB of synthetic text generated by
-`python/needle_tokenizer_build.py` (seed {CORPUS_SEED}): queries in the style of
-"set a timer for 10 minutes", tool lists in upstream's compact JSON tool format, and answers
-like `[{{"name":"set_timer","arguments":{{"minutes":10}}}}]`. Names are made up from
-syllables, so many learned pieces are fragments of those names. The corpus is not kept.
+## Scores
 
-## Weights
+On the held-out test split (templates and values never seen in training), scored by needle-eval
+(order-independent calls, normalised values):
 
-Random, from `needle_convert.random_params` (seed {WEIGHTS_SEED}); the scales are chosen so
-activations stay of order one and greedy decoding is input-dependent rather than stopping at
-once (see the comment above `EMBED_RMS` in `python/needle_convert.py`).
+    build/release/needle-eval --system needle --dataset needle:datasets/needle15/test.jsonl --out DIR
 
-## Regenerate
+{score_tables(BASELINE_REPORT)}
 
-    /usr/bin/python3 models/make_default_model.py
+## Reproduce
 
-Needs only NumPy and the SentencePiece Python package; takes a few seconds and reproduces
-the files above byte for byte.
+    /usr/bin/python3 models/make_default_model.py all
+
+Needs python3-torch (and libopenblas0-pthread for speed). The tokenizer comes out byte-identical;
+the weights close to these (see the script's docstring).
 """
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("step", choices=("all", "tokenizer", "card"))
     parser.add_argument("--out", default=os.path.join(HERE, "default"))
+    parser.add_argument("--train", default=os.path.join(DATASET, "train.jsonl"),
+                        help="the needle15 train split the tokenizer learns from")
+    parser.add_argument("--run", default=os.path.join(ROOT, "build", "train-default"),
+                        help="training output directory (checkpoints, log)")
     args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-
-    tokenizer_path = os.path.join(args.out, "tokenizer.model")
-    weights_path = os.path.join(args.out, "needle.safetensors")
-
-    lines = needle_tokenizer_build.generate_corpus(CORPUS_SEED)
-    needle_tokenizer_build.train_tokenizer(lines, tokenizer_path, CONFIG["vocab_size"])
-    config = needle_convert.write_random_checkpoint(weights_path, CONFIG, seed=WEIGHTS_SEED, dtype="f32")
-
-    files = [(os.path.basename(p), os.path.getsize(p), sha256(p)) for p in (tokenizer_path, weights_path)]
+    if args.step == "tokenizer":
+        print(f"wrote {build_tokenizer(args.out, args.train)}")
+        return 0
+    if args.step == "all":
+        train(args.out, args.run)
     with open(os.path.join(args.out, "README.md"), "w", encoding="utf-8") as f:
-        f.write(model_card(config, needle_convert.param_counts(config), files))
-    for name, size, _ in files:
-        print(f"wrote {os.path.join(args.out, name)} ({size:,} bytes)")
+        f.write(model_card(args.out))
+    print(f"wrote {os.path.join(args.out, 'README.md')}")
     return 0
 
 

@@ -20,7 +20,6 @@ import argparse
 import io
 import json
 import random
-import re
 import sys
 
 PAD_ID, EOS_ID, BOS_ID, UNK_ID = 0, 1, 2, 3
@@ -36,15 +35,38 @@ MAX_QUERY_TOKENS = 1022
 # ---------------------------------------------------------------------------------------
 
 def snake_case(name):
-    """Tool name -> snake_case: split camelCase humps, turn other separators into '_'.
+    """Tool name -> snake_case by the rule of engine/src/tools.cc (SnakeCase).
 
-    "getWeather" -> "get_weather", "HTTPRequest" -> "http_request",
-    "set-timer v2" -> "set_timer_v2"; names already in snake_case are unchanged.
+    "-", ".", " " and "_" become one "_" (runs collapse); an upper-case letter gets a "_"
+    before it when it follows a lower-case letter or digit, or when it starts a capitalised
+    word after an acronym ("HTTPRequest" -> "http_request"); everything is lower-cased.
+    Only ASCII letters count as letters, as with the C library's isupper in the "C" locale.
     """
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
-    s = re.sub(r"[^A-Za-z0-9]+", "_", s)
-    return s.strip("_").lower()
+    def is_upper(c):
+        return "A" <= c <= "Z"
+
+    def is_lower(c):
+        return "a" <= c <= "z"
+
+    def is_digit(c):
+        return "0" <= c <= "9"
+
+    out = []
+    for i, c in enumerate(name):
+        if c in "-. _":
+            if not out or out[-1] != "_":
+                out.append("_")
+            continue
+        if is_upper(c):
+            prev = name[i - 1] if i > 0 else ""
+            after_word = i > 0 and (is_lower(prev) or is_digit(prev))
+            ends_acronym = i > 0 and is_upper(prev) and i + 1 < len(name) and is_lower(name[i + 1])
+            if (after_word or ends_acronym) and out and out[-1] != "_":
+                out.append("_")
+            out.append(c.lower())
+            continue
+        out.append(c)
+    return "".join(out)
 
 
 def tools_json(tools):
@@ -443,6 +465,24 @@ def generate_corpus(seed=0, examples=3000):
     return lines
 
 
+def dataset_corpus(path, records=8000):
+    """Training lines from one of our dataset files: each record's query, tools and answers.
+
+    The lines are laid out as the model sees them (compact tool JSON, compact answers), so
+    the learned pieces fit what the encoder and decoder actually read and write.
+    """
+    lines = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if len(lines) >= 3 * records:
+                break
+            record = json.loads(line)
+            lines.append(record["query"])
+            lines.append(tools_json(record["tools"]))
+            lines.append(json.dumps(record["answers"], separators=(",", ":"), ensure_ascii=False))
+    return lines
+
+
 def train_tokenizer(lines, model_path, vocab_size=VOCAB_SIZE):
     """Train the BPE model on `lines` and write it to `model_path`."""
     import sentencepiece as spm
@@ -490,8 +530,11 @@ def check_tokenizer(model_path, vocab_size=VOCAB_SIZE):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Build a Needle tokenizer / tokenize a prompt")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("build", help="train the synthetic-corpus tokenizer")
+    p = sub.add_parser("build", help="train a tokenizer on a dataset split or the word-list corpus")
     p.add_argument("output")
+    p.add_argument("--dataset", help="one of our dataset JSONL files (e.g. datasets/needle15/train.jsonl); "
+                                     "without it, the synthetic word-list corpus")
+    p.add_argument("--records", type=int, default=8000, help="with --dataset: records to read")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vocab-size", type=int, default=VOCAB_SIZE)
     p = sub.add_parser("tokenize", help="print the encoder tokens of a query and tools")
@@ -501,7 +544,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     if args.command == "build":
-        train_tokenizer(generate_corpus(args.seed), args.output, args.vocab_size)
+        lines = dataset_corpus(args.dataset, args.records) if args.dataset else generate_corpus(args.seed)
+        train_tokenizer(lines, args.output, args.vocab_size)
         print(f"wrote {args.output}")
     else:
         import sentencepiece as spm

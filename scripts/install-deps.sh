@@ -3,7 +3,8 @@
 # is missing, so a second run costs a few seconds. Run as root (or with sudo).
 #   install-deps.sh          packages for the native build and its tests
 #   install-deps.sh --cross  also the aarch64 cross toolchain, arm64 -dev packages and qemu
-#   install-deps.sh --test   also what only the tests use (Chromium renders the HTML reports)
+#   install-deps.sh --test   also what only the tests use (Chromium renders the HTML reports;
+#                            PyTorch, with OpenBLAS for speed, runs the trainer's tests)
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -20,7 +21,7 @@ for option in "$@"; do
       if ! dpkg --print-foreign-architectures | grep -qx arm64; then as_root dpkg --add-architecture arm64; fi
       packages+=(g++-aarch64-linux-gnu qemu-user-static libabsl-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64
                  libfmt-dev:arm64) ;;
-    --test) packages+=(chromium python3-matplotlib) ;;
+    --test) packages+=(chromium python3-matplotlib python3-torch libopenblas0-pthread) ;;
     *) echo "install-deps.sh: unknown option $option" >&2; exit 2 ;;
   esac
 done

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test: installs what is missing, then builds and runs
 #   1. the release build's GoogleTest suite and the Python suite (converter,
-#      NumPy reference, logit parity with the C++ engine),
+#      NumPy reference, logit parity with the C++ engine, dataset, trainer),
+#      then the accuracy gate: the shipped model on the needle15 test split
+#      may not fall more than a point below reports/baselines/,
 #   2. the GoogleTest suite under AddressSanitizer + UndefinedBehaviorSanitizer,
 #   3. the static aarch64 build's GoogleTest suite under qemu-aarch64.
 set -euo pipefail
@@ -19,6 +21,12 @@ ctest --test-dir build/release --output-on-failure --no-tests=error -j "$jobs"
 
 step "python tests (converter, NumPy reference, parity with the C++ engine, needle-eval end to end)"
 NEEDLE_BIN="$PWD/build/release/needle" NEEDLE_REQUIRE_BIN=1 /usr/bin/python3 -m pytest -q tests/python
+
+step "accuracy gate: the default model on the needle15 test split (report in reports/ci/needle15-test)"
+build/release/needle-eval --system needle:optimized --dataset needle:datasets/needle15/test.jsonl \
+  --parallel "$jobs" --out reports/ci/needle15-test >/dev/null
+/usr/bin/python3 scripts/accuracy_gate.py --baseline reports/baselines/needle15-test/report.json \
+  --current reports/ci/needle15-test/report.json
 
 step "ASan + UBSan build"
 cmake --preset debug-asan >/dev/null

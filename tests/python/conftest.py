@@ -1,5 +1,6 @@
 """Shared set-up for the Python tests: import path, repository paths, the C++ CLI binary."""
 
+import json
 import os
 import sys
 
@@ -41,3 +42,30 @@ def needle_bin():
     if os.environ.get("NEEDLE_REQUIRE_BIN") == "1":
         pytest.fail(f"NEEDLE_REQUIRE_BIN=1 but the C++ CLI {path} does not exist (build it first)")
     pytest.skip(f"C++ CLI not built: {path} does not exist and NEEDLE_BIN is unset")
+
+
+@pytest.fixture(scope="session")
+def needle15_manifest():
+    path = os.path.join(REPO_ROOT, "datasets", "needle15", "manifest.json")
+    if not os.path.isfile(path):
+        pytest.fail(f"{path} is missing: run datasets/generate.py --out datasets/needle15")
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+@pytest.fixture(scope="session")
+def regenerated_needle15(needle15_manifest, tmp_path_factory):
+    """The needle15 dataset written again, into a temporary directory, from the committed
+    manifest's arguments (train.jsonl is not committed; this is where tests get it)."""
+    datasets_dir = os.path.join(REPO_ROOT, "datasets")
+    if datasets_dir not in sys.path:
+        sys.path.insert(0, datasets_dir)
+    from needlegen import generate
+
+    out = tmp_path_factory.mktemp("needle15")
+    arguments = needle15_manifest["arguments"]
+    generate.write_dataset(str(out), seed=needle15_manifest["seed"], train=arguments["train"], dev=arguments["dev"],
+                           test_per_category=arguments["test_per_category"],
+                           test_per_everyday=arguments["test_per_everyday"],
+                           skip_invalid=arguments["skip_invalid"], log=lambda message: None)
+    return out

@@ -399,29 +399,31 @@ def test_command_line(tmp_path, repo_root):
 
 # --- the checked-in default model ----------------------------------------------------------
 
-def test_default_model_files(default_model_dir):
+def test_default_model_files(default_model_dir, repo_root):
     import hashlib
 
     import needle_tokenizer_build as tb
 
+    sys.path.insert(0, os.path.join(repo_root, "models"))
+    import make_default_model
+
     sp = tb.check_tokenizer(os.path.join(default_model_dir, "tokenizer.model"))  # ids 0..5, 8192 pieces
     assert [sp.id_to_piece(i) for i in (4, 5)] == ["<tool_call>", "<tools>"]
     weights = os.path.join(default_model_dir, "needle.safetensors")
-    assert nc.read_checkpoint_config(weights) == nc.PRESETS["tiny"]
-    total = sum(os.path.getsize(os.path.join(default_model_dir, f)) for f in os.listdir(default_model_dir))
-    assert total < 6 * 1024 * 1024
+    assert nc.read_checkpoint_config(weights) == make_default_model.CONFIG
+    shipped = ("tokenizer.model", "needle.safetensors")
+    assert sum(os.path.getsize(os.path.join(default_model_dir, f)) for f in shipped) <= 20 * 1000 * 1000
     readme = open(os.path.join(default_model_dir, "README.md"), encoding="utf-8").read()
-    assert "NOT trained" in readme
-    for name in ("tokenizer.model", "needle.safetensors"):
+    for name in shipped:
         with open(os.path.join(default_model_dir, name), "rb") as f:
             assert hashlib.sha256(f.read()).hexdigest() in readme, f"{name} does not match its README hash"
 
 
-def test_default_model_regenerates_identically(tmp_path, repo_root, default_model_dir):
+def test_default_tokenizer_regenerates_identically(tmp_path, repo_root, default_model_dir, regenerated_needle15):
     script = os.path.join(repo_root, "models", "make_default_model.py")
-    result = subprocess.run([sys.executable, script, "--out", str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, script, "tokenizer", "--out", str(tmp_path),
+                             "--train", str(regenerated_needle15 / "train.jsonl")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    for name in ("tokenizer.model", "needle.safetensors", "README.md"):
-        with open(os.path.join(default_model_dir, name), "rb") as f:
-            assert (tmp_path / name).read_bytes() == f.read(), (
-                f"models/default/{name} is stale: rerun models/make_default_model.py")
+    with open(os.path.join(default_model_dir, "tokenizer.model"), "rb") as f:
+        assert (tmp_path / "tokenizer.model").read_bytes() == f.read(), (
+            "models/default/tokenizer.model is stale: rerun models/make_default_model.py tokenizer")

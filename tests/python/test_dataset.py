@@ -30,40 +30,20 @@ def read_jsonl(path):
 
 
 @pytest.fixture(scope="module")
-def manifest():
-    path = os.path.join(COMMITTED_DIR, "manifest.json")
-    if not os.path.isfile(path):
-        pytest.fail(f"{path} is missing: run datasets/generate.py --out datasets/needle15")
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
-
-
-@pytest.fixture(scope="module")
-def regenerated(manifest, tmp_path_factory):
-    """The dataset written again from the committed manifest's arguments."""
-    out = tmp_path_factory.mktemp("needle15")
-    arguments = manifest["arguments"]
-    G.write_dataset(str(out), seed=manifest["seed"], train=arguments["train"], dev=arguments["dev"],
-                    test_per_category=arguments["test_per_category"],
-                    test_per_everyday=arguments["test_per_everyday"],
-                    skip_invalid=arguments["skip_invalid"], log=lambda message: None)
-    return out
-
-
-@pytest.fixture(scope="module")
-def plan(manifest):
-    categories, _ = G.load_catalog(skip_invalid=manifest["arguments"]["skip_invalid"], log=lambda message: None)
+def plan(needle15_manifest):
+    skip_invalid = needle15_manifest["arguments"]["skip_invalid"]
+    categories, _ = G.load_catalog(skip_invalid=skip_invalid, log=lambda message: None)
     return G.Plan(categories)
 
 
-def test_regeneration_is_byte_identical(manifest, regenerated):
-    for name, info in manifest["files"].items():
-        with open(regenerated / name, "rb") as handle:
+def test_regeneration_is_byte_identical(needle15_manifest, regenerated_needle15):
+    for name, info in needle15_manifest["files"].items():
+        with open(regenerated_needle15 / name, "rb") as handle:
             digest = hashlib.sha256(handle.read()).hexdigest()
         assert digest == info["sha256"], f"{name} differs from the manifest: the catalog or generator changed " \
                                          f"without regenerating datasets/needle15"
     for name in ("dev.jsonl", "test.jsonl", "manifest.json"):
-        with open(regenerated / name, "rb") as new, open(os.path.join(COMMITTED_DIR, name), "rb") as old:
+        with open(regenerated_needle15 / name, "rb") as new, open(os.path.join(COMMITTED_DIR, name), "rb") as old:
             assert new.read() == old.read(), name
 
 
@@ -88,9 +68,9 @@ def answer_values(record):
             yield answer["name"], param, value
 
 
-def test_held_out_values_never_reach_train(plan, regenerated):
+def test_held_out_values_never_reach_train(plan, regenerated_needle15):
     kinds = plan.held_out_values()
-    train = read_jsonl(regenerated / "train.jsonl")
+    train = read_jsonl(regenerated_needle15 / "train.jsonl")
     for record in train:
         for tool, param, value in answer_values(record):
             assert not kinds[(tool, param)].is_held_out(value), (record["id"], tool, param, value)
@@ -98,7 +78,7 @@ def test_held_out_values_never_reach_train(plan, regenerated):
     leaks = [(r["id"], guard.find(r["query"])) for r in train if guard.find(r["query"])]
     assert not leaks, leaks[:5]
 
-    for record in read_jsonl(regenerated / "test.jsonl"):
+    for record in read_jsonl(regenerated_needle15 / "test.jsonl"):
         for tool, param, value in answer_values(record):
             kind = kinds[(tool, param)]
             if kind.has_held_out and (kind.held_out or kind.values is None):
@@ -134,18 +114,18 @@ def check_record(record):
                 assert value in params[name]["enum"]
 
 
-def test_every_record_is_schema_valid(regenerated):
+def test_every_record_is_schema_valid(regenerated_needle15):
     ids = set()
     for name in ("train.jsonl", "dev.jsonl", "test.jsonl"):
-        for record in read_jsonl(regenerated / name):
+        for record in read_jsonl(regenerated_needle15 / name):
             check_record(record)
             assert record["id"] not in ids
             ids.add(record["id"])
 
 
-def test_test_split_covers_every_upstream_category(manifest):
-    counts = manifest["counts"]["test"]
-    for category, info in manifest["categories"].items():
+def test_test_split_covers_every_upstream_category(needle15_manifest):
+    counts = needle15_manifest["counts"]["test"]
+    for category, info in needle15_manifest["categories"].items():
         if info["group"] == "upstream":
             assert sum(counts[category].values()) >= 100, category
 

@@ -1,0 +1,551 @@
+"""Train a Needle model on CPU from our dataset JSONL and export it as a needle safetensors file.
+
+    needle_train.py --train datasets/needle15/train.jsonl --dev datasets/needle15/dev.jsonl \\
+        --tokenizer models/default/tokenizer.model --config-json '{"d_model":256,...}' \\
+        --minutes 50 --threads 2 --out runs/needle15
+
+Records are {"query", "tools", "answers", ...} (datasets/needlegen). Each becomes
+  encoder ids  tokens(query) + [<tools>] + tokens(tools JSON)      (as the C++ engine builds it)
+  decoder in   [EOS, <tool_call>, tokens(answer JSON)...]
+  target       [<tool_call>, tokens(answer JSON)..., EOS]
+and the loss is the cross-entropy on the target positions only (needle_torch.decoder_pair).
+
+With --minutes the run fits a wall-clock budget: it measures the time of the first steps and
+of one dev evaluation, then fixes the total step count so that the warmup + cosine schedule
+ends on time. With --steps the count is fixed instead.
+
+Outputs in --out: needle.safetensors (final weights), best.safetensors (best dev evaluation),
+train_log.json (arguments, config, every logged step and evaluation, wall time, steps).
+--bench-steps N only measures training throughput (examples/s) on synthetic ids of realistic
+lengths and exits.
+"""
+
+import argparse
+import ctypes
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+
+import needle_convert as nc
+import needle_tokenizer_build as needle_prompt
+import needle_torch as nt
+
+# Weight decay applies to matrices only; norm scales, gates, biases and log_temp keep theirs.
+NO_DECAY_SUFFIXES = ("/scale", "_gate", "/bias", "log_temp")
+
+
+# ---------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------
+
+def read_jsonl(path, limit=None):
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                records.append(json.loads(line))
+                if limit is not None and len(records) >= limit:
+                    break
+    return records
+
+
+def answer_spans(answers):
+    """Character spans of the tool names and argument values inside answer_text(answers).
+
+    The text is rebuilt piece by piece with the same serialiser, so the spans are exact;
+    the assert guards against the two ever drifting apart.
+    """
+    def dumps(value):
+        return nt.compact_json(value, ensure_ascii=False)
+
+    text, spans = "[", []
+    for i, call in enumerate(answers):
+        text += ("," if i else "") + '{"name":'
+        name = dumps(needle_prompt.snake_case(call["name"]))
+        spans.append((len(text) + 1, len(text) + len(name) - 1))  # inside the quotes
+        text += name + ',"arguments":{'
+        for j, (key, value) in enumerate(call.get("arguments", {}).items()):
+            text += ("," if j else "") + dumps(key) + ":"
+            value_text = dumps(value)
+            spans.append((len(text), len(text) + len(value_text)))
+            text += value_text
+        text += "}}"
+    text += "]"
+    assert text == nt.answer_text(answers), "answer_spans out of step with answer_text"
+    return text, spans
+
+
+def piece_bytes(sp, token_id):
+    piece = sp.id_to_piece(token_id)
+    if sp.is_byte(token_id):
+        return bytes([int(piece[3:5], 16)])
+    return piece.replace("\u2581", " ").encode("utf-8")
+
+
+def target_weights(sp, answers, target, weight):
+    """Per-target-token loss weights: `weight` on tokens of names and values, 1 elsewhere.
+
+    Token byte ranges come from the pieces' texts; SentencePiece's dummy prefix adds one
+    leading space. If the pieces do not spell the text back (possible only with odd
+    whitespace), the record is left unweighted rather than weighted wrongly.
+    """
+    weights = [1.0] * len(target)
+    if weight == 1.0 or not answers:
+        return weights
+    text, spans = answer_spans(answers)
+    ids = target[1:-1]  # between <tool_call> and EOS
+    pieces = [piece_bytes(sp, i) for i in ids]
+    raw = b"".join(pieces)
+    encoded = text.encode("utf-8")
+    if raw == b" " + encoded:
+        shift = 1
+    elif raw == encoded:
+        shift = 0
+    else:
+        return weights
+    byte_spans = [(len(text[:a].encode("utf-8")), len(text[:b].encode("utf-8"))) for a, b in spans]
+    pos = -shift
+    for k, piece in enumerate(pieces):
+        begin, end = pos, pos + len(piece)
+        pos = end
+        if any(begin < b and a < end for a, b in byte_spans):
+            weights[k + 1] = weight
+    return weights
+
+
+class Example:
+    __slots__ = ("enc", "dec_in", "target", "weights", "record")
+
+    def __init__(self, enc, dec_in, target, weights, record):
+        self.enc, self.dec_in, self.target, self.weights, self.record = enc, dec_in, target, weights, record
+
+
+def make_examples(sp, records, name_value_weight=1.0):
+    examples = []
+    for record in records:
+        enc = nt.encode_prompt(sp, record["query"], record["tools"])
+        dec_in, target = nt.decoder_pair(sp, record["answers"])
+        weights = target_weights(sp, record["answers"], target, name_value_weight)
+        examples.append(Example(enc, dec_in, target, weights, record))
+    return examples
+
+
+def make_batches(examples, tokens_per_batch, max_batch, rng):
+    """Length-bucketed batches: examples of similar encoder length, padded size <= budget.
+
+    Sorting by length with a random tie-break (then shuffling the batches) keeps padding
+    waste small while every epoch still sees different groupings and orders.
+    """
+    order = sorted(range(len(examples)), key=lambda i: (len(examples[i].enc), rng.random()))
+    batches, current, width = [], [], 0
+    for i in order:
+        new_width = max(width, len(examples[i].enc))
+        if current and (new_width * (len(current) + 1) > tokens_per_batch or len(current) >= max_batch):
+            batches.append(current)
+            current, new_width = [], len(examples[i].enc)
+        current.append(i)
+        width = new_width
+    if current:
+        batches.append(current)
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(examples):
+    enc = nt.pad_batch([e.enc for e in examples])
+    dec_in = nt.pad_batch([e.dec_in for e in examples])
+    target = nt.pad_batch([e.target for e in examples])
+    weights = torch.zeros(target.shape, dtype=torch.float32)
+    for i, e in enumerate(examples):
+        weights[i, :len(e.weights)] = torch.as_tensor(e.weights)
+    return enc, dec_in, target, weights
+
+
+def batch_loss(model, batch):
+    """Weighted mean cross-entropy over target tokens, and the unweighted token count."""
+    enc, dec_in, target, weights = batch
+    logits = model(enc, dec_in)
+    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                           reduction="none").view(target.shape)
+    return (ce * weights).sum() / weights.sum(), int((weights > 0).sum())
+
+
+# ---------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------
+
+def canonical_calls(text):
+    """A comparable form of a call list (order-independent), or None if it does not parse."""
+    try:
+        calls = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return None
+    if not isinstance(calls, list):
+        return None
+    out = []
+    for call in calls:
+        if not isinstance(call, dict):
+            return None
+        out.append(json.dumps({"name": call.get("name"), "arguments": call.get("arguments", {})},
+                              sort_keys=True))
+    return sorted(out)
+
+
+def output_text(sp, ids):
+    """The call text as the engine reports it: leading <tool_call> stripped, then decoded."""
+    if ids and ids[0] == nt.TOOL_CALL_ID:
+        ids = ids[1:]
+    return sp.decode([i for i in ids if i != nt.TOOL_CALL_ID])
+
+
+@torch.no_grad()
+def evaluate(model, sp, loss_examples, greedy_examples, tokens_per_batch, max_batch):
+    model.eval()
+    total, count = 0.0, 0
+    rng = random.Random(0)
+    for batch_ids in make_batches(loss_examples, tokens_per_batch, max_batch, rng):
+        batch = collate([loss_examples[i] for i in batch_ids])
+        _, dec_in, target, weights = batch
+        unweighted = (batch[0], dec_in, target, (weights > 0).float())
+        loss, n = batch_loss(model, unweighted)
+        total += float(loss) * n
+        count += n
+    exact, parsed = 0, 0
+    samples = []
+    for batch_ids in make_batches(greedy_examples, tokens_per_batch, max_batch, rng):
+        examples = [greedy_examples[i] for i in batch_ids]
+        max_new = min(nt.MAX_NEW_TOKENS, max(len(e.target) for e in examples) + 16)
+        generated = model.greedy(nt.pad_batch([e.enc for e in examples]), max_new=max_new)
+        for e, ids in zip(examples, generated):
+            text = output_text(sp, ids)
+            got = canonical_calls(text)
+            want = canonical_calls(nt.answer_text(e.record["answers"]))
+            parsed += got is not None
+            exact += got is not None and got == want
+            if len(samples) < 3:
+                samples.append({"query": e.record["query"], "output": text})
+    model.train()
+    return {"dev_loss": total / max(count, 1), "dev_exact": exact / max(len(greedy_examples), 1),
+            "dev_parse": parsed / max(len(greedy_examples), 1), "dev_greedy_n": len(greedy_examples),
+            "samples": samples}
+
+
+# ---------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------
+
+def lr_at(step, total, warmup, peak, final_ratio):
+    """Linear warmup to `peak`, then cosine down to peak * final_ratio at step `total`."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def make_optimizer(model, lr, weight_decay):
+    decay, no_decay = [], []
+    for name in model.names:
+        (no_decay if name.endswith(NO_DECAY_SUFFIXES) else decay).append(model.p(name))
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.98), eps=1e-8)
+
+
+def config_from_args(args):
+    if args.config_json:
+        raw = json.loads(args.config_json)
+    else:
+        raw = dict(nc.PRESETS[args.config])
+    raw.setdefault("vocab_size", 8192)
+    return nc.normalize_config(raw)
+
+
+def synthetic_examples(n, vocab, rng):
+    """Random ids with realistic lengths (encoder ~300, decoder ~30) for throughput runs."""
+    examples = []
+    for _ in range(n):
+        t_enc = int(min(700, max(100, rng.gauss(300, 120))))
+        t_dec = int(min(80, max(8, rng.gauss(30, 10))))
+        enc = [rng.randrange(6, vocab) for _ in range(t_enc)]
+        dec = [rng.randrange(6, vocab) for _ in range(t_dec)]
+        examples.append(Example(enc, [nt.EOS_ID] + dec[:-1], dec, [1.0] * t_dec, None))
+    return examples
+
+
+class Trainer:
+    def __init__(self, args, config, train_examples, log):
+        self.args, self.config, self.train_examples, self.log = args, config, train_examples, log
+        self.model = nt.NeedleModel(config).init_weights(args.seed)
+        self.model.train()
+        self.optimizer = make_optimizer(self.model, args.lr, args.weight_decay)
+        self.rng = random.Random(args.seed)
+        self.batches = []
+        self.epoch = 0
+        self.step = 0
+        self.examples_seen = 0
+
+    def next_batch(self):
+        if not self.batches:
+            self.batches = make_batches(self.train_examples, self.args.tokens_per_batch, self.args.max_batch,
+                                        self.rng)
+            self.epoch += 1
+        return [self.train_examples[i] for i in self.batches.pop()]
+
+    def train_step(self, total_steps):
+        examples = self.next_batch()
+        lr = lr_at(self.step, total_steps, self.args.warmup_steps, self.args.lr, self.args.final_lr_ratio)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss, tokens = batch_loss(self.model, collate(examples))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.args.clip)
+        self.optimizer.step()
+        self.step += 1
+        self.examples_seen += len(examples)
+        return float(loss), float(grad_norm), lr, len(examples), tokens
+
+
+def bench(args, config):
+    torch.manual_seed(args.seed)
+    examples = synthetic_examples(2000, config["vocab_size"], random.Random(args.seed))
+    trainer = Trainer(args, config, examples, None)
+    warm = 3
+    for _ in range(warm):
+        trainer.train_step(10**9)
+    # CPU time as well as wall time: on a shared machine the wall-clock rate depends on the
+    # neighbours. Examples per CPU-second depend on them less, though not at all only with
+    # --threads 1 (waiting OpenMP threads spin, and that counts as CPU time).
+    start, cpu_start, seen = time.time(), time.process_time(), 0
+    for _ in range(args.bench_steps):
+        _, _, _, n, _ = trainer.train_step(10**9)
+        seen += n
+    elapsed = time.time() - start
+    cpu = time.process_time() - cpu_start
+    counts = nc.param_counts(config)
+    result = {"config": config, "parameters": counts["total"], "fp32_bytes": 4 * counts["total"],
+              "steps": args.bench_steps, "seconds": round(elapsed, 2),
+              "examples_per_s": round(seen / elapsed, 2), "step_s": round(elapsed / args.bench_steps, 3),
+              "examples_per_cpu_s": round(seen / cpu, 3), "cpu_busy": round(cpu / elapsed, 2),
+              "tokens_per_batch": args.tokens_per_batch, "threads": torch.get_num_threads()}
+    print(json.dumps(result))
+    return 0
+
+
+def train(args, config):
+    import sentencepiece as spm
+
+    t_start = time.time()
+    deadline = t_start + args.minutes * 60 if args.minutes else None
+    os.makedirs(args.out, exist_ok=True)
+    log = {"args": vars(args), "config": config, "parameters": nc.param_counts(config), "torch": torch.__version__,
+           "threads": torch.get_num_threads(), "steps": [], "evals": []}
+    log_path = os.path.join(args.out, "train_log.json")
+
+    def write_log():
+        with open(log_path + ".tmp", "w") as f:
+            json.dump(log, f, indent=1)
+        os.replace(log_path + ".tmp", log_path)
+
+    def say(message):
+        print(f"[{time.time() - t_start:7.1f}s] {message}", flush=True)
+
+    sp = spm.SentencePieceProcessor(model_file=args.tokenizer)
+    if sp.get_piece_size() != config["vocab_size"]:
+        raise SystemExit(f"tokenizer has {sp.get_piece_size()} pieces, config vocab_size {config['vocab_size']}")
+    train_records = read_jsonl(args.train, args.train_limit)
+    dev_records = read_jsonl(args.dev) if args.dev else []
+    train_examples = make_examples(sp, train_records, args.name_value_weight)
+    dev_rng = random.Random(args.seed + 1)
+    dev_examples = make_examples(sp, dev_records)
+    dev_rng.shuffle(dev_examples)
+    dev_loss_examples = dev_examples[:args.dev_loss_n]
+    dev_greedy_examples = dev_examples[:args.dev_greedy_n]
+    enc_lens = [len(e.enc) for e in train_examples]
+    say(f"{len(train_examples)} train / {len(dev_examples)} dev records; encoder tokens mean "
+        f"{np.mean(enc_lens):.0f} max {max(enc_lens)}; decoder mean "
+        f"{np.mean([len(e.target) for e in train_examples]):.1f}; data ready")
+    log["data"] = {"train": len(train_examples), "dev": len(dev_examples),
+                   "encoder_tokens_mean": float(np.mean(enc_lens)), "encoder_tokens_max": max(enc_lens)}
+
+    torch.manual_seed(args.seed)
+    trainer = Trainer(args, config, train_examples, log)
+    best = None
+
+    def run_eval():
+        nonlocal best
+        if not dev_examples:
+            return None
+        t0 = time.time()
+        result = evaluate(trainer.model, sp, dev_loss_examples, dev_greedy_examples, args.tokens_per_batch,
+                          args.max_batch)
+        result.update(step=trainer.step, seconds=round(time.time() - t0, 2),
+                      wall=round(time.time() - t_start, 1))
+        log["evals"].append(result)
+        key = (result["dev_exact"], -result["dev_loss"])
+        if best is None or key > best:
+            best = key
+            trainer.model.save(os.path.join(args.out, "best.safetensors"))
+            result["best"] = True
+        say(f"eval step {trainer.step}: dev loss {result['dev_loss']:.4f} exact {result['dev_exact']:.3f} "
+            f"parse {result['dev_parse']:.3f} ({result['seconds']}s)")
+        write_log()
+        return result
+
+    def log_step(loss, grad_norm, lr, n, tokens, step_seconds):
+        entry = {"step": trainer.step, "loss": round(loss, 5), "grad_norm": round(grad_norm, 4), "lr": lr,
+                 "batch": n, "tokens": tokens, "step_s": round(step_seconds, 3),
+                 "wall": round(time.time() - t_start, 1), "epoch": trainer.epoch}
+        log["steps"].append(entry)
+        if trainer.step % args.log_every == 0 or trainer.step <= 3:
+            say(f"step {trainer.step}/{total_steps} loss {loss:.4f} gnorm {grad_norm:.2f} lr {lr:.2e} "
+                f"batch {n} ({step_seconds:.2f}s)")
+
+    if args.steps:
+        total_steps = args.steps
+        eval_every = args.eval_every or max(1, total_steps // max(1, args.evals))
+    else:
+        # Probe with the warmup schedule (its shape does not depend on the total yet), then plan.
+        total_steps = 10**9
+        probe_times = []
+        for _ in range(args.probe_steps):
+            t0 = time.time()
+            out = trainer.train_step(max(total_steps, args.warmup_steps + 1))
+            probe_times.append(time.time() - t0)
+            log_step(*out, probe_times[-1])
+        step_seconds = float(np.mean(probe_times[2:] if len(probe_times) > 4 else probe_times))
+        eval_result = run_eval()
+        eval_seconds = eval_result["seconds"] if eval_result else 0.0
+        eval_every = None
+
+    def plan_steps(step_seconds, eval_seconds, evals_left):
+        """Steps that fit in the time left, keeping room for the evaluations still to come."""
+        nonlocal eval_every
+        remaining = deadline - time.time() - args.reserve_seconds
+        remaining -= evals_left * eval_seconds * 1.2  # evaluation times vary with what greedy writes
+        total = trainer.step + max(0, int(remaining / step_seconds * args.safety))
+        if eval_every is None:
+            eval_every = args.eval_every or max(1, (total - trainer.step) // max(1, args.evals))
+        plan = {"at_step": trainer.step, "step_s": round(step_seconds, 4), "eval_s": eval_seconds,
+                "total_steps": total, "eval_every": eval_every}
+        log.setdefault("plans", []).append(plan)
+        say(f"plan: {step_seconds:.3f}s/step, eval {eval_seconds:.1f}s -> {total} steps, eval every {eval_every}")
+        write_log()
+        return total
+
+    if not args.steps:
+        total_steps = plan_steps(step_seconds, eval_seconds, args.evals + 1)
+
+    eval_from = trainer.step  # evaluations are spaced from the end of the probe
+    stopped_by_clock = False
+    while trainer.step < total_steps:
+        # The plan can be off when the machine gets busier; never overrun the budget, and
+        # keep time for the final evaluation and export.
+        last_eval = log["evals"][-1]["seconds"] if log["evals"] else 0.0
+        if deadline and time.time() + last_eval + args.reserve_seconds > deadline:
+            stopped_by_clock = True
+            say(f"stopping at step {trainer.step}: wall-clock budget reached")
+            break
+        t0 = time.time()
+        out = trainer.train_step(total_steps)
+        log_step(*out, time.time() - t0)
+        if (trainer.step - eval_from) % eval_every == 0 and trainer.step < total_steps:
+            run_eval()
+            if deadline and trainer.step < 0.8 * total_steps:
+                # Re-plan from the step times measured so far: a busier or quieter machine
+                # would otherwise make the cosine end early or be cut off by the clock. Late
+                # in the run a change would jolt the learning rate, so the plan then stays.
+                recent = [entry["step_s"] for entry in log["steps"][args.probe_steps:]]
+                # The first evaluation, of a barely trained model that rambles to the length
+                # limit, is the slowest; later ones predict the rest better.
+                later = [e["seconds"] for e in log["evals"][1:]] or [e["seconds"] for e in log["evals"]]
+                evals_left = (total_steps - trainer.step) // eval_every + 1  # + the final one
+                total_steps = plan_steps(float(np.mean(recent)), float(np.mean(later)), evals_left)
+    final_eval = run_eval()
+
+    trainer.model.save(os.path.join(args.out, "needle.safetensors"))
+    if not dev_examples:
+        trainer.model.save(os.path.join(args.out, "best.safetensors"))
+    train_seconds = sum(entry["step_s"] for entry in log["steps"])
+    log.update(wall_seconds=round(time.time() - t_start, 1), train_seconds=round(train_seconds, 1),
+               examples_per_s=round(trainer.examples_seen / max(train_seconds, 1e-9), 2),
+               total_steps=trainer.step, planned_steps=total_steps,
+               stopped_by_clock=stopped_by_clock, epochs=trainer.epoch, examples_seen=trainer.examples_seen,
+               final_eval=final_eval)
+    write_log()
+    say(f"done: {trainer.step} steps, {trainer.examples_seen} examples ({trainer.epoch} epochs), "
+        f"{log['wall_seconds']}s; wrote {args.out}/needle.safetensors")
+    return 0
+
+
+def keep_freed_memory():
+    """Stop glibc from returning large freed blocks to the kernel.
+
+    Every activation here is a fresh multi-megabyte tensor; by default glibc serves those
+    with mmap and unmaps them on free, so each one is page-faulted in anew. On the 2-core
+    machines this trains on that tripled the step time; keeping the memory cut it to a third.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return  # not glibc: nothing to tune
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 1 << 30)
+    libc.mallopt(m_trim_threshold, 2**31 - 1)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", help="training records (JSONL)")
+    parser.add_argument("--dev", help="dev records (JSONL) for evaluation and best-checkpoint selection")
+    parser.add_argument("--tokenizer", default="models/default/tokenizer.model")
+    parser.add_argument("--out", default="runs/needle")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--config", choices=sorted(nc.PRESETS), default="tiny")
+    group.add_argument("--config-json", help="config keys as JSON (vocab_size defaults to 8192)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--minutes", type=float, help="wall-clock budget; sets the number of steps")
+    parser.add_argument("--steps", type=int, help="fixed number of steps (instead of --minutes)")
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--final-lr-ratio", type=float, default=0.05)
+    parser.add_argument("--warmup-steps", type=int, default=100)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--clip", type=float, default=1.0)
+    parser.add_argument("--tokens-per-batch", type=int, default=6000,
+                        help="padded encoder tokens per batch (batch size x longest encoder input)")
+    parser.add_argument("--max-batch", type=int, default=64)
+    parser.add_argument("--name-value-weight", type=float, default=1.0,
+                        help="loss weight of tool-name and argument-value tokens (1 = plain)")
+    parser.add_argument("--evals", type=int, default=5, help="dev evaluations during the run")
+    parser.add_argument("--eval-every", type=int, help="steps between evaluations (overrides --evals)")
+    parser.add_argument("--dev-loss-n", type=int, default=400, help="dev records for the dev loss")
+    parser.add_argument("--dev-greedy-n", type=int, default=64, help="dev records for greedy exact match")
+    parser.add_argument("--train-limit", type=int, help="use only the first N training records")
+    parser.add_argument("--probe-steps", type=int, default=20, help="steps timed to plan a --minutes run")
+    parser.add_argument("--safety", type=float, default=0.97, help="fraction of the measured budget to plan")
+    parser.add_argument("--reserve-seconds", type=float, default=20.0, help="kept free for the final export")
+    parser.add_argument("--log-every", type=int, default=25)
+    parser.add_argument("--bench-steps", type=int, help="only measure throughput on synthetic data")
+    args = parser.parse_args(argv)
+
+    keep_freed_memory()
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)
+    config = config_from_args(args)
+    if args.bench_steps:
+        return bench(args, config)
+    if not args.train:
+        parser.error("--train is required")
+    if bool(args.minutes) == bool(args.steps):
+        parser.error("give exactly one of --minutes and --steps")
+    return train(args, config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
