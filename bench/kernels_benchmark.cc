@@ -6,7 +6,9 @@
 // (m = 1 is decode's GEMV, m = 1024 a full prefill's GEMM), shape of the 26M
 // model (512x512 projections, 512x256 K/V, 512x8192 logits) and thread
 // count; plus the reference engine's scalar product for comparison.
-// Counters: GFLOP/s (2 flops per multiply-add) and GB/s of packed weights.
+// Counters: GFLOP/s (2 flops per multiply-add; GOP/s for w8a8, whose
+// multiply-adds are integer, quantising the activations included) and GB/s of
+// packed weights. QuantizeRows times the w8a8 activation quantisation alone.
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "needle/str_cat.h"
+#include "optimized/attention.h"
 #include "optimized/matmul.h"
 #include "optimized/thread_pool.h"
 #include "reference/ops.h"
@@ -35,9 +38,9 @@ std::vector<float> RandomValues(size_t n) {
   return values;
 }
 
-void SetCounters(benchmark::State& state, int m, Shape shape, double weight_bytes) {
+void SetCounters(benchmark::State& state, int m, Shape shape, double weight_bytes, bool integer = false) {
   const double iterations = static_cast<double>(state.iterations());
-  state.counters["GFLOP/s"] =
+  state.counters[integer ? "GOP/s" : "GFLOP/s"] =
       benchmark::Counter(2.0 * m * shape.in * shape.out * iterations * 1e-9, benchmark::Counter::kIsRate);
   state.counters["GB/s"] = benchmark::Counter(weight_bytes * iterations * 1e-9, benchmark::Counter::kIsRate);
 }
@@ -61,7 +64,22 @@ void BM_MatMul(benchmark::State& state, Isa isa, WeightType type, int m, Shape s
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  SetCounters(state, m, shape, static_cast<double>(packed->bytes()));
+  SetCounters(state, m, shape, static_cast<double>(packed->bytes()), type == WeightType::kW8A8);
+}
+
+void BM_QuantizeRows(benchmark::State& state, Isa isa, int m, int in) {
+  if (!ForceIsa(isa).ok()) {
+    state.SkipWithError("instruction set not available");
+    return;
+  }
+  const std::vector<float> x = RandomValues(static_cast<size_t>(m) * in);
+  QuantizedRows rows;
+  for (auto _ : state) {
+    rows.Quantize(x.data(), m, in, nullptr);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(x.size()) * sizeof(float) * state.iterations() * 1e-9,
+                                              benchmark::Counter::kIsRate);
 }
 
 void BM_ReferenceMatMul(benchmark::State& state, int m, Shape shape) {
@@ -76,6 +94,31 @@ void BM_ReferenceMatMul(benchmark::State& state, int m, Shape shape) {
   SetCounters(state, m, shape, static_cast<double>(w.size() * sizeof(float)));
 }
 
+// The encoder's self-attention at the 26M model's shape (8 heads, 4 KV heads,
+// head_dim 64) over t tokens: with the projections in int8 it is half of a
+// long prefill's multiply-adds, all in fp32. Counter: GFLOP/s of QK^T and PV.
+void BM_Attention(benchmark::State& state, Isa isa, int t, int threads) {
+  if (!ForceIsa(isa).ok()) {
+    state.SkipWithError("instruction set not available");
+    return;
+  }
+  constexpr int kHeads = 8, kKvHeads = 4, kHeadDim = 64;
+  const std::vector<float> q = RandomValues(static_cast<size_t>(t) * kHeads * kHeadDim);
+  const std::vector<float> k = RandomValues(static_cast<size_t>(t) * kKvHeads * kHeadDim);
+  const std::vector<float> v = RandomValues(k.size());
+  std::vector<float> key_t(static_cast<size_t>(kKvHeads) * kHeadDim * KeyStride(t)), out(q.size());
+  TransposeKeys(k.data(), 0, t, kKvHeads, kHeadDim, key_t.data(), KeyStride(t));
+  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  for (auto _ : state) {
+    Attention(q.data(), t, {key_t.data(), KeyStride(t)}, v.data(), t, kHeads, kKvHeads, kHeadDim, 0.125f, nullptr,
+              out.data(), pool.get());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      4.0 * t * t * kHeads * kHeadDim * static_cast<double>(state.iterations()) * 1e-9, benchmark::Counter::kIsRate);
+}
+
 // The fixed cost of one ParallelFor with an empty body: what every product
 // split across the pool pays.
 void BM_ParallelForOverhead(benchmark::State& state) {
@@ -87,9 +130,12 @@ void BM_ParallelForOverhead(benchmark::State& state) {
 BENCHMARK(BM_ParallelForOverhead)->Arg(2);
 
 void RegisterAll() {
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon}) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
     if (!IsaSupported(isa)) continue;
-    for (WeightType type : {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4}) {
+    const std::string name = StrCat("QuantizeRows/", IsaName(isa), "/m:1024/512");
+    benchmark::RegisterBenchmark(name.c_str(), BM_QuantizeRows, isa, 1024, 512)->Unit(benchmark::kMicrosecond);
+    for (WeightType type :
+         {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4, WeightType::kW8A8}) {
       for (int m : {1, 1024}) {
         for (Shape shape : kShapes) {
           // The scalar fallback's prefill logits take seconds per product.
@@ -103,6 +149,15 @@ void RegisterAll() {
           }
         }
       }
+    }
+  }
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512, Isa::kNeon}) {
+    if (!IsaSupported(isa)) continue;
+    for (int threads : {1, 2}) {
+      const std::string name = StrCat("Attention/", IsaName(isa), "/t:1024/threads:", threads);
+      benchmark::RegisterBenchmark(name.c_str(), BM_Attention, isa, 1024, threads)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
     }
   }
   for (Shape shape : kShapes) {

@@ -66,10 +66,19 @@ __attribute__((always_inline)) inline typename Vectors<W>::F Exp(typename Vector
 }
 
 template <int W>
-__attribute__((always_inline)) inline float MaxLanes(typename Vectors<W>::F v) {
-  float m = v[0];
-  for (int i = 1; i < W; ++i) m = std::max(m, v[i]);
-  return m;
+__attribute__((always_inline)) inline float MaxLanes(const typename Vectors<W>::F& v) {
+  if constexpr (W <= 4) {
+    float m = v[0];
+    for (int i = 1; i < W; ++i) m = std::max(m, v[i]);
+    return m;
+  } else {
+    // Halving: log2(W) vector steps run once per row and key block, instead of W - 1 dependent scalar ones.
+    typename Vectors<W / 2>::F lo, hi;
+    std::memcpy(&lo, &v, sizeof(lo));
+    std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof(lo), sizeof(hi));
+    const typename Vectors<W / 2>::F halves = lo > hi ? lo : hi;
+    return MaxLanes<W / 2>(halves);
+  }
 }
 
 template <int W>
@@ -124,13 +133,14 @@ __attribute__((always_inline)) inline void AttendRows(const Problem& p, int kv_h
   const float* values = p.v + kv_head * hd;
   alignas(64) float acc[kRows][kMaxAttentionHeadDim];
   alignas(64) float probs[kRows][kKeyVectors * 16];  // room for the widest W
-  float row_max[kRows], row_sum[kRows];
+  const F zero = {};
+  float row_max[kRows];
+  F row_sum[kRows];  // per lane; summed across lanes once at the end
   for (int r = 0; r < kRows; ++r) {
     std::fill(acc[r], acc[r] + hd, 0.0f);
     row_max[r] = kMaskedKeyBias;
-    row_sum[r] = 0.0f;
+    row_sum[r] = zero;
   }
-  const F zero = {};
   for (int kb = 0; kb < p.tk; kb += kBlock) {
     const int valid = std::min(kBlock, p.tk - kb);
     // Scores of the block: s[r][c] = sum_i q_r[i] * key_t[i][kb + c*W ..].
@@ -167,7 +177,8 @@ __attribute__((always_inline)) inline void AttendRows(const Problem& p, int kv_h
         block_max = block_max > s[r][c] ? block_max : s[r][c];
       }
       const float new_max = std::max(row_max[r], MaxLanes<W>(block_max));
-      const float correction = std::exp(row_max[r] - new_max);
+      // The vector exp, not std::exp: a library call here would spill every live score vector around it.
+      const float correction = Exp<W>(zero + (row_max[r] - new_max))[0];
       row_max[r] = new_max;
       F sum = zero;
       for (int c = 0; c < kKeyVectors; ++c) {
@@ -175,7 +186,7 @@ __attribute__((always_inline)) inline void AttendRows(const Problem& p, int kv_h
         sum += e;
         Store<W>(probs[r] + c * W, e);
       }
-      row_sum[r] = row_sum[r] * correction + SumLanes<W>(sum);
+      row_sum[r] = row_sum[r] * correction + sum;
       if (correction != 1.0f) {
         for (int i = 0; i < hd; i += W) Store<W>(acc[r] + i, Load<W>(acc[r] + i) * correction);
       }
@@ -188,7 +199,7 @@ __attribute__((always_inline)) inline void AttendRows(const Problem& p, int kv_h
     for (; i < hd; i += W) AccumulateValues<W, 1>(values + i, kv_stride, kb, valid, probs, acc, i);
   }
   for (int r = 0; r < rows; ++r) {
-    const float inv = 1.0f / row_sum[r];
+    const float inv = 1.0f / SumLanes<W>(row_sum[r]);
     for (int i = 0; i < hd; ++i) out_rows[r][i] = acc[r][i] * inv;
   }
 }

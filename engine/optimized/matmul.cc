@@ -46,6 +46,12 @@ bool CpuHas(Isa isa) {
 #if defined(NEEDLE_HAVE_NEON_KERNELS)
     case Isa::kNeon:
       return true;  // Advanced SIMD is mandatory on aarch64
+    case Isa::kNeonDot:
+#if defined(__linux__)
+      return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#else
+      return false;
+#endif
 #endif
     default:
       return false;
@@ -53,7 +59,7 @@ bool CpuHas(Isa isa) {
 }
 
 Isa Detect() {
-  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kNeon}) {
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kNeonDot, Isa::kNeon}) {
     if (CpuHas(isa)) return isa;
   }
   return Isa::kScalar;
@@ -64,7 +70,7 @@ std::atomic<int> forced_isa{-1};
 Isa FromEnvironment() {
   const char* name = std::getenv("NEEDLE_ISA");
   if (name != nullptr) {
-    for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon}) {
+    for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
       if (IsaName(isa) == name && CpuHas(isa)) return isa;
     }
   }
@@ -81,10 +87,48 @@ internal::KernelFn Kernel(Isa isa) {
 #endif
 #if defined(NEEDLE_HAVE_NEON_KERNELS)
     case Isa::kNeon:
+    case Isa::kNeonDot:
       return internal::MatMulNeon;
 #endif
     default:
       return internal::MatMulScalar;
+  }
+}
+
+internal::QuantizeFn Quantizer(Isa isa) {
+  switch (isa) {
+#if defined(NEEDLE_HAVE_X86_KERNELS)
+    case Isa::kAvx2:
+      return internal::QuantizeRowsAvx2;
+    case Isa::kAvx512:
+      return internal::QuantizeRowsAvx512;
+#endif
+#if defined(NEEDLE_HAVE_NEON_KERNELS)
+    case Isa::kNeon:
+    case Isa::kNeonDot:
+      return internal::QuantizeRowsNeon;
+#endif
+    default:
+      return internal::QuantizeRowsScalar;
+  }
+}
+
+internal::W8A8KernelFn W8A8Kernel(Isa isa) {
+  switch (isa) {
+#if defined(NEEDLE_HAVE_X86_KERNELS)
+    case Isa::kAvx2:
+      return internal::MatMulW8A8Avx2;
+    case Isa::kAvx512:
+      return internal::MatMulW8A8Avx512;
+#endif
+#if defined(NEEDLE_HAVE_NEON_KERNELS)
+    case Isa::kNeon:
+      return internal::MatMulW8A8Neon;
+    case Isa::kNeonDot:
+      return internal::MatMulW8A8NeonDot;
+#endif
+    default:
+      return internal::MatMulW8A8Scalar;
   }
 }
 
@@ -107,6 +151,8 @@ size_t PanelBytes(WeightType type, int in) {
       return groups * (kPanel * sizeof(float) + kGroup * kPanel);
     case WeightType::kInt4:
       return groups * (kPanel * sizeof(float) + kGroup * kPanel / 2);
+    case WeightType::kW8A8:
+      return groups * (kPanel * (sizeof(float) + sizeof(int32_t)) + kGroup * kPanel);
   }
   return 0;
 }
@@ -170,6 +216,32 @@ void PackPanel(const float* w, int in, int out, WeightType type, int p, uint8_t*
       }
       return;
     }
+    case WeightType::kW8A8: {
+      const size_t group_bytes = kPanel * (sizeof(float) + sizeof(int32_t)) + kGroup * kPanel;
+      float column[kGroup];
+      int8_t q[kPanel][kGroup];
+      for (int g = 0; g < in / kGroup; ++g) {
+        uint8_t* group = dst + g * group_bytes;
+        float scales[kPanel];
+        int32_t biases[kPanel];
+        for (int c = 0; c < kPanel; ++c) {
+          for (int k = 0; k < kGroup; ++k) column[k] = at(g * kGroup + k, c);
+          scales[c] = QuantizeGroup(column, 1, 127, q[c]);
+          int32_t sum = 0;
+          for (int k = 0; k < kGroup; ++k) sum += q[c][k];
+          biases[c] = -128 * sum;
+        }
+        std::memcpy(group, scales, sizeof(scales));
+        std::memcpy(group + sizeof(scales), biases, sizeof(biases));
+        uint8_t* values = group + sizeof(scales) + sizeof(biases);
+        for (int j = 0; j < kGroup / 4; ++j) {
+          for (int c = 0; c < kPanel; ++c) {
+            for (int i = 0; i < 4; ++i) values[(j * kPanel + c) * 4 + i] = static_cast<uint8_t>(q[c][4 * j + i]);
+          }
+        }
+      }
+      return;
+    }
   }
 }
 
@@ -193,6 +265,8 @@ std::string_view IsaName(Isa isa) {
       return "avx512";
     case Isa::kNeon:
       return "neon";
+    case Isa::kNeonDot:
+      return "neondot";
   }
   return "?";
 }
@@ -230,20 +304,23 @@ std::string_view WeightTypeName(WeightType type) {
       return "int8";
     case WeightType::kInt4:
       return "int4";
+    case WeightType::kW8A8:
+      return "w8a8";
   }
   return "?";
 }
 
 absl::StatusOr<WeightType> ParseWeightType(std::string_view name) {
-  for (WeightType type : {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4}) {
+  for (WeightType type :
+       {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4, WeightType::kW8A8}) {
     if (WeightTypeName(type) == name) return type;
   }
-  return absl::InvalidArgumentError(StrCat("unknown weight type \"", name, "\" (fp32, bf16, int8, int4)"));
+  return absl::InvalidArgumentError(StrCat("unknown weight type \"", name, "\" (fp32, bf16, int8, int4, w8a8)"));
 }
 
 absl::StatusOr<PackedMatrix> PackedMatrix::Pack(const float* w, int in, int out, WeightType type) {
   if (in <= 0 || out <= 0) return absl::InvalidArgumentError(StrCat("bad matrix shape ", in, "x", out));
-  if ((type == WeightType::kInt8 || type == WeightType::kInt4) && in % kGroup != 0) {
+  if ((type == WeightType::kInt8 || type == WeightType::kInt4 || type == WeightType::kW8A8) && in % kGroup != 0) {
     return absl::InvalidArgumentError(
         StrCat(WeightTypeName(type), " needs an input size that is a multiple of ", kGroup, ", not ", in));
   }
@@ -277,8 +354,67 @@ void PackedMatrix::Unpack(float* w) const {
   }
 }
 
+void QuantizedRows::Reserve(int rows, int in) {
+  const size_t need = static_cast<size_t>(rows) * in;
+  if (q_.size() < need) q_.resize(need);
+  if (scale_.size() < static_cast<size_t>(rows)) scale_.resize(rows);
+}
+
+void QuantizedRows::Quantize(const float* x, int m, int in, ThreadPool* pool) {
+  Reserve(m, in);
+  m_ = m;
+  in_ = in;
+  isa_ = ActiveIsa();
+  const internal::QuantizeFn quantize = Quantizer(isa_);
+  uint8_t* q = q_.data();
+  float* scale = scale_.data();
+  // A row costs about as much as a few hundred multiply-adds: only long inputs are worth a dispatch.
+  constexpr int kMinParallelRows = 64;
+  if (pool == nullptr || pool->size() == 1 || m < kMinParallelRows) {
+    quantize(x, m, in, q, scale);
+    return;
+  }
+  pool->ParallelFor(m, 16, [&](int begin, int end) {
+    quantize(x + static_cast<size_t>(begin) * in, end - begin, in, q + static_cast<size_t>(begin) * in, scale + begin);
+  });
+}
+
+void MatMul(const QuantizedRows& x, const PackedMatrix& w, float* y, ThreadPool* pool) {
+  const internal::PackedView& v = w.view();
+  const internal::QuantizedView xv = x.view();
+  const internal::W8A8KernelFn kernel = W8A8Kernel(x.isa());
+  const int m = x.rows();
+  const int threads = pool != nullptr ? pool->size() : 1;
+  constexpr double kMinParallelMacs = 64 * 1024;
+  const double macs = static_cast<double>(m) * v.in * v.out;
+  if (threads == 1 || macs < kMinParallelMacs) {
+    kernel(xv, m, v, 0, v.panels, y);
+    return;
+  }
+  // As for the float products: (row block, panel) tasks, panels fastest.
+  constexpr int kRowBlock = 128;
+  const int row_blocks = (m + kRowBlock - 1) / kRowBlock;
+  const int tasks = row_blocks * v.panels;
+  pool->ParallelFor(tasks, 1, [&](int begin, int end) {
+    for (int t = begin; t < end;) {
+      const int block = t / v.panels, p0 = t % v.panels;
+      const int p1 = std::min(v.panels, p0 + (end - t));
+      const int r0 = block * kRowBlock, rows = std::min(kRowBlock, m - r0);
+      const internal::QuantizedView block_rows{xv.q + static_cast<size_t>(r0) * xv.in, xv.scale + r0, xv.in};
+      kernel(block_rows, rows, v, p0, p1, y + static_cast<size_t>(r0) * v.out);
+      t += p1 - p0;
+    }
+  });
+}
+
 void MatMul(const float* x, int m, const PackedMatrix& w, float* y, ThreadPool* pool) {
   const internal::PackedView& v = w.view();
+  if (v.type == WeightType::kW8A8) {
+    thread_local QuantizedRows rows;
+    rows.Quantize(x, m, v.in, pool);
+    MatMul(rows, w, y, pool);
+    return;
+  }
   const internal::KernelFn kernel = Kernel(ActiveIsa());
   const int threads = pool != nullptr ? pool->size() : 1;
   // Below this many multiply-adds, waking the workers costs more than it saves.

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -21,8 +22,11 @@ class ThreadPool;
 
 // Instruction sets with kernels. The best one the CPU has is chosen at run
 // time; a lower one can be forced (tests, benchmarks) with ForceIsa or the
-// environment variable NEEDLE_ISA=scalar|avx2|avx512|neon.
-enum class Isa { kScalar, kAvx2, kAvx512, kNeon };
+// environment variable NEEDLE_ISA=scalar|avx2|avx512|neon|neondot.
+// kNeonDot is kNeon plus the Armv8.2 dot-product instructions (SDOT), which
+// only the w8a8 products use; it is its own ISA so that both Arm integer
+// paths can be forced and tested on a CPU that has SDOT.
+enum class Isa { kScalar, kAvx2, kAvx512, kNeon, kNeonDot };
 std::string_view IsaName(Isa isa);
 Isa DetectedIsa();  // the best the CPU supports
 Isa ActiveIsa();    // DetectedIsa(), or what was forced
@@ -31,10 +35,17 @@ absl::Status ForceIsa(Isa isa);
 bool IsaSupported(Isa isa);  // the CPU and this build have it
 
 // Weight precisions. int8 and int4 are symmetric, one fp32 scale per group
-// of 32 input rows per output column, as upstream's quantisation-aware training.
-enum class WeightType { kF32, kBF16, kInt8, kInt4 };
+// of 32 input rows per output column, as upstream's quantisation-aware
+// training; their products keep the activations in fp32.
+// kW8A8 ("w8a8") has the same int8 weights and also quantises the activations:
+// each row of x to int8 with one fp32 scale (symmetric, max |x| -> 127), so
+// that a group of 32 inputs is an exact int32 dot product:
+//   y[r, c] = xs[r] * sum_g fma-accumulated float(dot_g(xq[r], wq[:, c])) * ws[g, c]
+// (the exact float order is MatMulW8A8Scalar's, which every ISA reproduces bit for bit).
+enum class WeightType { kF32, kBF16, kInt8, kInt4, kW8A8 };
 std::string_view WeightTypeName(WeightType type);
-absl::StatusOr<WeightType> ParseWeightType(std::string_view name);  // "fp32", "bf16", "int8", "int4"
+// "fp32", "bf16", "int8", "int4", "w8a8"
+absl::StatusOr<WeightType> ParseWeightType(std::string_view name);
 
 // The packed layout, shared by every instruction set so that a matrix packed
 // once runs under any of them (ForceIsa may change between Pack and MatMul).
@@ -48,6 +59,11 @@ absl::StatusOr<WeightType> ParseWeightType(std::string_view name);  // "fp32", "
 //   kInt4: per group of kGroup k: kPanel fp32 scales, then kGroup rows of
 //          kPanel/2 bytes; byte j holds column j in its low nibble and column
 //          j + kPanel/2 in its high nibble, each as q + 8 with q in [-7, 7].
+//   kW8A8: per group of kGroup k: kPanel fp32 scales, kPanel int32 biases
+//          (-128 * the column's sum of q over the group, for the unsigned-
+//          activation trick of x86 VNNI), then kGroup/4 quads of kPanel x 4
+//          int8: quad j holds, per column c, q at k = 4j..4j+3 contiguously
+//          (the operand shape of VPDPBUSD and SDOT).
 // Panels start on 64-byte boundaries.
 namespace internal {
 
@@ -75,6 +91,28 @@ void MatMulNeon(const float* x, int m, const PackedView& w, int p0, int p1, floa
 // definition every kernel's on-the-fly dequantisation must match.
 void DequantizePanel(const PackedView& w, int p, float* out);
 
+// w8a8: rows of x quantised by one ISA's quantiser, in the form its kernel
+// reads: `in` bytes per row (int8 q, or q + 128 as uint8 for x86 VNNI) and
+// one fp32 scale per row.
+struct QuantizedView {
+  const uint8_t* q;
+  const float* scale;
+  int in;
+};
+// Quantises rows [0, m) of x (row stride in) into q (stride in) and scale.
+using QuantizeFn = void (*)(const float* x, int m, int in, uint8_t* q, float* scale);
+// y[r, columns of panels [p0, p1)] for r in [0, m); y row stride w.out.
+using W8A8KernelFn = void (*)(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y);
+void QuantizeRowsScalar(const float* x, int m, int in, uint8_t* q, float* scale);
+void QuantizeRowsAvx2(const float* x, int m, int in, uint8_t* q, float* scale);
+void QuantizeRowsAvx512(const float* x, int m, int in, uint8_t* q, float* scale);  // q + 128
+void QuantizeRowsNeon(const float* x, int m, int in, uint8_t* q, float* scale);
+void MatMulW8A8Scalar(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y);
+void MatMulW8A8Avx2(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y);
+void MatMulW8A8Avx512(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y);
+void MatMulW8A8Neon(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y);
+void MatMulW8A8NeonDot(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y);
+
 }  // namespace internal
 
 class PackedMatrix {
@@ -100,9 +138,33 @@ class PackedMatrix {
   std::unique_ptr<uint8_t, Free> data_;
 };
 
+// Rows of activations quantised once for several w8a8 products that read the
+// same input (Q/K/V of one layer, the cross-attention K/V of every layer).
+// The form depends on the ISA active when Quantize ran, and the products use
+// that ISA's kernel whatever is active later.
+class QuantizedRows {
+ public:
+  // Allocates room for `rows` rows of `in` values up front (none later if they fit).
+  void Reserve(int rows, int in);
+  void Quantize(const float* x, int m, int in, ThreadPool* pool);
+  int rows() const { return m_; }
+  int in() const { return in_; }
+  Isa isa() const { return isa_; }
+  internal::QuantizedView view() const { return {q_.data(), scale_.data(), in_}; }
+
+ private:
+  std::vector<uint8_t> q_;
+  std::vector<float> scale_;
+  int m_ = 0, in_ = 0;
+  Isa isa_ = Isa::kScalar;
+};
+
 // y[m x out] = x[m x in] @ W, x and y row-major. Splits over output columns
 // (and rows when m is large) across the pool; pool may be null (one thread).
+// A w8a8 matrix quantises x first (in a per-thread buffer).
 void MatMul(const float* x, int m, const PackedMatrix& w, float* y, ThreadPool* pool);
+// The w8a8 product of already quantised rows; w must be kW8A8 with w.in() == x.in().
+void MatMul(const QuantizedRows& x, const PackedMatrix& w, float* y, ThreadPool* pool);
 
 }  // namespace needle::optimized
 

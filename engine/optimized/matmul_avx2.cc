@@ -107,6 +107,8 @@ void GemvPanel(const float* x, const PackedView& w, int p, float* y, int width) 
       }
       break;
     }
+    case WeightType::kW8A8:  // MatMul sends these to the w8a8 kernels
+      break;
   }
   StorePanelRow(y, a, width);
 }
@@ -186,7 +188,124 @@ void GemmHalfPanel(const float* x, int m, int in, const float* panel, float* y, 
   }
 }
 
+// ---- w8a8. VPMADDUBSW multiplies unsigned by signed bytes into saturating
+// int16 pairs; with |x| as the unsigned side and x's sign moved onto the
+// weight (VPSIGNB) both sides stay within [-127, 127], a pair sums to at most
+// 2 * 127 * 127 < 2^15, and the product is exact. VPMADDWD by ones widens.
+
+constexpr size_t kW8A8GroupBytes = kPanel * (sizeof(float) + sizeof(int32_t)) + kGroup * kPanel;
+
+inline int32_t Load32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// R rows x 16 columns (half `half` of the panel).
+template <int R>
+void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const uint8_t* panel, int groups, int half, float* y,
+                     int ldy, int width) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 f[R][2];
+  for (int r = 0; r < R; ++r) f[r][0] = f[r][1] = _mm256_setzero_ps();
+  for (int g = 0; g < groups; ++g) {
+    const uint8_t* group = panel + g * kW8A8GroupBytes;
+    const uint8_t* values = group + kPanel * (sizeof(float) + sizeof(int32_t)) + half * 64;
+    __m256i a[R][2];
+    for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm256_setzero_si256();
+    const uint8_t* xg = xq + g * kGroup;
+    for (int j = 0; j < kGroup / 4; ++j) {
+      const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + j * 4 * kPanel));
+      const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + j * 4 * kPanel + 32));
+      for (int r = 0; r < R; ++r) {
+        const __m256i xb = _mm256_set1_epi32(Load32(xg + static_cast<size_t>(r) * ldx + 4 * j));
+        const __m256i ax = _mm256_abs_epi8(xb);
+        a[r][0] =
+            _mm256_add_epi32(a[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w0, xb)), ones));
+        a[r][1] =
+            _mm256_add_epi32(a[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, xb)), ones));
+      }
+    }
+    const float* scales = reinterpret_cast<const float*>(group) + half * 16;
+    const __m256 s0 = _mm256_loadu_ps(scales), s1 = _mm256_loadu_ps(scales + 8);
+    for (int r = 0; r < R; ++r) {
+      f[r][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a[r][0]), s0, f[r][0]);
+      f[r][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a[r][1]), s1, f[r][1]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const __m256 scale = _mm256_set1_ps(xs[r]);
+    const __m256 v0 = _mm256_mul_ps(f[r][0], scale), v1 = _mm256_mul_ps(f[r][1], scale);
+    float* yr = y + static_cast<size_t>(r) * ldy;
+    if (width >= 16) {
+      _mm256_storeu_ps(yr, v0);
+      _mm256_storeu_ps(yr + 8, v1);
+    } else if (width > 0) {
+      alignas(32) float tmp[16];
+      _mm256_store_ps(tmp, v0);
+      _mm256_store_ps(tmp + 8, v1);
+      std::memcpy(yr, tmp, width * sizeof(float));
+    }
+  }
+}
+
+void W8A8HalfPanel(const QuantizedView& x, int m, const uint8_t* panel, int groups, int half, float* y, int ldy,
+                   int width) {
+  constexpr int kRows = 4;
+  int r = 0;
+  for (; r + kRows <= m; r += kRows) {
+    W8A8MicroKernel<kRows>(x.q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups, half,
+                           y + static_cast<size_t>(r) * ldy, ldy, width);
+  }
+  const uint8_t* xr = x.q + static_cast<size_t>(r) * x.in;
+  float* yr = y + static_cast<size_t>(r) * ldy;
+  switch (m - r) {
+    case 3:
+      return W8A8MicroKernel<3>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+    case 2:
+      return W8A8MicroKernel<2>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+    case 1:
+      return W8A8MicroKernel<1>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+    default:
+      return;
+  }
+}
+
 }  // namespace
+
+void QuantizeRowsAvx2(const float* x, int m, int in, uint8_t* q, float* scale) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int r = 0; r < m; ++r) {
+    const float* xr = x + static_cast<size_t>(r) * in;
+    __m256 mx = _mm256_setzero_ps();
+    for (int k = 0; k < in; k += 8) mx = _mm256_max_ps(mx, _mm256_and_ps(_mm256_loadu_ps(xr + k), abs_mask));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, mx);
+    float max = 0.0f;
+    for (float v : lanes) max = max > v ? max : v;
+    const float inverse = max > 0.0f ? 127.0f / max : 0.0f;
+    scale[r] = max / 127.0f;
+    const __m256 inv = _mm256_set1_ps(inverse);
+    uint8_t* qr = q + static_cast<size_t>(r) * in;
+    for (int k = 0; k < in; k += 32) {
+      __m256i v[4];
+      for (int i = 0; i < 4; ++i) v[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + k + 8 * i), inv));
+      // The packs interleave 128-bit lanes; the permutation puts the dwords back in order.
+      const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(qr + k), _mm256_permutevar8x32_epi32(bytes, order));
+    }
+  }
+}
+
+void MatMulW8A8Avx2(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y) {
+  for (int p = p0; p < p1; ++p) {
+    const int c0 = p * kPanel;
+    const int width = w.out - c0 < kPanel ? w.out - c0 : kPanel;
+    W8A8HalfPanel(x, m, PanelData(w, p), w.in / kGroup, 0, y + c0, w.out, width);
+    if (width > 16) W8A8HalfPanel(x, m, PanelData(w, p), w.in / kGroup, 1, y + c0 + 16, w.out, width - 16);
+  }
+}
 
 void MatMulAvx2(const float* x, int m, const PackedView& w, int p0, int p1, float* y, float* scratch) {
   for (int p = p0; p < p1; ++p) {

@@ -134,6 +134,8 @@ void GemvPanel(const float* x, const PackedView& w, int p, float* y, int width) 
       }
       break;
     }
+    case WeightType::kW8A8:  // MatMul sends these to the w8a8 kernels
+      break;
   }
   StoreRow(y, a0, a1, width);
 }
@@ -214,7 +216,110 @@ void GemmPanel(const float* x, int m, int in, const float* panel, float* y, int 
   }
 }
 
+// ---- w8a8 with VNNI. VPDPBUSD multiplies unsigned by signed bytes, so the
+// activations are stored as q + 128 and each group's accumulators start at the
+// packed bias -128 * sum(wq): the int32 result is exactly sum(q * wq).
+
+constexpr size_t kW8A8GroupBytes = kPanel * (sizeof(float) + sizeof(int32_t)) + kGroup * kPanel;
+
+inline int32_t Load32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// R rows x 32 columns: 2R int32 and 2R fp32 accumulators (R <= 6 of 32 registers).
+template <int R>
+void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const uint8_t* panel, int groups, float* y, int ldy,
+                     int width) {
+  __m512 f[R][2];
+  for (int r = 0; r < R; ++r) f[r][0] = f[r][1] = _mm512_setzero_ps();
+  for (int g = 0; g < groups; ++g) {
+    const uint8_t* group = panel + g * kW8A8GroupBytes;
+    const uint8_t* values = group + kPanel * (sizeof(float) + sizeof(int32_t));
+    const __m512i bias0 = _mm512_loadu_si512(group + kPanel * sizeof(float));
+    const __m512i bias1 = _mm512_loadu_si512(group + kPanel * sizeof(float) + 64);
+    __m512i a[R][2];
+    for (int r = 0; r < R; ++r) {
+      a[r][0] = bias0;
+      a[r][1] = bias1;
+    }
+    const uint8_t* xg = xq + g * kGroup;
+    for (int j = 0; j < kGroup / 4; ++j) {
+      const __m512i w0 = _mm512_loadu_si512(values + j * 4 * kPanel);
+      const __m512i w1 = _mm512_loadu_si512(values + j * 4 * kPanel + 64);
+      for (int r = 0; r < R; ++r) {
+        const __m512i xb = _mm512_set1_epi32(Load32(xg + static_cast<size_t>(r) * ldx + 4 * j));
+        a[r][0] = _mm512_dpbusd_epi32(a[r][0], xb, w0);
+        a[r][1] = _mm512_dpbusd_epi32(a[r][1], xb, w1);
+      }
+    }
+    const __m512 s0 = _mm512_loadu_ps(reinterpret_cast<const float*>(group));
+    const __m512 s1 = _mm512_loadu_ps(reinterpret_cast<const float*>(group) + 16);
+    for (int r = 0; r < R; ++r) {
+      f[r][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[r][0]), s0, f[r][0]);
+      f[r][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[r][1]), s1, f[r][1]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const __m512 scale = _mm512_set1_ps(xs[r]);
+    StoreRow(y + static_cast<size_t>(r) * ldy, _mm512_mul_ps(f[r][0], scale), _mm512_mul_ps(f[r][1], scale), width);
+  }
+}
+
+void W8A8Panel(const QuantizedView& x, int m, const uint8_t* panel, int groups, float* y, int ldy, int width) {
+  constexpr int kRows = 6;
+  int r = 0;
+  for (; r + kRows <= m; r += kRows) {
+    W8A8MicroKernel<kRows>(x.q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups,
+                           y + static_cast<size_t>(r) * ldy, ldy, width);
+  }
+  const uint8_t* xr = x.q + static_cast<size_t>(r) * x.in;
+  float* yr = y + static_cast<size_t>(r) * ldy;
+  switch (m - r) {
+    case 5:
+      return W8A8MicroKernel<5>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
+    case 4:
+      return W8A8MicroKernel<4>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
+    case 3:
+      return W8A8MicroKernel<3>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
+    case 2:
+      return W8A8MicroKernel<2>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
+    case 1:
+      return W8A8MicroKernel<1>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
+    default:
+      return;
+  }
+}
+
 }  // namespace
+
+void QuantizeRowsAvx512(const float* x, int m, int in, uint8_t* q, float* scale) {
+  for (int r = 0; r < m; ++r) {
+    const float* xr = x + static_cast<size_t>(r) * in;
+    __m512 mx = _mm512_setzero_ps();
+    for (int k = 0; k < in; k += 16) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(xr + k)));
+    const float max = _mm512_reduce_max_ps(mx);
+    const float inverse = max > 0.0f ? 127.0f / max : 0.0f;
+    scale[r] = max / 127.0f;
+    const __m512 inv = _mm512_set1_ps(inverse);
+    const __m128i offset = _mm_set1_epi8(static_cast<char>(0x80));
+    uint8_t* qr = q + static_cast<size_t>(r) * in;
+    for (int k = 0; k < in; k += 16) {
+      // Saturation to [-128, 127] never bites: |x * inverse| rounds to at most 127.
+      const __m128i b = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + k), inv)));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qr + k), _mm_xor_si128(b, offset));
+    }
+  }
+}
+
+void MatMulW8A8Avx512(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y) {
+  for (int p = p0; p < p1; ++p) {
+    const int c0 = p * kPanel;
+    const int width = w.out - c0 < kPanel ? w.out - c0 : kPanel;
+    W8A8Panel(x, m, PanelData(w, p), w.in / kGroup, y + c0, w.out, width);
+  }
+}
 
 void MatMulAvx512(const float* x, int m, const PackedView& w, int p0, int p1, float* y, float* scratch) {
   for (int p = p0; p < p1; ++p) {

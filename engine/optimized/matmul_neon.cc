@@ -1,8 +1,8 @@
 // NEON kernels for aarch64. One 32-column panel is eight q vectors; the GEMM
 // micro-kernel works on half a panel (6 rows x 16 columns = 24 accumulators
-// of the 32 registers). Activations stay fp32, so no dot-product
-// instructions are used yet; an int8-activation path with SDOT would have to
-// check HWCAP_ASIMDDP before use (the file is compiled with +dotprod).
+// of the 32 registers). The w8a8 products have two integer paths: SDOT
+// (MatMulW8A8NeonDot, only called when HWCAP_ASIMDDP says the CPU has it,
+// since the file is compiled with +dotprod) and SMULL + SADALP for the rest.
 #include <arm_neon.h>
 
 #include <cstring>
@@ -93,6 +93,8 @@ void GemvPanel(const float* x, const PackedView& w, int p, float* y, int width) 
       }
       break;
     }
+    case WeightType::kW8A8:  // MatMul sends these to the w8a8 kernels
+      break;
   }
   StorePanelRow(y, a, width);
 }
@@ -174,7 +176,176 @@ void GemmHalfPanel(const float* x, int m, int in, const float* panel, float* y, 
   }
 }
 
+// ---- w8a8: exact int32 dot products per group of 32, then the fp32
+// epilogue in MatMulW8A8Scalar's order (fused multiply-add per group, one
+// multiply by the row's scale).
+
+constexpr size_t kW8A8GroupBytes = kPanel * (sizeof(float) + sizeof(int32_t)) + kGroup * kPanel;
+constexpr size_t kW8A8ValuesOffset = kPanel * (sizeof(float) + sizeof(int32_t));
+
+inline int32_t Load32(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+template <int R>
+void W8A8Store(float32x4_t (*f)[4], const float* xs, float* y, int ldy, int width) {
+  for (int r = 0; r < R; ++r) {
+    float* yr = y + static_cast<size_t>(r) * ldy;
+    float tmp[16];
+    for (int i = 0; i < 4; ++i) vst1q_f32(tmp + 4 * i, vmulq_n_f32(f[r][i], xs[r]));
+    std::memcpy(yr, tmp, (width < 16 ? width : 16) * sizeof(float));
+  }
+}
+
+// SDOT, R rows x 16 columns (half `half` of the panel). A q register of x
+// holds four quads; the by-element form broadcasts one of them.
+template <int L, int R>
+inline void DotQuad(int32x4_t (*a)[4], const int8_t* wq, const int8x16_t* xv) {
+  int8x16_t w[4];
+  for (int i = 0; i < 4; ++i) w[i] = vld1q_s8(wq + 16 * i);
+  for (int r = 0; r < R; ++r) {
+    for (int i = 0; i < 4; ++i) a[r][i] = vdotq_laneq_s32(a[r][i], w[i], xv[r], L);
+  }
+}
+
+template <int R>
+void W8A8DotMicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_t* panel, int groups, int half,
+                        float* y, int ldy, int width) {
+  float32x4_t f[R][4];
+  for (int r = 0; r < R; ++r) {
+    for (int i = 0; i < 4; ++i) f[r][i] = vdupq_n_f32(0.0f);
+  }
+  for (int g = 0; g < groups; ++g) {
+    const uint8_t* group = panel + g * kW8A8GroupBytes;
+    const int8_t* values = reinterpret_cast<const int8_t*>(group + kW8A8ValuesOffset) + half * 64;
+    int32x4_t a[R][4];
+    for (int r = 0; r < R; ++r) {
+      for (int i = 0; i < 4; ++i) a[r][i] = vdupq_n_s32(0);
+    }
+    for (int jj = 0; jj < kGroup / 16; ++jj) {
+      int8x16_t xv[R];
+      for (int r = 0; r < R; ++r) xv[r] = vld1q_s8(xq + static_cast<size_t>(r) * ldx + g * kGroup + 16 * jj);
+      const int8_t* wq = values + jj * 4 * 4 * kPanel;
+      DotQuad<0, R>(a, wq, xv);
+      DotQuad<1, R>(a, wq + 4 * kPanel, xv);
+      DotQuad<2, R>(a, wq + 8 * kPanel, xv);
+      DotQuad<3, R>(a, wq + 12 * kPanel, xv);
+    }
+    const float* scales = reinterpret_cast<const float*>(group) + half * 16;
+    for (int i = 0; i < 4; ++i) {
+      const float32x4_t s = vld1q_f32(scales + 4 * i);
+      for (int r = 0; r < R; ++r) f[r][i] = vfmaq_f32(f[r][i], vcvtq_f32_s32(a[r][i]), s);
+    }
+  }
+  W8A8Store<R>(f, xs, y, ldy, width);
+}
+
+// Without SDOT: SMULL of one quad of x (repeated) by two columns' quads gives
+// eight int16 products (|q| <= 127, so exact); SADALP adds neighbouring pairs
+// into int32 lanes [c k01, c k23, c+1 k01, c+1 k23], and a final pairwise add
+// per group leaves one sum per column.
+template <int R>
+void W8A8MicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_t* panel, int groups, int half, float* y,
+                     int ldy, int width) {
+  float32x4_t f[R][4];
+  for (int r = 0; r < R; ++r) {
+    for (int i = 0; i < 4; ++i) f[r][i] = vdupq_n_f32(0.0f);
+  }
+  for (int g = 0; g < groups; ++g) {
+    const uint8_t* group = panel + g * kW8A8GroupBytes;
+    const int8_t* values = reinterpret_cast<const int8_t*>(group + kW8A8ValuesOffset) + half * 64;
+    int32x4_t a[R][8];
+    for (int r = 0; r < R; ++r) {
+      for (int i = 0; i < 8; ++i) a[r][i] = vdupq_n_s32(0);
+    }
+    for (int j = 0; j < kGroup / 4; ++j) {
+      int8x16_t w[4];
+      for (int i = 0; i < 4; ++i) w[i] = vld1q_s8(values + j * 4 * kPanel + 16 * i);
+      for (int r = 0; r < R; ++r) {
+        const int8x8_t xd =
+            vreinterpret_s8_s32(vdup_n_s32(Load32(xq + static_cast<size_t>(r) * ldx + g * kGroup + 4 * j)));
+        for (int i = 0; i < 4; ++i) {
+          a[r][2 * i] = vpadalq_s16(a[r][2 * i], vmull_s8(vget_low_s8(w[i]), xd));
+          a[r][2 * i + 1] = vpadalq_s16(a[r][2 * i + 1], vmull_s8(vget_high_s8(w[i]), xd));
+        }
+      }
+    }
+    const float* scales = reinterpret_cast<const float*>(group) + half * 16;
+    for (int i = 0; i < 4; ++i) {
+      const float32x4_t s = vld1q_f32(scales + 4 * i);
+      for (int r = 0; r < R; ++r) {
+        f[r][i] = vfmaq_f32(f[r][i], vcvtq_f32_s32(vpaddq_s32(a[r][2 * i], a[r][2 * i + 1])), s);
+      }
+    }
+  }
+  W8A8Store<R>(f, xs, y, ldy, width);
+}
+
+template <bool kDot>
+void W8A8HalfPanel(const QuantizedView& x, int m, const uint8_t* panel, int groups, int half, float* y, int ldy,
+                   int width) {
+  const int8_t* q = reinterpret_cast<const int8_t*>(x.q);
+  constexpr int kRows = kDot ? 3 : 2;
+  int r = 0;
+  for (; r + kRows <= m; r += kRows) {
+    if constexpr (kDot) {
+      W8A8DotMicroKernel<kRows>(q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups, half,
+                                y + static_cast<size_t>(r) * ldy, ldy, width);
+    } else {
+      W8A8MicroKernel<kRows>(q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups, half,
+                             y + static_cast<size_t>(r) * ldy, ldy, width);
+    }
+  }
+  const int8_t* xr = q + static_cast<size_t>(r) * x.in;
+  float* yr = y + static_cast<size_t>(r) * ldy;
+  const int rest = m - r;
+  if constexpr (kDot) {
+    if (rest == 2) W8A8DotMicroKernel<2>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+    if (rest == 1) W8A8DotMicroKernel<1>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+  } else {
+    if (rest == 1) W8A8MicroKernel<1>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+  }
+}
+
+template <bool kDot>
+void MatMulW8A8(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y) {
+  for (int p = p0; p < p1; ++p) {
+    const int c0 = p * kPanel;
+    const int width = w.out - c0 < kPanel ? w.out - c0 : kPanel;
+    W8A8HalfPanel<kDot>(x, m, PanelData(w, p), w.in / kGroup, 0, y + c0, w.out, width);
+    if (width > 16) W8A8HalfPanel<kDot>(x, m, PanelData(w, p), w.in / kGroup, 1, y + c0 + 16, w.out, width - 16);
+  }
+}
+
 }  // namespace
+
+void QuantizeRowsNeon(const float* x, int m, int in, uint8_t* q, float* scale) {
+  for (int r = 0; r < m; ++r) {
+    const float* xr = x + static_cast<size_t>(r) * in;
+    float32x4_t mx = vdupq_n_f32(0.0f);
+    for (int k = 0; k < in; k += 4) mx = vmaxq_f32(mx, vabsq_f32(vld1q_f32(xr + k)));
+    const float max = vmaxvq_f32(mx);
+    const float inverse = max > 0.0f ? 127.0f / max : 0.0f;
+    scale[r] = max / 127.0f;
+    int8_t* qr = reinterpret_cast<int8_t*>(q) + static_cast<size_t>(r) * in;
+    for (int k = 0; k < in; k += 8) {
+      // Round to nearest even, as nearbyint; |x * inverse| rounds to at most 127.
+      const int32x4_t lo = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(xr + k), inverse));
+      const int32x4_t hi = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(xr + k + 4), inverse));
+      vst1_s8(qr + k, vqmovn_s16(vcombine_s16(vqmovn_s32(lo), vqmovn_s32(hi))));
+    }
+  }
+}
+
+void MatMulW8A8Neon(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y) {
+  MatMulW8A8<false>(x, m, w, p0, p1, y);
+}
+
+void MatMulW8A8NeonDot(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y) {
+  MatMulW8A8<true>(x, m, w, p0, p1, y);
+}
 
 void MatMulNeon(const float* x, int m, const PackedView& w, int p0, int p1, float* y, float* scratch) {
   for (int p = p0; p < p1; ++p) {

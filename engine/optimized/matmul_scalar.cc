@@ -1,5 +1,7 @@
 // Portable kernels: the fallback on CPUs without the SIMD extensions, and the
 // definition of the packed layout (DequantizePanel) the SIMD kernels match.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "optimized/matmul.h"
@@ -44,6 +46,67 @@ void DequantizePanel(const PackedView& w, int p, float* out) {
         }
       }
       return;
+    }
+    case WeightType::kW8A8: {
+      const size_t group_bytes = kPanel * (sizeof(float) + sizeof(int32_t)) + kGroup * kPanel;
+      for (int g = 0; g < w.in / kGroup; ++g) {
+        const uint8_t* group = src + g * group_bytes;
+        float scales[kPanel];
+        std::memcpy(scales, group, sizeof(scales));
+        const int8_t* values = reinterpret_cast<const int8_t*>(group + kPanel * (sizeof(float) + sizeof(int32_t)));
+        for (int k = 0; k < kGroup; ++k) {
+          float* row = out + static_cast<size_t>(g * kGroup + k) * kPanel;
+          for (int c = 0; c < kPanel; ++c)
+            row[c] = static_cast<float>(values[(k / 4 * kPanel + c) * 4 + k % 4]) * scales[c];
+        }
+      }
+      return;
+    }
+  }
+}
+
+void QuantizeRowsScalar(const float* x, int m, int in, uint8_t* q, float* scale) {
+  for (int r = 0; r < m; ++r) {
+    const float* xr = x + static_cast<size_t>(r) * in;
+    float max = 0.0f;
+    for (int k = 0; k < in; ++k) max = std::max(max, std::fabs(xr[k]));
+    // Quantised with the reciprocal (one rounded multiply, as vector code does
+    // it) and described by max / 127; round half to even, as the SIMD converts.
+    const float inverse = max > 0.0f ? 127.0f / max : 0.0f;
+    scale[r] = max / 127.0f;
+    for (int k = 0; k < in; ++k) {
+      const float v = std::clamp(std::nearbyint(xr[k] * inverse), -127.0f, 127.0f);
+      q[static_cast<size_t>(r) * in + k] = static_cast<uint8_t>(static_cast<int8_t>(v));
+    }
+  }
+}
+
+// The definition of the w8a8 product: per group an exact int32 dot product,
+// converted (exactly: |dot| <= 32 * 127 * 127 < 2^24) and accumulated as
+// acc = fma(dot, w_scale, acc) in group order, then y = acc * x_scale.
+void MatMulW8A8Scalar(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y) {
+  const size_t group_bytes = kPanel * (sizeof(float) + sizeof(int32_t)) + kGroup * kPanel;
+  for (int p = p0; p < p1; ++p) {
+    const uint8_t* src = w.panel(p);
+    const int c0 = p * kPanel;
+    const int width = w.out - c0 < kPanel ? w.out - c0 : kPanel;
+    for (int r = 0; r < m; ++r) {
+      const int8_t* xr = reinterpret_cast<const int8_t*>(x.q) + static_cast<size_t>(r) * x.in;
+      float acc[kPanel] = {};
+      for (int g = 0; g < w.in / kGroup; ++g) {
+        const uint8_t* group = src + g * group_bytes;
+        float scales[kPanel];
+        std::memcpy(scales, group, sizeof(scales));
+        const int8_t* values = reinterpret_cast<const int8_t*>(group + kPanel * (sizeof(float) + sizeof(int32_t)));
+        const int8_t* xg = xr + g * kGroup;
+        for (int c = 0; c < kPanel; ++c) {
+          int32_t dot = 0;
+          for (int k = 0; k < kGroup; ++k) dot += xg[k] * values[(k / 4 * kPanel + c) * 4 + k % 4];
+          acc[c] = std::fma(static_cast<float>(dot), scales[c], acc[c]);
+        }
+      }
+      float* yr = y + static_cast<size_t>(r) * w.out + c0;
+      for (int c = 0; c < width; ++c) yr[c] = acc[c] * x.scale[r];
     }
   }
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -80,6 +81,35 @@ absl::StatusOr<AttentionWeights> LoadAttention(const ModelWeights& weights, cons
                           LayerF32(weights, prefix + "/k_norm/scale", layer)};
 }
 
+// ZCRMSNorm with reference::ZcRmsNorm's arithmetic (double sums), but the sum
+// of squares split over independent accumulators: the reference's single chain
+// waits one add latency per element, which made the norms several percent of
+// a long prefill. x and y may alias.
+void ZcRmsNorm(const float* x, const float* scale, int n, float* y) {
+  double sums[8] = {};
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) sums[j] += static_cast<double>(x[i + j]) * x[i + j];
+  }
+  for (; i < n; ++i) sums[0] += static_cast<double>(x[i]) * x[i];
+  const double sum_squares = ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]));
+  const double inv_rms = 1.0 / std::sqrt(sum_squares / n + 1e-6);
+  for (i = 0; i < n; ++i) y[i] = static_cast<float>((1.0 + scale[i]) * x[i] * inv_rms);
+}
+
+// y_i = x @ W_i for every (W_i, y_i): the same rows times several matrices of
+// one type. For w8a8 the rows are quantised once into `xq`, not once per product.
+void Project(const float* x, int rows, QuantizedRows& xq,
+             std::initializer_list<std::pair<const PackedMatrix*, float*>> products, ThreadPool* pool) {
+  const PackedMatrix& first = *products.begin()->first;
+  if (first.type() == WeightType::kW8A8) {
+    xq.Quantize(x, rows, first.in(), pool);
+    for (const auto& [w, y] : products) MatMul(xq, *w, y, pool);
+  } else {
+    for (const auto& [w, y] : products) MatMul(x, rows, *w, y, pool);
+  }
+}
+
 // Runs body(begin, end) over [0, n), across the pool when there is one.
 void ParallelRows(ThreadPool* pool, int n, int grain, const std::function<void(int, int)>& body) {
   if (pool == nullptr || n <= grain) {
@@ -144,6 +174,8 @@ class OptimizedSession : public Session {
   // Decoder step buffers (one row) and caches.
   float *dx_, *dh_, *dq_, *dk_, *dattended_, *dprojected_, *logits_;
   std::vector<LayerCache> caches_;
+  // w8a8: the current product input, quantised (sized for the encoder at construction).
+  QuantizedRows xq_;
   bool any_key_visible_ = false;
   int encoder_tokens_ = 0;
   int decoded_ = 0;
@@ -183,7 +215,7 @@ class OptimizedEngine : public Engine {
       for (int r = begin; r < end; ++r) {
         for (int h = 0; h < num_heads; ++h) {
           float* head = heads + (static_cast<size_t>(r) * num_heads + h) * hd;
-          reference::ZcRmsNorm(head, scale.data(), hd, head);
+          ZcRmsNorm(head, scale.data(), hd, head);
           if (!rope) continue;
           const float* cs = &rope_table_[static_cast<size_t>(first_position + r) * hd];
           for (int i = 0; i < half; ++i) {
@@ -199,18 +231,19 @@ class OptimizedEngine : public Engine {
   void NormRows(const float* x, const std::vector<float>& scale, int rows, float* y) const {
     const int d = config_.d_model;
     ParallelRows(pool(), rows, 16, [&](int begin, int end) {
-      for (int r = begin; r < end; ++r)
-        reference::ZcRmsNorm(x + static_cast<size_t>(r) * d, scale.data(), d, y + r * d);
+      for (int r = begin; r < end; ++r) ZcRmsNorm(x + static_cast<size_t>(r) * d, scale.data(), d, y + r * d);
     });
   }
 
   // x += gate * (attended @ Wo).
-  void GatedResidual(const AttentionWeights& w, float gate, const float* attended, int rows, float* projected,
-                     float* x) const {
+  void GatedResidual(const AttentionWeights& w, float gate, const float* attended, int rows, QuantizedRows& xq,
+                     float* projected, float* x) const {
     const int d = config_.d_model;
-    MatMul(attended, rows, w.out_proj, projected, pool());
-    const size_t n = static_cast<size_t>(rows) * d;
-    for (size_t i = 0; i < n; ++i) x[i] += gate * projected[i];
+    Project(attended, rows, xq, {{&w.out_proj, projected}}, pool());
+    ParallelRows(pool(), rows, 64, [&](int begin, int end) {
+      for (size_t i = static_cast<size_t>(begin) * d; i < static_cast<size_t>(end) * d; ++i)
+        x[i] += gate * projected[i];
+    });
   }
 
   void Attend(const float* q, int tq, KeysT keys, const float* v, int tk, const float* key_bias, bool any_visible,
@@ -221,6 +254,7 @@ class OptimizedEngine : public Engine {
   }
 
   ModelConfig config_;
+  WeightType type_ = WeightType::kF32;
   std::shared_ptr<const ModelWeights> weights_;  // keeps a mapped F32 embedding alive
   const uint8_t* embedding_ = nullptr;           // vocab x d fp32
   std::vector<float> embedding_owned_;           // widened copy when the file is not F32
@@ -245,7 +279,7 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
   absl::StatusOr<WeightType> type = ParseWeightType(options.precision);
   if (!type.ok()) {
     return absl::InvalidArgumentError(
-        StrCat("unknown precision \"", options.precision, "\" (available: fp32, bf16, int8, int4)"));
+        StrCat("unknown precision \"", options.precision, "\" (available: fp32, bf16, int8, int4, w8a8)"));
   }
   if (options.threads < 0) return absl::InvalidArgumentError(StrCat("threads must be >= 0, got ", options.threads));
   const ModelWeights& w = *weights;
@@ -271,6 +305,7 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
 
   std::unique_ptr<OptimizedEngine> engine(new OptimizedEngine(*std::move(logits)));
   engine->config_ = c;
+  engine->type_ = *type;
   engine->weights_ = weights;
   if (embedding.dtype == DType::kF32) {
     engine->embedding_ = embedding.data;
@@ -336,6 +371,7 @@ OptimizedSession::OptimizedSession(const OptimizedEngine& engine, bool encoder_o
   Carve();
   arena_.Allocate();
   Carve();
+  if (engine_.type_ == WeightType::kW8A8) xq_.Reserve(kMaxEncoderTokens, engine_.config().d_model);
 }
 
 void OptimizedSession::Carve() {
@@ -389,14 +425,12 @@ void OptimizedSession::RunEncoderLocked(absl::Span<const int32_t> tokens) {
   for (const EncoderLayer& layer : engine_.encoder_) {
     const AttentionWeights& w = layer.self_attn;
     engine_.NormRows(x_, layer.norm, t, h_);
-    MatMul(h_, t, w.q_proj, q_, engine_.pool());
-    MatMul(h_, t, w.k_proj, k_, engine_.pool());
-    MatMul(h_, t, w.v_proj, v_, engine_.pool());
+    Project(h_, t, xq_, {{&w.q_proj, q_}, {&w.k_proj, k_}, {&w.v_proj, v_}}, engine_.pool());
     engine_.NormAndRope(w.q_norm, q_, t, c.num_heads, 0, /*rope=*/true);
     engine_.NormAndRope(w.k_norm, k_, t, c.num_kv_heads, 0, /*rope=*/true);
     TransposeKeys(k_, 0, t, c.num_kv_heads, c.head_dim(), key_t_, keys.stride);
     engine_.Attend(q_, t, keys, v_, t, key_bias_, any_key_visible_, attended_);
-    engine_.GatedResidual(w, layer.gate, attended_, t, projected_, x_);
+    engine_.GatedResidual(w, layer.gate, attended_, t, xq_, projected_, x_);
   }
   engine_.NormRows(x_, engine_.encoder_final_norm_, t, encoder_out_);
   encoder_tokens_ = t;
@@ -410,10 +444,18 @@ absl::Status OptimizedSession::Prefill(absl::Span<const int32_t> tokens) {
   std::unique_lock<std::mutex> lock = engine_.LockPool();
   RunEncoderLocked(tokens);
   const int t = encoder_tokens_;
+  // Every layer's cross-attention K/V reads the encoder output: quantised once.
+  const bool w8a8 = engine_.type_ == WeightType::kW8A8;
+  if (w8a8) xq_.Quantize(encoder_out_, t, c.d_model, engine_.pool());
   for (size_t l = 0; l < engine_.decoder_.size(); ++l) {
     const AttentionWeights& w = engine_.decoder_[l].cross_attn;
-    MatMul(encoder_out_, t, w.k_proj, k_, engine_.pool());
-    MatMul(encoder_out_, t, w.v_proj, caches_[l].cross_v, engine_.pool());
+    if (w8a8) {
+      MatMul(xq_, w.k_proj, k_, engine_.pool());
+      MatMul(xq_, w.v_proj, caches_[l].cross_v, engine_.pool());
+    } else {
+      MatMul(encoder_out_, t, w.k_proj, k_, engine_.pool());
+      MatMul(encoder_out_, t, w.v_proj, caches_[l].cross_v, engine_.pool());
+    }
     engine_.NormAndRope(w.k_norm, k_, t, c.num_kv_heads, 0, /*rope=*/false);
     TransposeKeys(k_, 0, t, c.num_kv_heads, c.head_dim(), caches_[l].cross_key_t, KeyStride(kMaxEncoderTokens));
   }
@@ -440,27 +482,29 @@ absl::StatusOr<absl::Span<const float>> OptimizedSession::Decode(int32_t token) 
     const DecoderLayer& layer = engine_.decoder_[l];
     LayerCache& cache = caches_[l];
 
-    reference::ZcRmsNorm(dx_, layer.self_norm.data(), d, dh_);
-    MatMul(dh_, 1, layer.self_attn.q_proj, dq_, pool);
-    MatMul(dh_, 1, layer.self_attn.k_proj, dk_, pool);
-    MatMul(dh_, 1, layer.self_attn.v_proj, cache.self_v + static_cast<size_t>(position) * kv, pool);
+    ZcRmsNorm(dx_, layer.self_norm.data(), d, dh_);
+    Project(dh_, 1, xq_,
+            {{&layer.self_attn.q_proj, dq_},
+             {&layer.self_attn.k_proj, dk_},
+             {&layer.self_attn.v_proj, cache.self_v + static_cast<size_t>(position) * kv}},
+            pool);
     engine_.NormAndRope(layer.self_attn.q_norm, dq_, 1, c.num_heads, position, /*rope=*/true);
     engine_.NormAndRope(layer.self_attn.k_norm, dk_, 1, c.num_kv_heads, position, /*rope=*/true);
     TransposeKeys(dk_, position, 1, c.num_kv_heads, c.head_dim(), cache.self_key_t, self_stride);
     // Causal: the cache holds exactly the positions up to this one.
     engine_.Attend(dq_, 1, KeysT{cache.self_key_t, self_stride}, cache.self_v, position + 1, nullptr,
                    /*any_visible=*/true, dattended_);
-    engine_.GatedResidual(layer.self_attn, layer.self_gate, dattended_, 1, dprojected_, dx_);
+    engine_.GatedResidual(layer.self_attn, layer.self_gate, dattended_, 1, xq_, dprojected_, dx_);
 
-    reference::ZcRmsNorm(dx_, layer.cross_norm.data(), d, dh_);
-    MatMul(dh_, 1, layer.cross_attn.q_proj, dq_, pool);
+    ZcRmsNorm(dx_, layer.cross_norm.data(), d, dh_);
+    Project(dh_, 1, xq_, {{&layer.cross_attn.q_proj, dq_}}, pool);
     engine_.NormAndRope(layer.cross_attn.q_norm, dq_, 1, c.num_heads, 0, /*rope=*/false);
     engine_.Attend(dq_, 1, KeysT{cache.cross_key_t, cross_stride}, cache.cross_v, encoder_tokens_, key_bias_,
                    any_key_visible_, dattended_);
-    engine_.GatedResidual(layer.cross_attn, layer.cross_gate, dattended_, 1, dprojected_, dx_);
+    engine_.GatedResidual(layer.cross_attn, layer.cross_gate, dattended_, 1, xq_, dprojected_, dx_);
   }
-  reference::ZcRmsNorm(dx_, engine_.decoder_final_norm_.data(), d, dh_);
-  MatMul(dh_, 1, engine_.logits_matrix_, logits_, pool);
+  ZcRmsNorm(dx_, engine_.decoder_final_norm_.data(), d, dh_);
+  Project(dh_, 1, xq_, {{&engine_.logits_matrix_, logits_}}, pool);
   ++decoded_;
   return absl::Span<const float>(logits_, c.vocab_size);
 }

@@ -1,5 +1,5 @@
 // The optimized Needle engine: weights packed at load time for the CPU's
-// kernels (fp32, bf16, int8 or int4), every product and attention split
+// kernels (fp32, bf16, int8, int4 or w8a8), every product and attention split
 // across a thread pool, fused attention, and per-session caches in one arena.
 #ifndef NEEDLE_OPTIMIZED_OPTIMIZED_ENGINE_H_
 #define NEEDLE_OPTIMIZED_OPTIMIZED_ENGINE_H_

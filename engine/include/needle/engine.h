@@ -51,7 +51,8 @@ class Engine {
 
 // How an engine runs; the reference engine accepts only the defaults' precision.
 struct EngineOptions {
-  // Weight precision of the projections and the logits: "fp32", "bf16", "int8" or "int4".
+  // Precision of the projections and the logits: weights "fp32", "bf16", "int8" or "int4" with fp32
+  // activations, or "w8a8" (int8 weights and int8 activations, integer dot products).
   std::string precision = "fp32";
   int threads = 0;  // 0 = all cores
 };
