@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -23,6 +22,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "needle/bench/system_info.h"
 #include "needle/config.h"
 #include "needle/evals/dataset.h"
 #include "needle/evals/runner.h"
@@ -67,40 +67,6 @@ std::vector<std::string> TakeRepeated(std::vector<std::string>& args, const std:
   }
   args = kept;
   return values;
-}
-
-std::string UtcNow() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
-// The source tree's commit: reports say which code produced them.
-std::string SourceCommit() {
-  const std::string command = StrCat("git -C '", NEEDLE_SOURCE_DIR, "' describe --always --dirty 2>/dev/null");
-  std::string commit;
-  if (FILE* pipe = popen(command.c_str(), "r")) {
-    char buffer[128];
-    while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) commit += buffer;
-    pclose(pipe);
-  }
-  while (!commit.empty() && (commit.back() == '\n' || commit.back() == ' ')) commit.pop_back();
-  return commit.empty() ? "unknown" : commit;
-}
-
-std::string CpuDescription() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line, model = "unknown CPU";
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  return StrCat(model, ", ", std::thread::hardware_concurrency(), " cores");
 }
 
 absl::Status WriteFile(const std::filesystem::path& path, const std::string& text) {
@@ -186,9 +152,10 @@ int main(int argc, char** argv) {
   const std::vector<needle::evals::ItemResult> results = needle::evals::RunEval(system_ptrs, datasets, options);
 
   needle::reports::EvalReport report = needle::reports::BuildEvalReport(system_names, datasets, results);
-  report.created_utc = UtcNow();
-  report.build_commit = SourceCommit();
-  report.host = CpuDescription();
+  const needle::bench::SystemInfo host = needle::bench::LocalSystemInfo(NEEDLE_SOURCE_DIR);
+  report.created_utc = needle::bench::UtcTimestamp();
+  report.build_commit = host.build_commit;
+  report.host = StrCat(host.cpu_info, ", ", host.n_cpu_cores, " cores");
   report.parallel = options.parallel;
   const std::string markdown = needle::reports::RenderMarkdown(report);
   std::cout << markdown;

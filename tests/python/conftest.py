@@ -45,6 +45,15 @@ def needle_bin():
 
 
 @pytest.fixture(scope="session")
+def needle_bench_bin(needle_bin):
+    """Path of `needle-bench`, which the build puts next to the `needle` CLI."""
+    path = os.path.join(os.path.dirname(needle_bin), "needle-bench")
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is not built next to {needle_bin}")
+    return path
+
+
+@pytest.fixture(scope="session")
 def needle15_manifest():
     path = os.path.join(REPO_ROOT, "datasets", "needle15", "manifest.json")
     if not os.path.isfile(path):

@@ -1,0 +1,31 @@
+// needle-bench's output formats: a Markdown table as llama-bench prints,
+// CSV, a JSON array and JSON lines.
+#ifndef NEEDLE_BENCH_OUTPUT_H_
+#define NEEDLE_BENCH_OUTPUT_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "needle/bench/row.h"
+
+namespace needle::bench {
+
+// Columns model, size, params, engine, precision, threads, isa, test, t/s
+// (mean ± stddev), TTFT ms and peak RSS; runtime, device and cpu mask columns
+// appear only when the rows differ in them (merged runs) or are pinned. The
+// builds and CPUs the rows came from follow the table.
+std::string FormatMarkdown(const std::vector<Row>& rows);
+// Header of RowFields(); lists are ';'-separated inside one field.
+std::string FormatCsv(const std::vector<Row>& rows);
+std::string FormatJson(const std::vector<Row>& rows);
+std::string FormatJsonl(const std::vector<Row>& rows);
+
+// `format` is md, csv, json or jsonl.
+absl::StatusOr<std::string> FormatRows(const std::vector<Row>& rows, std::string_view format);
+bool IsOutputFormat(std::string_view format);
+
+}  // namespace needle::bench
+
+#endif  // NEEDLE_BENCH_OUTPUT_H_

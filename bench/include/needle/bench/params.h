@@ -1,0 +1,82 @@
+// What needle-bench measures: the command-line parameters and the test plan
+// they expand to, one entry per table row.
+//
+// As in llama-bench, every combination of the lists is measured: each model x
+// engine x precision x thread count runs every prompt test (-p), generation
+// test (-n) and combined test (-pg).
+#ifndef NEEDLE_BENCH_PARAMS_H_
+#define NEEDLE_BENCH_PARAMS_H_
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace needle::bench {
+
+// A generation test alone has no prompt length of its own, yet the decoder
+// attends to an encoder output: it runs after an untimed prefill of this many
+// ids (llama-bench's "depth"), shown as "tg100 @ d64".
+inline constexpr int kGenerationDepth = 64;
+
+inline constexpr char kDefaultOutput[] = "md";
+
+struct Params {
+  std::vector<std::string> models;
+  std::vector<int> n_prompt = {1024};           // 0 in the list: no prompt test
+  std::vector<int> n_gen = {100};               // 0 in the list: no generation test
+  std::vector<std::pair<int, int>> prompt_gen;  // -pg pairs (n_prompt, n_gen)
+  std::vector<int> threads;                     // empty: all cores
+  int repetitions = 5;
+  int warmup = 1;  // unrecorded runs before each row's repetitions
+  std::vector<std::string> engines = {"reference", "optimized"};
+  std::vector<std::string> precisions = {"fp32", "bf16", "int8", "int4"};
+  std::string output = kDefaultOutput;  // md, csv, json or jsonl
+  std::string cpu_mask;                 // hex, e.g. "0x3"; empty: leave affinity alone
+  bool progress = false;
+  bool help = false;
+};
+
+// "1,2,4" -> {1, 2, 4}; every item an integer in [min_value, max_value].
+absl::StatusOr<std::vector<int>> ParseIntList(std::string_view text, std::string_view what, int min_value,
+                                              int max_value);
+// "a,b" -> {"a", "b"}; empty items are refused.
+absl::StatusOr<std::vector<std::string>> ParseStringList(std::string_view text, std::string_view what);
+
+// The arguments after the program name. Flags repeat and then append, as in
+// llama-bench (`-p 64 -p 1024` is `-p 64,1024`); -pg takes one pair each time.
+// Models default to `default_model`; threads to all cores.
+absl::StatusOr<Params> ParseArgs(const std::vector<std::string>& args, const std::string& default_model);
+
+std::string Usage();
+
+// One row to measure.
+struct TestSpec {
+  std::string model;
+  std::string engine;
+  std::string precision;
+  int threads = 1;
+  int n_prompt = 0;  // timed prefill length
+  int n_gen = 0;     // timed decode steps
+  int n_depth = 0;   // untimed prefill before a generation-only test
+
+  // llama-bench's names: "pp1024", "tg100 @ d64", "pp512+tg64".
+  std::string TestName() const;
+};
+
+struct Plan {
+  std::vector<TestSpec> tests;
+  // Combinations left out, said once on stderr.
+  std::vector<std::string> notes;
+};
+
+// Rows in run order: model, engine, precision, threads, then the tests, so
+// that rows sharing a loaded engine are adjacent. The reference engine runs
+// fp32 on one thread only; its other combinations are skipped with a note.
+absl::StatusOr<Plan> ExpandPlan(const Params& params);
+
+}  // namespace needle::bench
+
+#endif  // NEEDLE_BENCH_PARAMS_H_

@@ -1,0 +1,45 @@
+// Runs a needle-bench plan: loads each model once and each engine once per
+// (model, engine, precision, threads), then times every test on fresh sessions.
+#ifndef NEEDLE_BENCH_RUNNER_H_
+#define NEEDLE_BENCH_RUNNER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "needle/bench/params.h"
+#include "needle/bench/row.h"
+#include "needle/bench/system_info.h"
+#include "needle/engine.h"
+
+namespace needle::bench {
+
+// `count` pseudo-random ids in [6, vocab_size): never a special token, the
+// same for a given seed on every machine.
+std::vector<int32_t> PromptTokens(int count, int vocab_size, uint32_t seed);
+
+using ProgressFn = std::function<void(std::string_view line)>;
+
+// Times one test on `engine` (warm-up runs first, then `repetitions`, each on
+// a new session) and fills the row's test, settings, samples and summary
+// fields; `progress` hears of each run.
+//
+// Prompt test: tok/s = n_prompt / prefill time. Generation test: after an
+// untimed prefill of n_depth ids, n_gen decode steps, each fed the previous
+// step's greedy argmax regardless of EOS; tok/s = n_gen / decode time.
+// Combined: (n_prompt + n_gen) / (prefill + decode time). TTFT is prefill
+// plus the first decode step in every test (a prompt test decodes that one
+// step after its timing).
+absl::StatusOr<Row> RunTest(const Engine& engine, const TestSpec& spec, int warmup, int repetitions,
+                            const ProgressFn& progress = nullptr);
+
+// Every row of the plan, with model, machine and memory fields filled in.
+absl::StatusOr<std::vector<Row>> RunPlan(const Params& params, const Plan& plan, const SystemInfo& system,
+                                         const ProgressFn& progress = nullptr);
+
+}  // namespace needle::bench
+
+#endif  // NEEDLE_BENCH_RUNNER_H_

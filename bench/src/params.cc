@@ -1,0 +1,265 @@
+#include "needle/bench/params.h"
+
+#include <algorithm>
+#include <charconv>
+#include <thread>
+
+#include "needle/bench/output.h"
+#include "needle/bench/system_info.h"
+#include "needle/config.h"
+#include "needle/engine.h"
+#include "needle/str_cat.h"
+#include "optimized/matmul.h"
+
+namespace needle::bench {
+namespace {
+
+// Decoder input holds the start token plus kMaxGeneratedTokens more, and a
+// benchmark may use every position.
+constexpr int kMaxDecodeSteps = kMaxGeneratedTokens + 1;
+constexpr int kMaxThreads = 1024;
+
+std::vector<std::string_view> Split(std::string_view text) {
+  std::vector<std::string_view> items;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    items.push_back(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+absl::StatusOr<int> ParseInt(std::string_view text, std::string_view what, int min_value, int max_value) {
+  int value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+    return absl::InvalidArgumentError(StrCat(what, ": \"", text, "\" is not an integer"));
+  }
+  if (value < min_value || value > max_value) {
+    return absl::InvalidArgumentError(StrCat(what, ": ", value, " is outside [", min_value, ", ", max_value, "]"));
+  }
+  return value;
+}
+
+// Appends to a list flag, except that the first use replaces the default.
+template <typename T>
+void Extend(std::vector<T>& list, std::vector<T> items, bool& seen) {
+  if (!seen) list.clear();
+  seen = true;
+  list.insert(list.end(), items.begin(), items.end());
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int>> ParseIntList(std::string_view text, std::string_view what, int min_value,
+                                              int max_value) {
+  std::vector<int> values;
+  for (std::string_view item : Split(text)) {
+    absl::StatusOr<int> value = ParseInt(item, what, min_value, max_value);
+    if (!value.ok()) return value.status();
+    values.push_back(*value);
+  }
+  return values;
+}
+
+absl::StatusOr<std::vector<std::string>> ParseStringList(std::string_view text, std::string_view what) {
+  std::vector<std::string> values;
+  for (std::string_view item : Split(text)) {
+    if (item.empty()) return absl::InvalidArgumentError(StrCat(what, ": empty item in \"", text, "\""));
+    values.emplace_back(item);
+  }
+  return values;
+}
+
+std::string Usage() {
+  return StrCat(
+      "usage: needle-bench [options]\n"
+      "  -m,  --model FILE[,FILE...]      safetensors checkpoints (default: the shipped model)\n"
+      "  -p,  --n-prompt N[,N...]         prompt tests: prefill N pseudo-random ids (default 1024; 0: none)\n"
+      "  -n,  --n-gen N[,N...]            generation tests: N decode steps after a ",
+      kGenerationDepth,
+      "-id prefill (default 100; 0: none)\n"
+      "  -pg  P,G                         combined test: prefill P ids, then G decode steps (repeatable)\n"
+      "  -t,  --threads N[,N...]          engine threads (default: all cores)\n"
+      "  -r,  --repetitions N             timed runs per row (default 5)\n"
+      "       --warmup N                  unrecorded runs before them (default 1)\n"
+      "  -e,  --engine NAME[,NAME...]     reference, optimized (default: both)\n"
+      "  -P,  --precision P[,P...]        the optimized engine's: fp32, bf16, int8, int4, w8a8\n"
+      "                                   (default: these four; the reference runs fp32 only)\n"
+      "  -o,  --output FORMAT             md, csv, json or jsonl on stdout (default md)\n"
+      "       --cpu-mask HEX              pin to these CPUs, e.g. 0x3\n"
+      "       --progress                  a line on stderr per row and repetition\n"
+      "  -h,  --help\n"
+      "List flags also repeat: -p 64 -p 1024 is -p 64,1024.\n");
+}
+
+absl::StatusOr<Params> ParseArgs(const std::vector<std::string>& args, const std::string& default_model) {
+  Params params;
+  bool seen_model = false, seen_prompt = false, seen_gen = false, seen_threads = false, seen_engine = false,
+       seen_precision = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::string value;
+    bool has_value = false;
+    if (const size_t equals = flag.find('='); flag.rfind("--", 0) == 0 && equals != std::string::npos) {
+      value = flag.substr(equals + 1);
+      flag = flag.substr(0, equals);
+      has_value = true;
+    }
+    if (flag == "-h" || flag == "--help") {
+      params.help = true;
+      continue;
+    }
+    if (flag == "--progress") {
+      params.progress = true;
+      continue;
+    }
+    const auto take_value = [&]() -> absl::StatusOr<std::string> {
+      if (has_value) return value;
+      if (i + 1 >= args.size()) return absl::InvalidArgumentError(StrCat(flag, " needs a value"));
+      return args[++i];
+    };
+    if (flag.empty() || flag[0] != '-') return absl::InvalidArgumentError(StrCat("unexpected argument \"", flag, "\""));
+    absl::StatusOr<std::string> text = take_value();
+    if (!text.ok()) return text.status();
+
+    if (flag == "-m" || flag == "--model") {
+      absl::StatusOr<std::vector<std::string>> models = ParseStringList(*text, flag);
+      if (!models.ok()) return models.status();
+      Extend(params.models, *std::move(models), seen_model);
+    } else if (flag == "-p" || flag == "--n-prompt") {
+      absl::StatusOr<std::vector<int>> list = ParseIntList(*text, flag, 0, kMaxEncoderTokens);
+      if (!list.ok()) return list.status();
+      Extend(params.n_prompt, *std::move(list), seen_prompt);
+    } else if (flag == "-n" || flag == "--n-gen") {
+      absl::StatusOr<std::vector<int>> list = ParseIntList(*text, flag, 0, kMaxDecodeSteps);
+      if (!list.ok()) return list.status();
+      Extend(params.n_gen, *std::move(list), seen_gen);
+    } else if (flag == "-pg" || flag == "--prompt-gen") {
+      const std::vector<std::string_view> pair = Split(*text);
+      if (pair.size() != 2) {
+        return absl::InvalidArgumentError(StrCat(flag, ": expected N_PROMPT,N_GEN, got \"", *text, "\""));
+      }
+      absl::StatusOr<int> prompt = ParseInt(pair[0], flag, 1, kMaxEncoderTokens);
+      if (!prompt.ok()) return prompt.status();
+      absl::StatusOr<int> gen = ParseInt(pair[1], flag, 1, kMaxDecodeSteps);
+      if (!gen.ok()) return gen.status();
+      params.prompt_gen.emplace_back(*prompt, *gen);
+    } else if (flag == "-t" || flag == "--threads") {
+      absl::StatusOr<std::vector<int>> list = ParseIntList(*text, flag, 1, kMaxThreads);
+      if (!list.ok()) return list.status();
+      Extend(params.threads, *std::move(list), seen_threads);
+    } else if (flag == "-r" || flag == "--repetitions") {
+      absl::StatusOr<int> count = ParseInt(*text, flag, 1, 1000000);
+      if (!count.ok()) return count.status();
+      params.repetitions = *count;
+    } else if (flag == "--warmup") {
+      absl::StatusOr<int> count = ParseInt(*text, flag, 0, 1000000);
+      if (!count.ok()) return count.status();
+      params.warmup = *count;
+    } else if (flag == "-e" || flag == "--engine") {
+      absl::StatusOr<std::vector<std::string>> engines = ParseStringList(*text, flag);
+      if (!engines.ok()) return engines.status();
+      const std::vector<std::string> known = EngineNames();
+      for (const std::string& engine : *engines) {
+        if (std::find(known.begin(), known.end(), engine) == known.end()) {
+          return absl::InvalidArgumentError(
+              fmt::format("{}: unknown engine \"{}\" (available: {})", flag, engine, fmt::join(known, ", ")));
+        }
+      }
+      Extend(params.engines, *std::move(engines), seen_engine);
+    } else if (flag == "-P" || flag == "--precision") {
+      absl::StatusOr<std::vector<std::string>> precisions = ParseStringList(*text, flag);
+      if (!precisions.ok()) return precisions.status();
+      for (const std::string& precision : *precisions) {
+        if (absl::Status known = optimized::ParseWeightType(precision).status(); !known.ok()) {
+          return absl::InvalidArgumentError(StrCat(flag, ": ", std::string(known.message())));
+        }
+      }
+      Extend(params.precisions, *std::move(precisions), seen_precision);
+    } else if (flag == "-o" || flag == "--output") {
+      if (!IsOutputFormat(*text)) {
+        return absl::InvalidArgumentError(StrCat(flag, ": unknown format \"", *text, "\" (md, csv, json, jsonl)"));
+      }
+      params.output = *text;
+    } else if (flag == "--cpu-mask") {
+      if (absl::Status mask = ParseCpuMask(*text).status(); !mask.ok()) return mask;
+      params.cpu_mask = *text;
+    } else {
+      return absl::InvalidArgumentError(StrCat("unknown flag \"", flag, "\""));
+    }
+  }
+  if (params.models.empty()) params.models.push_back(default_model);
+  if (params.threads.empty())
+    params.threads.push_back(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+  return params;
+}
+
+std::string TestSpec::TestName() const {
+  if (n_prompt > 0 && n_gen > 0) return StrCat("pp", n_prompt, "+tg", n_gen);
+  if (n_prompt > 0) return StrCat("pp", n_prompt);
+  return n_depth > 0 ? StrCat("tg", n_gen, " @ d", n_depth) : StrCat("tg", n_gen);
+}
+
+absl::StatusOr<Plan> ExpandPlan(const Params& params) {
+  if (params.models.empty()) return absl::InvalidArgumentError("no model to measure (-m)");
+  std::vector<TestSpec> tests;  // per instance: only the lengths
+  const auto add_test = [&tests](int n_prompt, int n_gen, int n_depth) {
+    TestSpec test;
+    test.n_prompt = n_prompt;
+    test.n_gen = n_gen;
+    test.n_depth = n_depth;
+    tests.push_back(test);
+  };
+  for (int n : params.n_prompt) {
+    if (n > 0) add_test(n, 0, 0);
+  }
+  for (int n : params.n_gen) {
+    if (n > 0) add_test(0, n, kGenerationDepth);
+  }
+  for (const auto& [prompt, gen] : params.prompt_gen) add_test(prompt, gen, 0);
+  if (tests.empty()) return absl::InvalidArgumentError("nothing to measure: -p and -n are all 0 and there is no -pg");
+
+  Plan plan;
+  // What the reference engine was asked for and cannot do.
+  std::vector<std::string> skipped_precisions;
+  std::vector<int> skipped_threads;
+  const auto remember = [](auto& list, const auto& value) {
+    if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(value);
+  };
+  for (const std::string& model : params.models) {
+    for (const std::string& engine : params.engines) {
+      for (const std::string& precision : params.precisions) {
+        for (int threads : params.threads) {
+          if (engine == "reference" && (precision != "fp32" || threads != 1)) {
+            if (precision != "fp32") remember(skipped_precisions, precision);
+            if (threads != 1) remember(skipped_threads, threads);
+            continue;
+          }
+          for (TestSpec test : tests) {
+            test.model = model;
+            test.engine = engine;
+            test.precision = precision;
+            test.threads = threads;
+            plan.tests.push_back(std::move(test));
+          }
+        }
+      }
+    }
+  }
+  std::vector<std::string> skipped;
+  if (!skipped_precisions.empty()) skipped.push_back(fmt::format("{}", fmt::join(skipped_precisions, ", ")));
+  if (!skipped_threads.empty()) skipped.push_back(fmt::format("{} threads", fmt::join(skipped_threads, ", ")));
+  if (!skipped.empty()) {
+    plan.notes.push_back(fmt::format("the reference engine runs fp32 on 1 thread only: skipped its rows at {}",
+                                     fmt::join(skipped, " and at ")));
+  }
+  if (plan.tests.empty()) {
+    return absl::InvalidArgumentError("nothing to measure: the reference engine runs only at -P fp32 and -t 1");
+  }
+  return plan;
+}
+
+}  // namespace needle::bench

@@ -1,0 +1,198 @@
+#include "needle/bench/runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "needle/config.h"
+#include "needle/str_cat.h"
+#include "needle/tokenizer.h"
+#include "needle/weights.h"
+
+namespace needle::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int32_t kFirstOrdinaryId = kToolsId + 1;  // ids below are special tokens
+constexpr uint32_t kPromptSeed = 1234;
+
+int64_t Nanoseconds(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count();
+}
+
+int32_t ArgMax(absl::Span<const float> logits) {
+  int32_t best = 0;
+  for (size_t i = 1; i < logits.size(); ++i) {
+    if (logits[i] > logits[best]) best = static_cast<int32_t>(i);
+  }
+  return best;
+}
+
+struct Timing {
+  int64_t timed_ns = 0;
+  double ttft_ms = 0;
+};
+
+absl::StatusOr<Timing> RunOnce(const Engine& engine, const TestSpec& spec, const std::vector<int32_t>& prompt) {
+  std::unique_ptr<Session> session = engine.NewSession();
+  const Clock::time_point start = Clock::now();
+  if (absl::Status status = session->Prefill(prompt); !status.ok()) return status;
+  const Clock::time_point prefilled = Clock::now();
+  Clock::time_point first_token = prefilled;
+  int32_t token = kEosId;  // the decoder's start token, as in generation
+  for (int step = 0; step < std::max(spec.n_gen, 1); ++step) {
+    absl::StatusOr<absl::Span<const float>> logits = session->Decode(token);
+    if (!logits.ok()) return logits.status();
+    token = ArgMax(*logits);
+    if (step == 0) first_token = Clock::now();
+  }
+  const Clock::time_point end = Clock::now();
+
+  Timing timing;
+  if (spec.n_prompt > 0 && spec.n_gen > 0) {
+    timing.timed_ns = Nanoseconds(start, end);
+  } else if (spec.n_prompt > 0) {
+    timing.timed_ns = Nanoseconds(start, prefilled);
+  } else {
+    timing.timed_ns = Nanoseconds(prefilled, end);
+  }
+  timing.ttft_ms = Nanoseconds(start, first_token) / 1e6;
+  return timing;
+}
+
+std::string ModelType(const ModelConfig& c) {
+  return fmt::format("needle d{} h{}/{} L{}+{} v{}", c.d_model, c.num_heads, c.num_kv_heads, c.num_encoder_layers,
+                     c.num_decoder_layers, c.vocab_size);
+}
+
+}  // namespace
+
+std::vector<int32_t> PromptTokens(int count, int vocab_size, uint32_t seed) {
+  // splitmix64: std::uniform_int_distribution differs between standard libraries.
+  uint64_t state = seed;
+  const uint64_t range = vocab_size > kFirstOrdinaryId ? vocab_size - kFirstOrdinaryId : 1;
+  std::vector<int32_t> tokens(count);
+  for (int32_t& token : tokens) {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    token = kFirstOrdinaryId + static_cast<int32_t>(z % range);
+  }
+  return tokens;
+}
+
+absl::StatusOr<Row> RunTest(const Engine& engine, const TestSpec& spec, int warmup, int repetitions,
+                            const ProgressFn& progress) {
+  const ModelConfig& config = engine.config();
+  if (config.vocab_size <= kFirstOrdinaryId) {
+    return absl::InvalidArgumentError(StrCat("vocab_size ", config.vocab_size, " leaves no ordinary token ids"));
+  }
+  const int prefill = spec.n_prompt > 0 ? spec.n_prompt : spec.n_depth;
+  if (prefill <= 0 || (spec.n_prompt <= 0 && spec.n_gen <= 0) || repetitions < 1 || warmup < 0) {
+    return absl::InvalidArgumentError(StrCat("test ", spec.TestName(), ": nothing to time"));
+  }
+  const std::vector<int32_t> prompt = PromptTokens(prefill, config.vocab_size, kPromptSeed);
+
+  Row row;
+  row.engine = std::string(engine.name());
+  row.precision = spec.precision;
+  row.n_threads = spec.threads;
+  row.test = spec.TestName();
+  row.n_prompt = spec.n_prompt;
+  row.n_gen = spec.n_gen;
+  row.n_depth = spec.n_prompt > 0 ? 0 : spec.n_depth;
+  row.repetitions = repetitions;
+  row.warmup = warmup;
+  // Only the optimized engine dispatches kernels per instruction set.
+  if (row.engine == "optimized") row.isa = ActiveIsaName();
+
+  const int64_t tokens = static_cast<int64_t>(spec.n_prompt) + spec.n_gen;
+  for (int run = 0; run < warmup + repetitions; ++run) {
+    if (progress) {
+      progress(run < warmup ? StrCat("warm-up ", run + 1, "/", warmup)
+                            : StrCat("repetition ", run - warmup + 1, "/", repetitions));
+    }
+    absl::StatusOr<Timing> timing = RunOnce(engine, spec, prompt);
+    if (!timing.ok()) return timing.status();
+    if (run < warmup) continue;
+    row.samples_ns.push_back(timing->timed_ns);
+    row.samples_ts.push_back(tokens / (std::max<int64_t>(timing->timed_ns, 1) / 1e9));
+    row.samples_ttft_ms.push_back(timing->ttft_ms);
+  }
+  Summarize(row);
+  return row;
+}
+
+absl::StatusOr<std::vector<Row>> RunPlan(const Params& params, const Plan& plan, const SystemInfo& system,
+                                         const ProgressFn& progress) {
+  struct Model {
+    std::shared_ptr<const ModelWeights> weights;
+    int64_t size = 0;
+  };
+  // Every file is checked before anything runs: a bad path should not surface after an hour of measuring.
+  std::map<std::string, Model> models;
+  for (const TestSpec& spec : plan.tests) {
+    if (models.count(spec.model) != 0) continue;
+    absl::StatusOr<std::shared_ptr<const ModelWeights>> weights = ModelWeights::Load(spec.model);
+    if (!weights.ok()) return weights.status();
+    std::error_code error;
+    const auto size = std::filesystem::file_size(spec.model, error);
+    models[spec.model] = {*std::move(weights), error ? -1 : static_cast<int64_t>(size)};
+  }
+
+  std::vector<Row> rows;
+  std::unique_ptr<Engine> engine;
+  std::string engine_key;
+  for (size_t i = 0; i < plan.tests.size(); ++i) {
+    const TestSpec& spec = plan.tests[i];
+    const Model& model = models.at(spec.model);
+    const std::string key = StrCat(spec.model, "\n", spec.engine, "\n", spec.precision, "\n", spec.threads);
+    if (key != engine_key) {
+      // The previous engine's packed weights go first, so that they do not count in the next row's peak RSS.
+      engine.reset();
+      engine_key.clear();
+      EngineOptions options;
+      options.precision = spec.precision;
+      options.threads = spec.threads;
+      absl::StatusOr<std::unique_ptr<Engine>> created = CreateEngine(spec.engine, model.weights, options);
+      if (!created.ok()) {
+        return absl::Status(created.status().code(),
+                            StrCat(spec.model, ": ", spec.engine, " ", spec.precision, " ", spec.threads,
+                                   " threads: ", std::string(created.status().message())));
+      }
+      engine = *std::move(created);
+      engine_key = key;
+    }
+    const std::string label = fmt::format("row {}/{}: {} {} {} {}t {}", i + 1, plan.tests.size(),
+                                          std::filesystem::path(spec.model).filename().string(), spec.engine,
+                                          spec.precision, spec.threads, spec.TestName());
+    ProgressFn run_progress;
+    if (progress) run_progress = [&](std::string_view run) { progress(StrCat(label, ": ", run)); };
+
+    // A failed reset leaves the high-water mark of the whole process so far: still an upper bound.
+    (void)ResetPeakRss();
+    const std::string started = UtcTimestamp();
+    absl::StatusOr<Row> row = RunTest(*engine, spec, params.warmup, params.repetitions, run_progress);
+    if (!row.ok()) return absl::Status(row.status().code(), StrCat(label, ": ", std::string(row.status().message())));
+    row->peak_rss_bytes = PeakRssBytes();
+    row->test_time = started;
+    row->host = system.host;
+    row->cpu_info = system.cpu_info;
+    row->n_cpu_cores = system.n_cpu_cores;
+    row->build_commit = system.build_commit;
+    row->model_filename = spec.model;
+    row->model_type = ModelType(engine->config());
+    row->model_size = model.size;
+    row->model_n_params = CountParameters(engine->config()).total();
+    row->cpu_mask = params.cpu_mask;
+    rows.push_back(*std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace needle::bench

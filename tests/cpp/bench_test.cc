@@ -1,0 +1,371 @@
+// needle-bench's library: argument lists, plan expansion, the output formats
+// and their JSON round trip, and a short run on a tiny random model.
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "needle/bench/output.h"
+#include "needle/bench/params.h"
+#include "needle/bench/row.h"
+#include "needle/bench/runner.h"
+#include "needle/bench/system_info.h"
+#include "needle/config.h"
+#include "needle/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "test_checkpoint.h"
+
+namespace needle::bench {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+absl::StatusOr<Params> Parse(std::vector<std::string> args) { return ParseArgs(args, "default.safetensors"); }
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) lines.push_back(line);
+  return lines;
+}
+
+std::vector<std::string> Cells(const std::string& markdown_line) {
+  std::vector<std::string> cells;
+  std::istringstream stream(markdown_line);
+  std::string cell;
+  std::getline(stream, cell, '|');  // before the first bar
+  while (std::getline(stream, cell, '|')) {
+    const size_t first = cell.find_first_not_of(' '), last = cell.find_last_not_of(' ');
+    cells.push_back(first == std::string::npos ? "" : cell.substr(first, last - first + 1));
+  }
+  return cells;
+}
+
+Row SampleRow(const std::string& engine, const std::string& precision, int threads) {
+  Row row;
+  row.host = "host";
+  row.cpu_info = "Test CPU, \"quoted\"";
+  row.n_cpu_cores = 2;
+  row.build_commit = "abc1234";
+  row.model_filename = "/tmp/models/needle26m.safetensors";
+  row.model_type = "needle d512 h8/4 L12+8 v8192";
+  row.model_size = 105261684;
+  row.model_n_params = 26315421;
+  row.engine = engine;
+  row.precision = precision;
+  row.isa = engine == "optimized" ? "avx512" : "";
+  row.n_threads = threads;
+  row.test = "pp1024";
+  row.n_prompt = 1024;
+  row.repetitions = 3;
+  row.warmup = 1;
+  row.samples_ns = {500000000, 510000000, 490000000};
+  row.samples_ts = {2048.0, 2007.8, 2089.8};
+  row.samples_ttft_ms = {505.5, 515.0, 495.2};
+  Summarize(row);
+  row.peak_rss_bytes = 200 << 20;
+  row.test_time = "2026-11-26T18:00:00Z";
+  return row;
+}
+
+TEST(ParamsTest, ParsesIntegerLists) {
+  EXPECT_THAT(*ParseIntList("1,2,4", "-t", 1, 8), ElementsAre(1, 2, 4));
+  EXPECT_THAT(*ParseIntList("0", "-p", 0, 1024), ElementsAre(0));
+  for (const char* bad : {"", "1,,2", "1,", "x", "1.5", " 1", "9", "0", "-1"}) {
+    const absl::StatusOr<std::vector<int>> list = ParseIntList(bad, "-t", 1, 8);
+    EXPECT_FALSE(list.ok()) << bad;
+    if (!list.ok()) {
+      EXPECT_THAT(std::string(list.status().message()), HasSubstr("-t")) << bad;
+    }
+  }
+}
+
+TEST(ParamsTest, ParsesStringLists) {
+  EXPECT_THAT(*ParseStringList("a.safetensors,b.safetensors", "-m"), ElementsAre("a.safetensors", "b.safetensors"));
+  EXPECT_FALSE(ParseStringList("a,", "-m").ok());
+  EXPECT_FALSE(ParseStringList("", "-m").ok());
+}
+
+TEST(ParamsTest, DefaultsFollowTheDocumentation) {
+  const absl::StatusOr<Params> params = Parse({});
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_THAT(params->models, ElementsAre("default.safetensors"));
+  EXPECT_THAT(params->n_prompt, ElementsAre(1024));
+  EXPECT_THAT(params->n_gen, ElementsAre(100));
+  EXPECT_TRUE(params->prompt_gen.empty());
+  EXPECT_THAT(params->threads, ElementsAre(std::max(1, static_cast<int>(std::thread::hardware_concurrency()))));
+  EXPECT_EQ(params->repetitions, 5);
+  EXPECT_EQ(params->warmup, 1);
+  EXPECT_THAT(params->engines, ElementsAre("reference", "optimized"));
+  EXPECT_THAT(params->precisions, ElementsAre("fp32", "bf16", "int8", "int4"));
+  EXPECT_EQ(params->output, "md");
+  EXPECT_FALSE(params->progress);
+}
+
+TEST(ParamsTest, ParsesEveryFlagAndRepeatsAppend) {
+  const absl::StatusOr<Params> params = Parse({"-m",         "a.safetensors,b.safetensors",
+                                               "-p",         "64",
+                                               "-p",         "1024",
+                                               "-n",         "16",
+                                               "-pg",        "512,64",
+                                               "-pg",        "128,8",
+                                               "-t",         "1,2",
+                                               "-r",         "3",
+                                               "--warmup=0", "-e",
+                                               "optimized",  "-P",
+                                               "int8,int4",  "--output=jsonl",
+                                               "--cpu-mask", "0x3",
+                                               "--progress"});
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_THAT(params->models, ElementsAre("a.safetensors", "b.safetensors"));
+  EXPECT_THAT(params->n_prompt, ElementsAre(64, 1024));
+  EXPECT_THAT(params->n_gen, ElementsAre(16));
+  EXPECT_THAT(params->prompt_gen, ElementsAre(std::pair(512, 64), std::pair(128, 8)));
+  EXPECT_THAT(params->threads, ElementsAre(1, 2));
+  EXPECT_EQ(params->repetitions, 3);
+  EXPECT_EQ(params->warmup, 0);
+  EXPECT_THAT(params->engines, ElementsAre("optimized"));
+  EXPECT_THAT(params->precisions, ElementsAre("int8", "int4"));
+  EXPECT_EQ(params->output, "jsonl");
+  EXPECT_EQ(params->cpu_mask, "0x3");
+  EXPECT_TRUE(params->progress);
+}
+
+TEST(ParamsTest, RefusesBadArgumentsWithTheReason) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"-e", "fast"}, "unknown engine \"fast\""},
+      {{"-P", "fp8"}, "unknown weight type \"fp8\""},
+      {{"-o", "xml"}, "unknown format \"xml\""},
+      {{"-t", "1,,2"}, "\"\" is not an integer"},
+      {{"-p", "2000"}, "outside [0, 1024]"},
+      {{"-n", "513"}, "outside [0, 512]"},
+      {{"-pg", "512"}, "expected N_PROMPT,N_GEN"},
+      {{"-r", "0"}, "outside [1,"},
+      {{"-r"}, "-r needs a value"},
+      {{"--frobnicate", "1"}, "unknown flag \"--frobnicate\""},
+      {{"model.safetensors"}, "unexpected argument"},
+      {{"--cpu-mask", "0x0"}, "selects no CPU"},
+  };
+  for (const auto& [args, message] : cases) {
+    const absl::StatusOr<Params> params = Parse(args);
+    ASSERT_FALSE(params.ok()) << args[0];
+    EXPECT_THAT(std::string(params.status().message()), HasSubstr(message)) << args[0];
+  }
+}
+
+TEST(PlanTest, ExpandsEveryCombinationAndSkipsReferenceBeyondFp32OneThread) {
+  absl::StatusOr<Params> params = Parse({"-m", "m.safetensors", "-p", "1024", "-n", "100", "-pg", "16,4", "-t", "1,2"});
+  ASSERT_TRUE(params.ok());
+  const absl::StatusOr<Plan> plan = ExpandPlan(*params);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  // reference: fp32 x 1 thread; optimized: 4 precisions x 2 thread counts; 3 tests each.
+  ASSERT_EQ(plan->tests.size(), (1 + 4 * 2) * 3u);
+  EXPECT_EQ(plan->tests[0].engine, "reference");
+  EXPECT_EQ(plan->tests[0].TestName(), "pp1024");
+  EXPECT_EQ(plan->tests[1].TestName(), "tg100 @ d64");
+  EXPECT_EQ(plan->tests[1].n_depth, kGenerationDepth);
+  EXPECT_EQ(plan->tests[2].TestName(), "pp16+tg4");
+  EXPECT_EQ(plan->tests[2].n_depth, 0);
+  EXPECT_EQ(plan->tests[3].engine, "optimized");
+  EXPECT_EQ(plan->tests[3].precision, "fp32");
+  EXPECT_EQ(plan->tests[3].threads, 1);
+  EXPECT_EQ(plan->tests[6].threads, 2);
+  EXPECT_EQ(plan->tests.back().precision, "int4");
+  for (const TestSpec& test : plan->tests) {
+    if (test.engine == "reference") {
+      EXPECT_TRUE(test.precision == "fp32" && test.threads == 1);
+    }
+  }
+  ASSERT_EQ(plan->notes.size(), 1u);
+  EXPECT_THAT(plan->notes[0], HasSubstr("skipped its rows at bf16, int8, int4 and at 2 threads"));
+}
+
+TEST(PlanTest, ZeroLengthsDropTestsAndAnEmptyPlanIsAnError) {
+  absl::StatusOr<Params> params = Parse({"-p", "0", "-n", "8", "-e", "optimized", "-P", "fp32", "-t", "1"});
+  ASSERT_TRUE(params.ok());
+  absl::StatusOr<Plan> plan = ExpandPlan(*params);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->tests.size(), 1u);
+  EXPECT_EQ(plan->tests[0].TestName(), "tg8 @ d64");
+  EXPECT_TRUE(plan->notes.empty());
+
+  params = Parse({"-p", "0", "-n", "0"});
+  ASSERT_TRUE(params.ok());
+  EXPECT_THAT(std::string(ExpandPlan(*params).status().message()), HasSubstr("nothing to measure"));
+  params = Parse({"-e", "reference", "-t", "2"});
+  ASSERT_TRUE(params.ok());
+  EXPECT_THAT(std::string(ExpandPlan(*params).status().message()), HasSubstr("reference engine runs only"));
+}
+
+TEST(RowTest, MeanAndSampleStandardDeviation) {
+  EXPECT_DOUBLE_EQ(Mean({1, 2, 3, 4}), 2.5);
+  EXPECT_DOUBLE_EQ(StdDev({1, 2, 3, 4}), std::sqrt(5.0 / 3.0));
+  EXPECT_EQ(StdDev({7}), 0);
+  EXPECT_EQ(Mean({}), 0);
+}
+
+TEST(OutputTest, MarkdownHasLlamaBenchColumnsAndOneLinePerRow) {
+  const std::vector<Row> rows = {SampleRow("reference", "fp32", 1), SampleRow("optimized", "int8", 2)};
+  const std::vector<std::string> lines = Lines(FormatMarkdown(rows));
+  ASSERT_GE(lines.size(), 6u);
+  EXPECT_THAT(Cells(lines[0]), ElementsAre("model", "size", "params", "engine", "precision", "threads", "isa", "test",
+                                           "t/s", "TTFT ms", "peak RSS"));
+  EXPECT_EQ(Cells(lines[1])[0].back(), '-');  // text left-aligned, numbers right-aligned
+  EXPECT_EQ(Cells(lines[1])[1].back(), ':');
+  const std::vector<std::string> reference = Cells(lines[2]);
+  EXPECT_THAT(reference,
+              ElementsAre("needle26m.safetensors", "100.39 MiB", "26.32 M", "reference", "fp32", "1", "-", "pp1024",
+                          fmt::format("{:.2f} ± {:.2f}", rows[0].avg_ts, rows[0].stddev_ts), "505.23", "200.00 MiB"));
+  EXPECT_EQ(Cells(lines[3])[6], "avx512");
+  // Padded to equal widths: every line as long as the header, counting "±" as one column.
+  EXPECT_EQ(lines[2].size() - 1, lines[0].size());
+  EXPECT_EQ(lines[4], "");
+  EXPECT_EQ(lines[5], "build: abc1234, CPU: Test CPU, \"quoted\" (2 cores)");
+}
+
+TEST(OutputTest, MarkdownShowsRuntimeDeviceAndMaskOnlyWhenTheyVary) {
+  std::vector<Row> rows = {SampleRow("optimized", "fp32", 2), SampleRow("optimized", "fp32", 2)};
+  rows[1].device = "adb:R58M";
+  rows[1].runtime = "onnxruntime";
+  rows[1].cpu_mask = "0xf0";
+  const std::vector<std::string> lines = Lines(FormatMarkdown(rows));
+  const std::vector<std::string> header = Cells(lines[0]);
+  EXPECT_THAT(std::vector<std::string>(header.begin(), header.begin() + 3), ElementsAre("runtime", "device", "model"));
+  EXPECT_NE(std::find(header.begin(), header.end(), "cpu_mask"), header.end());
+  EXPECT_EQ(Cells(lines[3])[1], "adb:R58M");
+  EXPECT_EQ(lines.back(), "adb:R58M: build: abc1234, CPU: Test CPU, \"quoted\" (2 cores)");
+}
+
+TEST(OutputTest, CsvHasTheFieldHeaderAndQuotedStrings) {
+  const std::vector<Row> rows = {SampleRow("reference", "fp32", 1), SampleRow("optimized", "bf16", 2)};
+  const std::vector<std::string> lines = Lines(FormatCsv(rows));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], fmt::format("{}", fmt::join(RowFields(), ",")));
+  EXPECT_THAT(lines[0], HasSubstr("model_filename,model_type,model_size,model_n_params,engine,precision"));
+  EXPECT_THAT(lines[1], HasSubstr("\"Test CPU, \"\"quoted\"\"\""));
+  EXPECT_THAT(lines[1], HasSubstr("\"500000000;510000000;490000000\""));
+}
+
+TEST(OutputTest, JsonAndJsonlAreValidAndReadBack) {
+  const std::vector<Row> rows = {SampleRow("reference", "fp32", 1), SampleRow("optimized", "int4", 2)};
+  const nlohmann::json array = nlohmann::json::parse(FormatJson(rows));
+  ASSERT_TRUE(array.is_array());
+  ASSERT_EQ(array.size(), 2u);
+  for (const nlohmann::json& row : array) {
+    for (const std::string& field : RowFields()) EXPECT_TRUE(row.contains(field)) << field;
+    EXPECT_EQ(row.size(), RowFields().size());
+  }
+  EXPECT_EQ(array[1]["precision"], "int4");
+  EXPECT_EQ(array[0]["samples_ns"].size(), 3u);
+
+  const std::string jsonl = FormatJsonl(rows);
+  for (const std::string& line : Lines(jsonl)) EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+  for (const std::string& text : {FormatJson(rows), jsonl}) {
+    const absl::StatusOr<std::vector<Row>> back = ParseRows(text);
+    ASSERT_TRUE(back.ok()) << back.status();
+    ASSERT_EQ(back->size(), rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(RowToJson((*back)[i]), RowToJson(rows[i]));
+  }
+}
+
+TEST(OutputTest, ReadingRowsNamesWhatIsWrong) {
+  nlohmann::json row = nlohmann::json::parse(FormatJsonl({SampleRow("optimized", "fp32", 1)}));
+  row.erase("avg_ts");
+  EXPECT_THAT(std::string(ParseRows(row.dump()).status().message()), HasSubstr("no \"avg_ts\""));
+  row = nlohmann::json::parse(FormatJsonl({SampleRow("optimized", "fp32", 1)}));
+  row["n_threads"] = "two";
+  EXPECT_THAT(std::string(ParseRows(row.dump()).status().message()), HasSubstr("\"n_threads\" has the wrong type"));
+  EXPECT_THAT(std::string(ParseRows("{\"a\":\n").status().message()), HasSubstr("line 1"));
+  EXPECT_FALSE(FormatRows({}, "xml").ok());
+}
+
+TEST(SystemInfoTest, ParsesCpuMasks) {
+  EXPECT_THAT(*ParseCpuMask("0x3"), ElementsAre(0, 1));
+  EXPECT_THAT(*ParseCpuMask("0X10"), ElementsAre(4));
+  EXPECT_THAT(*ParseCpuMask("a"), ElementsAre(1, 3));
+  for (const char* bad : {"", "0x", "0", "0x0", "0xg", "3z"}) EXPECT_FALSE(ParseCpuMask(bad).ok()) << bad;
+}
+
+TEST(SystemInfoTest, DescribesTheMachine) {
+  const SystemInfo info = LocalSystemInfo(NEEDLE_SOURCE_DIR);
+  EXPECT_FALSE(info.cpu_info.empty());
+  EXPECT_GT(info.n_cpu_cores, 0);
+  EXPECT_FALSE(info.build_commit.empty());
+  EXPECT_EQ(SourceCommit("/nonexistent-dir"), "unknown");
+  EXPECT_GT(PeakRssBytes(), 0);
+  EXPECT_THAT(UtcTimestamp(), testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"));
+}
+
+TEST(RunnerTest, PromptTokensAreDeterministicOrdinaryIds) {
+  const std::vector<int32_t> tokens = PromptTokens(500, 300, 7);
+  EXPECT_EQ(tokens, PromptTokens(500, 300, 7));
+  EXPECT_NE(tokens, PromptTokens(500, 300, 8));
+  for (int32_t token : tokens) {
+    EXPECT_GE(token, 6);
+    EXPECT_LT(token, 300);
+  }
+}
+
+TEST(RunnerTest, RunsEveryRowOfATinyModel) {
+  const ModelConfig config = test::SmallConfig();
+  const std::string bytes = test::RandomCheckpoint(config, 11);
+  const test::TempFile file = test::WriteTempFile(bytes);
+  absl::StatusOr<Params> params =
+      Parse({"-m", file.path(), "-p", "8", "-n", "4", "-pg", "8,4", "-t", "1,2", "-r", "2", "-P", "fp32,int8"});
+  ASSERT_TRUE(params.ok()) << params.status();
+  const absl::StatusOr<Plan> plan = ExpandPlan(*params);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::vector<std::string> progress;
+  const absl::StatusOr<std::vector<Row>> rows =
+      RunPlan(*params, *plan, LocalSystemInfo(NEEDLE_SOURCE_DIR),
+              [&progress](std::string_view line) { progress.emplace_back(line); });
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), (1 + 2 * 2) * 3u);
+  EXPECT_EQ(progress.size(), rows->size() * 3);  // one warm-up and two repetitions per row
+  EXPECT_THAT(progress[0], HasSubstr("row 1/15"));
+
+  for (const Row& row : *rows) {
+    SCOPED_TRACE(row.engine + " " + row.precision + " " + row.test);
+    EXPECT_EQ(row.runtime, "needle");
+    EXPECT_EQ(row.device, "local");
+    EXPECT_EQ(row.model_filename, file.path());
+    EXPECT_EQ(row.model_size, static_cast<int64_t>(bytes.size()));
+    EXPECT_EQ(row.model_n_params, CountParameters(config).total());
+    EXPECT_EQ(row.isa.empty(), row.engine == "reference");
+    ASSERT_EQ(row.samples_ns.size(), 2u);
+    ASSERT_EQ(row.samples_ts.size(), 2u);
+    ASSERT_EQ(row.samples_ttft_ms.size(), 2u);
+    const int tokens = row.n_prompt + row.n_gen;
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_GT(row.samples_ns[i], 0);
+      EXPECT_NEAR(row.samples_ts[i], tokens / (row.samples_ns[i] / 1e9), row.samples_ts[i] * 1e-9);
+      EXPECT_GT(row.samples_ttft_ms[i], 0);
+    }
+    EXPECT_DOUBLE_EQ(row.avg_ts, Mean(row.samples_ts));
+    EXPECT_GT(row.peak_rss_bytes, 0);
+    EXPECT_EQ(row.repetitions, 2);
+    EXPECT_EQ(row.warmup, 1);
+    EXPECT_FALSE(row.test_time.empty());
+  }
+  EXPECT_EQ((*rows)[1].test, "tg4 @ d64");
+  EXPECT_EQ((*rows)[1].n_depth, 64);
+  EXPECT_EQ((*rows)[2].test, "pp8+tg4");
+}
+
+TEST(RunnerTest, ABadModelFileIsAnErrorNamingIt) {
+  absl::StatusOr<Params> params = Parse({"-m", "/nonexistent/model.safetensors", "-t", "1"});
+  ASSERT_TRUE(params.ok());
+  const absl::StatusOr<Plan> plan = ExpandPlan(*params);
+  ASSERT_TRUE(plan.ok());
+  const absl::StatusOr<std::vector<Row>> rows = RunPlan(*params, *plan, SystemInfo{});
+  ASSERT_FALSE(rows.ok());
+  EXPECT_THAT(std::string(rows.status().message()), HasSubstr("/nonexistent/model.safetensors"));
+}
+
+}  // namespace
+}  // namespace needle::bench

@@ -1,0 +1,145 @@
+"""needle-bench end to end: the CLI on the shipped model, every field of its JSON rows, the other output
+formats, and its refusals of bad input."""
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import statistics
+import struct
+import subprocess
+
+import pytest
+
+FIELDS = {
+    "runtime": str, "device": str, "host": str, "cpu_info": str, "n_cpu_cores": int, "build_commit": str,
+    "model_filename": str, "model_type": str, "model_size": int, "model_n_params": int, "engine": str,
+    "precision": str, "isa": str, "n_threads": int, "cpu_mask": str, "test": str, "n_prompt": int, "n_gen": int,
+    "n_depth": int, "repetitions": int, "warmup": int, "avg_ns": float, "stddev_ns": float, "avg_ts": float,
+    "stddev_ts": float, "samples_ns": list, "samples_ts": list, "avg_ttft_ms": float, "samples_ttft_ms": list,
+    "peak_rss_bytes": int, "test_time": str,
+}
+REPETITIONS = 2
+GENERATION_DEPTH = 64  # the prefill before a generation-only test (docs/bench.md)
+
+
+def run_bench(binary, *args, timeout=600):
+    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def parameter_count(path):
+    """Elements of every tensor in a safetensors file: a Needle checkpoint holds exactly the model's parameters."""
+    with open(path, "rb") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(length))
+    return sum(math.prod(entry["shape"]) for name, entry in header.items() if name != "__metadata__")
+
+
+@pytest.fixture(scope="module")
+def model(default_model_dir):
+    return os.path.join(default_model_dir, "needle.safetensors")
+
+
+@pytest.fixture(scope="module")
+def json_run(needle_bench_bin, model):
+    run = run_bench(needle_bench_bin, "-m", model, "-p", "32", "-n", "8", "-pg", "32,8", "-t", "1,2", "-r",
+                    str(REPETITIONS), "-P", "fp32,int8", "-o", "json", "--progress")
+    assert run.returncode == 0, run.stderr
+    return run
+
+
+def test_json_rows_have_every_field(json_run, model):
+    rows = json.loads(json_run.stdout)
+    # reference: fp32 on 1 thread; optimized: 2 precisions x 2 thread counts; 3 tests each
+    assert len(rows) == (1 + 2 * 2) * 3
+    for row in rows:
+        assert set(row) == set(FIELDS)
+        for field, kind in FIELDS.items():
+            assert isinstance(row[field], kind) or (kind is float and isinstance(row[field], int)), field
+        assert (row["runtime"], row["device"], row["cpu_mask"]) == ("needle", "local", "")
+        assert row["host"] and row["cpu_info"] and row["build_commit"]
+        assert row["n_cpu_cores"] == os.cpu_count()
+        assert row["model_filename"] == model
+        assert row["model_size"] == os.path.getsize(model)
+        assert row["model_n_params"] == parameter_count(model)
+        assert row["model_type"].startswith("needle d")
+        if row["engine"] == "reference":
+            assert (row["precision"], row["n_threads"], row["isa"]) == ("fp32", 1, "")
+        else:
+            assert row["engine"] == "optimized"
+            assert row["precision"] in ("fp32", "int8") and row["n_threads"] in (1, 2)
+            assert row["isa"] in ("scalar", "avx2", "avx512", "neon", "neondot")
+        expected_test = {(32, 0, 0): "pp32", (0, 8, GENERATION_DEPTH): f"tg8 @ d{GENERATION_DEPTH}",
+                         (32, 8, 0): "pp32+tg8"}[(row["n_prompt"], row["n_gen"], row["n_depth"])]
+        assert row["test"] == expected_test
+        assert (row["repetitions"], row["warmup"]) == (REPETITIONS, 1)
+
+        for samples in ("samples_ns", "samples_ts", "samples_ttft_ms"):
+            assert len(row[samples]) == REPETITIONS and all(value > 0 for value in row[samples])
+        tokens = row["n_prompt"] + row["n_gen"]
+        for ns, ts in zip(row["samples_ns"], row["samples_ts"]):
+            assert ts == pytest.approx(tokens / (ns / 1e9), rel=1e-9)
+        assert row["avg_ts"] == pytest.approx(statistics.mean(row["samples_ts"]))
+        assert row["stddev_ts"] == pytest.approx(statistics.stdev(row["samples_ts"]))
+        assert row["avg_ns"] == pytest.approx(statistics.mean(row["samples_ns"]))
+        assert row["stddev_ns"] == pytest.approx(statistics.stdev(row["samples_ns"]))
+        assert row["avg_ttft_ms"] == pytest.approx(statistics.mean(row["samples_ttft_ms"]))
+        if row["n_gen"] == 0:  # time to first token is the timed prefill plus one decode step
+            assert all(ttft >= ns / 1e6 for ttft, ns in zip(row["samples_ttft_ms"], row["samples_ns"]))
+        assert row["peak_rss_bytes"] > 1 << 20
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row["test_time"])
+
+
+def test_stderr_notes_skipped_rows_and_progress(json_run):
+    assert "the reference engine runs fp32 on 1 thread only: skipped its rows at int8 and at 2 threads" in json_run.stderr
+    assert "row 15/15" in json_run.stderr and f"repetition {REPETITIONS}/{REPETITIONS}" in json_run.stderr
+
+
+@pytest.mark.parametrize("output", ["md", "csv", "jsonl"])
+def test_other_output_formats(needle_bench_bin, model, output):
+    run = run_bench(needle_bench_bin, "-m", model, "-p", "16", "-n", "4", "-e", "optimized", "-P", "fp32", "-t", "1",
+                    "-r", "1", "-o", output)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""  # no note, no progress unless asked
+    lines = run.stdout.splitlines()
+    if output == "md":
+        header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+        assert header == ["model", "size", "params", "engine", "precision", "threads", "isa", "test", "t/s",
+                          "TTFT ms", "peak RSS"]
+        assert [line.split("|")[8].strip() for line in lines[2:4]] == ["pp16", f"tg4 @ d{GENERATION_DEPTH}"]
+        assert "±" in lines[2] and lines[5].startswith("build: ")
+    elif output == "csv":
+        records = list(csv.DictReader(io.StringIO(run.stdout)))
+        assert len(records) == 2 and set(records[0]) == set(FIELDS)
+        assert records[1]["test"] == f"tg4 @ d{GENERATION_DEPTH}" and float(records[1]["avg_ts"]) > 0
+    else:
+        rows = [json.loads(line) for line in lines]
+        assert [row["test"] for row in rows] == ["pp16", f"tg4 @ d{GENERATION_DEPTH}"]
+
+
+def test_help_exits_zero(needle_bench_bin):
+    run = run_bench(needle_bench_bin, "--help")
+    assert run.returncode == 0 and "-pg" in run.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-m", "/nonexistent/model.safetensors"], "/nonexistent/model.safetensors"),
+    (["-t", "1,,2"], "is not an integer"),
+    (["-e", "fast"], "unknown engine \"fast\""),
+    (["-P", "fp8"], "unknown weight type \"fp8\""),
+    (["-o", "xml"], "unknown format \"xml\""),
+    (["--cpu-mask", "0xz"], "not a hex mask"),
+])
+def test_bad_input_is_a_clear_error(needle_bench_bin, args, message):
+    run = run_bench(needle_bench_bin, "-p", "8", "-n", "0", "-r", "1", *args)
+    assert run.returncode == 1, run.stderr
+    assert message in run.stderr and run.stdout == ""
+
+
+def test_a_file_that_is_not_a_checkpoint_is_a_clear_error(needle_bench_bin, tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!")
+    run = run_bench(needle_bench_bin, "-m", str(bad), "-p", "8", "-n", "0", "-r", "1", "-t", "1", "-P", "fp32")
+    assert run.returncode == 1 and run.stderr.startswith(f"needle-bench: {bad}: ") and run.stdout == ""
