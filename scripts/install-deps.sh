@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the project builds and tests with; only what
 # is missing, so a second run costs a few seconds. Run as root (or with sudo).
-#   install-deps.sh          packages for the native build and its tests
+#   install-deps.sh          packages for the native build and its tests, the Python module and notebooks
 #   install-deps.sh --cross  also the aarch64 cross toolchain, arm64 -dev packages and qemu
 #   install-deps.sh --test   also what only the tests use (Chromium renders the HTML reports;
+#                            clang builds the fuzzers;
 #                            PyTorch, with OpenBLAS for speed, runs the trainer's tests)
 set -euo pipefail
 
@@ -14,6 +15,7 @@ packages=(
   libabsl-dev nlohmann-json3-dev libfmt-dev libsentencepiece-dev sentencepiece
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   python3 python3-numpy python3-pytest python3-sentencepiece
+  python3-dev pybind11-dev python3-nbclient python3-ipykernel python3-nbformat python3-matplotlib
 )
 for option in "$@"; do
   case "$option" in
@@ -21,7 +23,7 @@ for option in "$@"; do
       if ! dpkg --print-foreign-architectures | grep -qx arm64; then as_root dpkg --add-architecture arm64; fi
       packages+=(g++-aarch64-linux-gnu qemu-user-static libabsl-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64
                  libfmt-dev:arm64) ;;
-    --test) packages+=(chromium python3-matplotlib python3-torch libopenblas0-pthread) ;;
+    --test) packages+=(chromium python3-torch libopenblas0-pthread clang-14 libclang-rt-14-dev) ;;
     *) echo "install-deps.sh: unknown option $option" >&2; exit 2 ;;
   esac
 done

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Every test: installs what is missing, then builds and runs
 #   1. the release build's GoogleTest suite and the Python suite (converter,
-#      NumPy reference, logit parity with the C++ engine, dataset, trainer),
+#      NumPy reference, logit parity with the C++ engine, dataset, trainer, the
+#      needlebench bindings, the notebooks run headless),
 #      then the accuracy gate: the shipped model on the needle15 test split
 #      may not fall more than a point below reports/baselines/,
 #   2. the GoogleTest suite under AddressSanitizer + UndefinedBehaviorSanitizer,
-#   3. the static aarch64 build's GoogleTest suite under qemu-aarch64.
+#   3. the static aarch64 build's GoogleTest suite under qemu-aarch64,
+#   4. the concurrency tests under ThreadSanitizer,
+#   5. every libFuzzer target: its seeds and past crashes replayed, then
+#      FUZZ_SECONDS (default 30) of fuzzing each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +23,9 @@ cmake --preset release >/dev/null
 cmake --build build/release -j "$jobs"
 ctest --test-dir build/release --output-on-failure --no-tests=error -j "$jobs"
 
-step "python tests (converter, NumPy reference, parity with the C++ engine, needle-eval end to end)"
-NEEDLE_BIN="$PWD/build/release/needle" NEEDLE_REQUIRE_BIN=1 /usr/bin/python3 -m pytest -q tests/python
+step "python tests (converter, NumPy reference, parity with the C++ engine, needle-eval end to end, bindings, notebooks)"
+PYTHONPATH="$PWD/build/release/python" NEEDLE_BIN="$PWD/build/release/needle" NEEDLE_REQUIRE_BIN=1 \
+  /usr/bin/python3 -m pytest -q tests/python
 
 step "accuracy gate: the default model on the needle15 test split (report in reports/ci/needle15-test)"
 build/release/needle-eval --system needle:optimized --dataset needle:datasets/needle15/test.jsonl \
@@ -37,3 +42,14 @@ step "aarch64 static build under qemu"
 cmake --preset aarch64 >/dev/null
 cmake --build build/aarch64 -j "$jobs"
 ctest --test-dir build/aarch64 --output-on-failure --no-tests=error -j "$jobs"
+
+step "ThreadSanitizer build: the concurrency tests"
+cmake --preset tsan >/dev/null
+cmake --build build/tsan -j "$jobs"
+# Every test that runs threads: pools, concurrent sessions, parallel eval requests, the server.
+concurrency='Concurrent|ThreadPool|Threads|InParallel|ServerTest|NeedleServeTest'
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  ctest --test-dir build/tsan --output-on-failure --no-tests=error -j "$jobs" -R "$concurrency"
+
+step "fuzzing: seeds and regressions replayed, then ${FUZZ_SECONDS:-30} s per target"
+scripts/fuzz.sh "${FUZZ_SECONDS:-30}"

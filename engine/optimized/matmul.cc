@@ -19,6 +19,9 @@
 #include "needle/str_cat.h"
 #include "optimized/thread_pool.h"
 
+#if defined(NEEDLE_HAVE_X86_KERNELS)
+#include <cpuid.h>
+#endif
 #if defined(__aarch64__) && defined(__linux__)
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
@@ -30,13 +33,21 @@ namespace {
 using internal::kGroup;
 using internal::kPanel;
 
+#if defined(NEEDLE_HAVE_X86_KERNELS)
+// CPUID leaf 1, ECX bit 29. Asked directly because clang's __builtin_cpu_supports has no "f16c".
+bool CpuHasF16c() {
+  unsigned eax, ebx, ecx, edx;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+}
+#endif
+
 bool CpuHas(Isa isa) {
   switch (isa) {
     case Isa::kScalar:
       return true;
 #if defined(NEEDLE_HAVE_X86_KERNELS)
     case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && CpuHasF16c();
     case Isa::kAvx512:
       // The file is compiled with VNNI enabled, so it is required too.
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&

@@ -6,6 +6,7 @@
 #include "needle/constrained.h"
 #include "needle/str_cat.h"
 #include "needle/tools.h"
+#include "needle/utf8.h"
 
 namespace needle {
 namespace {
@@ -87,6 +88,9 @@ absl::StatusOr<GenerateResult> ToolCaller::Generate(std::string_view query, std:
   if (options.max_new_tokens < 1 || options.max_new_tokens > kMaxGeneratedTokens) {
     return absl::InvalidArgumentError(
         StrCat("max_new_tokens must be in [1, ", kMaxGeneratedTokens, "], got ", options.max_new_tokens));
+  }
+  if (size_t bad = FindInvalidUtf8(query); bad != std::string_view::npos) {
+    return absl::InvalidArgumentError(StrCat("query: invalid UTF-8 at byte ", bad));
   }
   absl::StatusOr<ToolSet> tools = ToolSet::Parse(tools_json);
   if (!tools.ok()) return tools.status();

@@ -163,7 +163,10 @@ absl::Status SafetensorsFile::ParseHeader(const uint8_t* bytes, size_t size) {
   const uint8_t* data = bytes + 8 + header_size;
   const uint64_t data_size = size - 8 - header_size;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  for (auto& [name, entry] : header.items()) {
+  for (auto& item : header.items()) {
+    // Named variables rather than a structured binding: a lambda below captures `name`.
+    const std::string& name = item.key();
+    auto& entry = item.value();
     if (name == "__metadata__") {
       if (!entry.is_object()) return error("__metadata__ is not an object");
       for (auto& [key, value] : entry.items()) {

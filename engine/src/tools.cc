@@ -3,6 +3,7 @@
 #include <cctype>
 #include <map>
 
+#include "needle/json_error.h"
 #include "needle/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -60,9 +61,17 @@ std::string SnakeCase(std::string_view name) {
 }
 
 absl::StatusOr<ToolSet> ToolSet::Parse(std::string_view tools_json) {
-  Json tools = Json::parse(tools_json, nullptr, /*allow_exceptions=*/false);
-  if (tools.is_discarded()) return absl::InvalidArgumentError("tools: not valid JSON");
+  Json tools;
+  try {
+    tools = Json::parse(tools_json);
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(StrCat("tools: not valid JSON: ", JsonParseErrorText(e)));
+  }
   if (!tools.is_array()) return absl::InvalidArgumentError("tools: expected a JSON array of tool objects");
+  if (tools.size() > kMaxTools) {
+    return absl::InvalidArgumentError(StrCat("tools: ", tools.size(), " tools given, at most ", kMaxTools,
+                                             " are accepted (the encoder reads at most 1024 tokens of them)"));
+  }
 
   ToolSet set;
   std::map<std::string, size_t> index_by_snake;

@@ -24,7 +24,9 @@
 #include <optional>
 #include <string>
 
+#include "needle/json_error.h"
 #include "needle/str_cat.h"
+#include "needle/utf8.h"
 
 namespace needle::evals {
 namespace {
@@ -99,6 +101,8 @@ std::optional<std::string> ToCall(const json& value, const std::string& where, T
     } catch (const json::parse_error& e) {
       return StrCat(where, ": \"arguments\" string is not valid JSON at its byte offset ", e.byte == 0 ? 0 : e.byte - 1,
                     ": ", JsonErrorReason(e));
+    } catch (const json::exception& e) {  // e.g. a number past the range of a double
+      return StrCat(where, ": \"arguments\" string is not valid JSON: ", JsonParseErrorText(e));
     }
     if (!decoded.is_object()) {
       return StrCat(where, ": \"arguments\" string must hold a JSON object, got ", Snippet(inner, 0));
@@ -115,6 +119,8 @@ class Parser {
   explicit Parser(std::string_view text) : text_(text) {}
 
   ParsedOutput Run() {
+    // JSON rejects broken UTF-8 itself; FunctionGemma text would pass it on into keys and values.
+    if (size_t bad = FindInvalidUtf8(text_); bad != std::string_view::npos) return Fail(bad, "invalid UTF-8");
     size_t pos = SkipSpace(text_, 0);
     if (At(text_, pos, kThinkOpen)) {
       size_t close = text_.find(kThinkClose, pos);
@@ -150,6 +156,9 @@ class Parser {
     } catch (const json::parse_error& e) {
       size_t offset = begin + (e.byte == 0 ? 0 : e.byte - 1);
       *error = StrCat("at byte offset ", std::min(offset, text_.size()), ": invalid JSON: ", JsonErrorReason(e));
+      return std::nullopt;
+    } catch (const json::exception& e) {  // e.g. a number past the range of a double; no offset given
+      *error = StrCat("at byte offset ", begin, ": invalid JSON: ", JsonParseErrorText(e));
       return std::nullopt;
     }
   }
@@ -271,7 +280,11 @@ class Parser {
     if (token == "true") return json(true);
     if (token == "false") return json(false);
     if (token == "null") return json(nullptr);
-    if (IsJsonNumber(token)) return json::parse(token);
+    if (IsJsonNumber(token)) {
+      json number = json::parse(token, nullptr, /*allow_exceptions=*/false);
+      if (number.is_discarded()) return GemmaFail(begin, StrCat("number ", Snippet(token, 0), " is out of range"));
+      return number;
+    }
     if (token.empty()) return GemmaFail(begin, StrCat("expected a value, found ", Snippet(text_, begin)));
     return GemmaFail(begin, StrCat("unquoted value ", Snippet(token, 0), " (strings must be wrapped in <escape>)"));
   }

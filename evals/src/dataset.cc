@@ -47,6 +47,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "needle/json_error.h"
 #include "needle/str_cat.h"
 
 namespace needle::evals {
@@ -442,11 +443,8 @@ absl::StatusOr<OJson> ParseRecord(std::string_view text) {
   OJson record;
   try {
     record = OJson::parse(text);
-  } catch (const nlohmann::json::parse_error& error) {
-    // what() starts with "[json.exception.parse_error.101] ", which says nothing to a user.
-    std::string_view what = error.what();
-    if (size_t tag_end = what.find("] "); tag_end != std::string_view::npos) what.remove_prefix(tag_end + 2);
-    return absl::InvalidArgumentError(StrCat("invalid JSON: ", what));
+  } catch (const nlohmann::json::exception& error) {
+    return absl::InvalidArgumentError(StrCat("invalid JSON: ", JsonParseErrorText(error)));
   }
   if (!record.is_object()) return absl::InvalidArgumentError(Expected("a JSON object per line", record));
   return record;

@@ -38,6 +38,7 @@ class NeedleSystem : public System {
     // An immediate EOS streams nothing: the (empty) output came all at once.
     prediction.ttft_ms = ttft_ms < 0 ? prediction.latency_ms : ttft_ms;
     prediction.output_tokens = static_cast<int>(result->tokens.size());
+    prediction.input_truncated = result->query_truncated || result->tools_truncated;
     return prediction;
   }
 

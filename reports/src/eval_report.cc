@@ -141,6 +141,7 @@ nlohmann::ordered_json PredictionRecord(const std::string& system, const evals::
   record["latency_ms"] = result.prediction.latency_ms;
   record["ttft_ms"] = result.prediction.ttft_ms;
   record["output_tokens"] = result.prediction.output_tokens;
+  record["input_truncated"] = result.prediction.input_truncated;
   return record;
 }
 

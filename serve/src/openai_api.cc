@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "needle/json_error.h"
 #include "needle/str_cat.h"
 
 namespace needle::serve {
@@ -221,9 +222,13 @@ Json ToolCallsJson(const CompletionMeta& meta, const std::vector<ToolCall>& call
 }
 
 Json UsageJson(const Usage& usage) {
-  return {{"prompt_tokens", usage.prompt_tokens},
-          {"completion_tokens", usage.completion_tokens},
-          {"total_tokens", usage.prompt_tokens + usage.completion_tokens}};
+  Json json = {{"prompt_tokens", usage.prompt_tokens},
+               {"completion_tokens", usage.completion_tokens},
+               {"total_tokens", usage.prompt_tokens + usage.completion_tokens}};
+  if (usage.query_truncated || usage.tools_truncated) {
+    json["truncated"] = {{"query", usage.query_truncated}, {"tools", usage.tools_truncated}};
+  }
+  return json;
 }
 
 }  // namespace
@@ -232,12 +237,9 @@ std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body_text)
   BodyJson body;
   try {
     body = BodyJson::parse(body_text);
-  } catch (const nlohmann::json::parse_error& e) {
-    // what() starts with "[json.exception.parse_error.101] ", which says nothing to a client.
-    std::string_view what = e.what();
-    if (size_t tag_end = what.find("] "); tag_end != std::string_view::npos) what.remove_prefix(tag_end + 2);
+  } catch (const nlohmann::json::exception& e) {
     ApiError error;
-    error.message = StrCat("request body is not valid JSON: ", what);
+    error.message = StrCat("request body is not valid JSON: ", JsonParseErrorText(e));
     return error;
   }
   if (!body.is_object()) {

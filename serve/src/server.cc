@@ -85,7 +85,8 @@ ApiError ShuttingDown() {
 }
 
 Usage UsageOf(const GenerateResult& result) {
-  return Usage{static_cast<int>(result.encoder_tokens.size()), static_cast<int>(result.tokens.size())};
+  return Usage{static_cast<int>(result.encoder_tokens.size()), static_cast<int>(result.tokens.size()),
+               result.query_truncated, result.tools_truncated};
 }
 
 }  // namespace

@@ -271,6 +271,21 @@ TEST(CallParser, CallsToJsonRoundTrips) {
   EXPECT_EQ(CallsToJson(out.calls), text);
 }
 
+// Found by fuzz/output_parser_fuzzer: FunctionGemma keys and strings used to
+// pass broken UTF-8 on, so the calls no longer matched once written as JSON.
+TEST(CallParser, InvalidUtf8IsUnparsableWithItsOffset) {
+  ExpectUnparsable("<start_function_call>call:get_weather{\xffocation:<escape>Paris<escape>}<end_function_call>", "38",
+                   "invalid UTF-8");
+  ExpectUnparsable("[{\"name\":\"f\",\"arguments\":{\"s\":\"caf\xc3\"}}]", "34", "invalid UTF-8");
+}
+
+// Numbers past a double's range make nlohmann::json throw out_of_range, not parse_error.
+TEST(CallParser, NumbersOutOfRangeAreUnparsableNotAThrow) {
+  ExpectUnparsable(R"([{"name":"f","arguments":{"n":1e999}}])", "0", "number overflow");
+  ExpectUnparsable(R"([{"name":"f","arguments":"{\"n\": -1e999}"}])", "0", "number overflow");
+  ExpectUnparsable("<start_function_call>call:f{n:1e999}<end_function_call>", "30", "out of range");
+}
+
 TEST(CallParser, CallsToJsonSurvivesInvalidUtf8) {
   std::vector<ToolCall> calls = {{"f", json({{"s", std::string("a\xff")}})}};
   EXPECT_NO_THROW(CallsToJson(calls));

@@ -329,6 +329,23 @@ TEST(LoadDataset, PrefixForcesTheFormat) {
   EXPECT_FALSE(as_bfcl.ok());  // no possible_answer file next to it
 }
 
+// Found by fuzz/dataset_fuzzer: nlohmann::json throws out_of_range, not
+// parse_error, for a number past a double's range.
+TEST(LoadDataset, NumberOutOfRangeIsABadRecord) {
+  const std::string path = ::testing::TempDir() + "overflow.jsonl";
+  {
+    std::ofstream file(path, std::ios::binary);
+    file << "{\"query\":\"q\",\"tools\":[],\"answers\":[],\"weight\":1e999}\n"
+         << "{\"query\":\"fine\",\"tools\":[],\"answers\":[]}\n";
+  }
+  absl::StatusOr<Dataset> dataset = LoadDataset(path);
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_THAT(Ids(*dataset), ElementsAre("overflow_2"));
+  EXPECT_THAT(ErrorLines(*dataset), ElementsAre(Pair("overflow.jsonl", 1)));
+  EXPECT_THAT(dataset->errors[0].message, HasSubstr("invalid JSON: number overflow"));
+  std::filesystem::remove(path);
+}
+
 TEST(LoadDataset, BytesThatAreNotUtf8AreABadRecord) {
   const std::string path = ::testing::TempDir() + "not_utf8.jsonl";
   {

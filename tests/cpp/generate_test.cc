@@ -307,6 +307,8 @@ TEST_F(GenerateTest, RequestValidation) {
   EXPECT_THAT(std::string(caller().Generate("hi", "not json").status().message()), HasSubstr("tools"));
   EXPECT_THAT(std::string(caller().Generate("hi", R"([{"description":"x"}])").status().message()),
               HasSubstr("tools[0].name"));
+  EXPECT_THAT(std::string(caller().Generate("h\xC3\x28i", kSnakeTools).status().message()),
+              HasSubstr("query: invalid UTF-8 at byte 1"));
   for (int bad : {0, -1, kMaxGeneratedTokens + 1}) {
     absl::StatusOr<GenerateResult> result = caller().Generate("hi", kSnakeTools, Tokens(bad));
     ASSERT_FALSE(result.ok()) << bad;

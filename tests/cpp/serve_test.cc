@@ -1,5 +1,10 @@
 // needle-serve's OpenAI wire format (request parsing, responses, stream
 // chunks), and the HTTP server in process on the default model.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <memory>
 #include <string>
 #include <variant>
@@ -126,6 +131,7 @@ INSTANTIATE_TEST_SUITE_P(
     AllFields, BadRequestTest,
     ::testing::Values(
         BadRequest{"{\"messages\": [", "", "request body is not valid JSON: parse error at line 1, column 15"},
+        BadRequest{R"({"messages":[],"max_tokens":1e999})", "", "request body is not valid JSON: number overflow"},
         BadRequest{"[1,2]", "", "request body must be a JSON object, got array"},
         BadRequest{"{}", "messages", "messages: required"},
         BadRequest{R"({"messages":"hi"})", "messages", "expected an array, got string"},
@@ -296,6 +302,7 @@ class ServerTest : public ::testing::Test {
     absl::StatusOr<int> port = server_->Start();
     ASSERT_TRUE(port.ok()) << port.status();
     ASSERT_GT(*port, 0);
+    port_ = *port;
     client_ = std::make_unique<httplib::Client>("127.0.0.1", *port);
   }
 
@@ -311,8 +318,53 @@ class ServerTest : public ::testing::Test {
   static constexpr int kMaxNewTokens = 24;
   static inline std::shared_ptr<const ToolCaller> caller_;
   std::unique_ptr<Server> server_;
+  int port_ = 0;
   std::unique_ptr<httplib::Client> client_;
 };
+
+// A client on a bare socket, to hang up at moments httplib's client never would.
+class RawClient {
+ public:
+  explicit RawClient(int port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    timeval timeout{10, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  }
+  // Closes with a reset (linger 0), so the server's next write to this connection fails at once.
+  ~RawClient() {
+    linger reset{1, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    close(fd_);
+  }
+  bool connected() const { return connected_; }
+  bool Send(const std::string& bytes) {
+    return send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+  }
+  // Reads until `marker` has arrived (true) or the connection ends or times out (false).
+  bool ReadUntil(const std::string& marker) {
+    std::string seen;
+    char buffer[4096];
+    while (seen.find(marker) == std::string::npos) {
+      const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+      if (n <= 0) return false;
+      seen.append(buffer, static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+ private:
+  const int fd_;
+  bool connected_ = false;
+};
+
+std::string PostRequest(const std::string& body, size_t content_length) {
+  return StrCat("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n",
+                "Content-Length: ", content_length, "\r\n\r\n", body);
+}
 
 TEST_F(ServerTest, CompletionMatchesGenerate) {
   httplib::Result result = Post(Body("What is the weather in Paris?"));
@@ -422,6 +474,53 @@ TEST_F(ServerTest, OversizedBodyGets413) {
   const Json error = Json::parse(result->body)["error"];
   EXPECT_EQ(error["code"], "request_too_large");
   EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("limit of 4096 bytes"));
+}
+
+TEST_F(ServerTest, ClientsThatHangUpMidRequestFreeTheirWorkers) {
+  // Twice as many hang-ups as the server has workers: had one of them kept its
+  // worker, the request after them would find no worker free.
+  const std::string streamed = Body("What is the weather in Paris?", R"(,"stream":true)");
+  for (int i = 0; i < 4; ++i) {
+    RawClient client(port_);
+    ASSERT_TRUE(client.connected());
+    ASSERT_TRUE(client.Send(PostRequest(streamed, streamed.size())));
+    EXPECT_TRUE(client.ReadUntil("data: ")) << "no first event before the hang-up";
+  }
+  const std::string plain = Body("What is the weather in Oslo?");
+  for (int i = 0; i < 4; ++i) {
+    RawClient client(port_);
+    ASSERT_TRUE(client.connected());
+    ASSERT_TRUE(client.Send(PostRequest(plain.substr(0, plain.size() / 2), plain.size())));  // half the body
+  }
+  client_->set_read_timeout(std::chrono::seconds(30));
+  httplib::Result result = Post(Body("What is the weather in Paris?"));
+  ASSERT_TRUE(result) << httplib::to_string(result.error());
+  EXPECT_EQ(result->status, 200) << result->body;
+}
+
+TEST_F(ServerTest, UsageSaysWhenThePromptWasCut) {
+  httplib::Result result = Post(Body("What is the weather in Paris?"));
+  ASSERT_TRUE(result);
+  EXPECT_FALSE(Json::parse(result->body)["usage"].contains("truncated"));
+
+  // Over 1200 tokens of query, more than the fixture's 4096-byte body limit lets through.
+  std::string long_query;
+  for (int i = 0; i < 1200; ++i) long_query += "rain ";
+  server_->Stop();
+  ServerOptions options;
+  options.port = 0;
+  options.max_new_tokens = kMaxNewTokens;
+  Server roomy(caller_, options);
+  absl::StatusOr<int> port = roomy.Start();
+  ASSERT_TRUE(port.ok()) << port.status();
+  httplib::Client client("127.0.0.1", *port);
+  client.set_read_timeout(std::chrono::seconds(120));  // a full 1024-token prompt on the reference engine
+  result = client.Post("/v1/chat/completions", Body(long_query), "application/json");
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->status, 200) << result->body;
+  const Json usage = Json::parse(result->body)["usage"];
+  EXPECT_EQ(usage["prompt_tokens"], 1024);
+  EXPECT_EQ(usage["truncated"], Json::parse(R"({"query":true,"tools":true})"));
 }
 
 TEST_F(ServerTest, UnknownRouteGets404Json) {

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "needle/str_cat.h"
 
 namespace needle {
 namespace {
@@ -127,7 +128,26 @@ TEST(ToolSetTest, ArgumentKeysKeepTheirSpelling) {
   EXPECT_THAT(tools->prompt_json(), HasSubstr("\"cityName\""));
 }
 
-TEST(ToolSetTest, NotJson) { EXPECT_THAT(ParseError("[{\"name\": "), HasSubstr("not valid JSON")); }
+TEST(ToolSetTest, NotJsonNamesWhereAndWhy) {
+  EXPECT_THAT(ParseError("[{\"name\": "),
+              HasSubstr("tools: not valid JSON: parse error at line 1, column 11: syntax error"));
+  EXPECT_THAT(ParseError("[{\"name\": \"caf\xC3\"}]"), HasSubstr("ill-formed UTF-8"));
+}
+
+// Found by fuzz/tools_json_fuzzer: a number past a double's range is an
+// out_of_range exception, which escaped the parse-error handling.
+TEST(ToolSetTest, NumberOutOfRangeIsAnErrorNotAThrow) {
+  EXPECT_THAT(ParseError(R"([{"name":"f","description":"d","x":-4E4444}])"), HasSubstr("tools: not valid JSON"));
+}
+
+TEST(ToolSetTest, TooManyToolsAreRefusedWithTheLimit) {
+  std::string tools = "[";
+  for (size_t i = 0; i <= kMaxTools; ++i) tools += StrCat(i == 0 ? "" : ",", R"({"name":"t)", i, R"("})");
+  tools += "]";
+  EXPECT_THAT(ParseError(tools), HasSubstr(StrCat("tools: ", kMaxTools + 1, " tools given, at most ", kMaxTools)));
+  tools = tools.substr(0, tools.rfind(",{")) + "]";
+  EXPECT_TRUE(ToolSet::Parse(tools).ok());
+}
 
 TEST(ToolSetTest, NotAnArray) {
   EXPECT_THAT(ParseError(R"({"name": "get_weather"})"), HasSubstr("expected a JSON array"));

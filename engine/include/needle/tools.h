@@ -8,6 +8,7 @@
 #ifndef NEEDLE_TOOLS_H_
 #define NEEDLE_TOOLS_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,11 @@ struct ToolSpec {
   std::string snake_name;  // as the model sees and writes it
   std::vector<std::string> argument_keys;
 };
+
+// More tools than could ever reach the model: even the shortest tool takes
+// several tokens, and the encoder sees 1024 in all. Refusing them early keeps
+// a hostile request from costing seconds of parsing and tokenizing.
+inline constexpr size_t kMaxTools = 128;
 
 class ToolSet {
  public:

@@ -17,6 +17,9 @@ struct Prediction {
   double latency_ms = 0;   // whole request, as the caller waits for it
   double ttft_ms = -1;     // time to the first output token; -1 when unknown
   int output_tokens = -1;  // -1 when unknown
+  // The system cut the input to fit its context (Needle: 1024 encoder tokens),
+  // as far as it tells; the answer was given to a shorter prompt.
+  bool input_truncated = false;
 };
 
 class System {

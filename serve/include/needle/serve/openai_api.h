@@ -75,6 +75,10 @@ struct CompletionMeta {
 struct Usage {
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  // The encoder reads 1024 tokens at most and cuts a longer prompt as upstream
+  // does; the usage object then says what was cut: "truncated":{"query":..,"tools":..}.
+  bool query_truncated = false;
+  bool tools_truncated = false;
 };
 
 // A non-streamed "chat.completion" object.

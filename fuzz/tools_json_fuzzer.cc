@@ -1,0 +1,22 @@
+// Tool definitions as callers send them: Needle's own parser and the
+// converter that reads JSON-Schema (BFCL, OpenAI) and upstream formats.
+#include <cstdint>
+#include <cstdlib>
+
+#include "fuzz_input.h"
+#include "needle/evals/dataset.h"
+#include "needle/tools.h"
+#include "nlohmann/json.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const auto [tools_json, output] = needle::fuzz::SplitAtNul(needle::fuzz::AsText(data, size));
+  auto tool_set = needle::ToolSet::Parse(tools_json);
+  if (tool_set.ok()) {
+    // What the encoder sees must itself be valid JSON.
+    if (nlohmann::json::parse(tool_set->prompt_json(), nullptr, false).is_discarded()) std::abort();
+    (void)tool_set->RestoreNames(output);
+  }
+  const auto tools = nlohmann::ordered_json::parse(tools_json, nullptr, /*allow_exceptions=*/false);
+  if (!tools.is_discarded()) (void)needle::evals::ConvertTools(tools, "fuzz");
+  return 0;
+}
