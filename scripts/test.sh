@@ -45,9 +45,11 @@ ctest --test-dir build/aarch64 --output-on-failure --no-tests=error -j "$jobs"
 
 step "ThreadSanitizer build: the concurrency tests"
 cmake --preset tsan >/dev/null
-cmake --build build/tsan -j "$jobs"
 # Every test that runs threads: pools, concurrent sessions, parallel eval requests, the server.
+concurrency_tests=(kernels_test optimized_engine_test reference_engine_test generate_test command_system_test
+                   openai_system_test serve_test runner_test)
 concurrency='Concurrent|ThreadPool|Threads|InParallel|ServerTest|NeedleServeTest'
+cmake --build build/tsan -j "$jobs" --target "${concurrency_tests[@]}"
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
   ctest --test-dir build/tsan --output-on-failure --no-tests=error -j "$jobs" -R "$concurrency"
 
