@@ -7,7 +7,7 @@
 Steps of `all`:
   1. datasets/needle15/train.jsonl is regenerated if missing (datasets/generate.py, seed 0);
   2. the SentencePiece tokenizer is trained on the first TOKENIZER_RECORDS train records;
-  3. python/needle_train.py trains CONFIG for TRAIN_STEPS steps (PyTorch, CPU, 2 threads) and
+  3. python/needle_train.py trains CONFIG for TRAIN_STEPS steps (PyTorch, CPU, one thread) and
      exports float32 safetensors; the final checkpoint is shipped;
   4. README.md (the model card) is written from the training log and, when present, the
      committed test-split report reports/baselines/needle15-test/report.json.
@@ -37,11 +37,15 @@ BASELINE_REPORT = os.path.join(ROOT, "reports", "baselines", "needle15-test", "r
 TOKENIZER_RECORDS = 8000
 CONFIG = {"vocab_size": 8192, "d_model": 256, "num_heads": 4, "num_kv_heads": 2,
           "num_encoder_layers": 3, "num_decoder_layers": 3, "rope_theta": 10000}
-TRAIN_ARGS = ["--threads", "2", "--seed", "0", "--lr", "2e-3", "--warmup-steps", "100", "--tokens-per-batch", "6000",
-              "--max-batch", "64", "--evals", "5", "--dev-greedy-n", "64", "--name-value-weight", "2.0"]
-# The shipped run was planned by `--minutes 58` (steps from measured throughput); its step
+# One thread: at this width a second one adds under 10% (measured with --bench-steps), so the
+# other core stays free. OpenBLAS does not follow torch.set_num_threads; its own variable pins it.
+TRAIN_THREADS = 1
+TRAIN_ARGS = ["--threads", str(TRAIN_THREADS), "--seed", "0", "--lr", "2e-3", "--warmup-steps", "100",
+              "--tokens-per-batch", "6000", "--max-batch", "64", "--evals", "5", "--dev-greedy-n", "64",
+              "--name-value-weight", "2.0"]
+# The shipped run was planned by `--minutes 113` (steps from measured throughput); its step
 # count is fixed here so that a rerun does the same schedule on any machine.
-TRAIN_STEPS = 1292
+TRAIN_STEPS = 2970
 
 
 def sha256(path):
@@ -67,7 +71,8 @@ def train(out_dir, run_dir):
                "--tokenizer", tokenizer, "--out", run_dir, "--config-json", json.dumps(CONFIG),
                "--steps", str(TRAIN_STEPS), *TRAIN_ARGS]
     print(" ".join(command), flush=True)
-    subprocess.run(command, check=True)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(TRAIN_THREADS), OMP_NUM_THREADS=str(TRAIN_THREADS))
+    subprocess.run(command, check=True, env=env)
     shutil.copyfile(os.path.join(run_dir, "needle.safetensors"), os.path.join(out_dir, "needle.safetensors"))
     shutil.copyfile(os.path.join(run_dir, "train_log.json"), os.path.join(out_dir, "train_log.json"))
 
@@ -110,8 +115,9 @@ def status_note(report_path):
     if exact >= 0.9:
         return f"It reaches {percent(exact)} exact match on the held-out test split."
     return (f"**Undertrained**: {percent(exact)} exact match on the held-out test split, far below the 90% "
-            "this project aims for. Its loss was still falling when the schedule ended: it needs more "
-            "training steps than the run below had (see Training).")
+            "this project aims for. Its loss was still falling when the schedule ended, and it does far "
+            "better on the dev split, whose templates it was trained on (see Training), than on test, whose "
+            "templates and values it never saw: it has learned the phrasings more than the task.")
 
 
 def model_card(out_dir):
@@ -131,7 +137,7 @@ def model_card(out_dir):
     return f"""# models/default: Needle trained on needle15
 
 A small Needle (the upstream architecture at reduced width and depth) trained here, on this
-project's synthetic needle15 dataset (`datasets/`), with PyTorch on 2 CPU cores. It is the
+project's synthetic needle15 dataset (`datasets/`), with PyTorch on a CPU. It is the
 default model of every command. It knows the 204 tools of needle15's 20 categories and the
 phrasings of its templates; it has never seen upstream's data, and on other tool sets (BFCL)
 expect it to do poorly.
@@ -162,7 +168,9 @@ Stored as float32. Parameters:
 
 - Data: `datasets/needle15/train.jsonl` (40,000 records, seed 0); dev: `dev.jsonl`.
 - Tokenizer: SentencePiece BPE, vocab 8192, Needle's special ids (PAD 0, EOS 1, BOS 2, UNK 3,
-  `<tool_call>` 4, `<tools>` 5), byte fallback, identity normalisation, trained on the first
+  `<tool_call>` 4, `<tools>` 5), byte fallback, identity normalisation, the word-boundary mark
+  U+2581 always a piece of its own and digits split, so that a value is the same tokens in the
+  query and in the answer (`python/needle_tokenizer_build.py`), trained on the first
   {TOKENIZER_RECORDS:,} train records laid out as the model reads and writes them.
 - Objective: upstream's pairs (decoder input `[EOS, <tool_call>, answer...]`, target
   `[<tool_call>, answer..., EOS]`), cross-entropy on the answer tokens, tokens of tool names and
@@ -171,7 +179,7 @@ Stored as float32. Parameters:
   {args['final_lr_ratio']} of the peak, gradient clipping {args['clip']}, batches of about
   {args['tokens_per_batch']:,} tokens grouped by length, no dropout.
 - Run: {log['total_steps']:,} steps, {log['examples_seen']:,} examples ({log['examples_seen'] / log['data']['train']:.2f} epochs),
-  **{log['wall_seconds'] / 60:.1f} minutes** wall time on 2 threads, PyTorch {log['torch']}.
+  **{log['wall_seconds'] / 60:.1f} minutes** wall time on {log['threads']} thread(s), PyTorch {log['torch']}.
 - Final dev (greedy, torch): exact match {percent(final.get('dev_exact', 0.0))} on
   {args['dev_greedy_n']} records, dev loss {final.get('dev_loss', float('nan')):.4f}.
 

@@ -1,14 +1,21 @@
 """Build a Needle-compatible SentencePiece tokenizer, and lay out prompts as Needle does.
 
 The tokenizer has upstream's id layout (NEEDLE.md): PAD=0, EOS=1 (`</s>`), BOS=2, UNK=3,
-`<tool_call>`=4, `<tools>`=5, then the 256 byte-fallback pieces, then learned BPE pieces,
-8192 in all. It is trained on a synthetic corpus of tool-calling text generated here from
-word lists, so anyone can rebuild it bit for bit without downloading anything.
+`<tool_call>`=4, `<tools>`=5, the word-boundary mark U+2581 (see below), the 256
+byte-fallback pieces, then learned BPE pieces, 8192 in all. It is trained on our dataset's
+text or on a synthetic corpus generated here from word lists, so anyone can rebuild it bit
+for bit without downloading anything.
 
 Trainer options are upstream's (model_type bpe, byte_fallback, identity normalisation,
-those special ids) and, for everything upstream leaves at SentencePiece's defaults, the
-defaults too: add_dummy_prefix=true, remove_extra_whitespaces=true, split_digits=false.
-That way our placeholder exercises the same tokenizer code paths as a real upstream model.
+those special ids, add_dummy_prefix, remove_extra_whitespaces) with two departures that make
+a value copy token for token from the query into the answer:
+  - the word-boundary mark U+2581 is a user-defined symbol, so it is always a piece of its
+    own. Otherwise "Paris" is one piece after a space in the query ("\u2581Paris") and another
+    after a quote in the answer JSON ('"Paris'), and a small model must learn that pairing
+    for every value, which it cannot for names it never saw in training;
+  - split_digits: a number is its digits, the same pieces wherever it stands, instead of
+    being merged with the JSON punctuation around it ('":74,"').
+Both cost about 29% more encoder tokens on needle15 (570 against 443 a test prompt).
 num_threads=1 keeps training deterministic.
 
 Command line:
@@ -24,7 +31,8 @@ import sys
 
 PAD_ID, EOS_ID, BOS_ID, UNK_ID = 0, 1, 2, 3
 TOOL_CALL_ID, TOOLS_ID = 4, 5
-USER_SYMBOLS = ["<tool_call>", "<tools>"]
+WORD_BOUNDARY = "\u2581"
+USER_SYMBOLS = ["<tool_call>", "<tools>", WORD_BOUNDARY]
 VOCAB_SIZE = 8192
 MAX_ENCODER_TOKENS = 1024
 MAX_QUERY_TOKENS = 1022
@@ -501,7 +509,7 @@ def train_tokenizer(lines, model_path, vocab_size=VOCAB_SIZE):
         user_defined_symbols=USER_SYMBOLS,
         add_dummy_prefix=True,
         remove_extra_whitespaces=True,
-        split_digits=False,
+        split_digits=True,
         num_threads=1,
         # Tool lists are long single lines; the default 4192-byte limit would drop them.
         max_sentence_length=16384,
