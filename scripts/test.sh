@@ -48,7 +48,7 @@ cmake --preset tsan >/dev/null
 # Every test that runs threads: pools, concurrent sessions, parallel eval requests, the server.
 concurrency_tests=(kernels_test optimized_engine_test reference_engine_test generate_test command_system_test
                    openai_system_test serve_test runner_test)
-concurrency='Concurrent|ThreadPool|Threads|InParallel|ServerTest|NeedleServeTest'
+concurrency='Concurrent|ThreadPool|Threads|InParallel|^ServerTest\.|NeedleServeTest'
 cmake --build build/tsan -j "$jobs" --target "${concurrency_tests[@]}"
 # tests/tsan.supp: what Debian's uninstrumented cpp-httplib library does itself is not checked.
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
