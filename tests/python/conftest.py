@@ -44,13 +44,17 @@ def needle_bin():
     pytest.skip(f"C++ CLI not built: {path} does not exist and NEEDLE_BIN is unset")
 
 
-@pytest.fixture(scope="session")
-def needle_bench_bin(needle_bin):
-    """Path of `needle-bench`, which the build puts next to the `needle` CLI."""
-    path = os.path.join(os.path.dirname(needle_bin), "needle-bench")
+def built_next_to(needle_bin, program):
+    """Path of another program of the build, which puts them all next to the `needle` CLI."""
+    path = os.path.join(os.path.dirname(needle_bin), program)
     if not os.access(path, os.X_OK):
         pytest.fail(f"{path} is not built next to {needle_bin}")
     return path
+
+
+@pytest.fixture(scope="session")
+def needle_bench_bin(needle_bin):
+    return built_next_to(needle_bin, "needle-bench")
 
 
 @pytest.fixture(scope="session")

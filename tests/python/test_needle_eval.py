@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from conftest import built_next_to
+
 BFCL_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "datasets", "bfcl"))
 BFCL_FILES = ["BFCL_v4_simple_python.json", "BFCL_v4_multiple.json", "BFCL_v4_irrelevance.json"]
 LIMIT = 25  # items per dataset: the full sets are for real runs, not for every commit
@@ -14,10 +16,7 @@ LIMIT = 25  # items per dataset: the full sets are for real runs, not for every 
 
 @pytest.fixture(scope="module")
 def needle_eval_bin(needle_bin):
-    path = os.path.join(os.path.dirname(needle_bin), "needle-eval")
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"{path} is not built next to {needle_bin}")
-    return path
+    return built_next_to(needle_bin, "needle-eval")
 
 
 @pytest.fixture(scope="module")

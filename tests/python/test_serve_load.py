@@ -14,6 +14,8 @@ import subprocess
 
 import pytest
 
+from conftest import built_next_to
+
 REQUESTS = 400
 CLIENTS = 16
 # Resident memory may grow this much between the warm server and the end of the run: room for
@@ -23,11 +25,9 @@ MAX_RSS_GROWTH_BYTES = 16 << 20
 
 @pytest.fixture()
 def needle_serve(needle_bin):
-    binary = os.path.join(os.path.dirname(needle_bin), "needle-serve")
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"{binary} is not built next to {needle_bin}")
-    process = subprocess.Popen([binary, "--port", "0", "--threads", "4", "--engine", "optimized",
-                                "--engine_threads", "1"], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([built_next_to(needle_bin, "needle-serve"), "--port", "0", "--threads", "4",
+                                "--engine", "optimized", "--engine_threads", "1"],
+                               stderr=subprocess.PIPE, text=True)
     try:
         line = process.stderr.readline()
         match = re.search(r"listening on (http://\S+)", line)
@@ -45,7 +45,7 @@ def needle_serve(needle_bin):
 def test_concurrent_clients_get_the_sequential_answers(needle_bin, needle_serve, repo_root, tmp_path):
     pid, url = needle_serve
     report_path = tmp_path / "load.json"
-    command = [os.path.join(os.path.dirname(needle_bin), "needle-load"), "--url", url,
+    command = [built_next_to(needle_bin, "needle-load"), "--url", url,
                "--dataset", "needle:" + os.path.join(repo_root, "datasets", "needle15", "test.jsonl"),
                "--items", "40", "--clients", str(CLIENTS), "--requests", str(REQUESTS), "--max_seconds", "240",
                "--server_pid", str(pid), "--json", str(report_path)]
