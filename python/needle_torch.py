@@ -35,6 +35,8 @@ L2_EPS = 1e-12
 MAX_ENCODER_TOKENS = 1024
 MAX_QUERY_TOKENS = 1022
 MAX_NEW_TOKENS = 511
+# Decoder positions an exported graph's RoPE table covers (NeedleModel._rope_at).
+ROPE_TABLE_POSITIONS = 4096
 
 ENC = "encoder/layers/EncoderBlock_0"
 DEC = "decoder/layers/DecoderBlock_0"
@@ -188,22 +190,33 @@ class NeedleModel(torch.nn.Module):
         v = (x_kv @ self.p(f"{prefix}/v_proj/kernel")[layer]).view(b, tk, self.num_kv_heads, self.head_dim)
         return zc_rmsnorm(k, self.p(f"{prefix}/k_norm/scale")[layer]), v
 
+    def queries(self, prefix, layer, x_q):
+        """q (after q_norm, before RoPE), (B, Tq, heads, head_dim)."""
+        b, tq, _ = x_q.shape
+        q = (x_q @ self.p(f"{prefix}/q_proj/kernel")[layer]).view(b, tq, self.num_heads, self.head_dim)
+        return zc_rmsnorm(q, self.p(f"{prefix}/q_norm/scale")[layer])
+
     def attention(self, prefix, layer, x_q, x_kv, allowed, use_rope, kv=None):
         """allowed: bool, broadcastable to (B, 1, Tq, Tk); False where a query may not look.
 
         kv: keys_values(prefix, layer, x_kv) when already computed (x_kv is then unused).
         """
-        b, tq, _ = x_q.shape
-        hd, heads, kv_heads = self.head_dim, self.num_heads, self.num_kv_heads
-        q = (x_q @ self.p(f"{prefix}/q_proj/kernel")[layer]).view(b, tq, heads, hd)
-        q = zc_rmsnorm(q, self.p(f"{prefix}/q_norm/scale")[layer])
+        q = self.queries(prefix, layer, x_q)
         k, v = kv if kv is not None else self.keys_values(prefix, layer, x_kv)
-        tk = k.shape[1]
         if use_rope:
-            cos, sin = self._rope(tq, q)
+            cos, sin = self._rope(q.shape[1], q)
             q = apply_rope(q, cos, sin)
-            cos, sin = self._rope(tk, k)
+            cos, sin = self._rope(k.shape[1], k)
             k = apply_rope(k, cos, sin)
+        return self.attend(prefix, layer, q, k, v, allowed)
+
+    def attend(self, prefix, layer, q, k, v, allowed):
+        """Attention of prepared q (B, Tq, heads, hd) over k, v (B, Tk, kv_heads, hd), then out_proj.
+
+        allowed as in attention(), or None when every query may see every key.
+        """
+        b, tq, heads, hd = q.shape
+        kv_heads, tk = self.num_kv_heads, k.shape[1]
         # GQA with jnp.repeat semantics (KV head j serves query heads j*group .. j*group+group-1)
         # without copying K/V: the `group` query heads of KV head j are stacked along the
         # query axis, so one batched matmul per KV head covers them all. The 1/sqrt(head_dim)
@@ -213,7 +226,8 @@ class NeedleModel(torch.nn.Module):
         k = k.permute(0, 2, 3, 1)  # (B, KV, hd, Tk)
         v = v.permute(0, 2, 1, 3)  # (B, KV, Tk, hd)
         scores = (q @ k).view(b, heads, tq, tk)
-        scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+        if allowed is not None:
+            scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
         probs = torch.softmax(scores, dim=-1).view(b, kv_heads, group * tq, tk)
         out = (probs @ v).view(b, heads, tq, hd).transpose(1, 2).reshape(b, tq, heads * hd)
         return out @ self.p(f"{prefix}/out_proj/kernel")[layer]
@@ -249,6 +263,57 @@ class NeedleModel(torch.nn.Module):
             x = x + gate * self.attention(f"{DEC}/cross_attn", layer, h, encoder_out, cross, False,
                                           cross_kv[layer] if cross_kv is not None else None)
         return zc_rmsnorm(x, self.p("decoder/ZCRMSNorm_0/scale"))
+
+    def _rope_at(self, position, like):
+        """cos/sin (1, 1, head_dim/2) at one position: an int, or a LongTensor of one element.
+
+        A tensor position (as in an exported graph) reads a fixed table of ROPE_TABLE_POSITIONS
+        rows, so the table is a constant of the graph; an int one grows the table as needed.
+        """
+        if isinstance(position, int):
+            rows = max(ROPE_TABLE_POSITIONS, 1 << position.bit_length())
+            index = torch.tensor([position], device=like.device)
+        else:
+            rows = ROPE_TABLE_POSITIONS
+            index = position.reshape(1)
+        cos, sin = self._rope(rows, like)
+        return cos.index_select(0, index), sin.index_select(0, index)
+
+    def decode_step(self, token_ids, position, self_kv, cross_kv, enc_valid):
+        """One decoder step with a self-attention KV cache, as a serving engine decodes.
+
+        token_ids (B, 1): the token at decoder position `position` (0 for the start token EOS);
+        self_kv: per decoder layer (k, v), each (B, position, kv_heads, head_dim), k after k_norm
+        and RoPE (length 0 at position 0); cross_kv: cross_keys_values(encoder_out);
+        enc_valid: (B, T_enc) bool, False at PAD. Returns the logits (B, vocab) of the next token
+        and the caches grown by this token. The logits are forward()'s row `position` up to
+        float rounding.
+        """
+        cos, sin = self._rope_at(position, self.p("embedding/embedding"))
+        cross_allowed = enc_valid[:, None, None, :]
+        grown_kv = []
+        x = self.embed(token_ids)
+        for layer in range(self.config["num_decoder_layers"]):
+            h = zc_rmsnorm(x, self.p(f"{DEC}/ZCRMSNorm_0/scale")[layer])
+            q = apply_rope(self.queries(f"{DEC}/self_attn", layer, h), cos, sin)
+            k, v = self.keys_values(f"{DEC}/self_attn", layer, h)
+            k = torch.cat([self_kv[layer][0], apply_rope(k, cos, sin)], dim=1)
+            v = torch.cat([self_kv[layer][1], v], dim=1)
+            grown_kv.append((k, v))
+            gate = torch.sigmoid(self.p(f"{DEC}/self_attn_gate")[layer])
+            # The step's query is the newest position: causality allows every cached key.
+            x = x + gate * self.attend(f"{DEC}/self_attn", layer, q, k, v, None)
+            h = zc_rmsnorm(x, self.p(f"{DEC}/ZCRMSNorm_1/scale")[layer])
+            gate = torch.sigmoid(self.p(f"{DEC}/cross_attn_gate")[layer])
+            x = x + gate * self.attention(f"{DEC}/cross_attn", layer, h, None, cross_allowed, False, cross_kv[layer])
+        hidden = zc_rmsnorm(x, self.p("decoder/ZCRMSNorm_0/scale"))
+        return self.logits_from_hidden(hidden[:, -1]), grown_kv
+
+    def empty_self_kv(self, batch=1):
+        """The self-attention cache before the first decode step: per layer (k, v) of length 0."""
+        param = self.p("embedding/embedding")
+        shape = (batch, 0, self.num_kv_heads, self.head_dim)
+        return [(param.new_zeros(shape), param.new_zeros(shape)) for _ in range(self.config["num_decoder_layers"])]
 
     def logits_from_hidden(self, hidden):
         return hidden @ self.p("embedding/embedding").t()

@@ -6,7 +6,8 @@
 #      then the accuracy gate: the shipped model on the needle15 test split
 #      may not fall more than a point below reports/baselines/,
 #   2. the GoogleTest suite under AddressSanitizer + UndefinedBehaviorSanitizer,
-#   3. the static aarch64 build's GoogleTest suite under qemu-aarch64,
+#   3. the static aarch64 build's GoogleTest suite under qemu-aarch64, and
+#      needle-bench on a fake adb farm whose devices run that build's binary,
 #   4. the concurrency tests under ThreadSanitizer,
 #   5. every libFuzzer target: its seeds and past crashes replayed, then
 #      FUZZ_SECONDS (default 30) of fuzzing each.
@@ -23,8 +24,8 @@ cmake --preset release >/dev/null
 cmake --build build/release -j "$jobs"
 ctest --test-dir build/release --output-on-failure --no-tests=error -j "$jobs"
 
-step "python tests (converter, NumPy reference, parity with the C++ engine, needle-eval end to end, bindings, notebooks)"
-PYTHONPATH="$PWD/build/release/python" NEEDLE_BIN="$PWD/build/release/needle" NEEDLE_REQUIRE_BIN=1 \
+step "python tests (converter, NumPy reference, parity with the C++ engine, needle-eval end to end, bindings, notebooks, bench peers)"
+PYTHONPATH="$PWD/build/release/python" NEEDLE_BIN="$PWD/build/release/needle" NEEDLE_REQUIRE_BIN=1 NEEDLE_REQUIRE_PEERS=1 \
   /usr/bin/python3 -m pytest -q tests/python
 
 step "accuracy gate: the default model on the needle15 test split (report in reports/ci/needle15-test)"
@@ -42,6 +43,8 @@ step "aarch64 static build under qemu"
 cmake --preset aarch64 >/dev/null
 cmake --build build/aarch64 -j "$jobs"
 ctest --test-dir build/aarch64 --output-on-failure --no-tests=error -j "$jobs"
+NEEDLE_BIN="$PWD/build/release/needle" NEEDLE_AARCH64_BENCH="$PWD/build/aarch64/needle-bench" NEEDLE_REQUIRE_AARCH64=1 \
+  /usr/bin/python3 -m pytest -q tests/python/test_bench_farm.py
 
 step "ThreadSanitizer build: the concurrency tests"
 cmake --preset tsan >/dev/null

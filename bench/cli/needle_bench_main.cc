@@ -1,30 +1,75 @@
 // needle-bench: prefill and decode speed of Needle engines, as llama-bench
-// reports it for llama.cpp.
+// reports it for llama.cpp, here, on phones over adb, and for peer runtimes.
 //
 //   needle-bench -m model.safetensors -p 1024 -n 100 -t 1,2 -r 5 -o md
+//   needle-bench --peer pytorch,onnxruntime -e reference,optimized -P fp32
+//   needle-bench --farm farm.json -o json > phones.json
 //
 // Every combination of models, engines, precisions and thread counts runs
-// every test; the table (or CSV, JSON, JSON lines) goes to stdout, notes and
-// progress to stderr. Details: docs/bench.md.
+// every test; the table (or CSV, JSON, JSON lines, HTML) goes to stdout, notes
+// and progress to stderr. Exit status: 0, 1 on an error, 3 when some device
+// failed but rows from the others were printed. Details: docs/bench.md.
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "needle/bench/device.h"
 #include "needle/bench/output.h"
 #include "needle/bench/params.h"
 #include "needle/bench/runner.h"
+#include "needle/bench/subprocess.h"
 #include "needle/bench/system_info.h"
+#include "needle/str_cat.h"
 
 namespace {
 
+using needle::StrCat;
 using needle::bench::Params;
 using needle::bench::Plan;
 using needle::bench::ProgressFn;
 using needle::bench::Row;
 
+constexpr int kExitDeviceFailed = 3;
+
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "needle-bench: %s\n", std::string(status.message()).c_str());
   return 1;
+}
+
+void Note(const std::string& line) { std::fprintf(stderr, "needle-bench: %s\n", line.c_str()); }
+
+absl::StatusOr<std::vector<Row>> ReadRows(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return absl::NotFoundError(StrCat(path, ": cannot open"));
+  std::stringstream text;
+  text << file.rdbuf();
+  absl::StatusOr<std::vector<Row>> rows = needle::bench::ParseRows(text.str());
+  if (!rows.ok()) return absl::InvalidArgumentError(StrCat(path, ": ", std::string(rows.status().message())));
+  return rows;
+}
+
+// The static aarch64 needle-bench: as given, or the cross build's, built first when missing.
+absl::StatusOr<std::string> DeviceBinary(const Params& params, const ProgressFn& progress) {
+  std::string path = params.device_binary;
+  if (path.empty()) {
+    path = NEEDLE_SOURCE_DIR "/build/aarch64/needle-bench";
+    if (!std::filesystem::exists(path)) {
+      Note("cross-building the static aarch64 needle-bench (cmake --preset aarch64)");
+      if (progress) progress("cross build started");
+      absl::StatusOr<needle::bench::CommandResult> built = needle::bench::RunCommand(
+          {"/bin/sh", "-c",
+           "cd " NEEDLE_SOURCE_DIR " && cmake --preset aarch64 >&2 && "
+           "cmake --build build/aarch64 --target needle-bench >&2"},
+          std::chrono::seconds(params.timeout_seconds));
+      if (!built.ok()) return built.status();
+      if (!built->Succeeded()) return absl::InternalError(StrCat("the aarch64 cross build ", built->Describe()));
+    }
+  }
+  if (absl::Status checked = needle::bench::CheckDeviceBinary(path); !checked.ok()) return checked;
+  return path;
 }
 
 }  // namespace
@@ -41,25 +86,75 @@ int main(int argc, char** argv) {
     std::printf("%s", needle::bench::Usage().c_str());
     return 0;
   }
-  absl::StatusOr<Plan> plan = needle::bench::ExpandPlan(*params);
-  if (!plan.ok()) return Fail(plan.status());
-  for (const std::string& note : plan->notes) std::fprintf(stderr, "needle-bench: %s\n", note.c_str());
-  // Pinned before any engine starts its threads, which inherit the mask.
-  if (!params->cpu_mask.empty()) {
-    if (absl::Status pinned = needle::bench::SetCpuMask(params->cpu_mask); !pinned.ok()) return Fail(pinned);
+  params->peer_dir = NEEDLE_SOURCE_DIR "/bench/peers";
+  ProgressFn progress;
+  if (params->progress) progress = [](std::string_view line) { Note(std::string(line)); };
+
+  std::vector<needle::bench::Device> devices;
+  bool local = false;
+  for (const std::string& device : params->devices) {
+    if (device == "local") {
+      local = true;
+    } else {
+      devices.push_back({device.substr(4), "", "", {}});
+    }
+  }
+  if (!params->farm.empty()) {
+    absl::StatusOr<std::vector<needle::bench::Device>> farm = needle::bench::ReadFarm(params->farm);
+    if (!farm.ok()) return Fail(farm.status());
+    devices.insert(devices.end(), farm->begin(), farm->end());
+  }
+  // Rows read back from files are output only, unless a run is asked for too.
+  if (params->devices.empty() && params->farm.empty() && params->inputs.empty()) local = true;
+
+  std::vector<Row> rows;
+  for (const std::string& path : params->inputs) {
+    absl::StatusOr<std::vector<Row>> read = ReadRows(path);
+    if (!read.ok()) return Fail(read.status());
+    rows.insert(rows.end(), read->begin(), read->end());
   }
 
-  ProgressFn progress;
-  if (params->progress) {
-    progress = [](std::string_view line) {
-      std::fprintf(stderr, "needle-bench: %.*s\n", static_cast<int>(line.size()), line.data());
-    };
+  absl::StatusOr<Plan> plan = needle::bench::ExpandPlan(*params);
+  if (!plan.ok()) return Fail(plan.status());
+  bool device_failed = false;
+  if (!devices.empty()) {
+    absl::StatusOr<std::string> binary = DeviceBinary(*params, progress);
+    if (!binary.ok()) return Fail(binary.status());
+    needle::bench::DeviceJob job;
+    job.adb = params->adb;
+    job.binary = *binary;
+    job.models = params->models;
+    job.bench_args = needle::bench::DeviceArgs(*params);
+    job.threads = params->threads;
+    job.timeout = std::chrono::seconds(params->timeout_seconds);
+    for (const std::string& model : job.models) {
+      if (!std::filesystem::is_regular_file(model)) return Fail(absl::NotFoundError(StrCat(model, ": no such model file")));
+    }
+    for (needle::bench::DeviceResult& result : needle::bench::RunOnDevices(devices, job, progress)) {
+      if (!result.status.ok()) {
+        device_failed = true;
+        Note(StrCat("device adb:", result.device.serial, " failed: ", std::string(result.status.message())));
+        continue;
+      }
+      rows.insert(rows.end(), result.rows.begin(), result.rows.end());
+    }
   }
-  const needle::bench::SystemInfo system = needle::bench::LocalSystemInfo(NEEDLE_SOURCE_DIR);
-  absl::StatusOr<std::vector<Row>> rows = needle::bench::RunPlan(*params, *plan, system, progress);
-  if (!rows.ok()) return Fail(rows.status());
-  absl::StatusOr<std::string> text = needle::bench::FormatRows(*rows, params->output);
+
+  if (local) {
+    for (const std::string& note : plan->notes) Note(note);
+    // Pinned before any engine starts its threads, which inherit the mask.
+    if (!params->cpu_mask.empty()) {
+      if (absl::Status pinned = needle::bench::SetCpuMask(params->cpu_mask); !pinned.ok()) return Fail(pinned);
+    }
+    const needle::bench::SystemInfo system = needle::bench::LocalSystemInfo(NEEDLE_SOURCE_DIR);
+    absl::StatusOr<std::vector<Row>> measured = needle::bench::RunPlan(*params, *plan, system, progress);
+    if (!measured.ok()) return Fail(measured.status());
+    rows.insert(rows.end(), measured->begin(), measured->end());
+  }
+
+  absl::StatusOr<std::string> text = needle::bench::FormatRows(rows, params->output);
   if (!text.ok()) return Fail(text.status());
   std::fwrite(text->data(), 1, text->size(), stdout);
-  return std::fflush(stdout) == 0 ? 0 : 1;
+  if (std::fflush(stdout) != 0) return 1;
+  return device_failed ? kExitDeviceFailed : 0;
 }

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "needle/reports/svg_chart.h"
 #include "needle/str_cat.h"
 
 namespace needle::bench {
@@ -51,16 +52,34 @@ std::string CsvValue(const nlohmann::ordered_json& value) {
   return CsvQuote(joined);
 }
 
-}  // namespace
+// The reference engine's row for the same model, device and test: the base of the ratio column.
+const Row* ReferenceRow(const std::vector<Row>& rows, const Row& row) {
+  for (const Row& other : rows) {
+    if (other.runtime == "needle" && other.engine == "reference" && other.device == row.device &&
+        other.model_filename == row.model_filename && other.test == row.test && other.avg_ts > 0) {
+      return &other;
+    }
+  }
+  return nullptr;
+}
 
-std::string FormatMarkdown(const std::vector<Row>& rows) {
+std::string Label(const Row& row) {
+  return row.runtime == "needle" ? StrCat(row.engine, " ", row.precision)
+                                 : StrCat(row.engine, " ", row.precision, " (", row.runtime, ")");
+}
+
+std::string Speed(double ts) { return ts >= 100 ? fmt::format("{:.0f}", ts) : fmt::format("{:.2f}", ts); }
+
+std::vector<Column> TableColumns(const std::vector<Row>& rows) {
   std::vector<Column> columns;
   // Merged runs say which runtime and device a row came from; a plain local run does not need to.
   if (AnyDiffers(rows, &Row::runtime, "needle")) {
     columns.push_back({"runtime", false, [](const Row& r) { return r.runtime; }});
   }
   if (AnyDiffers(rows, &Row::device, "local")) {
-    columns.push_back({"device", false, [](const Row& r) { return r.device; }});
+    columns.push_back({"device", false, [](const Row& r) {
+                         return r.device_model.empty() ? r.device : StrCat(r.device, " (", r.device_model, ")");
+                       }});
   }
   columns.push_back({"model", false, [](const Row& r) { return Basename(r.model_filename); }});
   columns.push_back({"size", true, [](const Row& r) { return Size(static_cast<double>(r.model_size)); }});
@@ -74,23 +93,135 @@ std::string FormatMarkdown(const std::vector<Row>& rows) {
   columns.push_back({"isa", false, [](const Row& r) { return r.isa.empty() ? "-" : r.isa; }});
   columns.push_back({"test", true, [](const Row& r) { return r.test; }});
   columns.push_back({"t/s", true, [](const Row& r) { return fmt::format("{:.2f} ± {:.2f}", r.avg_ts, r.stddev_ts); }});
+  const bool has_reference = std::any_of(rows.begin(), rows.end(), [&](const Row& r) {
+    return ReferenceRow(rows, r) != nullptr && r.engine != "reference";
+  });
+  if (has_reference) {
+    columns.push_back({"x ref", true, [&rows](const Row& r) {
+                         const Row* reference = ReferenceRow(rows, r);
+                         return reference == nullptr ? std::string("-")
+                                                     : fmt::format("{:.2f}", r.avg_ts / reference->avg_ts);
+                       }});
+  }
   columns.push_back({"TTFT ms", true, [](const Row& r) { return fmt::format("{:.2f}", r.avg_ttft_ms); }});
   columns.push_back({"peak RSS", true, [](const Row& r) {
                        return r.peak_rss_bytes < 0 ? std::string("-") : Size(static_cast<double>(r.peak_rss_bytes));
                      }});
+  return columns;
+}
 
+// For every peer row, our fastest row on the same device, model, test and
+// thread count, as a ratio: "pp1024, 2 threads: optimized int8 6120 t/s =
+// 2.04x onnxruntime fp32 (3001 t/s)".
+std::vector<std::string> PeerComparisons(const std::vector<Row>& rows) {
+  std::vector<std::string> lines;
+  for (const Row& peer : rows) {
+    if (peer.runtime == "needle" || peer.avg_ts <= 0) continue;
+    const Row* best = nullptr;
+    for (const Row& ours : rows) {
+      if (ours.runtime != "needle" || ours.device != peer.device || ours.model_filename != peer.model_filename ||
+          ours.test != peer.test || ours.n_threads != peer.n_threads) {
+        continue;
+      }
+      if (best == nullptr || ours.avg_ts > best->avg_ts) best = &ours;
+    }
+    if (best == nullptr) continue;
+    std::string line = fmt::format("{}, {} thread{}: {} {} t/s = {:.2f}x {} ({} t/s)", peer.test, peer.n_threads,
+                                   peer.n_threads == 1 ? "" : "s", Label(*best), Speed(best->avg_ts),
+                                   best->avg_ts / peer.avg_ts, Label(peer), Speed(peer.avg_ts));
+    if (peer.device != "local") line = StrCat(peer.device, ": ", line);
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+// Where the figures come from, once per distinct machine and build.
+std::vector<std::string> SourceFooters(const std::vector<Row>& rows) {
+  std::vector<std::string> footers;
+  for (const Row& row : rows) {
+    std::string footer = fmt::format("build: {}, CPU: {} ({} cores)", row.build_commit, row.cpu_info, row.n_cpu_cores);
+    if (!row.os_version.empty()) footer += StrCat(", ", row.os_version);
+    if (row.device != "local") {
+      footer = StrCat(row.device, row.device_model.empty() ? "" : StrCat(" ", row.device_model), ": ", footer);
+      if (row.battery_before >= 0 || row.temp_before_c >= 0) {
+        footer += fmt::format("; battery {}% -> {}%, {:.1f} C -> {:.1f} C", row.battery_before, row.battery_after,
+                              row.temp_before_c, row.temp_after_c);
+      }
+    }
+    if (std::find(footers.begin(), footers.end(), footer) == footers.end()) footers.push_back(footer);
+  }
+  return footers;
+}
+
+std::vector<std::vector<std::string>> Cells(const std::vector<Row>& rows, const std::vector<Column>& columns) {
   std::vector<std::vector<std::string>> cells(rows.size());
-  std::vector<size_t> widths;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    for (const Column& column : columns) cells[r].push_back(column.cell(rows[r]));
+  }
+  return cells;
+}
+
+// One chart per device, model and test: tok/s against threads, a bar per
+// engine and precision (error bars: one standard deviation).
+std::vector<reports::BarChart> ThreadCharts(const std::vector<Row>& rows) {
+  std::vector<std::string> keys;
+  for (const Row& row : rows) {
+    const std::string key = StrCat(row.device, "\n", row.model_filename, "\n", row.test);
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+  }
+  std::vector<reports::BarChart> charts;
+  for (const std::string& key : keys) {
+    std::vector<const Row*> group;
+    for (const Row& row : rows) {
+      if (StrCat(row.device, "\n", row.model_filename, "\n", row.test) == key) group.push_back(&row);
+    }
+    const Row& first = *group.front();
+    reports::BarChart chart;
+    chart.title = StrCat(first.test, ", ", Basename(first.model_filename),
+                         first.device == "local" ? "" : StrCat(", ", first.device));
+    chart.y_label = "tokens per second";
+    chart.percent = false;
+    std::vector<int> threads;
+    for (const Row* row : group) {
+      if (std::find(threads.begin(), threads.end(), row->n_threads) == threads.end()) threads.push_back(row->n_threads);
+    }
+    std::sort(threads.begin(), threads.end());
+    for (int count : threads) chart.categories.push_back(StrCat(count, count == 1 ? " thread" : " threads"));
+    double top = 0;
+    for (const Row* row : group) {
+      const std::string name = Label(*row);
+      auto series = std::find_if(chart.series.begin(), chart.series.end(),
+                                 [&](const reports::BarSeries& s) { return s.name == name; });
+      if (series == chart.series.end()) {
+        chart.series.push_back({name, std::vector<double>(threads.size(), 0.0), std::vector<double>(threads.size(), 0.0),
+                                std::vector<double>(threads.size(), 0.0)});
+        series = chart.series.end() - 1;
+      }
+      const size_t c = std::find(threads.begin(), threads.end(), row->n_threads) - threads.begin();
+      series->values[c] = row->avg_ts;
+      series->low[c] = std::max(0.0, row->avg_ts - row->stddev_ts);
+      series->high[c] = row->avg_ts + row->stddev_ts;
+      top = std::max(top, series->high[c]);
+    }
+    chart.y_max = top > 0 ? top * 1.1 : 1;
+    charts.push_back(std::move(chart));
+  }
+  return charts;
+}
+
+}  // namespace
+
+std::string FormatMarkdown(const std::vector<Row>& rows) {
+  const std::vector<Column> columns = TableColumns(rows);
+  const std::vector<std::vector<std::string>> cells = Cells(rows, columns);
   // Width in code points: "±" is two bytes but one column.
   const auto display_width = [](const std::string& text) {
     return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
   };
+  std::vector<size_t> widths;
   for (const Column& column : columns) widths.push_back(std::max<size_t>(3, column.header.size()));
-  for (size_t r = 0; r < rows.size(); ++r) {
-    for (size_t c = 0; c < columns.size(); ++c) {
-      cells[r].push_back(columns[c].cell(rows[r]));
-      widths[c] = std::max(widths[c], display_width(cells[r][c]));
-    }
+  for (const std::vector<std::string>& row_cells : cells) {
+    for (size_t c = 0; c < columns.size(); ++c) widths[c] = std::max(widths[c], display_width(row_cells[c]));
   }
   const auto pad = [&](const std::string& text, size_t c) {
     const std::string fill(widths[c] - display_width(text), ' ');
@@ -108,16 +239,46 @@ std::string FormatMarkdown(const std::vector<Row>& rows) {
     for (size_t c = 0; c < columns.size(); ++c) out += " " + pad(row_cells[c], c) + " |";
     out += "\n";
   }
-
-  // Where the figures come from, once per distinct machine and build.
-  std::vector<std::string> footers;
-  for (const Row& row : rows) {
-    std::string footer = fmt::format("build: {}, CPU: {} ({} cores)", row.build_commit, row.cpu_info, row.n_cpu_cores);
-    if (row.device != "local") footer = StrCat(row.device, ": ", footer);
-    if (std::find(footers.begin(), footers.end(), footer) == footers.end()) footers.push_back(footer);
-  }
+  const std::vector<std::string> comparisons = PeerComparisons(rows);
+  if (!comparisons.empty()) out += "\n";
+  for (const std::string& line : comparisons) out += line + "\n";
+  const std::vector<std::string> footers = SourceFooters(rows);
   if (!footers.empty()) out += "\n";
   for (const std::string& footer : footers) out += footer + "\n";
+  return out;
+}
+
+std::string FormatHtml(const std::vector<Row>& rows) {
+  using reports::EscapeHtml;
+  std::string out =
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>needle-bench</title>\n"
+      "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+      "td,th{border:1px solid #ccc;padding:2px 8px}td.num{text-align:right}"
+      ".chart{display:block;margin:1em 0}</style></head><body>\n<h1>needle-bench</h1>\n";
+  const std::vector<Column> columns = TableColumns(rows);
+  const std::vector<std::vector<std::string>> cells = Cells(rows, columns);
+  out += "<table class=\"rows\">\n<tr>";
+  for (const Column& column : columns) out += "<th>" + EscapeHtml(column.header) + "</th>";
+  out += "</tr>\n";
+  for (const std::vector<std::string>& row_cells : cells) {
+    out += "<tr>";
+    for (size_t c = 0; c < columns.size(); ++c) {
+      out += StrCat(columns[c].right_aligned ? "<td class=\"num\">" : "<td>", EscapeHtml(row_cells[c]), "</td>");
+    }
+    out += "</tr>\n";
+  }
+  out += "</table>\n";
+  const std::vector<std::string> comparisons = PeerComparisons(rows);
+  if (!comparisons.empty()) {
+    out += "<h2>Against peers</h2>\n<ul>\n";
+    for (const std::string& line : comparisons) out += "<li>" + EscapeHtml(line) + "</li>\n";
+    out += "</ul>\n";
+  }
+  out += "<h2>Speed against threads</h2>\n";
+  for (const reports::BarChart& chart : ThreadCharts(rows)) out += reports::RenderBarChart(chart) + "\n";
+  out += "<h2>Where</h2>\n<ul>\n";
+  for (const std::string& footer : SourceFooters(rows)) out += "<li>" + EscapeHtml(footer) + "</li>\n";
+  out += "</ul>\n</body></html>\n";
   return out;
 }
 
@@ -145,7 +306,7 @@ std::string FormatJsonl(const std::vector<Row>& rows) {
 }
 
 bool IsOutputFormat(std::string_view format) {
-  return format == "md" || format == "csv" || format == "json" || format == "jsonl";
+  return format == "md" || format == "csv" || format == "json" || format == "jsonl" || format == "html";
 }
 
 absl::StatusOr<std::string> FormatRows(const std::vector<Row>& rows, std::string_view format) {
@@ -153,7 +314,8 @@ absl::StatusOr<std::string> FormatRows(const std::vector<Row>& rows, std::string
   if (format == "csv") return FormatCsv(rows);
   if (format == "json") return FormatJson(rows);
   if (format == "jsonl") return FormatJsonl(rows);
-  return absl::InvalidArgumentError(StrCat("unknown output format \"", format, "\" (md, csv, json, jsonl)"));
+  if (format == "html") return FormatHtml(rows);
+  return absl::InvalidArgumentError(StrCat("unknown output format \"", format, "\" (md, csv, json, jsonl, html)"));
 }
 
 }  // namespace needle::bench

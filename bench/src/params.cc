@@ -78,9 +78,11 @@ std::string Usage() {
       "usage: needle-bench [options]\n"
       "  -m,  --model FILE[,FILE...]      safetensors checkpoints (default: the shipped model)\n"
       "  -p,  --n-prompt N[,N...]         prompt tests: prefill N pseudo-random ids (default 1024; 0: none)\n"
-      "  -n,  --n-gen N[,N...]            generation tests: N decode steps after a ",
+      "  -n,  --n-gen N[,N...]            generation tests: N decode steps after a prefill of -d ids\n"
+      "                                   (default 100; 0: none)\n"
+      "  -d,  --n-depth N[,N...]          the generation tests' untimed prefill (default ",
       kGenerationDepth,
-      "-id prefill (default 100; 0: none)\n"
+      ")\n"
       "  -pg  P,G                         combined test: prefill P ids, then G decode steps (repeatable)\n"
       "  -t,  --threads N[,N...]          engine threads (default: all cores)\n"
       "  -r,  --repetitions N             timed runs per row (default 5)\n"
@@ -88,17 +90,56 @@ std::string Usage() {
       "  -e,  --engine NAME[,NAME...]     reference, optimized (default: both)\n"
       "  -P,  --precision P[,P...]        the optimized engine's: fp32, bf16, int8, int4, w8a8\n"
       "                                   (default: these four; the reference runs fp32 only)\n"
-      "  -o,  --output FORMAT             md, csv, json or jsonl on stdout (default md)\n"
+      "       --peer NAME[,NAME...]       also time another runtime on the same checkpoints: pytorch,\n"
+      "                                   onnxruntime, or NAME=COMMAND (docs/peers.md)\n"
+      "  -o,  --output FORMAT             md, csv, json, jsonl or html on stdout (default md)\n"
       "       --cpu-mask HEX              pin to these CPUs, e.g. 0x3\n"
+      "       --device D                  where to run: local, or adb:SERIAL (repeatable; default local)\n"
+      "       --farm FILE                 adb devices from a JSON file (serial, name, cpu_mask, threads)\n"
+      "       --device-binary FILE        static aarch64 needle-bench to push (default: build/aarch64's,\n"
+      "                                   cross-built when missing)\n"
+      "       --adb PROGRAM               adb to use (default: adb on PATH)\n"
+      "       --input FILE                merge rows measured earlier (-o json or jsonl; repeatable)\n"
+      "       --timeout SECONDS           limit for a peer command or a device run (default ",
+      kDefaultTimeoutSeconds,
+      ")\n"
       "       --progress                  a line on stderr per row and repetition\n"
       "  -h,  --help\n"
       "List flags also repeat: -p 64 -p 1024 is -p 64,1024.\n");
 }
 
+std::vector<std::string> DeviceArgs(const Params& params) {
+  const auto list = [](const auto& values) { return fmt::format("{}", fmt::join(values, ",")); };
+  std::vector<std::string> args = {"-p", list(params.n_prompt), "-n", list(params.n_gen),
+                                   "-d", list(params.n_depth),  "-r", std::to_string(params.repetitions),
+                                   "--warmup", std::to_string(params.warmup), "-e", list(params.engines),
+                                   "-P", list(params.precisions)};
+  for (const auto& [prompt, gen] : params.prompt_gen) {
+    args.push_back("-pg");
+    args.push_back(StrCat(prompt, ",", gen));
+  }
+  return args;
+}
+
+absl::StatusOr<Peer> ResolvePeer(std::string_view spec, const std::string& peer_dir) {
+  // Debian's interpreter: it is the one with numpy and torch.
+  constexpr char kPython[] = "/usr/bin/python3";
+  if (spec == "pytorch") return Peer{"pytorch", {kPython, peer_dir + "/pytorch_peer.py"}, {"fp32", "bf16"}};
+  if (spec == "onnxruntime") return Peer{"onnxruntime", {kPython, peer_dir + "/onnxruntime_peer.py"}, {"fp32"}};
+  const size_t equals = spec.find('=');
+  if (equals == std::string_view::npos || equals == 0 || equals + 1 == spec.size()) {
+    return absl::InvalidArgumentError(
+        StrCat("--peer: \"", spec, "\" is neither pytorch, onnxruntime nor NAME=COMMAND"));
+  }
+  const std::string name(spec.substr(0, equals));
+  // "$@" hands the protocol's flags to the user's command line.
+  return Peer{name, {"/bin/sh", "-c", StrCat(spec.substr(equals + 1), " \"$@\""), name}, {"fp32"}};
+}
+
 absl::StatusOr<Params> ParseArgs(const std::vector<std::string>& args, const std::string& default_model) {
   Params params;
-  bool seen_model = false, seen_prompt = false, seen_gen = false, seen_threads = false, seen_engine = false,
-       seen_precision = false;
+  bool seen_model = false, seen_prompt = false, seen_gen = false, seen_depth = false, seen_threads = false,
+       seen_engine = false, seen_precision = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
     std::string value;
@@ -137,6 +178,10 @@ absl::StatusOr<Params> ParseArgs(const std::vector<std::string>& args, const std
       absl::StatusOr<std::vector<int>> list = ParseIntList(*text, flag, 0, kMaxDecodeSteps);
       if (!list.ok()) return list.status();
       Extend(params.n_gen, *std::move(list), seen_gen);
+    } else if (flag == "-d" || flag == "--n-depth") {
+      absl::StatusOr<std::vector<int>> list = ParseIntList(*text, flag, 1, kMaxEncoderTokens);
+      if (!list.ok()) return list.status();
+      Extend(params.n_depth, *std::move(list), seen_depth);
     } else if (flag == "-pg" || flag == "--prompt-gen") {
       const std::vector<std::string_view> pair = Split(*text);
       if (pair.size() != 2) {
@@ -179,9 +224,31 @@ absl::StatusOr<Params> ParseArgs(const std::vector<std::string>& args, const std
         }
       }
       Extend(params.precisions, *std::move(precisions), seen_precision);
+    } else if (flag == "--peer") {
+      absl::StatusOr<std::vector<std::string>> peers = ParseStringList(*text, flag);
+      if (!peers.ok()) return peers.status();
+      params.peers.insert(params.peers.end(), peers->begin(), peers->end());
+    } else if (flag == "--device") {
+      if (*text != "local" && (text->rfind("adb:", 0) != 0 || text->size() == 4)) {
+        return absl::InvalidArgumentError(StrCat(flag, ": \"", *text, "\" is neither local nor adb:SERIAL"));
+      }
+      params.devices.push_back(*text);
+    } else if (flag == "--farm") {
+      params.farm = *text;
+    } else if (flag == "--device-binary") {
+      params.device_binary = *text;
+    } else if (flag == "--adb") {
+      params.adb = *text;
+    } else if (flag == "--input") {
+      params.inputs.push_back(*text);
+    } else if (flag == "--timeout") {
+      absl::StatusOr<int> seconds = ParseInt(*text, flag, 1, 7 * 24 * 3600);
+      if (!seconds.ok()) return seconds.status();
+      params.timeout_seconds = *seconds;
     } else if (flag == "-o" || flag == "--output") {
       if (!IsOutputFormat(*text)) {
-        return absl::InvalidArgumentError(StrCat(flag, ": unknown format \"", *text, "\" (md, csv, json, jsonl)"));
+        return absl::InvalidArgumentError(
+            StrCat(flag, ": unknown format \"", *text, "\" (md, csv, json, jsonl, html)"));
       }
       params.output = *text;
     } else if (flag == "--cpu-mask") {
@@ -217,7 +284,8 @@ absl::StatusOr<Plan> ExpandPlan(const Params& params) {
     if (n > 0) add_test(n, 0, 0);
   }
   for (int n : params.n_gen) {
-    if (n > 0) add_test(0, n, kGenerationDepth);
+    if (n <= 0) continue;
+    for (int depth : params.n_depth) add_test(0, n, depth);
   }
   for (const auto& [prompt, gen] : params.prompt_gen) add_test(prompt, gen, 0);
   if (tests.empty()) return absl::InvalidArgumentError("nothing to measure: -p and -n are all 0 and there is no -pg");
@@ -247,6 +315,37 @@ absl::StatusOr<Plan> ExpandPlan(const Params& params) {
           }
         }
       }
+    }
+  }
+  for (const std::string& spec : params.peers) {
+    absl::StatusOr<Peer> peer = ResolvePeer(spec, params.peer_dir);
+    if (!peer.ok()) return peer.status();
+    plan.peers.push_back(*std::move(peer));
+  }
+  for (const std::string& model : params.models) {
+    for (size_t p = 0; p < plan.peers.size(); ++p) {
+      const Peer& peer = plan.peers[p];
+      for (const std::string& precision : params.precisions) {
+        if (std::find(peer.precisions.begin(), peer.precisions.end(), precision) == peer.precisions.end()) continue;
+        for (int threads : params.threads) {
+          for (TestSpec test : tests) {
+            test.model = model;
+            test.engine = peer.name;
+            test.precision = precision;
+            test.threads = threads;
+            test.peer = static_cast<int>(p);
+            plan.tests.push_back(std::move(test));
+          }
+        }
+      }
+    }
+  }
+  for (const Peer& peer : plan.peers) {
+    const bool runs = std::any_of(plan.tests.begin(), plan.tests.end(),
+                                  [&](const TestSpec& test) { return test.engine == peer.name && test.peer >= 0; });
+    if (!runs) {
+      plan.notes.push_back(fmt::format("peer {} runs only {}: not at -P {}", peer.name,
+                                       fmt::join(peer.precisions, ", "), fmt::join(params.precisions, ",")));
     }
   }
   std::vector<std::string> skipped;

@@ -24,6 +24,8 @@ const Field<std::string> kStringFields[] = {
     {"host", &Row::host},
     {"cpu_info", &Row::cpu_info},
     {"build_commit", &Row::build_commit},
+    {"device_model", &Row::device_model},
+    {"os_version", &Row::os_version},
     {"model_filename", &Row::model_filename},
     {"model_type", &Row::model_type},
     {"engine", &Row::engine},
@@ -34,7 +36,8 @@ const Field<std::string> kStringFields[] = {
     {"test_time", &Row::test_time},
 };
 const Field<int> kIntFields[] = {
-    {"n_cpu_cores", &Row::n_cpu_cores}, {"n_threads", &Row::n_threads},
+    {"n_cpu_cores", &Row::n_cpu_cores}, {"battery_before", &Row::battery_before},
+    {"battery_after", &Row::battery_after}, {"n_threads", &Row::n_threads},
     {"n_prompt", &Row::n_prompt},       {"n_gen", &Row::n_gen},
     {"n_depth", &Row::n_depth},         {"repetitions", &Row::repetitions},
     {"warmup", &Row::warmup},
@@ -46,7 +49,8 @@ const Field<int64_t> kInt64Fields[] = {
 };
 const Field<double> kDoubleFields[] = {
     {"avg_ns", &Row::avg_ns},       {"stddev_ns", &Row::stddev_ns},     {"avg_ts", &Row::avg_ts},
-    {"stddev_ts", &Row::stddev_ts}, {"avg_ttft_ms", &Row::avg_ttft_ms},
+    {"stddev_ts", &Row::stddev_ts}, {"avg_ttft_ms", &Row::avg_ttft_ms}, {"temp_before_c", &Row::temp_before_c},
+    {"temp_after_c", &Row::temp_after_c},
 };
 
 template <typename T>
@@ -98,7 +102,8 @@ void Summarize(Row& row) {
 const std::vector<std::string>& RowFields() {
   static const std::vector<std::string> fields = {
       "runtime",      "device",         "host",        "cpu_info",        "n_cpu_cores",
-      "build_commit", "model_filename", "model_type",  "model_size",      "model_n_params",
+      "build_commit", "device_model",   "os_version",  "battery_before",  "battery_after",
+      "temp_before_c", "temp_after_c",  "model_filename", "model_type",  "model_size",      "model_n_params",
       "engine",       "precision",      "isa",         "n_threads",       "cpu_mask",
       "test",         "n_prompt",       "n_gen",       "n_depth",         "repetitions",
       "warmup",       "avg_ns",         "stddev_ns",   "avg_ts",          "stddev_ts",

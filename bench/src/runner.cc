@@ -7,6 +7,7 @@
 #include <memory>
 #include <utility>
 
+#include "needle/bench/subprocess.h"
 #include "needle/config.h"
 #include "needle/str_cat.h"
 #include "needle/tokenizer.h"
@@ -64,6 +65,37 @@ absl::StatusOr<Timing> RunOnce(const Engine& engine, const TestSpec& spec, const
   return timing;
 }
 
+// The row's settings and test fields, before any sample.
+Row RowFor(const TestSpec& spec, int warmup, int repetitions) {
+  Row row;
+  row.engine = spec.engine;
+  row.precision = spec.precision;
+  row.n_threads = spec.threads;
+  row.test = spec.TestName();
+  row.n_prompt = spec.n_prompt;
+  row.n_gen = spec.n_gen;
+  row.n_depth = spec.n_prompt > 0 ? 0 : spec.n_depth;
+  row.repetitions = repetitions;
+  row.warmup = warmup;
+  return row;
+}
+
+double TokensPerSecond(const TestSpec& spec, int64_t ns) {
+  const int64_t tokens = static_cast<int64_t>(spec.n_prompt) + spec.n_gen;
+  return tokens / (std::max<int64_t>(ns, 1) / 1e9);
+}
+
+template <typename T>
+absl::StatusOr<T> PeerField(const nlohmann::json& reply, const char* key) {
+  const auto it = reply.find(key);
+  if (it == reply.end()) return absl::InvalidArgumentError(StrCat("its reply has no \"", key, "\""));
+  try {
+    return it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    return absl::InvalidArgumentError(StrCat("its \"", key, "\" has the wrong type: ", it->dump()));
+  }
+}
+
 std::string ModelType(const ModelConfig& c) {
   return fmt::format("needle d{} h{}/{} L{}+{} v{}", c.d_model, c.num_heads, c.num_kv_heads, c.num_encoder_layers,
                      c.num_decoder_layers, c.vocab_size);
@@ -98,20 +130,11 @@ absl::StatusOr<Row> RunTest(const Engine& engine, const TestSpec& spec, int warm
   }
   const std::vector<int32_t> prompt = PromptTokens(prefill, config.vocab_size, kPromptSeed);
 
-  Row row;
+  Row row = RowFor(spec, warmup, repetitions);
   row.engine = std::string(engine.name());
-  row.precision = spec.precision;
-  row.n_threads = spec.threads;
-  row.test = spec.TestName();
-  row.n_prompt = spec.n_prompt;
-  row.n_gen = spec.n_gen;
-  row.n_depth = spec.n_prompt > 0 ? 0 : spec.n_depth;
-  row.repetitions = repetitions;
-  row.warmup = warmup;
   // Only the optimized engine dispatches kernels per instruction set.
   if (row.engine == "optimized") row.isa = ActiveIsaName();
 
-  const int64_t tokens = static_cast<int64_t>(spec.n_prompt) + spec.n_gen;
   for (int run = 0; run < warmup + repetitions; ++run) {
     if (progress) {
       progress(run < warmup ? StrCat("warm-up ", run + 1, "/", warmup)
@@ -121,9 +144,58 @@ absl::StatusOr<Row> RunTest(const Engine& engine, const TestSpec& spec, int warm
     if (!timing.ok()) return timing.status();
     if (run < warmup) continue;
     row.samples_ns.push_back(timing->timed_ns);
-    row.samples_ts.push_back(tokens / (std::max<int64_t>(timing->timed_ns, 1) / 1e9));
+    row.samples_ts.push_back(TokensPerSecond(spec, timing->timed_ns));
     row.samples_ttft_ms.push_back(timing->ttft_ms);
   }
+  Summarize(row);
+  return row;
+}
+
+absl::StatusOr<Row> RunPeerTest(const Peer& peer, const TestSpec& spec, int warmup, int repetitions,
+                                std::chrono::seconds timeout) {
+  std::vector<std::string> argv = peer.command;
+  const std::vector<std::string> flags = {
+      "--model",      spec.model,       "--threads", std::to_string(spec.threads), "--precision", spec.precision,
+      "--n-prompt",   std::to_string(spec.n_prompt), "--n-gen", std::to_string(spec.n_gen),
+      "--n-depth",    std::to_string(spec.n_prompt > 0 ? 0 : spec.n_depth),
+      "--repetitions", std::to_string(repetitions), "--warmup", std::to_string(warmup)};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  const std::string who = StrCat("peer ", peer.name);
+  absl::StatusOr<CommandResult> result = RunCommand(argv, timeout);
+  if (!result.ok()) return absl::Status(result.status().code(), StrCat(who, ": ", std::string(result.status().message())));
+  if (!result->Succeeded()) return absl::InternalError(StrCat(who, " ", result->Describe()));
+  const nlohmann::json reply = nlohmann::json::parse(result->out, nullptr, false);
+  const auto invalid = [&](const std::string& why) {
+    return absl::InvalidArgumentError(StrCat(who, " (", ShellJoin(argv), "): ", why));
+  };
+  if (reply.is_discarded() || !reply.is_object()) return invalid("its stdout is not one JSON object");
+
+  Row row = RowFor(spec, warmup, repetitions);
+  absl::StatusOr<std::string> runtime = PeerField<std::string>(reply, "runtime");
+  absl::StatusOr<std::string> engine = PeerField<std::string>(reply, "engine");
+  absl::StatusOr<std::string> precision = PeerField<std::string>(reply, "precision");
+  absl::StatusOr<std::vector<int64_t>> samples_ns = PeerField<std::vector<int64_t>>(reply, "samples_ns");
+  absl::StatusOr<std::vector<double>> ttft = PeerField<std::vector<double>>(reply, "samples_ttft_ms");
+  absl::StatusOr<int64_t> rss = PeerField<int64_t>(reply, "peak_rss_bytes");
+  for (const absl::Status& status : {runtime.status(), engine.status(), precision.status(), samples_ns.status(),
+                                     ttft.status(), rss.status()}) {
+    if (!status.ok()) return invalid(std::string(status.message()));
+  }
+  if (*precision != spec.precision) return invalid(StrCat("it ran ", *precision, ", not ", spec.precision));
+  if (samples_ns->size() != static_cast<size_t>(repetitions) || ttft->size() != samples_ns->size()) {
+    return invalid(StrCat("it reported ", samples_ns->size(), " times and ", ttft->size(), " TTFTs for ",
+                          repetitions, " repetitions"));
+  }
+  if (std::any_of(samples_ns->begin(), samples_ns->end(), [](int64_t ns) { return ns <= 0; })) {
+    return invalid("a time is not positive");
+  }
+  row.runtime = *runtime;
+  row.engine = *engine;
+  if (const auto isa = reply.find("isa"); isa != reply.end() && isa->is_string()) row.isa = isa->get<std::string>();
+  row.samples_ns = *samples_ns;
+  for (int64_t ns : row.samples_ns) row.samples_ts.push_back(TokensPerSecond(spec, ns));
+  row.samples_ttft_ms = *ttft;
+  row.peak_rss_bytes = *rss;
   Summarize(row);
   return row;
 }
@@ -151,6 +223,33 @@ absl::StatusOr<std::vector<Row>> RunPlan(const Params& params, const Plan& plan,
   for (size_t i = 0; i < plan.tests.size(); ++i) {
     const TestSpec& spec = plan.tests[i];
     const Model& model = models.at(spec.model);
+    const std::string label = fmt::format("row {}/{}: {} {} {} {}t {}", i + 1, plan.tests.size(),
+                                          std::filesystem::path(spec.model).filename().string(), spec.engine,
+                                          spec.precision, spec.threads, spec.TestName());
+    const auto fill_common = [&](Row& row, const std::string& started) {
+      row.test_time = started;
+      row.host = system.host;
+      row.cpu_info = system.cpu_info;
+      row.n_cpu_cores = system.n_cpu_cores;
+      row.build_commit = system.build_commit;
+      row.os_version = system.os_version;
+      row.model_filename = spec.model;
+      row.model_type = ModelType(model.weights->config());
+      row.model_size = model.size;
+      row.model_n_params = CountParameters(model.weights->config()).total();
+    };
+    if (spec.peer >= 0) {
+      engine.reset();  // its memory is not the peer's, and the machine is the peer's now
+      engine_key.clear();
+      if (progress) progress(StrCat(label, ": running ", plan.peers[spec.peer].name));
+      const std::string started = UtcTimestamp();
+      absl::StatusOr<Row> row = RunPeerTest(plan.peers[spec.peer], spec, params.warmup, params.repetitions,
+                                            std::chrono::seconds(params.timeout_seconds));
+      if (!row.ok()) return absl::Status(row.status().code(), StrCat(label, ": ", std::string(row.status().message())));
+      fill_common(*row, started);
+      rows.push_back(*std::move(row));
+      continue;
+    }
     const std::string key = StrCat(spec.model, "\n", spec.engine, "\n", spec.precision, "\n", spec.threads);
     if (key != engine_key) {
       // The previous engine's packed weights go first, so that they do not count in the next row's peak RSS.
@@ -168,9 +267,6 @@ absl::StatusOr<std::vector<Row>> RunPlan(const Params& params, const Plan& plan,
       engine = *std::move(created);
       engine_key = key;
     }
-    const std::string label = fmt::format("row {}/{}: {} {} {} {}t {}", i + 1, plan.tests.size(),
-                                          std::filesystem::path(spec.model).filename().string(), spec.engine,
-                                          spec.precision, spec.threads, spec.TestName());
     ProgressFn run_progress;
     if (progress) run_progress = [&](std::string_view run) { progress(StrCat(label, ": ", run)); };
 
@@ -180,15 +276,7 @@ absl::StatusOr<std::vector<Row>> RunPlan(const Params& params, const Plan& plan,
     absl::StatusOr<Row> row = RunTest(*engine, spec, params.warmup, params.repetitions, run_progress);
     if (!row.ok()) return absl::Status(row.status().code(), StrCat(label, ": ", std::string(row.status().message())));
     row->peak_rss_bytes = PeakRssBytes();
-    row->test_time = started;
-    row->host = system.host;
-    row->cpu_info = system.cpu_info;
-    row->n_cpu_cores = system.n_cpu_cores;
-    row->build_commit = system.build_commit;
-    row->model_filename = spec.model;
-    row->model_type = ModelType(engine->config());
-    row->model_size = model.size;
-    row->model_n_params = CountParameters(engine->config()).total();
+    fill_common(*row, started);
     row->cpu_mask = params.cpu_mask;
     rows.push_back(*std::move(row));
   }

@@ -1,6 +1,7 @@
 #include "needle/bench/system_info.h"
 
 #include <sched.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -60,6 +61,8 @@ SystemInfo LocalSystemInfo(const std::string& source_dir) {
   info.cpu_info = CpuModel();
   info.n_cpu_cores = static_cast<int>(std::thread::hardware_concurrency());
   info.build_commit = SourceCommit(source_dir);
+  utsname names{};
+  if (uname(&names) == 0) info.os_version = StrCat(names.sysname, " ", names.release);
   return info;
 }
 

@@ -13,6 +13,7 @@
 #include "needle/bench/params.h"
 #include "needle/bench/row.h"
 #include "needle/bench/runner.h"
+#include "needle/bench/subprocess.h"
 #include "needle/bench/system_info.h"
 #include "needle/config.h"
 #include "needle/str_cat.h"
@@ -214,13 +215,14 @@ TEST(OutputTest, MarkdownHasLlamaBenchColumnsAndOneLinePerRow) {
   const std::vector<std::string> lines = Lines(FormatMarkdown(rows));
   ASSERT_GE(lines.size(), 6u);
   EXPECT_THAT(Cells(lines[0]), ElementsAre("model", "size", "params", "engine", "precision", "threads", "isa", "test",
-                                           "t/s", "TTFT ms", "peak RSS"));
+                                           "t/s", "x ref", "TTFT ms", "peak RSS"));
   EXPECT_EQ(Cells(lines[1])[0].back(), '-');  // text left-aligned, numbers right-aligned
   EXPECT_EQ(Cells(lines[1])[1].back(), ':');
   const std::vector<std::string> reference = Cells(lines[2]);
   EXPECT_THAT(reference,
               ElementsAre("needle26m.safetensors", "100.39 MiB", "26.32 M", "reference", "fp32", "1", "-", "pp1024",
-                          fmt::format("{:.2f} ± {:.2f}", rows[0].avg_ts, rows[0].stddev_ts), "505.23", "200.00 MiB"));
+                          fmt::format("{:.2f} ± {:.2f}", rows[0].avg_ts, rows[0].stddev_ts), "1.00", "505.23",
+                          "200.00 MiB"));
   EXPECT_EQ(Cells(lines[3])[6], "avx512");
   // Padded to equal widths: every line as long as the header, counting "±" as one column.
   EXPECT_EQ(lines[2].size() - 1, lines[0].size());
@@ -365,6 +367,173 @@ TEST(RunnerTest, ABadModelFileIsAnErrorNamingIt) {
   const absl::StatusOr<std::vector<Row>> rows = RunPlan(*params, *plan, SystemInfo{});
   ASSERT_FALSE(rows.ok());
   EXPECT_THAT(std::string(rows.status().message()), HasSubstr("/nonexistent/model.safetensors"));
+}
+
+TEST(ParamsTest, ParsesDepthsPeersDevicesAndInputs) {
+  absl::StatusOr<Params> params =
+      Parse({"-d", "64,1024", "--peer", "pytorch", "--peer", "mine=./run.sh --fast", "--device", "local", "--device",
+             "adb:R58M", "--farm", "farm.json", "--input", "a.json", "--input", "b.jsonl", "--timeout", "30", "-o",
+             "html", "--adb", "/opt/adb", "--device-binary", "nb"});
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_THAT(params->n_depth, ElementsAre(64, 1024));
+  EXPECT_THAT(params->peers, ElementsAre("pytorch", "mine=./run.sh --fast"));
+  EXPECT_THAT(params->devices, ElementsAre("local", "adb:R58M"));
+  EXPECT_EQ(params->farm, "farm.json");
+  EXPECT_THAT(params->inputs, ElementsAre("a.json", "b.jsonl"));
+  EXPECT_EQ(params->timeout_seconds, 30);
+  EXPECT_EQ(params->output, "html");
+  EXPECT_EQ(params->adb, "/opt/adb");
+  EXPECT_EQ(params->device_binary, "nb");
+
+  EXPECT_THAT(std::string(Parse({"--device", "phone"}).status().message()), HasSubstr("neither local nor adb:SERIAL"));
+  EXPECT_THAT(std::string(Parse({"--device", "adb:"}).status().message()), HasSubstr("adb:SERIAL"));
+  EXPECT_THAT(std::string(Parse({"--timeout", "0"}).status().message()), HasSubstr("outside"));
+  EXPECT_THAT(std::string(Parse({"-d", "0"}).status().message()), HasSubstr("outside"));
+}
+
+TEST(PlanTest, GenerationTestsRunAtEveryDepthAndPeersAtTheirPrecisions) {
+  Params params = *Parse({"-p", "0", "-n", "10", "-d", "8,16", "-e", "optimized", "-P", "fp32,int8", "-t", "1,2",
+                          "--peer", "pytorch,onnxruntime,mine=./peer.sh"});
+  params.peer_dir = "/src/bench/peers";
+  absl::StatusOr<Plan> plan = ExpandPlan(params);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->peers.size(), 3u);
+  EXPECT_THAT(plan->peers[0].command, ElementsAre("/usr/bin/python3", "/src/bench/peers/pytorch_peer.py"));
+  EXPECT_THAT(plan->peers[2].command, ElementsAre("/bin/sh", "-c", "./peer.sh \"$@\"", "mine"));
+  std::vector<std::string> ours, peers;
+  for (const TestSpec& test : plan->tests) {
+    const std::string line = StrCat(test.engine, " ", test.precision, " ", test.threads, " ", test.TestName());
+    (test.peer >= 0 ? peers : ours).push_back(line);
+  }
+  EXPECT_EQ(ours.size(), 8u);  // 2 precisions x 2 threads x 2 depths
+  EXPECT_EQ(ours.front(), "optimized fp32 1 tg10 @ d8");
+  EXPECT_EQ(ours[1], "optimized fp32 1 tg10 @ d16");
+  // Each peer only at fp32 (none runs int8), at both thread counts and depths.
+  EXPECT_EQ(peers.size(), 12u);
+  EXPECT_EQ(std::count_if(peers.begin(), peers.end(), [](const std::string& line) {
+              return line.find("int8") != std::string::npos;
+            }),
+            0);
+
+  Params bf16_only = *Parse({"-e", "optimized", "-P", "bf16", "--peer", "onnxruntime"});
+  plan = ExpandPlan(bf16_only);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_THAT(plan->notes, testing::Contains(HasSubstr("peer onnxruntime runs only fp32")));
+  EXPECT_THAT(std::string(ExpandPlan(*Parse({"--peer", "mystery"})).status().message()),
+              HasSubstr("neither pytorch, onnxruntime nor NAME=COMMAND"));
+}
+
+TEST(PlanTest, DevicesGetTheSameTests) {
+  const Params params = *Parse({"-p", "512", "-n", "32", "-d", "128", "-pg", "64,8", "-r", "3", "--warmup", "0",
+                                "-e", "optimized", "-P", "int8", "-t", "4"});
+  EXPECT_THAT(DeviceArgs(params), ElementsAre("-p", "512", "-n", "32", "-d", "128", "-r", "3", "--warmup", "0", "-e",
+                                              "optimized", "-P", "int8", "-pg", "64,8"));
+}
+
+Row PeerRow(const std::string& runtime, const std::string& engine, double ts) {
+  Row row = SampleRow(engine, "fp32", 1);
+  row.runtime = runtime;
+  row.isa = "";
+  row.samples_ts = {ts, ts};
+  row.samples_ns = {1, 1};
+  row.samples_ttft_ms = {1, 1};
+  Summarize(row);
+  return row;
+}
+
+TEST(OutputTest, RatiosAgainstTheReferenceAndAgainstPeers) {
+  const std::vector<Row> rows = {PeerRow("needle", "reference", 100), PeerRow("needle", "optimized", 2500),
+                                 PeerRow("onnxruntime-node 1.30.0", "onnxruntime", 1000)};
+  const std::vector<std::string> lines = Lines(FormatMarkdown(rows));
+  const std::vector<std::string> header = Cells(lines[0]);
+  const size_t ratio = std::find(header.begin(), header.end(), "x ref") - header.begin();
+  ASSERT_LT(ratio, header.size());
+  EXPECT_EQ(Cells(lines[2])[ratio], "1.00");
+  EXPECT_EQ(Cells(lines[3])[ratio], "25.00");
+  EXPECT_EQ(Cells(lines[4])[ratio], "10.00");
+  EXPECT_THAT(lines, testing::Contains("pp1024, 1 thread: optimized fp32 2500 t/s = 2.50x onnxruntime fp32 "
+                                       "(onnxruntime-node 1.30.0) (1000 t/s)"));
+}
+
+TEST(OutputTest, HtmlHasTheTableAndAChartOfSpeedAgainstThreads) {
+  const std::vector<Row> rows = {SampleRow("reference", "fp32", 1), SampleRow("optimized", "int8", 1),
+                                 SampleRow("optimized", "int8", 2)};
+  absl::StatusOr<std::string> html = FormatRows(rows, "html");
+  ASSERT_TRUE(html.ok());
+  EXPECT_THAT(*html, HasSubstr("<table class=\"rows\">"));
+  EXPECT_THAT(*html, HasSubstr("<td>reference</td>"));
+  EXPECT_THAT(*html, HasSubstr("<svg class=\"chart bar-chart\""));
+  EXPECT_THAT(*html, HasSubstr("data-series=\"optimized int8\" data-category=\"2 threads\""));
+  EXPECT_THAT(*html, HasSubstr("Test CPU, &quot;quoted&quot;"));  // escaped
+  // One bar per (series, thread count): reference at 1 and 2 threads (0 where absent), int8 at both.
+  size_t bars = 0;
+  for (size_t at = html->find("class=\"bar\""); at != std::string::npos; at = html->find("class=\"bar\"", at + 1)) ++bars;
+  EXPECT_EQ(bars, 4u);
+}
+
+TEST(SubprocessTest, CapturesOutputAndExitAndKillsWhatOverstays) {
+  absl::StatusOr<CommandResult> result = RunCommand({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"},
+                                                    std::chrono::seconds(30));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->out, "out\n");
+  EXPECT_EQ(result->err, "err\n");
+  EXPECT_EQ(result->exit_code, 3);
+  EXPECT_EQ(result->Describe(), "exited with status 3: err");
+  EXPECT_EQ(RunCommand({"/nonexistent/program"}, std::chrono::seconds(5)).status().code(),
+            absl::StatusCode::kNotFound);
+  const absl::StatusOr<CommandResult> slow = RunCommand({"/bin/sh", "-c", "sleep 30"}, std::chrono::milliseconds(200));
+  EXPECT_EQ(slow.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(slow.status().message()), HasSubstr("did not finish within 0.2 s"));
+  EXPECT_EQ(ShellJoin({"a", "b c", "it's"}), "a 'b c' 'it'\\''s'");
+}
+
+// A peer that answers with `reply` whatever it is asked.
+Peer ScriptedPeer(const std::string& reply) {
+  return Peer{"scripted", {"/bin/sh", "-c", StrCat("printf '%s' '", reply, "'"), "scripted"}, {"fp32"}};
+}
+
+TEST(RunnerTest, APeerCommandFillsARowFromItsReply) {
+  TestSpec spec;
+  spec.model = "/models/m.safetensors";
+  spec.engine = "scripted";
+  spec.precision = "fp32";
+  spec.threads = 2;
+  spec.n_prompt = 100;
+  const std::string good =
+      R"({"runtime":"peer 1.0","engine":"peer-eager","precision":"fp32","isa":"avx2",)"
+      R"("samples_ns":[50000000,100000000],"samples_ttft_ms":[51.5,101.5],"peak_rss_bytes":1048576})";
+  absl::StatusOr<Row> row = RunPeerTest(ScriptedPeer(good), spec, 1, 2, std::chrono::seconds(30));
+  ASSERT_TRUE(row.ok()) << row.status();
+  EXPECT_EQ(row->runtime, "peer 1.0");
+  EXPECT_EQ(row->engine, "peer-eager");
+  EXPECT_EQ(row->isa, "avx2");
+  EXPECT_EQ(row->test, "pp100");
+  EXPECT_EQ(row->n_threads, 2);
+  EXPECT_THAT(row->samples_ts, ElementsAre(2000.0, 1000.0));
+  EXPECT_DOUBLE_EQ(row->avg_ts, 1500.0);
+  EXPECT_DOUBLE_EQ(row->avg_ttft_ms, 76.5);
+  EXPECT_EQ(row->peak_rss_bytes, 1048576);
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"not json", "its stdout is not one JSON object"},
+      {R"({"runtime":"p","engine":"e","precision":"fp32","samples_ns":[1],"samples_ttft_ms":[1],"peak_rss_bytes":1})",
+       "it reported 1 times and 1 TTFTs for 2 repetitions"},
+      {R"({"runtime":"p","engine":"e","precision":"bf16","samples_ns":[1,1],"samples_ttft_ms":[1,1],"peak_rss_bytes":1})",
+       "it ran bf16, not fp32"},
+      {R"({"runtime":"p","engine":"e","precision":"fp32","samples_ns":[1,0],"samples_ttft_ms":[1,1],"peak_rss_bytes":1})",
+       "a time is not positive"},
+      {R"({"runtime":"p","precision":"fp32","samples_ns":[1,1],"samples_ttft_ms":[1,1],"peak_rss_bytes":1})",
+       "its reply has no \"engine\""},
+      {R"({"runtime":"p","engine":"e","precision":"fp32","samples_ns":"fast","samples_ttft_ms":[1,1],"peak_rss_bytes":1})",
+       "its \"samples_ns\" has the wrong type"},
+  };
+  for (const auto& [reply, why] : bad) {
+    absl::StatusOr<Row> refused = RunPeerTest(ScriptedPeer(reply), spec, 0, 2, std::chrono::seconds(30));
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr(why)) << reply;
+  }
+  const Peer failing{"failing", {"/bin/sh", "-c", "echo 'onnxruntime-node is not installed' >&2; exit 2"}, {"fp32"}};
+  EXPECT_THAT(std::string(RunPeerTest(failing, spec, 0, 2, std::chrono::seconds(30)).status().message()),
+              HasSubstr("peer failing exited with status 2: onnxruntime-node is not installed"));
 }
 
 }  // namespace

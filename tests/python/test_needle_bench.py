@@ -15,6 +15,8 @@ import pytest
 
 FIELDS = {
     "runtime": str, "device": str, "host": str, "cpu_info": str, "n_cpu_cores": int, "build_commit": str,
+    "device_model": str, "os_version": str, "battery_before": int, "battery_after": int, "temp_before_c": float,
+    "temp_after_c": float,
     "model_filename": str, "model_type": str, "model_size": int, "model_n_params": int, "engine": str,
     "precision": str, "isa": str, "n_threads": int, "cpu_mask": str, "test": str, "n_prompt": int, "n_gen": int,
     "n_depth": int, "repetitions": int, "warmup": int, "avg_ns": float, "stddev_ns": float, "avg_ts": float,

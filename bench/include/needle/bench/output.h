@@ -1,5 +1,5 @@
 // needle-bench's output formats: a Markdown table as llama-bench prints,
-// CSV, a JSON array and JSON lines.
+// CSV, a JSON array, JSON lines, and an HTML page with the table and charts.
 #ifndef NEEDLE_BENCH_OUTPUT_H_
 #define NEEDLE_BENCH_OUTPUT_H_
 
@@ -14,15 +14,21 @@ namespace needle::bench {
 
 // Columns model, size, params, engine, precision, threads, isa, test, t/s
 // (mean ± stddev), TTFT ms and peak RSS; runtime, device and cpu mask columns
-// appear only when the rows differ in them (merged runs) or are pinned. The
-// builds and CPUs the rows came from follow the table.
+// appear only when the rows differ in them (merged runs) or are pinned, and
+// "x ref" (tok/s over the reference engine's on the same device, model and
+// test) when a reference row is there. Below the table: each peer row against
+// our fastest row at its test and threads, then the builds, CPUs and devices
+// the rows came from.
 std::string FormatMarkdown(const std::vector<Row>& rows);
+// The same table and comparisons, and SVG bar charts of tok/s against threads
+// per engine and precision, one per device, model and test; one self-contained file.
+std::string FormatHtml(const std::vector<Row>& rows);
 // Header of RowFields(); lists are ';'-separated inside one field.
 std::string FormatCsv(const std::vector<Row>& rows);
 std::string FormatJson(const std::vector<Row>& rows);
 std::string FormatJsonl(const std::vector<Row>& rows);
 
-// `format` is md, csv, json or jsonl.
+// `format` is md, csv, json, jsonl or html.
 absl::StatusOr<std::string> FormatRows(const std::vector<Row>& rows, std::string_view format);
 bool IsOutputFormat(std::string_view format);
 

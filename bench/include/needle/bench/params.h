@@ -18,8 +18,11 @@ namespace needle::bench {
 
 // A generation test alone has no prompt length of its own, yet the decoder
 // attends to an encoder output: it runs after an untimed prefill of this many
-// ids (llama-bench's "depth"), shown as "tg100 @ d64".
+// ids (llama-bench's "depth", -d), shown as "tg100 @ d64".
 inline constexpr int kGenerationDepth = 64;
+
+// Seconds a peer command or a whole device run may take before it is killed.
+inline constexpr int kDefaultTimeoutSeconds = 3600;
 
 inline constexpr char kDefaultOutput[] = "md";
 
@@ -28,6 +31,7 @@ struct Params {
   std::vector<int> n_prompt = {1024};           // 0 in the list: no prompt test
   std::vector<int> n_gen = {100};               // 0 in the list: no generation test
   std::vector<std::pair<int, int>> prompt_gen;  // -pg pairs (n_prompt, n_gen)
+  std::vector<int> n_depth = {kGenerationDepth};  // prefill before each generation test
   std::vector<int> threads;                     // empty: all cores
   int repetitions = 5;
   int warmup = 1;  // unrecorded runs before each row's repetitions
@@ -35,6 +39,19 @@ struct Params {
   std::vector<std::string> precisions = {"fp32", "bf16", "int8", "int4"};
   std::string output = kDefaultOutput;  // md, csv, json or jsonl
   std::string cpu_mask;                 // hex, e.g. "0x3"; empty: leave affinity alone
+  // Other runtimes timed on the same checkpoints and shapes: "pytorch",
+  // "onnxruntime" (commands in peer_dir) or "NAME=SHELL COMMAND" (docs/peers.md).
+  std::vector<std::string> peers;
+  std::string peer_dir;
+  // Where to measure: "local" and/or "adb:SERIAL"; empty means local, unless a
+  // farm file names the devices.
+  std::vector<std::string> devices;
+  std::string farm;           // JSON file of adb devices (docs/bench.md)
+  std::string device_binary;  // static aarch64 needle-bench to push; empty: the cross build's
+  std::string adb = "adb";
+  // Rows measured earlier (-o json/jsonl files), merged into the output.
+  std::vector<std::string> inputs;
+  int timeout_seconds = kDefaultTimeoutSeconds;
   bool progress = false;
   bool help = false;
 };
@@ -52,6 +69,21 @@ absl::StatusOr<Params> ParseArgs(const std::vector<std::string>& args, const std
 
 std::string Usage();
 
+// The flags that give a device's needle-bench the same tests (-p, -n, -d,
+// -pg, -r, --warmup, -e, -P); models, threads and output are per device.
+std::vector<std::string> DeviceArgs(const Params& params);
+
+// Another runtime behind a command; the protocol is in docs/peers.md.
+struct Peer {
+  std::string name;
+  std::vector<std::string> command;     // argv before the protocol's flags
+  std::vector<std::string> precisions;  // what it can run
+};
+
+// "pytorch" and "onnxruntime" are the commands shipped in `peer_dir`;
+// "NAME=COMMAND" runs COMMAND through /bin/sh at fp32.
+absl::StatusOr<Peer> ResolvePeer(std::string_view spec, const std::string& peer_dir);
+
 // One row to measure.
 struct TestSpec {
   std::string model;
@@ -61,6 +93,7 @@ struct TestSpec {
   int n_prompt = 0;  // timed prefill length
   int n_gen = 0;     // timed decode steps
   int n_depth = 0;   // untimed prefill before a generation-only test
+  int peer = -1;     // index into Plan::peers; -1: this project's engine
 
   // llama-bench's names: "pp1024", "tg100 @ d64", "pp512+tg64".
   std::string TestName() const;
@@ -68,13 +101,15 @@ struct TestSpec {
 
 struct Plan {
   std::vector<TestSpec> tests;
+  std::vector<Peer> peers;
   // Combinations left out, said once on stderr.
   std::vector<std::string> notes;
 };
 
 // Rows in run order: model, engine, precision, threads, then the tests, so
-// that rows sharing a loaded engine are adjacent. The reference engine runs
-// fp32 on one thread only; its other combinations are skipped with a note.
+// that rows sharing a loaded engine are adjacent; peers follow our engines.
+// The reference engine runs fp32 on one thread only, a peer only the
+// precisions it has; other combinations are skipped with a note.
 absl::StatusOr<Plan> ExpandPlan(const Params& params);
 
 }  // namespace needle::bench

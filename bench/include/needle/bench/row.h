@@ -25,6 +25,14 @@ struct Row {
   std::string cpu_info;
   int n_cpu_cores = 0;
   std::string build_commit;
+  // A phone's model and Android version ("" locally), and its battery charge
+  // (percent) and temperature (degrees C) before and after its run; -1: unknown.
+  std::string device_model;
+  std::string os_version;
+  int battery_before = -1;
+  int battery_after = -1;
+  double temp_before_c = -1;
+  double temp_after_c = -1;
 
   // The model file.
   std::string model_filename;

@@ -3,6 +3,7 @@
 #ifndef NEEDLE_BENCH_RUNNER_H_
 #define NEEDLE_BENCH_RUNNER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -35,6 +36,13 @@ using ProgressFn = std::function<void(std::string_view line)>;
 // step after its timing).
 absl::StatusOr<Row> RunTest(const Engine& engine, const TestSpec& spec, int warmup, int repetitions,
                             const ProgressFn& progress = nullptr);
+
+// Times one test through a peer's command (docs/peers.md): it gets the test's
+// shape and repetitions as flags and answers with its samples; tok/s are
+// computed here as for our engines. A failing, silent, slow (past `timeout`)
+// or malformed peer is an error naming the peer and the problem.
+absl::StatusOr<Row> RunPeerTest(const Peer& peer, const TestSpec& spec, int warmup, int repetitions,
+                                std::chrono::seconds timeout);
 
 // Every row of the plan, with model, machine and memory fields filled in.
 absl::StatusOr<std::vector<Row>> RunPlan(const Params& params, const Plan& plan, const SystemInfo& system,

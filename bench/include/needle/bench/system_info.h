@@ -18,6 +18,7 @@ struct SystemInfo {
   std::string cpu_info;  // model name from /proc/cpuinfo
   int n_cpu_cores = 0;
   std::string build_commit;
+  std::string os_version;  // "Linux 6.1.0-13-amd64"; a device run says "Android 14"
 };
 
 // `git describe --always --dirty` of the source tree, as the eval reports

@@ -1,0 +1,60 @@
+// needle-bench on Android phones over adb: push a static aarch64 needle-bench
+// and the models, run it (pinned with taskset), pull its JSON rows, and record
+// the phone's model, Android version, battery and temperature around the run.
+// Devices run in parallel; one that fails or disappears is reported and the
+// others go on.
+#ifndef NEEDLE_BENCH_DEVICE_H_
+#define NEEDLE_BENCH_DEVICE_H_
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "needle/bench/row.h"
+#include "needle/bench/runner.h"
+
+namespace needle::bench {
+
+// Where files go on the phone: the one directory a shell user may write and execute in.
+inline constexpr char kDeviceDir[] = "/data/local/tmp/needle-bench";
+
+struct Device {
+  std::string serial;
+  std::string name;          // shown in tables; the serial when the farm gives none
+  std::string cpu_mask;      // taskset mask on the phone, e.g. "f0"; empty: not pinned
+  std::vector<int> threads;  // empty: the run's -t
+};
+
+// A farm file: {"devices": [{"serial": "R58M123", "name": "Pixel 8", "cpu_mask": "0xf0",
+// "threads": [4]}, ...]}; only serial is required. Errors name the file and field.
+absl::StatusOr<std::vector<Device>> ReadFarm(const std::string& path);
+
+struct DeviceJob {
+  std::string adb = "adb";
+  std::string binary;               // static aarch64 needle-bench
+  std::vector<std::string> models;  // local paths
+  // needle-bench flags for the tests (-p, -n, -d, -pg, -r, --warmup, -e, -P);
+  // models, threads and the output format are added per device.
+  std::vector<std::string> bench_args;
+  std::vector<int> threads;
+  std::chrono::seconds timeout{3600};  // per adb command, the run included
+};
+
+struct DeviceResult {
+  Device device;
+  std::vector<Row> rows;
+  absl::Status status;  // not OK: why the device produced no rows
+};
+
+// Checks that `path` is an aarch64 ELF executable, which is all a phone runs.
+absl::Status CheckDeviceBinary(const std::string& path);
+
+// Runs `job` on every device at once, one thread per device.
+std::vector<DeviceResult> RunOnDevices(const std::vector<Device>& devices, const DeviceJob& job,
+                                       const ProgressFn& progress);
+
+}  // namespace needle::bench
+
+#endif  // NEEDLE_BENCH_DEVICE_H_
