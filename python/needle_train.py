@@ -126,9 +126,29 @@ class Example:
         self.enc, self.dec_in, self.target, self.weights, self.record = enc, dec_in, target, weights, record
 
 
-def make_examples(sp, records, name_value_weight=1.0):
+# Call types whose answer names every tool that matters: the others are distractors. For
+# none and near_miss the distractors are the point of the example, so they stay whole.
+THINNABLE_CALL_TYPES = ("single", "multi", "indirect", "disfluent")
+
+
+def thin_distractors(record, rng):
+    """A copy of record keeping its answer tools and a random subset of the other tools.
+
+    Shorter prompts train faster and let a small model learn to read the query and copy its
+    values before it has to find them among ten tool schemas; the test split stays untouched.
+    """
+    answer_names = {call["name"] for call in record["answers"]}
+    others = [tool for tool in record["tools"] if tool["name"] not in answer_names]
+    kept = set(id(tool) for tool in rng.sample(others, rng.randint(0, len(others))))
+    tools = [tool for tool in record["tools"] if tool["name"] in answer_names or id(tool) in kept]
+    return dict(record, tools=tools)
+
+
+def make_examples(sp, records, name_value_weight=1.0, distractor_drop=0.0, rng=None):
     examples = []
     for record in records:
+        if distractor_drop and record["call_type"] in THINNABLE_CALL_TYPES and rng.random() < distractor_drop:
+            record = thin_distractors(record, rng)
         enc = nt.encode_prompt(sp, record["query"], record["tools"])
         dec_in, target = nt.decoder_pair(sp, record["answers"])
         weights = target_weights(sp, record["answers"], target, name_value_weight)
@@ -280,7 +300,12 @@ def synthetic_examples(n, vocab, rng):
 class Trainer:
     def __init__(self, args, config, train_examples, log):
         self.args, self.config, self.train_examples, self.log = args, config, train_examples, log
-        self.model = nt.NeedleModel(config).init_weights(args.seed)
+        if args.init:
+            self.model = nt.NeedleModel.load(args.init)
+            if self.model.config != nc.normalize_config(config):
+                raise SystemExit(f"{args.init}: config {self.model.config} differs from the run's {config}")
+        else:
+            self.model = nt.NeedleModel(config).init_weights(args.seed)
         self.model.train()
         self.optimizer = make_optimizer(self.model, args.lr, args.weight_decay)
         self.rng = random.Random(args.seed)
@@ -360,7 +385,8 @@ def train(args, config):
         raise SystemExit(f"tokenizer has {sp.get_piece_size()} pieces, config vocab_size {config['vocab_size']}")
     train_records = read_jsonl(args.train, args.train_limit)
     dev_records = read_jsonl(args.dev) if args.dev else []
-    train_examples = make_examples(sp, train_records, args.name_value_weight)
+    train_examples = make_examples(sp, train_records, args.name_value_weight, args.distractor_drop,
+                                   random.Random(args.seed + 2))
     dev_rng = random.Random(args.seed + 1)
     dev_examples = make_examples(sp, dev_records)
     dev_rng.shuffle(dev_examples)
@@ -522,6 +548,10 @@ def main(argv=None):
     parser.add_argument("--max-batch", type=int, default=64)
     parser.add_argument("--name-value-weight", type=float, default=1.0,
                         help="loss weight of tool-name and argument-value tokens (1 = plain)")
+    parser.add_argument("--init", help="start from this needle checkpoint instead of random weights")
+    parser.add_argument("--distractor-drop", type=float, default=0.0,
+                        help="fraction of single/multi/indirect/disfluent train records that keep only a "
+                             "random subset of their distractor tools")
     parser.add_argument("--evals", type=int, default=5, help="dev evaluations during the run")
     parser.add_argument("--eval-every", type=int, help="steps between evaluations (overrides --evals)")
     parser.add_argument("--dev-loss-n", type=int, default=400, help="dev records for the dev loss")

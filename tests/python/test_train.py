@@ -156,3 +156,70 @@ def test_same_seed_same_result(tmp_path, default_model_dir):
         assert tr.main(argv) == 0
         results.append((out / "needle.safetensors").read_bytes())
     assert results[0] == results[1]
+
+
+def test_thin_distractors_keeps_answer_tools_and_the_record_otherwise():
+    import random
+
+    distractors = [{"name": f"tool_{i}", "description": "x", "parameters": {}} for i in range(8)]
+    record = {"id": "r", "category": "c", "call_type": "multi", "query": "q",
+              "tools": distractors[:3] + TOOLS + distractors[3:],
+              "answers": [{"name": "set_timer", "arguments": {"duration_minutes": 5}},
+                          {"name": "sendMessage", "arguments": {"recipient": "Sam", "message": "hi"}}]}
+    rng = random.Random(0)
+    sizes = set()
+    for _ in range(50):
+        thinned = tr.thin_distractors(record, rng)
+        names = [tool["name"] for tool in thinned["tools"]]
+        assert "set_timer" in names and "sendMessage" in names
+        # Order kept: the kept tools appear as they did in the record.
+        original = [tool["name"] for tool in record["tools"]]
+        assert names == [name for name in original if name in names]
+        assert {k: v for k, v in thinned.items() if k != "tools"} == {k: v for k, v in record.items() if k != "tools"}
+        sizes.add(len(names))
+    assert min(sizes) == 2 and max(sizes) == 10  # from no distractor to all of them
+    assert len(record["tools"]) == 10  # the input record is not changed
+
+
+def test_distractor_drop_spares_none_and_near_miss_records(sp):
+    import random
+
+    records = []
+    for call_type in ("single", "none", "near_miss", "no_tools", "indirect"):
+        records.append({"id": call_type, "category": "c", "call_type": call_type, "query": "set a timer",
+                        "tools": TOOLS + [{"name": f"extra_{i}", "description": "x", "parameters": {}}
+                                          for i in range(6)],
+                        "answers": [] if call_type in ("none", "no_tools") else
+                        [{"name": "set_timer", "arguments": {"duration_minutes": 5}}]})
+    full = tr.make_examples(sp, records)
+    thinned = tr.make_examples(sp, records, distractor_drop=1.0, rng=random.Random(3))
+    lengths = {e.record["id"]: (len(f.enc), len(e.enc)) for f, e in zip(full, thinned)}
+    assert lengths["none"][0] == lengths["none"][1] and lengths["near_miss"][0] == lengths["near_miss"][1]
+    assert lengths["no_tools"][0] == lengths["no_tools"][1]
+    assert all(e.target == f.target for f, e in zip(full, thinned))  # answers never change
+
+
+def test_init_continues_from_a_checkpoint(tmp_path, default_model_dir):
+    train = tmp_path / "train.jsonl"
+    write_jsonl(train, tiny_records(24))
+    common = ["--train", str(train), "--threads", "1", "--tokenizer",
+              os.path.join(default_model_dir, "tokenizer.model"), "--config-json", json.dumps(TINY),
+              "--warmup-steps", "2", "--tokens-per-batch", "2000", "--max-batch", "8"]
+    first = tmp_path / "first"
+    assert tr.main(common + ["--out", str(first), "--steps", "20", "--lr", "3e-3"]) == 0
+    second = tmp_path / "second"
+    assert tr.main(common + ["--out", str(second), "--steps", "1", "--lr", "1e-9", "--seed", "1",
+                             "--init", str(first / "needle.safetensors")]) == 0
+    # With a negligible learning rate the continued model is the first one, not a fresh random init.
+    a = nt.NeedleModel.load(str(first / "needle.safetensors")).to_flat()
+    b = nt.NeedleModel.load(str(second / "needle.safetensors")).to_flat()
+    assert max(float(np.abs(np.asarray(a[k]) - np.asarray(b[k])).max()) for k in a) < 1e-4
+    first_loss = json.loads((first / "train_log.json").read_text())["steps"][0]["loss"]
+    second_loss = json.loads((second / "train_log.json").read_text())["steps"][0]["loss"]
+    assert second_loss < first_loss - 1.0
+
+    other = dict(TINY, d_model=64)
+    with pytest.raises(SystemExit, match="differs from the run's"):
+        tr.main(["--train", str(train), "--out", str(tmp_path / "bad"), "--threads", "1", "--tokenizer",
+                 os.path.join(default_model_dir, "tokenizer.model"), "--config-json", json.dumps(other),
+                 "--steps", "1", "--init", str(first / "needle.safetensors")])
