@@ -21,6 +21,8 @@ template <int W>
 struct Vectors {
   typedef float F __attribute__((vector_size(W * sizeof(float))));
   typedef int32_t I __attribute__((vector_size(W * sizeof(float))));
+  typedef uint32_t U __attribute__((vector_size(W * sizeof(float))));
+  typedef uint16_t H __attribute__((vector_size(W * sizeof(uint16_t))));  // W bf16 values
 };
 
 constexpr int kRows = 4;              // query rows sharing each load of a key block
@@ -34,6 +36,17 @@ template <int W>
 __attribute__((always_inline)) inline typename Vectors<W>::F Load(const float* p) {
   typename Vectors<W>::F v;
   std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// W bf16 values widened to fp32: a bf16 is the upper half of an fp32.
+template <int W>
+__attribute__((always_inline)) inline typename Vectors<W>::F Load(const uint16_t* p) {
+  typename Vectors<W>::H halves;
+  std::memcpy(&halves, p, sizeof(halves));
+  const typename Vectors<W>::U widened = __builtin_convertvector(halves, typename Vectors<W>::U) << 16;
+  typename Vectors<W>::F v;
+  std::memcpy(&v, &widened, sizeof(v));
   return v;
 }
 
@@ -88,19 +101,22 @@ __attribute__((always_inline)) inline float SumLanes(typename Vectors<W>::F v) {
   return s;
 }
 
+// T: the element type of keys and values, float or bf16 bits (uint16_t).
+template <typename T>
 struct Problem {
   const float* q;
   int tq;
-  KeysT keys;
-  const float* v;
+  const T* key_t;
+  int key_stride;
+  const T* v;
   int tk, heads, kv_heads, head_dim;
   float scale;
   const float* key_bias;
   float* out;
 };
 
-template <int W, int S>
-__attribute__((always_inline)) inline void AccumulateValues(const float* values, int kv_stride, int kb, int valid,
+template <int W, int S, typename T>
+__attribute__((always_inline)) inline void AccumulateValues(const T* values, int kv_stride, int kb, int valid,
                                                             const float (*probs)[kKeyVectors * 16],
                                                             float (*acc)[kMaxAttentionHeadDim], int i) {
   using F = typename Vectors<W>::F;
@@ -108,7 +124,7 @@ __attribute__((always_inline)) inline void AccumulateValues(const float* values,
   for (int r = 0; r < kRows; ++r) {
     for (int sl = 0; sl < S; ++sl) a[r][sl] = Load<W>(acc[r] + i + sl * W);
   }
-  const float* vj = values + static_cast<size_t>(kb) * kv_stride;
+  const T* vj = values + static_cast<size_t>(kb) * kv_stride;
   for (int j = 0; j < valid; ++j, vj += kv_stride) {
     F vv[S];
     for (int sl = 0; sl < S; ++sl) vv[sl] = Load<W>(vj + sl * W);
@@ -123,14 +139,14 @@ __attribute__((always_inline)) inline void AccumulateValues(const float* values,
 }
 
 // Up to kRows query rows (any heads of one KV head) against every key, online softmax.
-template <int W>
-__attribute__((always_inline)) inline void AttendRows(const Problem& p, int kv_head, const float* const* q_rows,
+template <int W, typename T>
+__attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int kv_head, const float* const* q_rows,
                                                       float* const* out_rows, int rows) {
   using F = typename Vectors<W>::F;
   constexpr int kBlock = kKeyVectors * W;
   const int hd = p.head_dim, kv_stride = p.kv_heads * hd;
-  const float* key_t = p.keys.data + static_cast<size_t>(kv_head) * hd * p.keys.stride;  // this head's tiles
-  const float* values = p.v + kv_head * hd;
+  const T* key_t = p.key_t + static_cast<size_t>(kv_head) * hd * p.key_stride;  // this head's tiles
+  const T* values = p.v + kv_head * hd;
   alignas(64) float acc[kRows][kMaxAttentionHeadDim];
   alignas(64) float probs[kRows][kKeyVectors * 16];  // room for the widest W
   const F zero = {};
@@ -149,7 +165,7 @@ __attribute__((always_inline)) inline void AttendRows(const Problem& p, int kv_h
       for (int c = 0; c < kKeyVectors; ++c) s[r][c] = zero;
     }
     for (int i = 0; i < hd; ++i) {
-      const float* kt = key_t + (static_cast<size_t>(kb / kKeyTile) * hd + i) * kKeyTile + kb % kKeyTile;
+      const T* kt = key_t + (static_cast<size_t>(kb / kKeyTile) * hd + i) * kKeyTile + kb % kKeyTile;
       F k[kKeyVectors];
       for (int c = 0; c < kKeyVectors; ++c) k[c] = Load<W>(kt + c * W);
       for (int r = 0; r < kRows; ++r) {
@@ -205,8 +221,8 @@ __attribute__((always_inline)) inline void AttendRows(const Problem& p, int kv_h
 }
 
 // One task: query positions [q_begin, q_end) of every query head of `kv_head`.
-template <int W>
-__attribute__((always_inline)) inline void AttendTask(const Problem& p, int kv_head, int q_begin, int q_end) {
+template <int W, typename T>
+__attribute__((always_inline)) inline void AttendTask(const Problem<T>& p, int kv_head, int q_begin, int q_end) {
   const int group = p.heads / p.kv_heads, hd = p.head_dim, q_stride = p.heads * hd;
   const float* q_rows[kRows];
   float* out_rows[kRows];
@@ -217,7 +233,7 @@ __attribute__((always_inline)) inline void AttendTask(const Problem& p, int kv_h
       q_rows[rows] = p.q + static_cast<size_t>(t) * q_stride + head * hd;
       out_rows[rows] = p.out + static_cast<size_t>(t) * q_stride + head * hd;
       if (++rows == kRows) {
-        AttendRows<W>(p, kv_head, q_rows, out_rows, rows);
+        AttendRows<W, T>(p, kv_head, q_rows, out_rows, rows);
         rows = 0;
       }
     }
@@ -225,72 +241,72 @@ __attribute__((always_inline)) inline void AttendTask(const Problem& p, int kv_h
   if (rows > 0) {
     // Unused rows repeat the first one so the block loop needs no row bound; only `rows` are written.
     for (int r = rows; r < kRows; ++r) q_rows[r] = q_rows[0];
-    AttendRows<W>(p, kv_head, q_rows, out_rows, rows);
+    AttendRows<W, T>(p, kv_head, q_rows, out_rows, rows);
   }
 }
 
-using TaskFn = void (*)(const Problem&, int, int, int);
+template <typename T>
+using TaskFn = void (*)(const Problem<T>&, int, int, int);
 
-void TaskGeneric2(const Problem& p, int kv_head, int b, int e) { AttendTask<2>(p, kv_head, b, e); }
-void TaskGeneric4(const Problem& p, int kv_head, int b, int e) { AttendTask<4>(p, kv_head, b, e); }
-void TaskGeneric8(const Problem& p, int kv_head, int b, int e) { AttendTask<8>(p, kv_head, b, e); }
-#if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) void TaskAvx2_8(const Problem& p, int kv_head, int b, int e) {
+template <typename T>
+void TaskGeneric2(const Problem<T>& p, int kv_head, int b, int e) {
+  AttendTask<2>(p, kv_head, b, e);
+}
+template <typename T>
+void TaskGeneric4(const Problem<T>& p, int kv_head, int b, int e) {
+  AttendTask<4>(p, kv_head, b, e);
+}
+template <typename T>
+void TaskGeneric8(const Problem<T>& p, int kv_head, int b, int e) {
   AttendTask<8>(p, kv_head, b, e);
 }
-__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx512_16(const Problem& p, int kv_head,
-                                                                                     int b, int e) {
+#if defined(__x86_64__)
+template <typename T>
+__attribute__((target("avx2,fma"))) void TaskAvx2_8(const Problem<T>& p, int kv_head, int b, int e) {
+  AttendTask<8>(p, kv_head, b, e);
+}
+template <typename T>
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx512_16(const Problem<T>& p,
+                                                                                     int kv_head, int b, int e) {
   AttendTask<16>(p, kv_head, b, e);
 }
-__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx512_8(const Problem& p, int kv_head,
+template <typename T>
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx512_8(const Problem<T>& p, int kv_head,
                                                                                     int b, int e) {
   AttendTask<8>(p, kv_head, b, e);
 }
 #endif
 
 // The widest kernel the active ISA has whose width divides head_dim.
-TaskFn ChooseKernel(int head_dim) {
+template <typename T>
+TaskFn<T> ChooseKernel(int head_dim) {
 #if defined(__x86_64__)
   switch (ActiveIsa()) {
     case Isa::kAvx512:
-      if (head_dim % 16 == 0) return TaskAvx512_16;
-      if (head_dim % 8 == 0) return TaskAvx512_8;
+      if (head_dim % 16 == 0) return TaskAvx512_16<T>;
+      if (head_dim % 8 == 0) return TaskAvx512_8<T>;
       break;
     case Isa::kAvx2:
-      if (head_dim % 8 == 0) return TaskAvx2_8;
+      if (head_dim % 8 == 0) return TaskAvx2_8<T>;
       break;
     default:
       break;
   }
 #endif
-  if (head_dim % 8 == 0) return TaskGeneric8;
-  if (head_dim % 4 == 0) return TaskGeneric4;
-  return TaskGeneric2;  // head_dim is even (RoPE needs halves)
+  if (head_dim % 8 == 0) return TaskGeneric8<T>;
+  if (head_dim % 4 == 0) return TaskGeneric4<T>;
+  return TaskGeneric2<T>;  // head_dim is even (RoPE needs halves)
 }
 
-}  // namespace
-
-void TransposeKeys(const float* k, int first, int count, int kv_heads, int head_dim, float* key_t, int stride) {
-  const int kv_dim = kv_heads * head_dim;
-  for (int j = first; j < first + count; ++j) {
-    const float* row = k + static_cast<size_t>(j - first) * kv_dim;
-    for (int h = 0; h < kv_heads; ++h) {
-      float* tile = key_t + (static_cast<size_t>(h) * (stride / kKeyTile) + j / kKeyTile) * head_dim * kKeyTile;
-      for (int i = 0; i < head_dim; ++i) tile[i * kKeyTile + j % kKeyTile] = row[h * head_dim + i];
-    }
-  }
-}
-
-void Attention(const float* q, int tq, KeysT keys, const float* v, int tk, int heads, int kv_heads, int head_dim,
-               float scale, const float* key_bias, float* out, ThreadPool* pool) {
-  const Problem problem{q, tq, keys, v, tk, heads, kv_heads, head_dim, scale, key_bias, out};
-  const TaskFn kernel = ChooseKernel(head_dim);
-  const int query_blocks = (tq + kQueryBlock - 1) / kQueryBlock;
-  const int tasks = kv_heads * query_blocks;
+template <typename T>
+void RunAttention(const Problem<T>& problem, ThreadPool* pool) {
+  const TaskFn<T> kernel = ChooseKernel<T>(problem.head_dim);
+  const int query_blocks = (problem.tq + kQueryBlock - 1) / kQueryBlock;
+  const int tasks = problem.kv_heads * query_blocks;
   auto run = [&](int begin, int end) {
     for (int task = begin; task < end; ++task) {
-      const int kv_head = task % kv_heads, block = task / kv_heads;
-      kernel(problem, kv_head, block * kQueryBlock, std::min(tq, (block + 1) * kQueryBlock));
+      const int kv_head = task % problem.kv_heads, block = task / problem.kv_heads;
+      kernel(problem, kv_head, block * kQueryBlock, std::min(problem.tq, (block + 1) * kQueryBlock));
     }
   };
   if (pool == nullptr || tasks == 1) {
@@ -298,6 +314,45 @@ void Attention(const float* q, int tq, KeysT keys, const float* v, int tk, int h
   } else {
     pool->ParallelFor(tasks, 1, run);
   }
+}
+
+template <typename T, typename Convert>
+void TransposeKeysAs(const float* k, int first, int count, int kv_heads, int head_dim, T* key_t, int stride,
+                     Convert convert) {
+  const int kv_dim = kv_heads * head_dim;
+  for (int j = first; j < first + count; ++j) {
+    const float* row = k + static_cast<size_t>(j - first) * kv_dim;
+    for (int h = 0; h < kv_heads; ++h) {
+      T* tile = key_t + (static_cast<size_t>(h) * (stride / kKeyTile) + j / kKeyTile) * head_dim * kKeyTile;
+      for (int i = 0; i < head_dim; ++i) tile[i * kKeyTile + j % kKeyTile] = convert(row[h * head_dim + i]);
+    }
+  }
+}
+
+}  // namespace
+
+void TransposeKeys(const float* k, int first, int count, int kv_heads, int head_dim, float* key_t, int stride) {
+  TransposeKeysAs(k, first, count, kv_heads, head_dim, key_t, stride, [](float x) { return x; });
+}
+
+void TransposeKeys(const float* k, int first, int count, int kv_heads, int head_dim, uint16_t* key_t, int stride) {
+  TransposeKeysAs(k, first, count, kv_heads, head_dim, key_t, stride, RoundToBf16Bits);
+}
+
+void ToBf16(const float* src, size_t count, uint16_t* dst) {
+  for (size_t i = 0; i < count; ++i) dst[i] = RoundToBf16Bits(src[i]);
+}
+
+void Attention(const float* q, int tq, KeysT keys, const float* v, int tk, int heads, int kv_heads, int head_dim,
+               float scale, const float* key_bias, float* out, ThreadPool* pool) {
+  RunAttention(Problem<float>{q, tq, keys.data, keys.stride, v, tk, heads, kv_heads, head_dim, scale, key_bias, out},
+               pool);
+}
+
+void Attention(const float* q, int tq, KeysBf16 keys, const uint16_t* v, int tk, int heads, int kv_heads,
+               int head_dim, float scale, const float* key_bias, float* out, ThreadPool* pool) {
+  RunAttention(
+      Problem<uint16_t>{q, tq, keys.data, keys.stride, v, tk, heads, kv_heads, head_dim, scale, key_bias, out}, pool);
 }
 
 }  // namespace needle::optimized

@@ -7,6 +7,7 @@
 #ifndef NEEDLE_OPTIMIZED_ATTENTION_H_
 #define NEEDLE_OPTIMIZED_ATTENTION_H_
 
+#include <cstddef>
 #include <cstdint>
 
 namespace needle::optimized {
@@ -31,6 +32,15 @@ struct KeysT {
 inline constexpr int kKeyTile = 64;
 inline int KeyStride(int keys) { return (keys + kKeyTile - 1) / kKeyTile * kKeyTile; }
 
+// The same layout holding bf16 (the upper halves of fp32 values, rounded to
+// nearest even). Decoding after a long prompt reads every layer's cross-
+// attention K/V at every step; in bf16 they are half the memory traffic, and
+// small enough to stay in the last-level cache with compact weights.
+struct KeysBf16 {
+  const uint16_t* data = nullptr;
+  int stride = 0;
+};
+
 // Grouped-query attention of `tq` query rows against `tk` keys.
 // q: (tq, heads*head_dim) row-major; v: (tk, kv_heads*head_dim) row-major;
 // out: (tq, heads*head_dim). KV head j serves query heads j*group .. j*group+group-1.
@@ -41,9 +51,16 @@ inline int KeyStride(int keys) { return (keys + kKeyTile - 1) / kKeyTile * kKeyT
 inline constexpr float kMaskedKeyBias = -1e30f;
 void Attention(const float* q, int tq, KeysT keys, const float* v, int tk, int heads, int kv_heads, int head_dim,
                float scale, const float* key_bias, float* out, ThreadPool* pool);
+// The same with keys and values (v: tk x kv_heads*head_dim) in bf16; queries and arithmetic stay fp32.
+void Attention(const float* q, int tq, KeysBf16 keys, const uint16_t* v, int tk, int heads, int kv_heads,
+               int head_dim, float scale, const float* key_bias, float* out, ThreadPool* pool);
 
 // Writes rows [first, first + count) of k (row-major, kv_heads*head_dim wide) into the tiled layout.
 void TransposeKeys(const float* k, int first, int count, int kv_heads, int head_dim, float* key_t, int stride);
+void TransposeKeys(const float* k, int first, int count, int kv_heads, int head_dim, uint16_t* key_t, int stride);
+
+// dst[i] = bf16(src[i]), rounded to nearest even.
+void ToBf16(const float* src, size_t count, uint16_t* dst);
 
 }  // namespace needle::optimized
 

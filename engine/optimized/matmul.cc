@@ -143,14 +143,6 @@ internal::W8A8KernelFn W8A8Kernel(Isa isa) {
   }
 }
 
-uint16_t RoundToBf16Bits(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, sizeof(bits));
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);  // quiet NaN
-  bits += 0x7fffu + ((bits >> 16) & 1u);                                                      // round to nearest even
-  return static_cast<uint16_t>(bits >> 16);
-}
-
 size_t PanelBytes(WeightType type, int in) {
   const size_t groups = static_cast<size_t>(in) / kGroup;
   switch (type) {
@@ -265,6 +257,14 @@ float* Scratch(int in) {
 }
 
 }  // namespace
+
+uint16_t RoundToBf16Bits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);  // quiet NaN
+  bits += 0x7fffu + ((bits >> 16) & 1u);                                                      // round to nearest even
+  return static_cast<uint16_t>(bits >> 16);
+}
 
 std::string_view IsaName(Isa isa) {
   switch (isa) {

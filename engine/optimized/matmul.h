@@ -44,6 +44,9 @@ bool IsaSupported(Isa isa);  // the CPU and this build have it
 // (the exact float order is MatMulW8A8Scalar's, which every ISA reproduces bit for bit).
 enum class WeightType { kF32, kBF16, kInt8, kInt4, kW8A8 };
 std::string_view WeightTypeName(WeightType type);
+// The bf16 nearest to value (ties to even), as the upper 16 bits of an fp32.
+uint16_t RoundToBf16Bits(float value);
+
 // "fp32", "bf16", "int8", "int4", "w8a8"
 absl::StatusOr<WeightType> ParseWeightType(std::string_view name);
 

@@ -126,22 +126,23 @@ class OptimizedEngine;
 // session lays its buffers out twice: once to measure, once to hand them out.
 class Arena {
  public:
-  float* Take(size_t count) {
-    const size_t aligned = (count + 15) / 16 * 16;  // keeps every buffer 64-byte aligned
-    float* p = base_ == nullptr ? nullptr : base_ + used_;
-    used_ += aligned;
+  template <typename T = float>
+  T* Take(size_t count) {
+    const size_t bytes = (count * sizeof(T) + 63) / 64 * 64;  // keeps every buffer 64-byte aligned
+    T* p = base_ == nullptr ? nullptr : reinterpret_cast<T*>(base_ + used_);
+    used_ += bytes;
     return p;
   }
   void Allocate() {
-    storage_.assign(used_ + 16, 0.0f);
+    storage_.assign(used_ + 64, 0);
     const uintptr_t address = reinterpret_cast<uintptr_t>(storage_.data());
-    base_ = storage_.data() + ((64 - address % 64) % 64) / sizeof(float);
+    base_ = storage_.data() + (64 - address % 64) % 64;
     used_ = 0;
   }
 
  private:
-  std::vector<float> storage_;
-  float* base_ = nullptr;
+  std::vector<unsigned char> storage_;
+  unsigned char* base_ = nullptr;
   size_t used_ = 0;
 };
 
@@ -159,8 +160,11 @@ class OptimizedSession : public Session {
   void RunEncoder(absl::Span<const int32_t> tokens);
 
  private:
+  // The cross-attention K/V are fp32 at fp32 (the reference's numbers) and
+  // bf16 at every reduced precision (the *_bf16 buffers; see KeysBf16).
   struct LayerCache {
     float *self_key_t, *self_v, *cross_key_t, *cross_v;
+    uint16_t *cross_key_t_bf16, *cross_v_bf16;
   };
 
   void RunEncoderLocked(absl::Span<const int32_t> tokens);
@@ -246,7 +250,8 @@ class OptimizedEngine : public Engine {
     });
   }
 
-  void Attend(const float* q, int tq, KeysT keys, const float* v, int tk, const float* key_bias, bool any_visible,
+  template <typename Keys, typename Value>
+  void Attend(const float* q, int tq, Keys keys, const Value* v, int tk, const float* key_bias, bool any_visible,
               float* out) const {
     // With every key masked the reference's softmax is uniform: equal scores, no bias.
     Attention(q, tq, keys, v, tk, config_.num_heads, config_.num_kv_heads, config_.head_dim(),
@@ -255,6 +260,7 @@ class OptimizedEngine : public Engine {
 
   ModelConfig config_;
   WeightType type_ = WeightType::kF32;
+  bool cross_kv_bf16_ = false;  // every precision but fp32
   std::shared_ptr<const ModelWeights> weights_;  // keeps a mapped F32 embedding alive
   const uint8_t* embedding_ = nullptr;           // vocab x d fp32
   std::vector<float> embedding_owned_;           // widened copy when the file is not F32
@@ -306,6 +312,7 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
   std::unique_ptr<OptimizedEngine> engine(new OptimizedEngine(*std::move(logits)));
   engine->config_ = c;
   engine->type_ = *type;
+  engine->cross_kv_bf16_ = *type != WeightType::kF32;
   engine->weights_ = weights;
   if (embedding.dtype == DType::kF32) {
     engine->embedding_ = embedding.data;
@@ -397,9 +404,18 @@ void OptimizedSession::Carve() {
   dprojected_ = arena_.Take(d);
   logits_ = arena_.Take(c.vocab_size);
   caches_.clear();
+  const bool bf16 = engine_.cross_kv_bf16_;
   for (int l = 0; l < c.num_decoder_layers; ++l) {
-    caches_.push_back({arena_.Take(kv * decoder_stride), arena_.Take((kMaxGeneratedTokens + 1) * kv),
-                       arena_.Take(kv * encoder_stride), arena_.Take(t * kv)});
+    LayerCache cache{arena_.Take(kv * decoder_stride), arena_.Take((kMaxGeneratedTokens + 1) * kv), nullptr, nullptr,
+                     nullptr, nullptr};
+    if (bf16) {
+      cache.cross_key_t_bf16 = arena_.Take<uint16_t>(kv * encoder_stride);
+      cache.cross_v_bf16 = arena_.Take<uint16_t>(t * kv);
+    } else {
+      cache.cross_key_t = arena_.Take(kv * encoder_stride);
+      cache.cross_v = arena_.Take(t * kv);
+    }
+    caches_.push_back(cache);
   }
 }
 
@@ -447,17 +463,29 @@ absl::Status OptimizedSession::Prefill(absl::Span<const int32_t> tokens) {
   // Every layer's cross-attention K/V reads the encoder output: quantised once.
   const bool w8a8 = engine_.type_ == WeightType::kW8A8;
   if (w8a8) xq_.Quantize(encoder_out_, t, c.d_model, engine_.pool());
+  const bool bf16 = engine_.cross_kv_bf16_;
+  const int kv = c.kv_dim();
   for (size_t l = 0; l < engine_.decoder_.size(); ++l) {
     const AttentionWeights& w = engine_.decoder_[l].cross_attn;
+    LayerCache& cache = caches_[l];
+    float* values = bf16 ? v_ : cache.cross_v;  // bf16: computed in fp32, then rounded into the cache
     if (w8a8) {
       MatMul(xq_, w.k_proj, k_, engine_.pool());
-      MatMul(xq_, w.v_proj, caches_[l].cross_v, engine_.pool());
+      MatMul(xq_, w.v_proj, values, engine_.pool());
     } else {
       MatMul(encoder_out_, t, w.k_proj, k_, engine_.pool());
-      MatMul(encoder_out_, t, w.v_proj, caches_[l].cross_v, engine_.pool());
+      MatMul(encoder_out_, t, w.v_proj, values, engine_.pool());
     }
     engine_.NormAndRope(w.k_norm, k_, t, c.num_kv_heads, 0, /*rope=*/false);
-    TransposeKeys(k_, 0, t, c.num_kv_heads, c.head_dim(), caches_[l].cross_key_t, KeyStride(kMaxEncoderTokens));
+    if (bf16) {
+      ParallelRows(engine_.pool(), t, 64, [&](int begin, int end) {
+        ToBf16(v_ + static_cast<size_t>(begin) * kv, static_cast<size_t>(end - begin) * kv,
+               cache.cross_v_bf16 + static_cast<size_t>(begin) * kv);
+      });
+      TransposeKeys(k_, 0, t, c.num_kv_heads, c.head_dim(), cache.cross_key_t_bf16, KeyStride(kMaxEncoderTokens));
+    } else {
+      TransposeKeys(k_, 0, t, c.num_kv_heads, c.head_dim(), cache.cross_key_t, KeyStride(kMaxEncoderTokens));
+    }
   }
   decoded_ = 0;
   return absl::OkStatus();
@@ -499,8 +527,13 @@ absl::StatusOr<absl::Span<const float>> OptimizedSession::Decode(int32_t token) 
     ZcRmsNorm(dx_, layer.cross_norm.data(), d, dh_);
     Project(dh_, 1, xq_, {{&layer.cross_attn.q_proj, dq_}}, pool);
     engine_.NormAndRope(layer.cross_attn.q_norm, dq_, 1, c.num_heads, 0, /*rope=*/false);
-    engine_.Attend(dq_, 1, KeysT{cache.cross_key_t, cross_stride}, cache.cross_v, encoder_tokens_, key_bias_,
-                   any_key_visible_, dattended_);
+    if (engine_.cross_kv_bf16_) {
+      engine_.Attend(dq_, 1, KeysBf16{cache.cross_key_t_bf16, cross_stride}, cache.cross_v_bf16, encoder_tokens_,
+                     key_bias_, any_key_visible_, dattended_);
+    } else {
+      engine_.Attend(dq_, 1, KeysT{cache.cross_key_t, cross_stride}, cache.cross_v, encoder_tokens_, key_bias_,
+                     any_key_visible_, dattended_);
+    }
     engine_.GatedResidual(layer.cross_attn, layer.cross_gate, dattended_, 1, xq_, dprojected_, dx_);
   }
   ZcRmsNorm(dx_, engine_.decoder_final_norm_.data(), d, dh_);

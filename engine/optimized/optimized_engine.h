@@ -1,6 +1,8 @@
 // The optimized Needle engine: weights packed at load time for the CPU's
 // kernels (fp32, bf16, int8, int4 or w8a8), every product and attention split
 // across a thread pool, fused attention, and per-session caches in one arena.
+// At every precision but fp32 the cross-attention K/V are kept in bf16 (see
+// KeysBf16 in attention.h); fp32 keeps the reference engine's numbers.
 #ifndef NEEDLE_OPTIMIZED_OPTIMIZED_ENGINE_H_
 #define NEEDLE_OPTIMIZED_OPTIMIZED_ENGINE_H_
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <string>
@@ -95,6 +96,28 @@ void CheckAttention(const AttentionCase& c, opt::ThreadPool* pool) {
                  1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.mask ? bias.data() : nullptr, actual.data(), pool);
   EXPECT_LT(RelativeError(actual, expected), 1e-5f)
       << "tq " << c.tq << " tk " << c.tk << " head_dim " << c.head_dim << " mask " << c.mask;
+
+  // bf16 keys and values: the same as the reference on the bf16-rounded K and V, to fp32 rounding.
+  std::vector<float> k_rounded(k.size()), v_rounded(v.size());
+  const auto widen = [](uint16_t bits) {
+    const uint32_t word = static_cast<uint32_t>(bits) << 16;
+    float value;
+    std::memcpy(&value, &word, sizeof(value));
+    return value;
+  };
+  for (size_t i = 0; i < k.size(); ++i) k_rounded[i] = widen(opt::RoundToBf16Bits(k[i]));
+  for (size_t i = 0; i < v.size(); ++i) v_rounded[i] = widen(opt::RoundToBf16Bits(v[i]));
+  std::vector<uint16_t> key_t_bf16(static_cast<size_t>(kv_dim) * stride, 0x7fc0);  // stale lanes: NaN
+  std::vector<uint16_t> v_bf16(v.size());
+  opt::TransposeKeys(k.data(), 0, c.tk, c.kv_heads, c.head_dim, key_t_bf16.data(), stride);
+  opt::ToBf16(v.data(), v.size(), v_bf16.data());
+  reference::Attention(q.data(), c.tq, k_rounded.data(), v_rounded.data(), c.tk, c.heads, c.kv_heads, c.head_dim,
+                       visible, expected.data());
+  opt::Attention(q.data(), c.tq, opt::KeysBf16{key_t_bf16.data(), stride}, v_bf16.data(), c.tk, c.heads, c.kv_heads,
+                 c.head_dim, 1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.mask ? bias.data() : nullptr,
+                 actual.data(), pool);
+  EXPECT_LT(RelativeError(actual, expected), 1e-5f)
+      << "bf16 K/V: tq " << c.tq << " tk " << c.tk << " head_dim " << c.head_dim << " mask " << c.mask;
 }
 
 TEST(OptimizedAttentionTest, MatchesReferenceOnEveryIsa) {
