@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
   absl::StatusOr<Plan> plan = needle::bench::ExpandPlan(*params);
   if (!plan.ok()) return Fail(plan.status());
   bool device_failed = false;
+  std::vector<needle::bench::MachinePeak> peaks;
   if (!devices.empty()) {
     absl::StatusOr<std::string> binary = DeviceBinary(*params, progress);
     if (!binary.ok()) return Fail(binary.status());
@@ -147,12 +148,14 @@ int main(int argc, char** argv) {
       if (absl::Status pinned = needle::bench::SetCpuMask(params->cpu_mask); !pinned.ok()) return Fail(pinned);
     }
     const needle::bench::SystemInfo system = needle::bench::LocalSystemInfo(NEEDLE_SOURCE_DIR);
-    absl::StatusOr<std::vector<Row>> measured = needle::bench::RunPlan(*params, *plan, system, progress);
+    // Measured after pinning, on the CPUs the rows will run on, and before any engine loads.
+    if (params->roofline) peaks = needle::bench::MeasurePlanPeaks(*plan, progress);
+    absl::StatusOr<std::vector<Row>> measured = needle::bench::RunPlan(*params, *plan, system, progress, peaks);
     if (!measured.ok()) return Fail(measured.status());
     rows.insert(rows.end(), measured->begin(), measured->end());
   }
 
-  absl::StatusOr<std::string> text = needle::bench::FormatRows(rows, params->output);
+  absl::StatusOr<std::string> text = needle::bench::FormatRows(rows, params->output, peaks);
   if (!text.ok()) return Fail(text.status());
   std::fwrite(text->data(), 1, text->size(), stdout);
   if (std::fflush(stdout) != 0) return 1;

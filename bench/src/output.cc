@@ -70,6 +70,43 @@ std::string Label(const Row& row) {
 
 std::string Speed(double ts) { return ts >= 100 ? fmt::format("{:.0f}", ts) : fmt::format("{:.2f}", ts); }
 
+// Roofline columns: the achieved rate of the row's least work over its mean
+// time, and that rate over the machine's peak. Prefill is held against the
+// arithmetic peak, decode against DRAM bandwidth; a combined test shows both,
+// each over its whole time.
+bool HasRoofline(const Row& r) {
+  return r.work_flop > 0 && r.work_bytes > 0 && r.peak_flops > 0 && r.peak_bytes_per_s > 0 && r.avg_ns > 0;
+}
+bool ShowsCompute(const Row& r) { return HasRoofline(r) && r.n_prompt > 0; }
+bool ShowsBandwidth(const Row& r) { return HasRoofline(r) && r.n_gen > 0; }
+double FlopPerSecond(const Row& r) { return r.work_flop / (r.avg_ns / 1e9); }
+double BytesPerSecond(const Row& r) { return r.work_bytes / (r.avg_ns / 1e9); }
+
+// Three significant digits or more.
+std::string Rate(double value) {
+  return fmt::format(value >= 100 ? "{:.0f}" : value >= 10 ? "{:.1f}" : "{:.2f}", value);
+}
+
+void AddRooflineColumns(const std::vector<Row>& rows, std::vector<Column>& columns) {
+  if (std::any_of(rows.begin(), rows.end(), ShowsCompute)) {
+    columns.push_back({"GFLOP/s", true,
+                       [](const Row& r) { return ShowsCompute(r) ? Rate(FlopPerSecond(r) / 1e9) : std::string("-"); }});
+    columns.push_back({"% peak", true, [](const Row& r) {
+                         return ShowsCompute(r) ? fmt::format("{:.1f}", 100 * FlopPerSecond(r) / r.peak_flops)
+                                                : std::string("-");
+                       }});
+  }
+  if (std::any_of(rows.begin(), rows.end(), ShowsBandwidth)) {
+    columns.push_back({"GB/s", true, [](const Row& r) {
+                         return ShowsBandwidth(r) ? Rate(BytesPerSecond(r) / 1e9) : std::string("-");
+                       }});
+    columns.push_back({"% BW", true, [](const Row& r) {
+                         return ShowsBandwidth(r) ? fmt::format("{:.1f}", 100 * BytesPerSecond(r) / r.peak_bytes_per_s)
+                                                  : std::string("-");
+                       }});
+  }
+}
+
 std::vector<Column> TableColumns(const std::vector<Row>& rows) {
   std::vector<Column> columns;
   // Merged runs say which runtime and device a row came from; a plain local run does not need to.
@@ -103,6 +140,7 @@ std::vector<Column> TableColumns(const std::vector<Row>& rows) {
                                                      : fmt::format("{:.2f}", r.avg_ts / reference->avg_ts);
                        }});
   }
+  AddRooflineColumns(rows, columns);
   columns.push_back({"TTFT ms", true, [](const Row& r) { return fmt::format("{:.2f}", r.avg_ttft_ms); }});
   columns.push_back({"peak RSS", true, [](const Row& r) {
                        return r.peak_rss_bytes < 0 ? std::string("-") : Size(static_cast<double>(r.peak_rss_bytes));
@@ -211,7 +249,7 @@ std::vector<reports::BarChart> ThreadCharts(const std::vector<Row>& rows) {
 
 }  // namespace
 
-std::string FormatMarkdown(const std::vector<Row>& rows) {
+std::string FormatMarkdown(const std::vector<Row>& rows, const std::vector<MachinePeak>& peaks) {
   const std::vector<Column> columns = TableColumns(rows);
   const std::vector<std::vector<std::string>> cells = Cells(rows, columns);
   // Width in code points: "±" is two bytes but one column.
@@ -239,6 +277,8 @@ std::string FormatMarkdown(const std::vector<Row>& rows) {
     for (size_t c = 0; c < columns.size(); ++c) out += " " + pad(row_cells[c], c) + " |";
     out += "\n";
   }
+  if (!peaks.empty()) out += "\n";
+  for (const MachinePeak& peak : peaks) out += DescribePeak(peak) + "\n";
   const std::vector<std::string> comparisons = PeerComparisons(rows);
   if (!comparisons.empty()) out += "\n";
   for (const std::string& line : comparisons) out += line + "\n";
@@ -248,7 +288,7 @@ std::string FormatMarkdown(const std::vector<Row>& rows) {
   return out;
 }
 
-std::string FormatHtml(const std::vector<Row>& rows) {
+std::string FormatHtml(const std::vector<Row>& rows, const std::vector<MachinePeak>& peaks) {
   using reports::EscapeHtml;
   std::string out =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>needle-bench</title>\n"
@@ -268,6 +308,11 @@ std::string FormatHtml(const std::vector<Row>& rows) {
     out += "</tr>\n";
   }
   out += "</table>\n";
+  if (!peaks.empty()) {
+    out += "<h2>Measured peaks</h2>\n<ul>\n";
+    for (const MachinePeak& peak : peaks) out += "<li>" + EscapeHtml(DescribePeak(peak)) + "</li>\n";
+    out += "</ul>\n";
+  }
   const std::vector<std::string> comparisons = PeerComparisons(rows);
   if (!comparisons.empty()) {
     out += "<h2>Against peers</h2>\n<ul>\n";
@@ -309,12 +354,13 @@ bool IsOutputFormat(std::string_view format) {
   return format == "md" || format == "csv" || format == "json" || format == "jsonl" || format == "html";
 }
 
-absl::StatusOr<std::string> FormatRows(const std::vector<Row>& rows, std::string_view format) {
-  if (format == "md") return FormatMarkdown(rows);
+absl::StatusOr<std::string> FormatRows(const std::vector<Row>& rows, std::string_view format,
+                                       const std::vector<MachinePeak>& peaks) {
+  if (format == "md") return FormatMarkdown(rows, peaks);
   if (format == "csv") return FormatCsv(rows);
   if (format == "json") return FormatJson(rows);
   if (format == "jsonl") return FormatJsonl(rows);
-  if (format == "html") return FormatHtml(rows);
+  if (format == "html") return FormatHtml(rows, peaks);
   return absl::InvalidArgumentError(StrCat("unknown output format \"", format, "\" (md, csv, json, jsonl, html)"));
 }
 

@@ -104,6 +104,8 @@ std::string Usage() {
       kDefaultTimeoutSeconds,
       ")\n"
       "       --progress                  a line on stderr per row and repetition\n"
+      "       --roofline                  measure this machine's peak FLOP/s and memory bandwidth per thread\n"
+      "                                   count and give each row's speed as a fraction of them\n"
       "  -h,  --help\n"
       "List flags also repeat: -p 64 -p 1024 is -p 64,1024.\n");
 }
@@ -118,6 +120,7 @@ std::vector<std::string> DeviceArgs(const Params& params) {
     args.push_back("-pg");
     args.push_back(StrCat(prompt, ",", gen));
   }
+  if (params.roofline) args.push_back("--roofline");
   return args;
 }
 
@@ -155,6 +158,10 @@ absl::StatusOr<Params> ParseArgs(const std::vector<std::string>& args, const std
     }
     if (flag == "--progress") {
       params.progress = true;
+      continue;
+    }
+    if (flag == "--roofline") {
+      params.roofline = true;
       continue;
     }
     const auto take_value = [&]() -> absl::StatusOr<std::string> {

@@ -52,6 +52,13 @@ const Field<double> kDoubleFields[] = {
     {"stddev_ts", &Row::stddev_ts}, {"avg_ttft_ms", &Row::avg_ttft_ms}, {"temp_before_c", &Row::temp_before_c},
     {"temp_after_c", &Row::temp_after_c},
 };
+// Optional on reading: rows written before they existed (an older device binary's) still merge.
+const Field<double> kRooflineFields[] = {
+    {"work_flop", &Row::work_flop},
+    {"work_bytes", &Row::work_bytes},
+    {"peak_flops", &Row::peak_flops},
+    {"peak_bytes_per_s", &Row::peak_bytes_per_s},
+};
 
 template <typename T>
 absl::StatusOr<T> Get(const nlohmann::json& json, const char* key) {
@@ -108,7 +115,7 @@ const std::vector<std::string>& RowFields() {
       "test",         "n_prompt",       "n_gen",       "n_depth",         "repetitions",
       "warmup",       "avg_ns",         "stddev_ns",   "avg_ts",          "stddev_ts",
       "samples_ns",   "samples_ts",     "avg_ttft_ms", "samples_ttft_ms", "peak_rss_bytes",
-      "test_time"};
+      "test_time",    "work_flop",      "work_bytes",  "peak_flops",      "peak_bytes_per_s"};
   return fields;
 }
 
@@ -118,6 +125,7 @@ nlohmann::ordered_json RowToJson(const Row& row) {
   for (const auto& field : kIntFields) unordered[field.name] = row.*field.member;
   for (const auto& field : kInt64Fields) unordered[field.name] = row.*field.member;
   for (const auto& field : kDoubleFields) unordered[field.name] = row.*field.member;
+  for (const auto& field : kRooflineFields) unordered[field.name] = row.*field.member;
   unordered["samples_ns"] = row.samples_ns;
   unordered["samples_ts"] = row.samples_ts;
   unordered["samples_ttft_ms"] = row.samples_ttft_ms;
@@ -145,6 +153,12 @@ absl::StatusOr<Row> RowFromJson(const nlohmann::json& json) {
     row.*field.member = *value;
   }
   for (const auto& field : kDoubleFields) {
+    absl::StatusOr<double> value = Get<double>(json, field.name);
+    if (!value.ok()) return value.status();
+    row.*field.member = *value;
+  }
+  for (const auto& field : kRooflineFields) {
+    if (!json.contains(field.name)) continue;
     absl::StatusOr<double> value = Get<double>(json, field.name);
     if (!value.ok()) return value.status();
     row.*field.member = *value;

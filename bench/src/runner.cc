@@ -200,8 +200,21 @@ absl::StatusOr<Row> RunPeerTest(const Peer& peer, const TestSpec& spec, int warm
   return row;
 }
 
+std::vector<MachinePeak> MeasurePlanPeaks(const Plan& plan, const ProgressFn& progress) {
+  std::vector<int> thread_counts;
+  for (const TestSpec& spec : plan.tests) thread_counts.push_back(spec.threads);
+  std::sort(thread_counts.begin(), thread_counts.end());
+  thread_counts.erase(std::unique(thread_counts.begin(), thread_counts.end()), thread_counts.end());
+  std::vector<MachinePeak> peaks;
+  for (int threads : thread_counts) {
+    if (progress) progress(StrCat("measuring the machine's peaks on ", threads, " thread", threads == 1 ? "" : "s"));
+    peaks.push_back(MeasurePeak(threads));
+  }
+  return peaks;
+}
+
 absl::StatusOr<std::vector<Row>> RunPlan(const Params& params, const Plan& plan, const SystemInfo& system,
-                                         const ProgressFn& progress) {
+                                         const ProgressFn& progress, const std::vector<MachinePeak>& peaks) {
   struct Model {
     std::shared_ptr<const ModelWeights> weights;
     int64_t size = 0;
@@ -237,6 +250,9 @@ absl::StatusOr<std::vector<Row>> RunPlan(const Params& params, const Plan& plan,
       row.model_type = ModelType(model.weights->config());
       row.model_size = model.size;
       row.model_n_params = CountParameters(model.weights->config()).total();
+      for (const MachinePeak& peak : peaks) {
+        if (peak.threads == row.n_threads) FillRoofline(model.weights->config(), peak, row);
+      }
     };
     if (spec.peer >= 0) {
       engine.reset();  // its memory is not the peer's, and the machine is the peer's now

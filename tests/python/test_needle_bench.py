@@ -21,7 +21,8 @@ FIELDS = {
     "precision": str, "isa": str, "n_threads": int, "cpu_mask": str, "test": str, "n_prompt": int, "n_gen": int,
     "n_depth": int, "repetitions": int, "warmup": int, "avg_ns": float, "stddev_ns": float, "avg_ts": float,
     "stddev_ts": float, "samples_ns": list, "samples_ts": list, "avg_ttft_ms": float, "samples_ttft_ms": list,
-    "peak_rss_bytes": int, "test_time": str,
+    "peak_rss_bytes": int, "test_time": str, "work_flop": float, "work_bytes": float, "peak_flops": float,
+    "peak_bytes_per_s": float,
 }
 REPETITIONS = 2
 GENERATION_DEPTH = 64  # the prefill before a generation-only test (docs/bench.md)
@@ -92,6 +93,8 @@ def test_json_rows_have_every_field(json_run, model):
             assert all(ttft >= ns / 1e6 for ttft, ns in zip(row["samples_ttft_ms"], row["samples_ns"]))
         assert row["peak_rss_bytes"] > 1 << 20
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row["test_time"])
+        # measured only with --roofline
+        assert [row[field] for field in ("work_flop", "work_bytes", "peak_flops", "peak_bytes_per_s")] == [-1] * 4
 
 
 def test_stderr_notes_skipped_rows_and_progress(json_run):
@@ -119,6 +122,27 @@ def test_other_output_formats(needle_bench_bin, model, output):
     else:
         rows = [json.loads(line) for line in lines]
         assert [row["test"] for row in rows] == ["pp16", f"tg4 @ d{GENERATION_DEPTH}"]
+
+
+def test_roofline_fills_the_fields_and_the_columns(needle_bench_bin, model):
+    args = ["-m", model, "-p", "16", "-n", "4", "-e", "optimized", "-P", "fp32,w8a8", "-t", "1", "-r", "1",
+            "--roofline"]
+    rows = json.loads(run_bench(needle_bench_bin, *args, "-o", "json").stdout)
+    assert len(rows) == 4
+    for row in rows:
+        assert row["work_flop"] > 0 and row["work_bytes"] > 0
+        assert row["peak_flops"] > 0 and row["peak_bytes_per_s"] > 0
+    prompt = {row["precision"]: row for row in rows if row["n_prompt"] == 16}
+    # the same arithmetic in fewer bytes, against the int8 dot-product peak instead of fp32 FMA
+    assert prompt["fp32"]["work_flop"] == prompt["w8a8"]["work_flop"]
+    assert prompt["fp32"]["work_bytes"] > prompt["w8a8"]["work_bytes"]
+    assert prompt["fp32"]["peak_flops"] != prompt["w8a8"]["peak_flops"]
+
+    run = run_bench(needle_bench_bin, *args, "-o", "md")
+    assert run.returncode == 0, run.stderr
+    header = [cell.strip() for cell in run.stdout.splitlines()[0].strip("|").split("|")]
+    assert {"GFLOP/s", "% peak", "GB/s", "% BW"} <= set(header)
+    assert re.search(r"^peak, 1 thread: fp32 [\d.]+ GFLOP/s .*; DRAM [\d.]+ GB/s, L3 [\d.]+ GB/s$", run.stdout, re.M)
 
 
 def test_help_exits_zero(needle_bench_bin):

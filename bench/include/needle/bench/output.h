@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "needle/bench/roofline.h"
 #include "needle/bench/row.h"
 
 namespace needle::bench {
@@ -16,20 +17,24 @@ namespace needle::bench {
 // (mean ± stddev), TTFT ms and peak RSS; runtime, device and cpu mask columns
 // appear only when the rows differ in them (merged runs) or are pinned, and
 // "x ref" (tok/s over the reference engine's on the same device, model and
-// test) when a reference row is there. Below the table: each peer row against
-// our fastest row at its test and threads, then the builds, CPUs and devices
-// the rows came from.
-std::string FormatMarkdown(const std::vector<Row>& rows);
-// The same table and comparisons, and SVG bar charts of tok/s against threads
-// per engine and precision, one per device, model and test; one self-contained file.
-std::string FormatHtml(const std::vector<Row>& rows);
+// test) when a reference row is there. Rows with roofline fields add GFLOP/s
+// and "% peak" (prompt and combined tests) and GB/s and "% BW" (generation and
+// combined tests; "-" where a row has none). Below the table: one line per
+// measured peak in `peaks`, each peer row against our fastest row at its test
+// and threads, then the builds, CPUs and devices the rows came from.
+std::string FormatMarkdown(const std::vector<Row>& rows, const std::vector<MachinePeak>& peaks = {});
+// The same table, peaks and comparisons, and SVG bar charts of tok/s against
+// threads per engine and precision, one per device, model and test; one
+// self-contained file.
+std::string FormatHtml(const std::vector<Row>& rows, const std::vector<MachinePeak>& peaks = {});
 // Header of RowFields(); lists are ';'-separated inside one field.
 std::string FormatCsv(const std::vector<Row>& rows);
 std::string FormatJson(const std::vector<Row>& rows);
 std::string FormatJsonl(const std::vector<Row>& rows);
 
-// `format` is md, csv, json, jsonl or html.
-absl::StatusOr<std::string> FormatRows(const std::vector<Row>& rows, std::string_view format);
+// `format` is md, csv, json, jsonl or html; the peaks show in md and html.
+absl::StatusOr<std::string> FormatRows(const std::vector<Row>& rows, std::string_view format,
+                                       const std::vector<MachinePeak>& peaks = {});
 bool IsOutputFormat(std::string_view format);
 
 }  // namespace needle::bench

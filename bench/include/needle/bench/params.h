@@ -53,6 +53,8 @@ struct Params {
   std::vector<std::string> inputs;
   int timeout_seconds = kDefaultTimeoutSeconds;
   bool progress = false;
+  // Measure the machine's peaks and give each row's work as a fraction of them (needle/bench/roofline.h).
+  bool roofline = false;
   bool help = false;
 };
 
@@ -70,7 +72,7 @@ absl::StatusOr<Params> ParseArgs(const std::vector<std::string>& args, const std
 std::string Usage();
 
 // The flags that give a device's needle-bench the same tests (-p, -n, -d,
-// -pg, -r, --warmup, -e, -P); models, threads and output are per device.
+// -pg, -r, --warmup, -e, -P, --roofline); models, threads and output are per device.
 std::vector<std::string> DeviceArgs(const Params& params);
 
 // Another runtime behind a command; the protocol is in docs/peers.md.

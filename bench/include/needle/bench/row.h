@@ -64,6 +64,14 @@ struct Row {
   double avg_ttft_ms = 0;
   int64_t peak_rss_bytes = -1;  // process-wide high-water mark during the row; -1: unknown
   std::string test_time;        // UTC, ISO 8601, when the row started
+
+  // Roofline (--roofline, needle/bench/roofline.h); -1: not measured. The
+  // least operations and bytes read of the timed part, this machine's peak
+  // operations per second at the row's precision, and its DRAM read bandwidth.
+  double work_flop = -1;
+  double work_bytes = -1;
+  double peak_flops = -1;
+  double peak_bytes_per_s = -1;
 };
 
 // Mean and sample standard deviation (0 for fewer than two values).
@@ -78,7 +86,8 @@ const std::vector<std::string>& RowFields();
 
 // Keys in RowFields() order.
 nlohmann::ordered_json RowToJson(const Row& row);
-// Every field of RowFields() must be present with its type.
+// Every field of RowFields() must be present with its type, except the
+// roofline fields, which rows from builds before them lack (-1 then).
 absl::StatusOr<Row> RowFromJson(const nlohmann::json& json);
 // A JSON array of rows (-o json) or one row per line (-o jsonl).
 absl::StatusOr<std::vector<Row>> ParseRows(std::string_view text);

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "needle/bench/params.h"
+#include "needle/bench/roofline.h"
 #include "needle/bench/row.h"
 #include "needle/bench/system_info.h"
 #include "needle/engine.h"
@@ -44,9 +45,15 @@ absl::StatusOr<Row> RunTest(const Engine& engine, const TestSpec& spec, int warm
 absl::StatusOr<Row> RunPeerTest(const Peer& peer, const TestSpec& spec, int warmup, int repetitions,
                                 std::chrono::seconds timeout);
 
-// Every row of the plan, with model, machine and memory fields filled in.
+// Every row of the plan, with model, machine and memory fields filled in;
+// with the peak measured at a row's thread count among `peaks`, its roofline
+// fields too (peers' rows included: their work is the same).
 absl::StatusOr<std::vector<Row>> RunPlan(const Params& params, const Plan& plan, const SystemInfo& system,
-                                         const ProgressFn& progress = nullptr);
+                                         const ProgressFn& progress = nullptr,
+                                         const std::vector<MachinePeak>& peaks = {});
+
+// MeasurePeak once for every thread count of the plan, in ascending order.
+std::vector<MachinePeak> MeasurePlanPeaks(const Plan& plan, const ProgressFn& progress = nullptr);
 
 }  // namespace needle::bench
 
