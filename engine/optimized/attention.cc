@@ -26,7 +26,8 @@ struct Vectors {
 };
 
 constexpr int kRows = 4;              // query rows sharing each load of a key block
-constexpr int kQueryBlock = 16;       // query positions per task (times the GQA group in rows)
+constexpr int kSweepRows = 64;        // rows (a multiple of kRows) that share each pass over the keys
+constexpr int kQueryBlock = 32;       // query positions per task (times the GQA group in rows)
 constexpr int kKeyVectors = 4;        // a key block is kKeyVectors vectors of W keys
 constexpr int kSlices = 4;            // W-wide slices of head_dim accumulated together
 constexpr float kExpLowest = -87.3f;  // below this expf underflows; treat as an exact 0
@@ -117,12 +118,12 @@ struct Problem {
 
 template <int W, int S, typename T>
 __attribute__((always_inline)) inline void AccumulateValues(const T* values, int kv_stride, int kb, int valid,
-                                                            const float (*probs)[kKeyVectors * 16],
-                                                            float (*acc)[kMaxAttentionHeadDim], int i) {
+                                                            const float (*probs)[kKeyVectors * 16], float* acc,
+                                                            int acc_stride, int i) {
   using F = typename Vectors<W>::F;
   F a[kRows][S];
   for (int r = 0; r < kRows; ++r) {
-    for (int sl = 0; sl < S; ++sl) a[r][sl] = Load<W>(acc[r] + i + sl * W);
+    for (int sl = 0; sl < S; ++sl) a[r][sl] = Load<W>(acc + r * acc_stride + i + sl * W);
   }
   const T* vj = values + static_cast<size_t>(kb) * kv_stride;
   for (int j = 0; j < valid; ++j, vj += kv_stride) {
@@ -134,45 +135,38 @@ __attribute__((always_inline)) inline void AccumulateValues(const T* values, int
     }
   }
   for (int r = 0; r < kRows; ++r) {
-    for (int sl = 0; sl < S; ++sl) Store<W>(acc[r] + i + sl * W, a[r][sl]);
+    for (int sl = 0; sl < S; ++sl) Store<W>(acc + r * acc_stride + i + sl * W, a[r][sl]);
   }
 }
 
-// Up to kRows query rows (any heads of one KV head) against every key, online softmax.
+// Up to kSweepRows query rows (any heads of one KV head) against every key,
+// online softmax. The key blocks are the outer loop: each block of K and V is
+// read once from L2 and then serves every group of kRows rows while it sits in
+// L1; with the rows outermost, K and V were streamed from L2 once per group,
+// and that bandwidth, not arithmetic, bounded long prefills. `rows` is a
+// multiple of kRows (callers repeat a row to fill the last group); only
+// `used_rows` are written.
 template <int W, typename T>
 __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int kv_head, const float* const* q_rows,
-                                                      float* const* out_rows, int rows) {
+                                                      float* const* out_rows, int rows, int used_rows) {
   using F = typename Vectors<W>::F;
   constexpr int kBlock = kKeyVectors * W;
   const int hd = p.head_dim, kv_stride = p.kv_heads * hd;
   const T* key_t = p.key_t + static_cast<size_t>(kv_head) * hd * p.key_stride;  // this head's tiles
   const T* values = p.v + kv_head * hd;
-  alignas(64) float acc[kRows][kMaxAttentionHeadDim];
+  // Row r's accumulator is acc + r * hd: dense, so the rows' state shares no cache sets needlessly.
+  alignas(64) float acc[kSweepRows * kMaxAttentionHeadDim];
   alignas(64) float probs[kRows][kKeyVectors * 16];  // room for the widest W
   const F zero = {};
-  float row_max[kRows];
-  F row_sum[kRows];  // per lane; summed across lanes once at the end
-  for (int r = 0; r < kRows; ++r) {
-    std::fill(acc[r], acc[r] + hd, 0.0f);
+  float row_max[kSweepRows];
+  F row_sum[kSweepRows];  // per lane; summed across lanes once at the end
+  std::fill(acc, acc + rows * hd, 0.0f);
+  for (int r = 0; r < rows; ++r) {
     row_max[r] = kMaskedKeyBias;
     row_sum[r] = zero;
   }
   for (int kb = 0; kb < p.tk; kb += kBlock) {
     const int valid = std::min(kBlock, p.tk - kb);
-    // Scores of the block: s[r][c] = sum_i q_r[i] * key_t[i][kb + c*W ..].
-    F s[kRows][kKeyVectors];
-    for (int r = 0; r < kRows; ++r) {
-      for (int c = 0; c < kKeyVectors; ++c) s[r][c] = zero;
-    }
-    for (int i = 0; i < hd; ++i) {
-      const T* kt = key_t + (static_cast<size_t>(kb / kKeyTile) * hd + i) * kKeyTile + kb % kKeyTile;
-      F k[kKeyVectors];
-      for (int c = 0; c < kKeyVectors; ++c) k[c] = Load<W>(kt + c * W);
-      for (int r = 0; r < kRows; ++r) {
-        const float qi = q_rows[r][i];
-        for (int c = 0; c < kKeyVectors; ++c) s[r][c] += qi * k[c];
-      }
-    }
     F bias[kKeyVectors] = {};
     for (int c = 0; c < kKeyVectors; ++c) {
       bias[c] = p.key_bias != nullptr && valid == kBlock ? Load<W>(p.key_bias + kb + c * W) : zero;
@@ -183,66 +177,91 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
         }
       }
     }
-    // Every row, used or not, so the value pass below never reads unset probabilities.
-    for (int r = 0; r < kRows; ++r) {
-      F block_max = zero + kMaskedKeyBias;
-      for (int c = 0; c < kKeyVectors; ++c) {
-        // A masked score is exactly the bias, not q.k + bias, so stale lanes past the last key cannot leak in.
-        const F scored = s[r][c] * p.scale + bias[c];
-        s[r][c] = bias[c] <= kMaskedKeyBias ? bias[c] : scored;
-        block_max = block_max > s[r][c] ? block_max : s[r][c];
+    for (int g = 0; g < rows; g += kRows) {
+      // Scores of the block: s[r][c] = sum_i q_r[i] * key_t[i][kb + c*W ..].
+      F s[kRows][kKeyVectors];
+      for (int r = 0; r < kRows; ++r) {
+        for (int c = 0; c < kKeyVectors; ++c) s[r][c] = zero;
       }
-      const float new_max = std::max(row_max[r], MaxLanes<W>(block_max));
-      // The vector exp, not std::exp: a library call here would spill every live score vector around it.
-      const float correction = Exp<W>(zero + (row_max[r] - new_max))[0];
-      row_max[r] = new_max;
-      F sum = zero;
-      for (int c = 0; c < kKeyVectors; ++c) {
-        const F e = Exp<W>(s[r][c] - new_max);
-        sum += e;
-        Store<W>(probs[r] + c * W, e);
+      for (int i = 0; i < hd; ++i) {
+        const T* kt = key_t + (static_cast<size_t>(kb / kKeyTile) * hd + i) * kKeyTile + kb % kKeyTile;
+        F k[kKeyVectors];
+        for (int c = 0; c < kKeyVectors; ++c) k[c] = Load<W>(kt + c * W);
+        for (int r = 0; r < kRows; ++r) {
+          const float qi = q_rows[g + r][i];
+          for (int c = 0; c < kKeyVectors; ++c) s[r][c] += qi * k[c];
+        }
       }
-      row_sum[r] = row_sum[r] * correction + sum;
-      if (correction != 1.0f) {
-        for (int i = 0; i < hd; i += W) Store<W>(acc[r] + i, Load<W>(acc[r] + i) * correction);
+      // Every row of the group, used or not, so the value pass below never reads unset probabilities.
+      for (int r = 0; r < kRows; ++r) {
+        F block_max = zero + kMaskedKeyBias;
+        for (int c = 0; c < kKeyVectors; ++c) {
+          // A masked score is exactly the bias, not q.k + bias, so stale lanes past the last key cannot leak in.
+          const F scored = s[r][c] * p.scale + bias[c];
+          s[r][c] = bias[c] <= kMaskedKeyBias ? bias[c] : scored;
+          block_max = block_max > s[r][c] ? block_max : s[r][c];
+        }
+        const float new_max = std::max(row_max[g + r], MaxLanes<W>(block_max));
+        // The vector exp, not std::exp: a library call here would spill every live score vector around it.
+        const float correction = Exp<W>(zero + (row_max[g + r] - new_max))[0];
+        row_max[g + r] = new_max;
+        F sum = zero;
+        for (int c = 0; c < kKeyVectors; ++c) {
+          const F e = Exp<W>(s[r][c] - new_max);
+          sum += e;
+          Store<W>(probs[r] + c * W, e);
+        }
+        row_sum[g + r] = row_sum[g + r] * correction + sum;
+        if (correction != 1.0f) {
+          float* row = acc + (g + r) * hd;
+          for (int i = 0; i < hd; i += W) Store<W>(row + i, Load<W>(row + i) * correction);
+        }
       }
+      // acc[r] += sum_j probs[r][j] * v_j, up to kSlices W-wide slices of head_dim at
+      // a time: kRows x kSlices independent accumulators hide the FMA latency.
+      int i = 0;
+      for (; i + kSlices * W <= hd; i += kSlices * W)
+        AccumulateValues<W, kSlices>(values + i, kv_stride, kb, valid, probs, acc + g * hd, hd, i);
+      for (; i < hd; i += W) AccumulateValues<W, 1>(values + i, kv_stride, kb, valid, probs, acc + g * hd, hd, i);
     }
-    // acc[r] += sum_j probs[r][j] * v_j, up to kSlices W-wide slices of head_dim at
-    // a time: kRows x kSlices independent accumulators hide the FMA latency.
-    int i = 0;
-    for (; i + kSlices * W <= hd; i += kSlices * W)
-      AccumulateValues<W, kSlices>(values + i, kv_stride, kb, valid, probs, acc, i);
-    for (; i < hd; i += W) AccumulateValues<W, 1>(values + i, kv_stride, kb, valid, probs, acc, i);
   }
-  for (int r = 0; r < rows; ++r) {
+  for (int r = 0; r < used_rows; ++r) {
     const float inv = 1.0f / SumLanes<W>(row_sum[r]);
-    for (int i = 0; i < hd; ++i) out_rows[r][i] = acc[r][i] * inv;
+    for (int i = 0; i < hd; ++i) out_rows[r][i] = acc[r * hd + i] * inv;
   }
+}
+
+// Rows collected so far: unused rows of the last group repeat the first one,
+// so the group loop needs no row bound. (A function, not a lambda: a lambda
+// would not inherit the caller's target attribute and would compile to
+// baseline x86-64 code.)
+template <int W, typename T>
+__attribute__((always_inline)) inline void Sweep(const Problem<T>& p, int kv_head, const float** q_rows,
+                                                 float* const* out_rows, int rows) {
+  const int padded = (rows + kRows - 1) / kRows * kRows;
+  for (int r = rows; r < padded; ++r) q_rows[r] = q_rows[0];
+  AttendRows<W, T>(p, kv_head, q_rows, out_rows, padded, rows);
 }
 
 // One task: query positions [q_begin, q_end) of every query head of `kv_head`.
 template <int W, typename T>
 __attribute__((always_inline)) inline void AttendTask(const Problem<T>& p, int kv_head, int q_begin, int q_end) {
   const int group = p.heads / p.kv_heads, hd = p.head_dim, q_stride = p.heads * hd;
-  const float* q_rows[kRows];
-  float* out_rows[kRows];
+  const float* q_rows[kSweepRows];
+  float* out_rows[kSweepRows];
   int rows = 0;
   for (int t = q_begin; t < q_end; ++t) {
     for (int g = 0; g < group; ++g) {
       const int head = kv_head * group + g;
       q_rows[rows] = p.q + static_cast<size_t>(t) * q_stride + head * hd;
       out_rows[rows] = p.out + static_cast<size_t>(t) * q_stride + head * hd;
-      if (++rows == kRows) {
-        AttendRows<W, T>(p, kv_head, q_rows, out_rows, rows);
+      if (++rows == kSweepRows) {
+        Sweep<W, T>(p, kv_head, q_rows, out_rows, rows);
         rows = 0;
       }
     }
   }
-  if (rows > 0) {
-    // Unused rows repeat the first one so the block loop needs no row bound; only `rows` are written.
-    for (int r = rows; r < kRows; ++r) q_rows[r] = q_rows[0];
-    AttendRows<W, T>(p, kv_head, q_rows, out_rows, rows);
-  }
+  if (rows > 0) Sweep<W, T>(p, kv_head, q_rows, out_rows, rows);
 }
 
 template <typename T>
