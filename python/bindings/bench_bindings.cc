@@ -21,15 +21,19 @@ namespace needle::python {
 namespace {
 
 py::list RunBench(const std::optional<std::vector<std::string>>& models, const std::vector<int>& n_prompt,
-                  const std::vector<int>& n_gen, const std::vector<std::pair<int, int>>& prompt_gen,
-                  const std::optional<std::vector<int>>& threads, int repetitions, int warmup,
-                  const std::vector<std::string>& engines, const std::vector<std::string>& precisions,
+                  const std::vector<int>& n_gen, const std::vector<int>& n_depth,
+                  const std::vector<std::pair<int, int>>& prompt_gen, const std::optional<std::vector<int>>& threads,
+                  int repetitions, int warmup, const std::vector<std::string>& engines,
+                  const std::vector<std::string>& precisions, const std::vector<std::string>& peers,
                   const py::object& progress) {
   bench::Params params;
   params.models = models.value_or(std::vector<std::string>{NEEDLE_DEFAULT_MODEL_DIR "/needle.safetensors"});
   params.n_prompt = n_prompt;
   params.n_gen = n_gen;
+  params.n_depth = n_depth;
   params.prompt_gen = prompt_gen;
+  params.peers = peers;
+  params.peer_dir = NEEDLE_SOURCE_DIR "/bench/peers";
   // All cores by default, as needle-bench's -t does.
   params.threads =
       threads.value_or(std::vector<int>{std::max(1, static_cast<int>(std::thread::hardware_concurrency()))});
@@ -39,6 +43,9 @@ py::list RunBench(const std::optional<std::vector<std::string>>& models, const s
   params.precisions = precisions;
   if (repetitions < 1) throw py::value_error(StrCat("repetitions must be at least 1, got ", repetitions));
   if (warmup < 0) throw py::value_error(StrCat("warmup must be >= 0, got ", warmup));
+  for (int depth : n_depth) {
+    if (depth < 1) throw py::value_error(StrCat("every n_depth must be at least 1, got ", depth));
+  }
   const bench::Plan plan = ValueOrThrow(bench::ExpandPlan(params));
 
   // Plan notes (combinations left out) and per-run lines go to `progress`,
@@ -87,16 +94,18 @@ std::string FormatBenchRows(const py::list& rows, const std::string& format) {
 void RegisterBench(py::module_& m) {
   const bench::Params defaults;
   m.def("run_bench", &RunBench, py::kw_only(), py::arg("models") = py::none(), py::arg("n_prompt") = defaults.n_prompt,
-        py::arg("n_gen") = defaults.n_gen, py::arg("prompt_gen") = defaults.prompt_gen, py::arg("threads") = py::none(),
+        py::arg("n_gen") = defaults.n_gen, py::arg("n_depth") = defaults.n_depth,
+        py::arg("prompt_gen") = defaults.prompt_gen, py::arg("threads") = py::none(),
         py::arg("repetitions") = defaults.repetitions, py::arg("warmup") = defaults.warmup,
         py::arg("engines") = defaults.engines, py::arg("precisions") = defaults.precisions,
-        py::arg("progress") = py::none(),
+        py::arg("peers") = defaults.peers, py::arg("progress") = py::none(),
         "Runs needle-bench with the GIL released and returns its rows as dicts (the fields of -o json): every "
-        "model x engine x precision x threads runs every prompt (n_prompt), generation (n_gen) and combined "
-        "(prompt_gen pairs) test. models default to the default model, threads to all cores. progress(line) hears "
-        "plan notes and each run.");
+        "model x engine x precision x threads runs every prompt (n_prompt), generation (n_gen, after each n_depth "
+        "prefill) and combined (prompt_gen pairs) test; peers (\"pytorch\", \"onnxruntime\", \"NAME=COMMAND\") "
+        "time other runtimes on the same tests. models default to the default model, threads to all cores. "
+        "progress(line) hears plan notes and each run.");
   m.def("format_bench_rows", &FormatBenchRows, py::arg("rows"), py::arg("format") = std::string(bench::kDefaultOutput),
-        "Rows (as run_bench returns them) in needle-bench's output formats: md, csv, json or jsonl.");
+        "Rows (as run_bench returns them) in needle-bench's output formats: md, csv, json, jsonl or html.");
 }
 
 }  // namespace needle::python

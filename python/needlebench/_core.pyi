@@ -248,10 +248,11 @@ def run_eval(systems: Sequence[System], datasets: Sequence[Dataset], *, parallel
     """Runs every system on every item and scores each as needle-eval does."""
 
 def run_bench(*, models: Optional[Sequence[str]] = None, n_prompt: Sequence[int] = ..., n_gen: Sequence[int] = ...,
-              prompt_gen: Sequence[Tuple[int, int]] = ..., threads: Optional[Sequence[int]] = None,
-              repetitions: int = 5, warmup: int = 1, engines: Sequence[str] = ..., precisions: Sequence[str] = ...,
+              n_depth: Sequence[int] = ..., prompt_gen: Sequence[Tuple[int, int]] = ...,
+              threads: Optional[Sequence[int]] = None, repetitions: int = 5, warmup: int = 1,
+              engines: Sequence[str] = ..., precisions: Sequence[str] = ..., peers: Sequence[str] = ...,
               progress: Optional[Callable[[str], None]] = None) -> List[Dict[str, Any]]:
     """Runs needle-bench and returns its rows (the fields of -o json) as dicts."""
 
 def format_bench_rows(rows: Sequence[Dict[str, Any]], format: str = "md") -> str:
-    """Rows in needle-bench's output formats: md, csv, json or jsonl."""
+    """Rows in needle-bench's output formats: md, csv, json, jsonl or html."""

@@ -383,3 +383,19 @@ def test_run_bench_rows_have_needle_bench_fields(nb, needle_bench_bin):
     assert [row["n_threads"] for row in default_threads] == [os.cpu_count()]
     with pytest.raises(ValueError):
         nb.run_bench(engines=["nope"], n_prompt=[8], n_gen=[0], repetitions=1)
+
+
+def test_run_bench_depths_peers_and_html(nb, tmp_path):
+    peer = tmp_path / "peer.sh"
+    peer.write_text('#!/bin/sh\necho \'{"runtime": "fixed 1", "engine": "fixed", "precision": "fp32", '
+                    '"samples_ns": [1000000], "samples_ttft_ms": [1.0], "peak_rss_bytes": -1}\'\n')
+    peer.chmod(0o755)
+    rows = nb.run_bench(n_prompt=[0], n_gen=[4], n_depth=[8, 16], threads=[1], repetitions=1, warmup=0,
+                        engines=["reference"], precisions=["fp32"], peers=[f"fixed={peer}"])
+    assert [(row["runtime"], row["test"]) for row in rows] == [
+        ("needle", "tg4 @ d8"), ("needle", "tg4 @ d16"), ("fixed 1", "tg4 @ d8"), ("fixed 1", "tg4 @ d16")]
+    assert rows[2]["avg_ts"] == pytest.approx(4000.0)  # 4 steps in the peer's 1 ms
+    assert "x ref" in nb.format_bench_rows(rows, "md")
+    assert "<svg" in nb.format_bench_rows(rows, "html")
+    with pytest.raises(ValueError):
+        nb.run_bench(n_prompt=[0], n_gen=[4], n_depth=[0], repetitions=1)
