@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "markdown_table.h"
 #include "needle/bench/output.h"
 #include "needle/bench/params.h"
 #include "needle/bench/row.h"
@@ -28,24 +29,8 @@ using ::testing::HasSubstr;
 
 absl::StatusOr<Params> Parse(std::vector<std::string> args) { return ParseArgs(args, "default.safetensors"); }
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream stream(text);
-  for (std::string line; std::getline(stream, line);) lines.push_back(line);
-  return lines;
-}
-
-std::vector<std::string> Cells(const std::string& markdown_line) {
-  std::vector<std::string> cells;
-  std::istringstream stream(markdown_line);
-  std::string cell;
-  std::getline(stream, cell, '|');  // before the first bar
-  while (std::getline(stream, cell, '|')) {
-    const size_t first = cell.find_first_not_of(' '), last = cell.find_last_not_of(' ');
-    cells.push_back(first == std::string::npos ? "" : cell.substr(first, last - first + 1));
-  }
-  return cells;
-}
+using test::Cells;
+using test::Lines;
 
 Row SampleRow(const std::string& engine, const std::string& precision, int threads) {
   Row row;

@@ -12,6 +12,7 @@
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "markdown_table.h"
 #include "needle/bench/output.h"
 #include "needle/bench/row.h"
 #include "needle/config.h"
@@ -37,24 +38,8 @@ ModelConfig TinyConfig() {
   return config;
 }
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream stream(text);
-  for (std::string line; std::getline(stream, line);) lines.push_back(line);
-  return lines;
-}
-
-std::vector<std::string> Cells(const std::string& markdown_line) {
-  std::vector<std::string> cells;
-  std::istringstream stream(markdown_line);
-  std::string cell;
-  std::getline(stream, cell, '|');
-  while (std::getline(stream, cell, '|')) {
-    const size_t first = cell.find_first_not_of(' '), last = cell.find_last_not_of(' ');
-    cells.push_back(first == std::string::npos ? "" : cell.substr(first, last - first + 1));
-  }
-  return cells;
-}
+using test::Cells;
+using test::Lines;
 
 TEST(RooflineTest, PackedBytesAreWhatTheEnginePacks) {
   for (const char* precision : {"fp32", "bf16", "int8", "int4", "w8a8"}) {
