@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "needle/str_cat.h"
@@ -29,6 +30,24 @@ std::string LastLine(const std::string& text) {
   while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == '\r')) trimmed.pop_back();
   const size_t newline = trimmed.rfind('\n');
   return newline == std::string::npos ? trimmed : trimmed.substr(newline + 1);
+}
+
+// posix_spawnp cannot report a failed exec everywhere (under qemu-user the
+// child just exits with 127), so a missing program is looked up first.
+bool IsExecutable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
+
+bool ProgramExists(const std::string& program) {
+  if (program.find('/') != std::string::npos) return IsExecutable(program);
+  const char* search = std::getenv("PATH");
+  const std::string path = search != nullptr ? search : "/bin:/usr/bin";
+  size_t start = 0;
+  while (true) {
+    const size_t colon = path.find(':', start);
+    const std::string dir = path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    if (IsExecutable((dir.empty() ? std::string(".") : dir) + "/" + program)) return true;
+    if (colon == std::string::npos) return false;
+    start = colon + 1;
+  }
 }
 
 // Kills the child's whole process group (a shell's children too) and reaps it.
@@ -69,6 +88,7 @@ std::string ShellJoin(const std::vector<std::string>& argv) {
 
 absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   if (argv.empty()) return absl::InvalidArgumentError("no command to run");
+  if (!ProgramExists(argv[0])) return absl::NotFoundError(StrCat("cannot run \"", argv[0], "\": no such program"));
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return absl::InternalError(StrCat("pipe: ", std::strerror(errno)));
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
