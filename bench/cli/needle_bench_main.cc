@@ -32,7 +32,7 @@ using needle::bench::Plan;
 using needle::bench::ProgressFn;
 using needle::bench::Row;
 
-constexpr int kExitDeviceFailed = 3;
+constexpr int kExitRowsLost = 3;
 
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "needle-bench: %s\n", std::string(status.message()).c_str());
@@ -59,11 +59,11 @@ absl::StatusOr<std::string> DeviceBinary(const Params& params, const ProgressFn&
     if (!std::filesystem::exists(path)) {
       Note("cross-building the static aarch64 needle-bench (cmake --preset aarch64)");
       if (progress) progress("cross build started");
-      absl::StatusOr<needle::bench::CommandResult> built = needle::bench::RunCommand(
-          {"/bin/sh", "-c",
-           "cd " NEEDLE_SOURCE_DIR " && cmake --preset aarch64 >&2 && "
-           "cmake --build build/aarch64 --target needle-bench >&2"},
-          std::chrono::seconds(params.timeout_seconds));
+      absl::StatusOr<needle::bench::CommandResult> built =
+          needle::bench::RunCommand({"/bin/sh", "-c",
+                                     "cd " NEEDLE_SOURCE_DIR " && cmake --preset aarch64 >&2 && "
+                                     "cmake --build build/aarch64 --target needle-bench >&2"},
+                                    std::chrono::seconds(params.timeout_seconds));
       if (!built.ok()) return built.status();
       if (!built->Succeeded()) return absl::InternalError(StrCat("the aarch64 cross build ", built->Describe()));
     }
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<Plan> plan = needle::bench::ExpandPlan(*params);
   if (!plan.ok()) return Fail(plan.status());
-  bool device_failed = false;
+  bool rows_lost = false;  // a device or a peer failed; the other rows are still printed
   std::vector<needle::bench::MachinePeak> peaks;
   if (!devices.empty()) {
     absl::StatusOr<std::string> binary = DeviceBinary(*params, progress);
@@ -129,11 +129,12 @@ int main(int argc, char** argv) {
     job.threads = params->threads;
     job.timeout = std::chrono::seconds(params->timeout_seconds);
     for (const std::string& model : job.models) {
-      if (!std::filesystem::is_regular_file(model)) return Fail(absl::NotFoundError(StrCat(model, ": no such model file")));
+      if (!std::filesystem::is_regular_file(model))
+        return Fail(absl::NotFoundError(StrCat(model, ": no such model file")));
     }
     for (needle::bench::DeviceResult& result : needle::bench::RunOnDevices(devices, job, progress)) {
       if (!result.status.ok()) {
-        device_failed = true;
+        rows_lost = true;
         Note(StrCat("device adb:", result.device.serial, " failed: ", std::string(result.status.message())));
         continue;
       }
@@ -150,14 +151,19 @@ int main(int argc, char** argv) {
     const needle::bench::SystemInfo system = needle::bench::LocalSystemInfo(NEEDLE_SOURCE_DIR);
     // Measured after pinning, on the CPUs the rows will run on, and before any engine loads.
     if (params->roofline) peaks = needle::bench::MeasurePlanPeaks(*plan, progress);
-    absl::StatusOr<std::vector<Row>> measured = needle::bench::RunPlan(*params, *plan, system, progress, peaks);
+    absl::StatusOr<needle::bench::PlanResult> measured =
+        needle::bench::RunPlan(*params, *plan, system, progress, peaks);
     if (!measured.ok()) return Fail(measured.status());
-    rows.insert(rows.end(), measured->begin(), measured->end());
+    for (const absl::Status& failure : measured->peer_failures) {
+      rows_lost = true;
+      Note(StrCat("skipped ", std::string(failure.message())));
+    }
+    rows.insert(rows.end(), measured->rows.begin(), measured->rows.end());
   }
 
   absl::StatusOr<std::string> text = needle::bench::FormatRows(rows, params->output, peaks);
   if (!text.ok()) return Fail(text.status());
   std::fwrite(text->data(), 1, text->size(), stdout);
   if (std::fflush(stdout) != 0) return 1;
-  return device_failed ? kExitDeviceFailed : 0;
+  return rows_lost ? kExitRowsLost : 0;
 }

@@ -54,6 +54,35 @@ inline void Opaque(T& value) {
 using ComputeKernel = double (*)(int64_t reps);
 using ReadKernel = double (*)(const uint8_t* data, int64_t bytes, int64_t sweeps);
 
+// Lanes are summed through memory: GCC 12 warns falsely inside _mm512_reduce_* (its bug 105593).
+template <typename Lane, size_t kLanes>
+double SumLanes(const Lane (&lanes)[kLanes]) {
+  double sum = 0;
+  for (Lane lane : lanes) sum += static_cast<double>(lane);
+  return sum;
+}
+
+// kChains independent FMA chains on vectors of V; inlined into each ISA's
+// target function, which decides the instructions.
+template <typename V>
+__attribute__((always_inline)) inline double Fp32FmaChains(int64_t reps) {
+  V acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = V{} + 0.001f * i;
+  const V scale = V{} + 0.999f, add = V{} + 0.001f;
+  for (int64_t r = 0; r < reps; ++r) {
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; ++i) acc[i] = acc[i] * scale + add;
+  }
+  for (int i = 1; i < kChains; ++i) acc[0] += acc[i];
+  float lanes[sizeof(V) / sizeof(float)];
+  std::memcpy(lanes, &acc[0], sizeof(lanes));
+  return SumLanes(lanes);
+}
+
+using Float16Lanes = float __attribute__((vector_size(64)));
+using Float8Lanes = float __attribute__((vector_size(32)));
+using Float4Lanes = float __attribute__((vector_size(16)));
+
 #if defined(NEEDLE_ROOFLINE_X86)
 bool CpuHasAvx512() { return __builtin_cpu_supports("avx512f"); }
 bool CpuHasAvx2Fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
@@ -65,41 +94,8 @@ bool CpuHasAvx512Bf16() {
   return CpuHasAvx512() && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 5)) != 0;
 }
 
-// Lanes are summed through memory: GCC 12 warns falsely inside _mm512_reduce_* (its bug 105593).
-template <typename Lane, size_t kLanes>
-double SumLanes(const Lane (&lanes)[kLanes]) {
-  double sum = 0;
-  for (Lane lane : lanes) sum += static_cast<double>(lane);
-  return sum;
-}
-
-__attribute__((target("avx512f"))) double Fp32Avx512(int64_t reps) {
-  __m512 acc[kChains];
-  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(0.001f * i);
-  const __m512 scale = _mm512_set1_ps(0.999f), add = _mm512_set1_ps(0.001f);
-  for (int64_t r = 0; r < reps; ++r) {
-#pragma GCC unroll 12
-    for (int i = 0; i < kChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], scale, add);
-  }
-  for (int i = 1; i < kChains; ++i) acc[0] = _mm512_add_ps(acc[0], acc[i]);
-  float lanes[16];
-  _mm512_storeu_ps(lanes, acc[0]);
-  return SumLanes(lanes);
-}
-
-__attribute__((target("avx2,fma"))) double Fp32Avx2(int64_t reps) {
-  __m256 acc[kChains];
-  for (int i = 0; i < kChains; ++i) acc[i] = _mm256_set1_ps(0.001f * i);
-  const __m256 scale = _mm256_set1_ps(0.999f), add = _mm256_set1_ps(0.001f);
-  for (int64_t r = 0; r < reps; ++r) {
-#pragma GCC unroll 12
-    for (int i = 0; i < kChains; ++i) acc[i] = _mm256_fmadd_ps(acc[i], scale, add);
-  }
-  for (int i = 1; i < kChains; ++i) acc[0] = _mm256_add_ps(acc[0], acc[i]);
-  float lanes[8];
-  _mm256_storeu_ps(lanes, acc[0]);
-  return SumLanes(lanes);
-}
+__attribute__((target("avx512f"))) double Fp32Avx512(int64_t reps) { return Fp32FmaChains<Float16Lanes>(reps); }
+__attribute__((target("avx2,fma"))) double Fp32Avx2(int64_t reps) { return Fp32FmaChains<Float8Lanes>(reps); }
 
 // The bf16 and int8 kernels are one inline-assembly block per iteration over
 // twelve (eight for AVX2) named accumulators: with the intrinsics, GCC 12 copies
@@ -219,17 +215,7 @@ bool CpuHasDotProd() {
 #endif
 }
 
-double Fp32Neon(int64_t reps) {
-  float32x4_t acc[kChains];
-  for (int i = 0; i < kChains; ++i) acc[i] = vdupq_n_f32(0.001f * i);
-  const float32x4_t scale = vdupq_n_f32(0.999f), add = vdupq_n_f32(0.001f);
-  for (int64_t r = 0; r < reps; ++r) {
-#pragma GCC unroll 12
-    for (int i = 0; i < kChains; ++i) acc[i] = vfmaq_f32(add, acc[i], scale);
-  }
-  for (int i = 1; i < kChains; ++i) acc[0] = vaddq_f32(acc[0], acc[i]);
-  return vaddvq_f32(acc[0]);
-}
+double Fp32Neon(int64_t reps) { return Fp32FmaChains<Float4Lanes>(reps); }
 
 __attribute__((target("arch=armv8.2-a+dotprod"))) double Int8NeonDot(int64_t reps) {
   int32x4_t acc[kChains];

@@ -154,15 +154,19 @@ absl::StatusOr<Row> RunTest(const Engine& engine, const TestSpec& spec, int warm
 absl::StatusOr<Row> RunPeerTest(const Peer& peer, const TestSpec& spec, int warmup, int repetitions,
                                 std::chrono::seconds timeout) {
   std::vector<std::string> argv = peer.command;
-  const std::vector<std::string> flags = {
-      "--model",      spec.model,       "--threads", std::to_string(spec.threads), "--precision", spec.precision,
-      "--n-prompt",   std::to_string(spec.n_prompt), "--n-gen", std::to_string(spec.n_gen),
-      "--n-depth",    std::to_string(spec.n_prompt > 0 ? 0 : spec.n_depth),
-      "--repetitions", std::to_string(repetitions), "--warmup", std::to_string(warmup)};
+  const std::vector<std::string> flags = {"--model",       spec.model,
+                                          "--threads",     std::to_string(spec.threads),
+                                          "--precision",   spec.precision,
+                                          "--n-prompt",    std::to_string(spec.n_prompt),
+                                          "--n-gen",       std::to_string(spec.n_gen),
+                                          "--n-depth",     std::to_string(spec.n_prompt > 0 ? 0 : spec.n_depth),
+                                          "--repetitions", std::to_string(repetitions),
+                                          "--warmup",      std::to_string(warmup)};
   argv.insert(argv.end(), flags.begin(), flags.end());
   const std::string who = StrCat("peer ", peer.name);
   absl::StatusOr<CommandResult> result = RunCommand(argv, timeout);
-  if (!result.ok()) return absl::Status(result.status().code(), StrCat(who, ": ", std::string(result.status().message())));
+  if (!result.ok())
+    return absl::Status(result.status().code(), StrCat(who, ": ", std::string(result.status().message())));
   if (!result->Succeeded()) return absl::InternalError(StrCat(who, " ", result->Describe()));
   const nlohmann::json reply = nlohmann::json::parse(result->out, nullptr, false);
   const auto invalid = [&](const std::string& why) {
@@ -177,14 +181,14 @@ absl::StatusOr<Row> RunPeerTest(const Peer& peer, const TestSpec& spec, int warm
   absl::StatusOr<std::vector<int64_t>> samples_ns = PeerField<std::vector<int64_t>>(reply, "samples_ns");
   absl::StatusOr<std::vector<double>> ttft = PeerField<std::vector<double>>(reply, "samples_ttft_ms");
   absl::StatusOr<int64_t> rss = PeerField<int64_t>(reply, "peak_rss_bytes");
-  for (const absl::Status& status : {runtime.status(), engine.status(), precision.status(), samples_ns.status(),
-                                     ttft.status(), rss.status()}) {
+  for (const absl::Status& status :
+       {runtime.status(), engine.status(), precision.status(), samples_ns.status(), ttft.status(), rss.status()}) {
     if (!status.ok()) return invalid(std::string(status.message()));
   }
   if (*precision != spec.precision) return invalid(StrCat("it ran ", *precision, ", not ", spec.precision));
   if (samples_ns->size() != static_cast<size_t>(repetitions) || ttft->size() != samples_ns->size()) {
-    return invalid(StrCat("it reported ", samples_ns->size(), " times and ", ttft->size(), " TTFTs for ",
-                          repetitions, " repetitions"));
+    return invalid(StrCat("it reported ", samples_ns->size(), " times and ", ttft->size(), " TTFTs for ", repetitions,
+                          " repetitions"));
   }
   if (std::any_of(samples_ns->begin(), samples_ns->end(), [](int64_t ns) { return ns <= 0; })) {
     return invalid("a time is not positive");
@@ -213,8 +217,8 @@ std::vector<MachinePeak> MeasurePlanPeaks(const Plan& plan, const ProgressFn& pr
   return peaks;
 }
 
-absl::StatusOr<std::vector<Row>> RunPlan(const Params& params, const Plan& plan, const SystemInfo& system,
-                                         const ProgressFn& progress, const std::vector<MachinePeak>& peaks) {
+absl::StatusOr<PlanResult> RunPlan(const Params& params, const Plan& plan, const SystemInfo& system,
+                                   const ProgressFn& progress, const std::vector<MachinePeak>& peaks) {
   struct Model {
     std::shared_ptr<const ModelWeights> weights;
     int64_t size = 0;
@@ -230,7 +234,7 @@ absl::StatusOr<std::vector<Row>> RunPlan(const Params& params, const Plan& plan,
     models[spec.model] = {*std::move(weights), error ? -1 : static_cast<int64_t>(size)};
   }
 
-  std::vector<Row> rows;
+  PlanResult result;
   std::unique_ptr<Engine> engine;
   std::string engine_key;
   for (size_t i = 0; i < plan.tests.size(); ++i) {
@@ -261,9 +265,13 @@ absl::StatusOr<std::vector<Row>> RunPlan(const Params& params, const Plan& plan,
       const std::string started = UtcTimestamp();
       absl::StatusOr<Row> row = RunPeerTest(plan.peers[spec.peer], spec, params.warmup, params.repetitions,
                                             std::chrono::seconds(params.timeout_seconds));
-      if (!row.ok()) return absl::Status(row.status().code(), StrCat(label, ": ", std::string(row.status().message())));
+      if (!row.ok()) {
+        result.peer_failures.push_back(
+            absl::Status(row.status().code(), StrCat(label, ": ", std::string(row.status().message()))));
+        continue;
+      }
       fill_common(*row, started);
-      rows.push_back(*std::move(row));
+      result.rows.push_back(*std::move(row));
       continue;
     }
     const std::string key = StrCat(spec.model, "\n", spec.engine, "\n", spec.precision, "\n", spec.threads);
@@ -294,9 +302,9 @@ absl::StatusOr<std::vector<Row>> RunPlan(const Params& params, const Plan& plan,
     row->peak_rss_bytes = PeakRssBytes();
     fill_common(*row, started);
     row->cpu_mask = params.cpu_mask;
-    rows.push_back(*std::move(row));
+    result.rows.push_back(*std::move(row));
   }
-  return rows;
+  return result;
 }
 
 }  // namespace needle::bench

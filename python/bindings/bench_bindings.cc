@@ -64,14 +64,19 @@ py::list RunBench(const std::optional<std::vector<std::string>>& models, const s
     };
     for (const std::string& note : plan.notes) report(note);
   }
-  absl::StatusOr<std::vector<bench::Row>> rows;
+  absl::StatusOr<bench::PlanResult> result;
   {
     py::gil_scoped_release release;
-    rows = bench::RunPlan(params, plan, bench::LocalSystemInfo(NEEDLE_SOURCE_DIR), report);
+    result = bench::RunPlan(params, plan, bench::LocalSystemInfo(NEEDLE_SOURCE_DIR), report);
   }
   if (callback_error) std::rethrow_exception(callback_error);
+  const bench::PlanResult measured = ValueOrThrow(std::move(result));
+  const py::object warn = py::module_::import("warnings").attr("warn");
+  for (const absl::Status& failure : measured.peer_failures) {
+    warn(StrCat("skipped ", std::string(failure.message())), py::module_::import("builtins").attr("RuntimeWarning"));
+  }
   py::list out;
-  for (const bench::Row& row : ValueOrThrow(std::move(rows))) out.append(JsonToPython(bench::RowToJson(row)));
+  for (const bench::Row& row : measured.rows) out.append(JsonToPython(bench::RowToJson(row)));
   return out;
 }
 
@@ -103,7 +108,8 @@ void RegisterBench(py::module_& m) {
         "model x engine x precision x threads runs every prompt (n_prompt), generation (n_gen, after each n_depth "
         "prefill) and combined (prompt_gen pairs) test; peers (\"pytorch\", \"onnxruntime\", \"NAME=COMMAND\") "
         "time other runtimes on the same tests. models default to the default model, threads to all cores. "
-        "progress(line) hears plan notes and each run.");
+        "progress(line) hears plan notes and each run. A peer that fails loses its row to a RuntimeWarning naming it; "
+        "the other rows are returned.");
   m.def("format_bench_rows", &FormatBenchRows, py::arg("rows"), py::arg("format") = std::string(bench::kDefaultOutput),
         "Rows (as run_bench returns them) in needle-bench's output formats: md, csv, json, jsonl or html.");
 }

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_rows.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "markdown_table.h"
@@ -33,29 +34,17 @@ using test::Cells;
 using test::Lines;
 
 Row SampleRow(const std::string& engine, const std::string& precision, int threads) {
-  Row row;
-  row.host = "host";
-  row.cpu_info = "Test CPU, \"quoted\"";
-  row.n_cpu_cores = 2;
-  row.build_commit = "abc1234";
-  row.model_filename = "/tmp/models/needle26m.safetensors";
+  TestSpec spec;
+  spec.model = "/tmp/models/needle26m.safetensors";
+  spec.engine = engine;
+  spec.precision = precision;
+  spec.threads = threads;
+  spec.n_prompt = 1024;
+  Row row = test::MeasuredRow(spec, {0.5, 0.51, 0.49});
   row.model_type = "needle d512 h8/4 L12+8 v8192";
   row.model_size = 105261684;
   row.model_n_params = 26315421;
-  row.engine = engine;
-  row.precision = precision;
-  row.isa = engine == "optimized" ? "avx512" : "";
-  row.n_threads = threads;
-  row.test = "pp1024";
-  row.n_prompt = 1024;
-  row.repetitions = 3;
-  row.warmup = 1;
-  row.samples_ns = {500000000, 510000000, 490000000};
-  row.samples_ts = {2048.0, 2007.8, 2089.8};
-  row.samples_ttft_ms = {505.5, 515.0, 495.2};
-  Summarize(row);
   row.peak_rss_bytes = 200 << 20;
-  row.test_time = "2026-11-26T18:00:00Z";
   return row;
 }
 
@@ -204,10 +193,9 @@ TEST(OutputTest, MarkdownHasLlamaBenchColumnsAndOneLinePerRow) {
   EXPECT_EQ(Cells(lines[1])[0].back(), '-');  // text left-aligned, numbers right-aligned
   EXPECT_EQ(Cells(lines[1])[1].back(), ':');
   const std::vector<std::string> reference = Cells(lines[2]);
-  EXPECT_THAT(reference,
-              ElementsAre("needle26m.safetensors", "100.39 MiB", "26.32 M", "reference", "fp32", "1", "-", "pp1024",
-                          fmt::format("{:.2f} ± {:.2f}", rows[0].avg_ts, rows[0].stddev_ts), "1.00", "505.23",
-                          "200.00 MiB"));
+  EXPECT_THAT(reference, ElementsAre("needle26m.safetensors", "100.39 MiB", "26.32 M", "reference", "fp32", "1", "-",
+                                     "pp1024", fmt::format("{:.2f} ± {:.2f}", rows[0].avg_ts, rows[0].stddev_ts),
+                                     "1.00", "510.00", "200.00 MiB"));
   EXPECT_EQ(Cells(lines[3])[6], "avx512");
   // Padded to equal widths: every line as long as the header, counting "±" as one column.
   EXPECT_EQ(lines[2].size() - 1, lines[0].size());
@@ -308,10 +296,12 @@ TEST(RunnerTest, RunsEveryRowOfATinyModel) {
   const absl::StatusOr<Plan> plan = ExpandPlan(*params);
   ASSERT_TRUE(plan.ok()) << plan.status();
   std::vector<std::string> progress;
-  const absl::StatusOr<std::vector<Row>> rows =
+  const absl::StatusOr<PlanResult> result =
       RunPlan(*params, *plan, LocalSystemInfo(NEEDLE_SOURCE_DIR),
               [&progress](std::string_view line) { progress.emplace_back(line); });
-  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_THAT(result->peer_failures, ::testing::IsEmpty());
+  const std::vector<Row>* rows = &result->rows;
   ASSERT_EQ(rows->size(), (1 + 2 * 2) * 3u);
   EXPECT_EQ(progress.size(), rows->size() * 3);  // one warm-up and two repetitions per row
   EXPECT_THAT(progress[0], HasSubstr("row 1/15"));
@@ -349,16 +339,33 @@ TEST(RunnerTest, ABadModelFileIsAnErrorNamingIt) {
   ASSERT_TRUE(params.ok());
   const absl::StatusOr<Plan> plan = ExpandPlan(*params);
   ASSERT_TRUE(plan.ok());
-  const absl::StatusOr<std::vector<Row>> rows = RunPlan(*params, *plan, SystemInfo{});
-  ASSERT_FALSE(rows.ok());
-  EXPECT_THAT(std::string(rows.status().message()), HasSubstr("/nonexistent/model.safetensors"));
+  const absl::StatusOr<PlanResult> result = RunPlan(*params, *plan, SystemInfo{});
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("/nonexistent/model.safetensors"));
+}
+
+TEST(RunnerTest, AFailingPeerLosesItsRowAndTheOthersStay) {
+  const test::TempFile file = test::WriteTempFile(test::RandomCheckpoint(test::SmallConfig(), 12));
+  absl::StatusOr<Params> params = Parse({"-m", file.path(), "-p", "8", "-n", "0", "-t", "1", "-r", "1", "--peer",
+                                         "broken=echo peer exploded >&2; exit 2"});
+  ASSERT_TRUE(params.ok()) << params.status();
+  const absl::StatusOr<Plan> plan = ExpandPlan(*params);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const absl::StatusOr<PlanResult> result = RunPlan(*params, *plan, SystemInfo{});
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->rows.size(), plan->tests.size() - 1);
+  for (const Row& row : result->rows) EXPECT_EQ(row.runtime, "needle");
+  ASSERT_EQ(result->peer_failures.size(), 1u);
+  EXPECT_THAT(std::string(result->peer_failures[0].message()), HasSubstr("broken"));
+  EXPECT_THAT(std::string(result->peer_failures[0].message()), HasSubstr("peer exploded"));
 }
 
 TEST(ParamsTest, ParsesDepthsPeersDevicesAndInputs) {
   absl::StatusOr<Params> params =
-      Parse({"-d", "64,1024", "--peer", "pytorch", "--peer", "mine=./run.sh --fast", "--device", "local", "--device",
-             "adb:R58M", "--farm", "farm.json", "--input", "a.json", "--input", "b.jsonl", "--timeout", "30", "-o",
-             "html", "--adb", "/opt/adb", "--device-binary", "nb"});
+      Parse({"-d",       "64,1024", "--peer",   "pytorch",  "--peer",          "mine=./run.sh --fast",
+             "--device", "local",   "--device", "adb:R58M", "--farm",          "farm.json",
+             "--input",  "a.json",  "--input",  "b.jsonl",  "--timeout",       "30",
+             "-o",       "html",    "--adb",    "/opt/adb", "--device-binary", "nb"});
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_THAT(params->n_depth, ElementsAre(64, 1024));
   EXPECT_THAT(params->peers, ElementsAre("pytorch", "mine=./run.sh --fast"));
@@ -395,9 +402,8 @@ TEST(PlanTest, GenerationTestsRunAtEveryDepthAndPeersAtTheirPrecisions) {
   EXPECT_EQ(ours[1], "optimized fp32 1 tg10 @ d16");
   // Each peer only at fp32 (none runs int8), at both thread counts and depths.
   EXPECT_EQ(peers.size(), 12u);
-  EXPECT_EQ(std::count_if(peers.begin(), peers.end(), [](const std::string& line) {
-              return line.find("int8") != std::string::npos;
-            }),
+  EXPECT_EQ(std::count_if(peers.begin(), peers.end(),
+                          [](const std::string& line) { return line.find("int8") != std::string::npos; }),
             0);
 
   Params bf16_only = *Parse({"-e", "optimized", "-P", "bf16", "--peer", "onnxruntime"});
@@ -409,8 +415,8 @@ TEST(PlanTest, GenerationTestsRunAtEveryDepthAndPeersAtTheirPrecisions) {
 }
 
 TEST(PlanTest, DevicesGetTheSameTests) {
-  const Params params = *Parse({"-p", "512", "-n", "32", "-d", "128", "-pg", "64,8", "-r", "3", "--warmup", "0",
-                                "-e", "optimized", "-P", "int8", "-t", "4"});
+  const Params params = *Parse({"-p", "512", "-n", "32", "-d", "128", "-pg", "64,8", "-r", "3", "--warmup", "0", "-e",
+                                "optimized", "-P", "int8", "-t", "4"});
   EXPECT_THAT(DeviceArgs(params), ElementsAre("-p", "512", "-n", "32", "-d", "128", "-r", "3", "--warmup", "0", "-e",
                                               "optimized", "-P", "int8", "-pg", "64,8"));
 }
@@ -452,20 +458,20 @@ TEST(OutputTest, HtmlHasTheTableAndAChartOfSpeedAgainstThreads) {
   EXPECT_THAT(*html, HasSubstr("Test CPU, &quot;quoted&quot;"));  // escaped
   // One bar per (series, thread count): reference at 1 and 2 threads (0 where absent), int8 at both.
   size_t bars = 0;
-  for (size_t at = html->find("class=\"bar\""); at != std::string::npos; at = html->find("class=\"bar\"", at + 1)) ++bars;
+  for (size_t at = html->find("class=\"bar\""); at != std::string::npos; at = html->find("class=\"bar\"", at + 1))
+    ++bars;
   EXPECT_EQ(bars, 4u);
 }
 
 TEST(SubprocessTest, CapturesOutputAndExitAndKillsWhatOverstays) {
-  absl::StatusOr<CommandResult> result = RunCommand({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"},
-                                                    std::chrono::seconds(30));
+  absl::StatusOr<CommandResult> result =
+      RunCommand({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, std::chrono::seconds(30));
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->out, "out\n");
   EXPECT_EQ(result->err, "err\n");
   EXPECT_EQ(result->exit_code, 3);
   EXPECT_EQ(result->Describe(), "exited with status 3: err");
-  EXPECT_EQ(RunCommand({"/nonexistent/program"}, std::chrono::seconds(5)).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(RunCommand({"/nonexistent/program"}, std::chrono::seconds(5)).status().code(), absl::StatusCode::kNotFound);
   const absl::StatusOr<CommandResult> slow = RunCommand({"/bin/sh", "-c", "sleep 30"}, std::chrono::milliseconds(200));
   EXPECT_EQ(slow.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(std::string(slow.status().message()), HasSubstr("did not finish within 0.2 s"));

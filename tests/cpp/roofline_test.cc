@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_rows.h"
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -161,26 +162,15 @@ MachinePeak SomePeak() {
 }
 
 Row SomeRow(const std::string& precision, int n_prompt, int n_gen) {
-  Row row;
-  row.host = "host";
-  row.cpu_info = "Test CPU";
-  row.n_cpu_cores = 2;
-  row.build_commit = "abc1234";
-  row.model_filename = "/tmp/tiny.safetensors";
-  row.engine = "optimized";
-  row.precision = precision;
-  row.isa = "avx512";
-  row.n_threads = 2;
-  row.n_prompt = n_prompt;
-  row.n_gen = n_gen;
-  row.n_depth = n_prompt > 0 ? 0 : 64;
-  row.test = n_prompt > 0 ? "pp12" : "tg5 @ d64";
-  row.repetitions = 2;
-  row.samples_ns = {400000000, 600000000};  // mean 0.5 s
-  row.samples_ts = {30, 20};
-  row.samples_ttft_ms = {1, 1};
-  Summarize(row);
-  return row;
+  TestSpec spec;
+  spec.model = "/tmp/tiny.safetensors";
+  spec.engine = "optimized";
+  spec.precision = precision;
+  spec.threads = 2;
+  spec.n_prompt = n_prompt;
+  spec.n_gen = n_gen;
+  spec.n_depth = n_prompt > 0 ? 0 : 64;
+  return test::MeasuredRow(spec, {0.4, 0.6});  // mean 0.5 s
 }
 
 TEST(RooflineTest, FillsTheRowsFieldsForItsPrecision) {

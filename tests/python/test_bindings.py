@@ -399,3 +399,10 @@ def test_run_bench_depths_peers_and_html(nb, tmp_path):
     assert "<svg" in nb.format_bench_rows(rows, "html")
     with pytest.raises(ValueError):
         nb.run_bench(n_prompt=[0], n_gen=[4], n_depth=[0], repetitions=1)
+
+
+def test_run_bench_warns_of_a_failing_peer_and_keeps_the_other_rows(nb):
+    with pytest.warns(RuntimeWarning, match="peer broken"):
+        rows = nb.run_bench(n_prompt=[8], n_gen=[0], threads=[1], repetitions=1, warmup=0, engines=["reference"],
+                            precisions=["fp32"], peers=["broken=exit 2"])
+    assert [row["runtime"] for row in rows] == ["needle"]

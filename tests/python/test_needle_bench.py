@@ -169,3 +169,12 @@ def test_a_file_that_is_not_a_checkpoint_is_a_clear_error(needle_bench_bin, tmp_
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!")
     run = run_bench(needle_bench_bin, "-m", str(bad), "-p", "8", "-n", "0", "-r", "1", "-t", "1", "-P", "fp32")
     assert run.returncode == 1 and run.stderr.startswith(f"needle-bench: {bad}: ") and run.stdout == ""
+
+
+def test_a_failing_peer_is_reported_and_the_other_rows_printed(needle_bench_bin, model):
+    run = run_bench(needle_bench_bin, "-m", model, "-p", "8", "-n", "0", "-r", "1", "-t", "1", "-e", "reference",
+                    "--peer", "broken=echo no runtime here >&2; exit 2", "-o", "json")
+    assert run.returncode == 3, run.stderr
+    rows = json.loads(run.stdout)
+    assert [(row["runtime"], row["engine"]) for row in rows] == [("needle", "reference")]
+    assert re.search(r"skipped row 2/2: .*peer broken.*no runtime here", run.stderr), run.stderr

@@ -45,12 +45,19 @@ absl::StatusOr<Row> RunTest(const Engine& engine, const TestSpec& spec, int warm
 absl::StatusOr<Row> RunPeerTest(const Peer& peer, const TestSpec& spec, int warmup, int repetitions,
                                 std::chrono::seconds timeout);
 
+struct PlanResult {
+  std::vector<Row> rows;
+  // One error per peer row that could not be measured, naming the row; a
+  // peer is outside software, so its failure costs its row, not the run.
+  std::vector<absl::Status> peer_failures;
+};
+
 // Every row of the plan, with model, machine and memory fields filled in;
 // with the peak measured at a row's thread count among `peaks`, its roofline
-// fields too (peers' rows included: their work is the same).
-absl::StatusOr<std::vector<Row>> RunPlan(const Params& params, const Plan& plan, const SystemInfo& system,
-                                         const ProgressFn& progress = nullptr,
-                                         const std::vector<MachinePeak>& peaks = {});
+// fields too (peers' rows included: their work is the same). An error in one
+// of our own engines ends the run.
+absl::StatusOr<PlanResult> RunPlan(const Params& params, const Plan& plan, const SystemInfo& system,
+                                   const ProgressFn& progress = nullptr, const std::vector<MachinePeak>& peaks = {});
 
 // MeasurePeak once for every thread count of the plan, in ascending order.
 std::vector<MachinePeak> MeasurePlanPeaks(const Plan& plan, const ProgressFn& progress = nullptr);
