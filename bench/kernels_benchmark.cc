@@ -14,6 +14,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "needle/str_cat.h"
@@ -119,6 +120,52 @@ void BM_Attention(benchmark::State& state, Isa isa, int t, int threads) {
       4.0 * t * t * kHeads * kHeadDim * static_cast<double>(state.iterations()) * 1e-9, benchmark::Counter::kIsRate);
 }
 
+// One decode step's cross-attention in `layer_count` decoder layers of the 26M
+// model: one query position (8 heads) against 1024 encoder keys per layer, K/V in
+// fp32 or bf16 (as the engine keeps them per precision) and distinct per
+// layer: one layer's sit in L2 (the kernel's arithmetic), all 8 layers' come
+// from L3 or DRAM as in a real step. Counter: GB/s of K/V read.
+template <typename T>
+void BM_DecodeCrossAttention(benchmark::State& state, Isa isa, int layer_count, int threads) {
+  if (!ForceIsa(isa).ok()) {
+    state.SkipWithError("instruction set not available");
+    return;
+  }
+  constexpr int kHeads = 8, kKvHeads = 4, kHeadDim = 64, kKeys = 1024;
+  constexpr size_t kKvValues = static_cast<size_t>(kKeys) * kKvHeads * kHeadDim;
+  const int stride = KeyStride(kKeys);
+  const std::vector<float> q = RandomValues(static_cast<size_t>(kHeads) * kHeadDim);
+  std::vector<float> out(q.size());
+  struct Layer {
+    std::vector<T> key_t, v;
+  };
+  std::vector<Layer> layers(layer_count);
+  for (Layer& layer : layers) {
+    const std::vector<float> k = RandomValues(kKvValues), values = RandomValues(kKvValues);
+    layer.key_t.resize(static_cast<size_t>(kKvHeads) * kHeadDim * stride);
+    TransposeKeys(k.data(), 0, kKeys, kKvHeads, kHeadDim, layer.key_t.data(), stride);
+    if constexpr (std::is_same_v<T, float>) {
+      layer.v = values;
+    } else {
+      layer.v.resize(kKvValues);
+      ToBf16(values.data(), kKvValues, layer.v.data());
+    }
+  }
+  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  for (auto _ : state) {
+    for (const Layer& layer : layers) {
+      using Keys = std::conditional_t<std::is_same_v<T, float>, KeysT, KeysBf16>;
+      Attention(q.data(), 1, Keys{layer.key_t.data(), stride}, layer.v.data(), kKeys, kHeads, kKvHeads, kHeadDim,
+                0.125f, nullptr, out.data(), pool.get());
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(2.0 * layer_count * kKvValues * sizeof(T) * static_cast<double>(state.iterations()) * 1e-9,
+                         benchmark::Counter::kIsRate);
+}
+
 // The fixed cost of one ParallelFor with an empty body: what every product
 // split across the pool pays.
 void BM_ParallelForOverhead(benchmark::State& state) {
@@ -158,6 +205,18 @@ void RegisterAll() {
       benchmark::RegisterBenchmark(name.c_str(), BM_Attention, isa, 1024, threads)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
+      for (int layer_count : {1, 8}) {
+        const std::string decode =
+            StrCat("DecodeCrossAttention/", IsaName(isa), "/", layer_count, "x1024/threads:", threads);
+        benchmark::RegisterBenchmark((decode + "/fp32").c_str(), BM_DecodeCrossAttention<float>, isa, layer_count,
+                                     threads)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+        benchmark::RegisterBenchmark((decode + "/bf16").c_str(), BM_DecodeCrossAttention<uint16_t>, isa, layer_count,
+                                     threads)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
     }
   }
   for (Shape shape : kShapes) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "optimized/matmul.h"
 #include "optimized/thread_pool.h"
@@ -30,6 +31,9 @@ constexpr int kSweepRows = 64;        // rows (a multiple of kRows) that share e
 constexpr int kQueryBlock = 32;       // query positions per task (times the GQA group in rows)
 constexpr int kKeyVectors = 4;        // a key block is kKeyVectors vectors of W keys
 constexpr int kSlices = 4;            // W-wide slices of head_dim accumulated together
+constexpr int kFewRows = 4;           // up to this many rows per KV head take AttendFew (decode)
+constexpr int kChunk = 512;           // keys whose scores AttendFew holds at once (a multiple of kKeyTile)
+constexpr int kPrefetchKeys = 8;      // value rows ahead that the value pass prefetches
 constexpr float kExpLowest = -87.3f;  // below this expf underflows; treat as an exact 0
 static_assert(kKeyVectors * 16 <= kKeyTile, "a key block must not run past the stride");
 
@@ -40,15 +44,33 @@ __attribute__((always_inline)) inline typename Vectors<W>::F Load(const float* p
   return v;
 }
 
+// Interleaves zero halves below the W bf16 values: lane i of the result is
+// halves[i] << 16. For W >= 8 GCC makes this one permute (vpermi2w, or
+// vpermq + vpunpcklwd); __builtin_convertvector then a shift took six
+// instructions per AVX-512 vector, and bf16 decode attention was bound by them.
+template <int W, size_t... I>
+__attribute__((always_inline)) inline typename Vectors<W>::F InterleaveZeroHalves(typename Vectors<W>::H halves,
+                                                                                  std::index_sequence<I...>) {
+  typedef uint16_t H2 __attribute__((vector_size(W * sizeof(float))));
+  const H2 wide = __builtin_shufflevector(typename Vectors<W>::H{}, halves, (I % 2 == 0 ? 0 : W + I / 2)...);
+  typename Vectors<W>::F v;
+  std::memcpy(&v, &wide, sizeof(v));
+  return v;
+}
+
 // W bf16 values widened to fp32: a bf16 is the upper half of an fp32.
 template <int W>
 __attribute__((always_inline)) inline typename Vectors<W>::F Load(const uint16_t* p) {
   typename Vectors<W>::H halves;
   std::memcpy(&halves, p, sizeof(halves));
-  const typename Vectors<W>::U widened = __builtin_convertvector(halves, typename Vectors<W>::U) << 16;
-  typename Vectors<W>::F v;
-  std::memcpy(&v, &widened, sizeof(v));
-  return v;
+  if constexpr (W >= 8) {
+    return InterleaveZeroHalves<W>(halves, std::make_index_sequence<2 * W>{});
+  } else {  // SSE2 has no cheap word permute; NEON widens with one shift-left-long either way
+    const typename Vectors<W>::U widened = __builtin_convertvector(halves, typename Vectors<W>::U) << 16;
+    typename Vectors<W>::F v;
+    std::memcpy(&v, &widened, sizeof(v));
+    return v;
+  }
 }
 
 template <int W>
@@ -116,27 +138,43 @@ struct Problem {
   float* out;
 };
 
-template <int W, int S, typename T>
+// acc[r][i .. i + S*W) += sum_j probs[r][j] * v_(kb + j)[i ..] for R rows and
+// `valid` keys; probs rows are `probs_stride` apart.
+template <int W, int S, int R, typename T>
 __attribute__((always_inline)) inline void AccumulateValues(const T* values, int kv_stride, int kb, int valid,
-                                                            const float (*probs)[kKeyVectors * 16], float* acc,
+                                                            const float* probs, int probs_stride, float* acc,
                                                             int acc_stride, int i) {
   using F = typename Vectors<W>::F;
-  F a[kRows][S];
-  for (int r = 0; r < kRows; ++r) {
+  F a[R][S];
+  for (int r = 0; r < R; ++r) {
     for (int sl = 0; sl < S; ++sl) a[r][sl] = Load<W>(acc + r * acc_stride + i + sl * W);
   }
   const T* vj = values + static_cast<size_t>(kb) * kv_stride;
   for (int j = 0; j < valid; ++j, vj += kv_stride) {
+    // Rows of one KV head are kv_stride apart, too far for the hardware
+    // prefetchers to follow when they come from the last-level cache.
+    __builtin_prefetch(vj + kPrefetchKeys * kv_stride);
     F vv[S];
     for (int sl = 0; sl < S; ++sl) vv[sl] = Load<W>(vj + sl * W);
-    for (int r = 0; r < kRows; ++r) {
-      const float p = probs[r][j];
+    for (int r = 0; r < R; ++r) {
+      const float p = probs[r * probs_stride + j];
       for (int sl = 0; sl < S; ++sl) a[r][sl] += p * vv[sl];
     }
   }
-  for (int r = 0; r < kRows; ++r) {
+  for (int r = 0; r < R; ++r) {
     for (int sl = 0; sl < S; ++sl) Store<W>(acc + r * acc_stride + i + sl * W, a[r][sl]);
   }
+}
+
+// The value pass over hd: kSlices W-wide slices at a time, then single ones.
+template <int W, int R, typename T>
+__attribute__((always_inline)) inline void AccumulateAllValues(const T* values, int kv_stride, int kb, int valid,
+                                                               const float* probs, int probs_stride, float* acc,
+                                                               int hd) {
+  int i = 0;
+  for (; i + kSlices * W <= hd; i += kSlices * W)
+    AccumulateValues<W, kSlices, R>(values + i, kv_stride, kb, valid, probs, probs_stride, acc, hd, i);
+  for (; i < hd; i += W) AccumulateValues<W, 1, R>(values + i, kv_stride, kb, valid, probs, probs_stride, acc, hd, i);
 }
 
 // Up to kSweepRows query rows (any heads of one KV head) against every key,
@@ -217,16 +255,94 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
           for (int i = 0; i < hd; i += W) Store<W>(row + i, Load<W>(row + i) * correction);
         }
       }
-      // acc[r] += sum_j probs[r][j] * v_j, up to kSlices W-wide slices of head_dim at
-      // a time: kRows x kSlices independent accumulators hide the FMA latency.
-      int i = 0;
-      for (; i + kSlices * W <= hd; i += kSlices * W)
-        AccumulateValues<W, kSlices>(values + i, kv_stride, kb, valid, probs, acc + g * hd, hd, i);
-      for (; i < hd; i += W) AccumulateValues<W, 1>(values + i, kv_stride, kb, valid, probs, acc + g * hd, hd, i);
+      // kRows x kSlices independent accumulators hide the FMA latency.
+      AccumulateAllValues<W, kRows>(values, kv_stride, kb, valid, probs[0], kKeyVectors * 16, acc + g * hd, hd);
     }
   }
   for (int r = 0; r < used_rows; ++r) {
     const float inv = 1.0f / SumLanes<W>(row_sum[r]);
+    for (int i = 0; i < hd; ++i) out_rows[r][i] = acc[r * hd + i] * inv;
+  }
+}
+
+// R rows (decode: one position's GQA group) against every key. No key block
+// serves more than these rows, so the online softmax's per-block max, exp and
+// rescale would cost more than the products: here each chunk of kChunk keys is
+// scored whole, its softmax taken in one vector pass per row, and the values
+// read once, in key order. Only `used_rows` are written.
+template <int W, int R, typename T>
+__attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv_head, const float* const* q_rows,
+                                                     float* const* out_rows, int used_rows) {
+  using F = typename Vectors<W>::F;
+  constexpr int kTileVectors = kKeyTile / W;
+  const int hd = p.head_dim, kv_stride = p.kv_heads * hd;
+  const T* key_t = p.key_t + static_cast<size_t>(kv_head) * hd * p.key_stride;  // this head's tiles
+  const T* values = p.v + kv_head * hd;
+  alignas(64) float acc[R * kMaxAttentionHeadDim];
+  alignas(64) float scores[R][kChunk];  // then the chunk's probabilities
+  float row_max[R], row_sum[R];
+  std::fill(acc, acc + R * hd, 0.0f);
+  for (int r = 0; r < R; ++r) {
+    row_max[r] = kMaskedKeyBias;
+    row_sum[r] = 0.0f;
+  }
+  const F zero = {};
+  for (int c0 = 0; c0 < p.tk; c0 += kChunk) {
+    const int n = std::min(kChunk, p.tk - c0), padded = (n + kKeyTile - 1) / kKeyTile * kKeyTile;
+    for (int t = 0; t < padded; t += kKeyTile) {
+      const T* tile = key_t + static_cast<size_t>((c0 + t) / kKeyTile) * hd * kKeyTile;
+      F s[R][kTileVectors];
+      for (int r = 0; r < R; ++r) {
+        for (int v = 0; v < kTileVectors; ++v) s[r][v] = zero;
+      }
+      for (int i = 0; i < hd; ++i) {
+        F k[kTileVectors];
+        for (int v = 0; v < kTileVectors; ++v) k[v] = Load<W>(tile + i * kKeyTile + v * W);
+        for (int r = 0; r < R; ++r) {
+          const float qi = q_rows[r][i];
+          for (int v = 0; v < kTileVectors; ++v) s[r][v] += qi * k[v];
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        for (int v = 0; v < kTileVectors; ++v) Store<W>(scores[r] + t + v * W, s[r][v]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      float* row = scores[r];
+      F block_max = zero + kMaskedKeyBias;
+      for (int j = 0; j < padded; j += W) {
+        F bias = zero;
+        if (j + W <= n) {
+          if (p.key_bias != nullptr) bias = Load<W>(p.key_bias + c0 + j);
+        } else {
+          for (int l = 0; l < W; ++l) {
+            bias[l] = j + l >= n ? kMaskedKeyBias : (p.key_bias != nullptr ? p.key_bias[c0 + j + l] : 0.0f);
+          }
+        }
+        // A masked score is exactly the bias, as in AttendRows.
+        const F scored = Load<W>(row + j) * p.scale + bias;
+        const F x = bias <= kMaskedKeyBias ? bias : scored;
+        Store<W>(row + j, x);
+        block_max = block_max > x ? block_max : x;
+      }
+      const float new_max = std::max(row_max[r], MaxLanes<W>(block_max));
+      const float correction = Exp<W>(zero + (row_max[r] - new_max))[0];
+      row_max[r] = new_max;
+      F sum = zero;
+      for (int j = 0; j < padded; j += W) {
+        const F e = Exp<W>(Load<W>(row + j) - new_max);
+        sum += e;
+        Store<W>(row + j, e);
+      }
+      row_sum[r] = row_sum[r] * correction + SumLanes<W>(sum);
+      if (correction != 1.0f) {
+        for (int i = 0; i < hd; i += W) Store<W>(acc + r * hd + i, Load<W>(acc + r * hd + i) * correction);
+      }
+    }
+    AccumulateAllValues<W, R>(values, kv_stride, c0, n, scores[0], kChunk, acc, hd);
+  }
+  for (int r = 0; r < used_rows; ++r) {
+    const float inv = 1.0f / row_sum[r];
     for (int i = 0; i < hd; ++i) out_rows[r][i] = acc[r * hd + i] * inv;
   }
 }
@@ -247,9 +363,21 @@ __attribute__((always_inline)) inline void Sweep(const Problem<T>& p, int kv_hea
 template <int W, typename T>
 __attribute__((always_inline)) inline void AttendTask(const Problem<T>& p, int kv_head, int q_begin, int q_end) {
   const int group = p.heads / p.kv_heads, hd = p.head_dim, q_stride = p.heads * hd;
-  const float* q_rows[kSweepRows];
-  float* out_rows[kSweepRows];
+  const float* q_rows[kSweepRows] = {};
+  float* out_rows[kSweepRows] = {};
   int rows = 0;
+  if ((q_end - q_begin) * group <= kFewRows) {
+    for (int t = q_begin; t < q_end; ++t) {
+      for (int g = 0; g < group; ++g, ++rows) {
+        q_rows[rows] = p.q + static_cast<size_t>(t) * q_stride + (kv_head * group + g) * hd;
+        out_rows[rows] = p.out + static_cast<size_t>(t) * q_stride + (kv_head * group + g) * hd;
+      }
+    }
+    if (rows == 1) return AttendFew<W, 1, T>(p, kv_head, q_rows, out_rows, rows);
+    if (rows == 2) return AttendFew<W, 2, T>(p, kv_head, q_rows, out_rows, rows);
+    for (int r = rows; r < kFewRows; ++r) q_rows[r] = q_rows[0];
+    return AttendFew<W, kFewRows, T>(p, kv_head, q_rows, out_rows, rows);
+  }
   for (int t = q_begin; t < q_end; ++t) {
     for (int g = 0; g < group; ++g) {
       const int head = kv_head * group + g;
@@ -285,8 +413,8 @@ __attribute__((target("avx2,fma"))) void TaskAvx2_8(const Problem<T>& p, int kv_
   AttendTask<8>(p, kv_head, b, e);
 }
 template <typename T>
-__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx512_16(const Problem<T>& p,
-                                                                                     int kv_head, int b, int e) {
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx512_16(const Problem<T>& p, int kv_head,
+                                                                                     int b, int e) {
   AttendTask<16>(p, kv_head, b, e);
 }
 template <typename T>
@@ -368,10 +496,10 @@ void Attention(const float* q, int tq, KeysT keys, const float* v, int tk, int h
                pool);
 }
 
-void Attention(const float* q, int tq, KeysBf16 keys, const uint16_t* v, int tk, int heads, int kv_heads,
-               int head_dim, float scale, const float* key_bias, float* out, ThreadPool* pool) {
-  RunAttention(
-      Problem<uint16_t>{q, tq, keys.data, keys.stride, v, tk, heads, kv_heads, head_dim, scale, key_bias, out}, pool);
+void Attention(const float* q, int tq, KeysBf16 keys, const uint16_t* v, int tk, int heads, int kv_heads, int head_dim,
+               float scale, const float* key_bias, float* out, ThreadPool* pool) {
+  RunAttention(Problem<uint16_t>{q, tq, keys.data, keys.stride, v, tk, heads, kv_heads, head_dim, scale, key_bias, out},
+               pool);
 }
 
 }  // namespace needle::optimized

@@ -132,7 +132,14 @@ TEST(OptimizedAttentionTest, MatchesReferenceOnEveryIsa) {
                                                              {37, 130, 8, 4, 64, true},
                                                              {20, 70, 4, 2, 8, true},
                                                              {5, 9, 4, 2, 4, false},
-                                                             {6, 11, 2, 1, 6, true}}) {
+                                                             {6, 11, 2, 1, 6, true},
+                                                             // Decode-sized tasks (1 to 4 rows per KV head), keys
+                                                             // over several 512-key chunks and ending mid-tile.
+                                                             {1, 1100, 8, 4, 64, true},
+                                                             {1, 600, 4, 4, 16, false},
+                                                             {2, 530, 8, 4, 32, true},
+                                                             {1, 77, 6, 2, 8, true},
+                                                             {1, 513, 4, 1, 4, false}}) {
       CheckAttention(c, &pool);
       CheckAttention(c, nullptr);
     }
