@@ -5,8 +5,11 @@
 // shared header instantiated in this file could be the copy the linker keeps
 // and carry AVX-512 instructions into code that runs on older CPUs.
 // GCC 12 reports the deliberately undefined pass-through operand inside
-// its own AVX-512 intrinsics (_mm512_undefined_*) as maybe uninitialised.
+// its own AVX-512 intrinsics (_mm512_undefined_*) as maybe uninitialised
+// (clang has no such warning, and would warn about the unknown name).
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <cstring>
