@@ -146,8 +146,9 @@ def status_note(report_path):
 
 
 def uncopied_values(report_path):
-    """Among argument values of right-tool predictions: how many (wrong, all) are strings the query
-    contains that the model replaced with a string the query does not contain."""
+    """(uncopied, wrong) over the answers' argument values in calls to the right tool: `wrong` are the
+    values predicted wrongly, `uncopied` those of them that are strings the query contains, replaced
+    by a string it does not contain."""
     predictions = os.path.join(os.path.dirname(report_path), "predictions.jsonl")
     with open(os.path.join(DATASET, "test.jsonl"), encoding="utf-8") as f:
         records = {record["id"]: record for record in map(json.loads, f)}

@@ -138,6 +138,18 @@ struct Problem {
   float* out;
 };
 
+// The biases of keys [first, first + W): key_bias's (0 without one), and the
+// mask for every lane at or past the last key, so stale lanes never count.
+template <int W>
+__attribute__((always_inline)) inline typename Vectors<W>::F KeyBiases(const float* key_bias, int first, int tk) {
+  typename Vectors<W>::F bias = {};
+  if (first + W <= tk) return key_bias != nullptr ? Load<W>(key_bias + first) : bias;
+  for (int l = 0; l < W; ++l) {
+    bias[l] = first + l >= tk ? kMaskedKeyBias : (key_bias != nullptr ? key_bias[first + l] : 0.0f);
+  }
+  return bias;
+}
+
 // acc[r][i .. i + S*W) += sum_j probs[r][j] * v_(kb + j)[i ..] for R rows and
 // `valid` keys; probs rows are `probs_stride` apart.
 template <int W, int S, int R, typename T>
@@ -205,16 +217,8 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
   }
   for (int kb = 0; kb < p.tk; kb += kBlock) {
     const int valid = std::min(kBlock, p.tk - kb);
-    F bias[kKeyVectors] = {};
-    for (int c = 0; c < kKeyVectors; ++c) {
-      bias[c] = p.key_bias != nullptr && valid == kBlock ? Load<W>(p.key_bias + kb + c * W) : zero;
-      if (valid < kBlock) {
-        for (int l = 0; l < W; ++l) {
-          const int j = c * W + l;
-          bias[c][l] = j >= valid ? kMaskedKeyBias : (p.key_bias != nullptr ? p.key_bias[kb + j] : 0.0f);
-        }
-      }
-    }
+    F bias[kKeyVectors];
+    for (int c = 0; c < kKeyVectors; ++c) bias[c] = KeyBiases<W>(p.key_bias, kb + c * W, p.tk);
     for (int g = 0; g < rows; g += kRows) {
       // Scores of the block: s[r][c] = sum_i q_r[i] * key_t[i][kb + c*W ..].
       F s[kRows][kKeyVectors];
@@ -311,14 +315,7 @@ __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv
       float* row = scores[r];
       F block_max = zero + kMaskedKeyBias;
       for (int j = 0; j < padded; j += W) {
-        F bias = zero;
-        if (j + W <= n) {
-          if (p.key_bias != nullptr) bias = Load<W>(p.key_bias + c0 + j);
-        } else {
-          for (int l = 0; l < W; ++l) {
-            bias[l] = j + l >= n ? kMaskedKeyBias : (p.key_bias != nullptr ? p.key_bias[c0 + j + l] : 0.0f);
-          }
-        }
+        const F bias = KeyBiases<W>(p.key_bias, c0 + j, p.tk);
         // A masked score is exactly the bias, as in AttendRows.
         const F scored = Load<W>(row + j) * p.scale + bias;
         const F x = bias <= kMaskedKeyBias ? bias : scored;
@@ -366,18 +363,6 @@ __attribute__((always_inline)) inline void AttendTask(const Problem<T>& p, int k
   const float* q_rows[kSweepRows] = {};
   float* out_rows[kSweepRows] = {};
   int rows = 0;
-  if ((q_end - q_begin) * group <= kFewRows) {
-    for (int t = q_begin; t < q_end; ++t) {
-      for (int g = 0; g < group; ++g, ++rows) {
-        q_rows[rows] = p.q + static_cast<size_t>(t) * q_stride + (kv_head * group + g) * hd;
-        out_rows[rows] = p.out + static_cast<size_t>(t) * q_stride + (kv_head * group + g) * hd;
-      }
-    }
-    if (rows == 1) return AttendFew<W, 1, T>(p, kv_head, q_rows, out_rows, rows);
-    if (rows == 2) return AttendFew<W, 2, T>(p, kv_head, q_rows, out_rows, rows);
-    for (int r = rows; r < kFewRows; ++r) q_rows[r] = q_rows[0];
-    return AttendFew<W, kFewRows, T>(p, kv_head, q_rows, out_rows, rows);
-  }
   for (int t = q_begin; t < q_end; ++t) {
     for (int g = 0; g < group; ++g) {
       const int head = kv_head * group + g;
@@ -389,7 +374,15 @@ __attribute__((always_inline)) inline void AttendTask(const Problem<T>& p, int k
       }
     }
   }
-  if (rows > 0) Sweep<W, T>(p, kv_head, q_rows, out_rows, rows);
+  if ((q_end - q_begin) * group > kFewRows) {
+    if (rows > 0) Sweep<W, T>(p, kv_head, q_rows, out_rows, rows);
+    return;
+  }
+  // The whole task is a few rows (decode): all of them were collected above.
+  if (rows == 1) return AttendFew<W, 1, T>(p, kv_head, q_rows, out_rows, rows);
+  if (rows == 2) return AttendFew<W, 2, T>(p, kv_head, q_rows, out_rows, rows);
+  for (int r = rows; r < kFewRows; ++r) q_rows[r] = q_rows[0];
+  AttendFew<W, kFewRows, T>(p, kv_head, q_rows, out_rows, rows);
 }
 
 template <typename T>

@@ -71,9 +71,9 @@ py::list RunBench(const std::optional<std::vector<std::string>>& models, const s
   }
   if (callback_error) std::rethrow_exception(callback_error);
   const bench::PlanResult measured = ValueOrThrow(std::move(result));
-  const py::object warn = py::module_::import("warnings").attr("warn");
   for (const absl::Status& failure : measured.peer_failures) {
-    warn(StrCat("skipped ", std::string(failure.message())), py::module_::import("builtins").attr("RuntimeWarning"));
+    const std::string message = StrCat("skipped ", std::string(failure.message()));
+    if (PyErr_WarnEx(PyExc_RuntimeWarning, message.c_str(), 1) != 0) throw py::error_already_set();
   }
   py::list out;
   for (const bench::Row& row : measured.rows) out.append(JsonToPython(bench::RowToJson(row)));
