@@ -2,7 +2,8 @@
 """Writes the needle15 tool-calling dataset: train/dev/test .jsonl and manifest.json.
 
     /usr/bin/python3 datasets/generate.py --out datasets/needle15 [--seed 0]
-        [--train N --dev N --test-per-category N --test-per-everyday N] [--readme datasets/README.md]
+        [--train N --dev N --test-per-category N --test-per-everyday N] [--synthetic-values F]
+        [--readme datasets/README.md]
 
 The same arguments always give byte-identical files (manifest.json holds their sha256).
 """
@@ -26,6 +27,9 @@ def main(argv=None):
                         help="test examples per upstream category")
     parser.add_argument("--test-per-everyday", type=int, default=G.DEFAULTS["test_per_everyday"],
                         help="test examples per everyday category")
+    parser.add_argument("--synthetic-values", type=float, default=G.DEFAULTS["synthetic_values"],
+                        help="share of train text values (names, places, labels...) replaced by invented ones, "
+                             "so that copying from the query is the only way to get them right")
     parser.add_argument("--catalog", default=None, help="catalog directory (default: needlegen/catalog)")
     parser.add_argument("--skip-invalid", action="store_true",
                         help="leave out broken catalog modules (with a warning) instead of failing")
@@ -36,7 +40,8 @@ def main(argv=None):
         manifest = G.write_dataset(args.out, seed=args.seed, train=args.train, dev=args.dev,
                                    test_per_category=args.test_per_category,
                                    test_per_everyday=args.test_per_everyday,
-                                   catalog_dir=args.catalog, skip_invalid=args.skip_invalid)
+                                   catalog_dir=args.catalog, skip_invalid=args.skip_invalid,
+                                   synthetic_values=args.synthetic_values)
     except G.CatalogError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,18 +1,22 @@
 """Reproduce models/default: the Needle model trained here on the needle15 dataset.
 
     /usr/bin/python3 models/make_default_model.py all        # tokenizer, training, card (about 5 hours)
-    /usr/bin/python3 models/make_default_model.py tokenizer --out DIR   # the tokenizer alone (seconds)
+    /usr/bin/python3 models/make_default_model.py tokenizer --out DIR   # the tokenizer alone (a minute)
     /usr/bin/python3 models/make_default_model.py card       # rewrite README.md from the run's log
 
 Steps of `all`:
-  1. datasets/needle15/train.jsonl is regenerated if missing (datasets/generate.py, seed 0);
-  2. the SentencePiece tokenizer is trained on the first TOKENIZER_RECORDS train records;
-  3. python/needle_train.py trains CONFIG in three stages (PyTorch, CPU, one thread): stage 1 from
+  1. the needle15 train split is generated into the run directory (datasets/generate.py, seed 0),
+     once with pool values only (stages 1-3, the tokenizer) and once with half of its text values
+     invented (stage 4; see datasets/README.md, "Invented values in train");
+  2. the SentencePiece tokenizer is trained on the first TOKENIZER_RECORDS pool-value train records;
+  3. python/needle_train.py trains CONFIG in four stages (PyTorch, CPU, one thread): stage 1 from
      random weights on the records as generated; stage 2 continues from stage 1's checkpoint with
      a fresh warm-up and cosine, training part of the records on a random subset of their
      distractor tools (shorter prompts: more examples per minute, and the query's values are
      easier to find); stage 3 continues from stage 2 the same way at a lower peak rate and
-     another seed. The last stage's float32 checkpoint is shipped;
+     another seed; stage 4 continues from stage 3 on the train split with invented values, which
+     can only be got right by copying them from the query. The last stage's float32 checkpoint is
+     shipped;
   4. README.md (the model card) is written from the training log and, when present, the
      committed test-split report reports/baselines/needle15-test/report.json.
 
@@ -55,6 +59,8 @@ STAGES = [
      "args": ["--seed", "1", "--lr", "1e-3", "--warmup-steps", "50", "--distractor-drop", "0.6"]},
     {"name": "stage3", "steps": 1384,
      "args": ["--seed", "2", "--lr", "7e-4", "--warmup-steps", "50", "--distractor-drop", "0.6"]},
+    {"name": "stage4", "steps": 1450, "synthetic_values": 0.5,
+     "args": ["--seed", "3", "--lr", "7e-4", "--warmup-steps", "50", "--distractor-drop", "0.6"]},
 ]
 
 
@@ -63,10 +69,17 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def build_tokenizer(out_dir, train=os.path.join(DATASET, "train.jsonl")):
-    if not os.path.exists(train):
-        subprocess.run([sys.executable, os.path.join(ROOT, "datasets", "generate.py"), "--out", DATASET],
-                       check=True)
+def train_split(run_dir, synthetic_values):
+    """The train split a stage reads, generated into the run directory (dev and test are the committed ones)."""
+    out = os.path.join(run_dir, f"needle15-synthetic-{synthetic_values}")
+    path = os.path.join(out, "train.jsonl")
+    if not os.path.exists(path):
+        subprocess.run([sys.executable, os.path.join(ROOT, "datasets", "generate.py"), "--out", out,
+                        "--synthetic-values", str(synthetic_values)], check=True)
+    return path
+
+
+def build_tokenizer(out_dir, train):
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "tokenizer.model")
     lines = needle_tokenizer_build.dataset_corpus(train, TOKENIZER_RECORDS)
@@ -80,14 +93,15 @@ def stage_log_name(index):
 
 
 def train(out_dir, run_dir):
-    tokenizer = build_tokenizer(out_dir)
+    tokenizer = build_tokenizer(out_dir, train_split(run_dir, 0.0))
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(TRAIN_THREADS), OMP_NUM_THREADS=str(TRAIN_THREADS))
     previous = None
     for index, stage in enumerate(STAGES):
         stage_dir = os.path.join(run_dir, stage["name"])
         # Later flags win in argparse: a stage's own settings override TRAIN_ARGS.
         command = [sys.executable, os.path.join(ROOT, "python", "needle_train.py"),
-                   "--train", os.path.join(DATASET, "train.jsonl"), "--dev", os.path.join(DATASET, "dev.jsonl"),
+                   "--train", train_split(run_dir, stage.get("synthetic_values", 0.0)),
+                   "--dev", os.path.join(DATASET, "dev.jsonl"),
                    "--tokenizer", tokenizer, "--out", stage_dir, "--config-json", json.dumps(CONFIG),
                    "--steps", str(stage["steps"]), *TRAIN_ARGS, *stage["args"]]
         if previous:
@@ -219,7 +233,7 @@ expect it to do poorly.
 {hashes}
 
 `train_log.json` is the last training stage's log (loss per step, dev evaluations, plan, wall
-time); `train_log_stage1.json` and `train_log_stage2.json` the earlier stages'.
+time); `train_log_<stage>.json` the earlier stages'.
 
 ## Config
 
@@ -235,7 +249,9 @@ Stored as float32. Parameters:
 
 ## Training
 
-- Data: `datasets/needle15/train.jsonl` (40,000 records, seed 0); dev: `dev.jsonl`.
+- Data: needle15's train split (40,000 records, seed 0), with pool values only for stages 1-3
+  (`--synthetic-values 0`) and with half of its text values invented for stage 4 (the default
+  `--synthetic-values 0.5`; see `datasets/README.md`); dev: `datasets/needle15/dev.jsonl`.
 - Tokenizer: SentencePiece BPE, vocab 8192, Needle's special ids (PAD 0, EOS 1, BOS 2, UNK 3,
   `<tool_call>` 4, `<tools>` 5), byte fallback, identity normalisation, the word-boundary mark
   U+2581 always a piece of its own and digits split, so that a value is the same tokens in the
@@ -281,13 +297,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("step", choices=("all", "tokenizer", "card"))
     parser.add_argument("--out", default=os.path.join(HERE, "default"))
-    parser.add_argument("--train", default=os.path.join(DATASET, "train.jsonl"),
-                        help="the needle15 train split the tokenizer learns from")
     parser.add_argument("--run", default=os.path.join(ROOT, "build", "train-default"),
                         help="training output directory (checkpoints, log)")
     args = parser.parse_args(argv)
     if args.step == "tokenizer":
-        print(f"wrote {build_tokenizer(args.out, args.train)}")
+        print(f"wrote {build_tokenizer(args.out, train_split(args.run, 0.0))}")
         return 0
     if args.step == "all":
         train(args.out, args.run)

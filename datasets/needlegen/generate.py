@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from . import kinds as K
 from .schema import PARAM_TYPES, Param, Tool
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 DATASET_NAME = "needle15"
 
 UPSTREAM_CATEGORIES = (
@@ -49,7 +49,8 @@ CALL_TYPE_MIX = (
 )
 CALL_TYPES = tuple(name for name, _ in CALL_TYPE_MIX)
 
-DEFAULTS = {"seed": 0, "train": 40000, "dev": 1000, "test_per_category": 120, "test_per_everyday": 60}
+DEFAULTS = {"seed": 0, "train": 40000, "dev": 1000, "test_per_category": 120, "test_per_everyday": 60,
+            "synthetic_values": 0.5}
 
 MIN_TOOLS_UPSTREAM = 8
 MIN_TOOLS_EVERYDAY = 2
@@ -375,6 +376,8 @@ class Plan:
         self.category_of = {c.name: c for c in categories}
         self._split_values()
         self.guard = TextGuard(self.held_out_text_values())
+        self.vocabulary = sorted({w for kind in self.text_kinds() if kind.spec.startswith("text:")
+                                  for v in kind.pool(False) for w in v.split()})
         self._split_templates()
         self.phrases = {}
         for held_out in (False, True):
@@ -387,7 +390,7 @@ class Plan:
         found = {}
         for plan in self.tools:
             for kind in plan.kinds.values():
-                if kind.spec in K.TEXT_KINDS or kind.spec.startswith("text:"):
+                if self.is_text_kind(kind):
                     found[id(kind)] = kind
         return sorted(found.values(), key=lambda k: (k.spec, len(k.values), k.values[0]))
 
@@ -428,6 +431,20 @@ class Plan:
 
     def held_out_text_values(self):
         return sorted({v for kind in self.text_kinds() for v in kind.held_out})
+
+    @staticmethod
+    def is_text_kind(kind):
+        return kind.spec in K.TEXT_KINDS or kind.spec.startswith("text:")
+
+    def synthetic_value(self, kind, rng):
+        """An invented value of a text kind that contains no held-out value (train only)."""
+        titled = sum(v[:1].isupper() for v in kind.values) * 2 > len(kind.values)
+        while True:
+            value = K.synthetic_value(kind.spec, rng, self.vocabulary)
+            if titled and kind.spec.startswith("text:"):
+                value = " ".join(w[:1].upper() + w[1:] for w in value.split())
+            if not self.guard.find(value):
+                return value
 
     def _split_templates(self):
         held_texts = set()
@@ -480,10 +497,17 @@ def related(a, b):
 
 
 class Builder:
-    def __init__(self, plan, held_out):
+    def __init__(self, plan, held_out, synthetic_values=0.0):
         self.plan = plan
         self.held_out = held_out
         self.phrases = plan.phrases[held_out]
+        # Share of text values replaced by invented ones (see kinds.synthetic_value).
+        self.synthetic_values = synthetic_values
+
+    def draw(self, kind, rng):
+        if self.synthetic_values and self.plan.is_text_kind(kind) and rng.random() < self.synthetic_values:
+            return self.plan.synthetic_value(kind, rng)
+        return kind.draw(rng, self.held_out and kind.has_held_out)
 
     # -- text
 
@@ -502,14 +526,14 @@ class Builder:
         def say(match):
             name = match.group(1)
             kind = plan.kinds[name]
-            value = kind.draw(rng, self.held_out and kind.has_held_out)
+            value = self.draw(kind, rng)
             arguments[name] = value
             spoken = rng.choice(kind.spoken(value))
             if name != corrected:
                 return spoken
             wrong = value
             for _ in range(20):
-                wrong = kind.draw(rng, self.held_out and kind.has_held_out)
+                wrong = self.draw(kind, rng)
                 if wrong != value:
                     break
             pattern = rng.choice(self.phrases.corrections)
@@ -700,8 +724,11 @@ def split_jobs(plan, split, count, seed, test_per_category=None, test_per_everyd
     return [(rng.choice(names), rng.choices(CALL_TYPES, weights)[0]) for _ in range(count)]
 
 
-def generate_split(plan, split, seed=0, count=0, test_per_category=120, test_per_everyday=60, trace=False):
-    builder = Builder(plan, held_out=(split == "test"))
+def generate_split(plan, split, seed=0, count=0, test_per_category=120, test_per_everyday=60, trace=False,
+                   synthetic_values=0.0):
+    """Records of one split; `synthetic_values` applies to train only (dev mirrors train's templates and
+    pools, test holds real held-out values)."""
+    builder = Builder(plan, held_out=(split == "test"), synthetic_values=synthetic_values if split == "train" else 0.0)
     jobs = split_jobs(plan, split, count, seed, test_per_category, test_per_everyday)
     return [build_record(builder, seed, split, i, category, call_type, trace)
             for i, (category, call_type) in enumerate(jobs)]
@@ -712,7 +739,7 @@ def dumps(record):
 
 
 def write_dataset(out_dir, seed=0, train=40000, dev=1000, test_per_category=120, test_per_everyday=60,
-                  catalog_dir=None, skip_invalid=False, log=None):
+                  catalog_dir=None, skip_invalid=False, log=None, synthetic_values=DEFAULTS["synthetic_values"]):
     """Writes train/dev/test .jsonl and manifest.json; returns the manifest."""
     log = log or (lambda message: print(message, file=sys.stderr))
     categories, skipped = load_catalog(catalog_dir, skip_invalid=skip_invalid, log=log)
@@ -724,7 +751,8 @@ def write_dataset(out_dir, seed=0, train=40000, dev=1000, test_per_category=120,
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "arguments": {"train": train, "dev": dev, "test_per_category": test_per_category,
-                      "test_per_everyday": test_per_everyday, "skip_invalid": skip_invalid},
+                      "test_per_everyday": test_per_everyday, "skip_invalid": skip_invalid,
+                      "synthetic_values": synthetic_values},
         "categories": {c.name: {"title": c.title, "group": "upstream" if c.upstream else "everyday",
                                 "tools": len(c.tools)} for c in categories},
         "missing_categories": sorted(set(UPSTREAM_CATEGORIES + EVERYDAY_CATEGORIES) - {c.name for c in categories}),
@@ -734,7 +762,8 @@ def write_dataset(out_dir, seed=0, train=40000, dev=1000, test_per_category=120,
         "counts": {},
     }
     for split in ("train", "dev", "test"):
-        records = generate_split(plan, split, seed, sizes[split], test_per_category, test_per_everyday)
+        records = generate_split(plan, split, seed, sizes[split], test_per_category, test_per_everyday,
+                                 synthetic_values=synthetic_values)
         data = "".join(dumps(r) + "\n" for r in records).encode("utf-8")
         name = f"{split}.jsonl"
         with open(os.path.join(out_dir, name), "wb") as handle:

@@ -170,6 +170,59 @@ ENTITY_POOLS = {
 # is ever written into a train query.
 TEXT_KINDS = tuple(ENTITY_POOLS)
 
+# --------------------------------------------------------------------------- synthetic values
+
+# Train records may carry invented text values instead of pool values, so that a model cannot get
+# a value right by recalling one of the few dozen it has seen: it has to copy it from the query.
+# Test values stay real (the held-out pool values), so the split still measures generalisation.
+
+_ONSETS = ("b", "br", "c", "ch", "d", "dr", "f", "g", "gr", "h", "j", "k", "kl", "l", "m", "n", "p", "pr",
+           "r", "s", "sh", "st", "t", "tr", "v", "w", "y", "z")
+_VOWELS = ("a", "e", "i", "o", "u", "ai", "ea", "ou", "y")
+_CODAS = ("", "", "", "n", "r", "l", "s", "m", "nd", "rk", "st", "x")
+_STREETS = ("Street", "Avenue", "Lane", "Road", "Court", "Drive", "Way", "Boulevard")
+_VENUES = ("Park", "Station", "Cafe", "Library", "Clinic", "Mall", "Plaza", "Hall", "Market", "Square",
+           "Gardens", "Stadium", "Pier", "Bakery", "Hotel", "School")
+_MAIL_DOMAINS = ("example.com", "example.org", "example.net", "mail.example", "example.co")
+
+
+def invented_word(rng, syllables=None):
+    """A pronounceable word that is in no pool ("Brelmo"), lower case."""
+    count = syllables or rng.choice((1, 2, 2, 3))
+    return "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(count))
+
+
+def _invented_name(rng):
+    return invented_word(rng, rng.choice((2, 2, 3))).capitalize()
+
+
+def synthetic_value(spec, rng, vocabulary):
+    """An invented value for a free-text kind; `vocabulary` holds real words for phrase pools."""
+    if spec == "person":
+        first = _invented_name(rng)
+        return f"{first} {_invented_name(rng)}" if rng.random() < 0.5 else first
+    if spec == "city":
+        return _invented_name(rng) + (f" {_invented_name(rng)}" if rng.random() < 0.2 else "")
+    if spec == "place":
+        form = rng.randrange(3)
+        if form == 0:
+            return f"{rng.randint(1, 999)} {_invented_name(rng)} {rng.choice(_STREETS)}"
+        venue = f"{_invented_name(rng)} {rng.choice(_VENUES)}"
+        return f"the {venue}" if form == 1 and rng.random() < 0.3 else venue
+    if spec == "email":
+        local = invented_word(rng) + (f".{invented_word(rng, 1)}" if rng.random() < 0.5 else "")
+        return f"{local}@{rng.choice(_MAIL_DOMAINS)}"
+    if spec == "phone":
+        # Pool numbers are 555-0100..555-0199; invented ones stay outside that block.
+        return f"555-{rng.randint(200, 9999):04d}"
+    if spec == "text:app":
+        return _invented_name(rng)
+    # A phrase pool (labels, messages, notes, titles): real words in a new order, some invented.
+    words_ = [invented_word(rng) if rng.random() < 0.25 else rng.choice(vocabulary)
+              for _ in range(rng.randint(1, 4))]
+    return " ".join(words_)
+
+
 # --------------------------------------------------------------------------- query framing
 
 # "{q}" alone is always allowed; these add a natural frame around the request.

@@ -80,5 +80,6 @@ def regenerated_needle15(needle15_manifest, tmp_path_factory):
     generate.write_dataset(str(out), seed=needle15_manifest["seed"], train=arguments["train"], dev=arguments["dev"],
                            test_per_category=arguments["test_per_category"],
                            test_per_everyday=arguments["test_per_everyday"],
-                           skip_invalid=arguments["skip_invalid"], log=lambda message: None)
+                           skip_invalid=arguments["skip_invalid"],
+                           synthetic_values=arguments["synthetic_values"], log=lambda message: None)
     return out

@@ -85,6 +85,39 @@ def test_held_out_values_never_reach_train(plan, regenerated_needle15):
                 assert kind.is_held_out(value), (record["id"], tool, param, value)
 
 
+def invented_share(plan, records):
+    """(invented, all) text values in the records' answers: invented ones are in no pool."""
+    kinds = plan.held_out_values()
+    invented = total = 0
+    for record in records:
+        for tool, param, value in answer_values(record):
+            kind = kinds[(tool, param)]
+            if plan.is_text_kind(kind):
+                total += 1
+                invented += value not in kind.values
+    return invented, total
+
+
+def test_train_text_values_are_partly_invented_and_dev_test_are_not(plan, needle15_manifest, regenerated_needle15):
+    share = needle15_manifest["arguments"]["synthetic_values"]
+    invented, total = invented_share(plan, read_jsonl(regenerated_needle15 / "train.jsonl"))
+    assert total > 10000
+    # Each drawn value is invented with probability `share`; 40k records keep the count within a few points.
+    assert abs(invented / total - share) < 0.03, (invented, total)
+    for name in ("dev.jsonl", "test.jsonl"):
+        assert invented_share(plan, read_jsonl(regenerated_needle15 / name))[0] == 0, name
+
+
+def test_invented_values_are_single_spaced_and_keep_clear_of_held_out_ones(plan):
+    rng = G.random.Random(7)
+    for kind in plan.text_kinds():
+        for _ in range(50):
+            value = plan.synthetic_value(kind, rng)
+            assert value and value == " ".join(value.split()), (kind.spec, value)
+            assert not plan.guard.find(value), (kind.spec, value)
+            assert not kind.is_held_out(value), (kind.spec, value)
+
+
 def check_record(record):
     assert list(record) == RECORD_KEYS
     assert all(isinstance(record[k], str) and record[k] for k in ("id", "category", "call_type", "query"))
