@@ -1,7 +1,7 @@
 // Prefill and decode throughput of a Needle engine (Google Benchmark).
 //
 //   NEEDLE_BENCH_MODEL=model.safetensors [NEEDLE_BENCH_ENGINE=reference|optimized]
-//   [NEEDLE_BENCH_PRECISION=fp32|bf16|int8|int4|w8a8] [NEEDLE_BENCH_THREADS=0 (all cores)]
+//   [NEEDLE_BENCH_PRECISION=fp32|bf16|int8|int4|w8a8|w4a8] [NEEDLE_BENCH_THREADS=0 (all cores)]
 //   build/release/bench/engine_benchmark --benchmark_repetitions=5
 //
 // items_per_second is tokens per second. Prefill counts encoder tokens; decode

@@ -6,7 +6,7 @@
 // (m = 1 is decode's GEMV, m = 1024 a full prefill's GEMM), shape of the 26M
 // model (512x512 projections, 512x256 K/V, 512x8192 logits) and thread
 // count; plus the reference engine's scalar product for comparison.
-// Counters: GFLOP/s (2 flops per multiply-add; GOP/s for w8a8, whose
+// Counters: GFLOP/s (2 flops per multiply-add; GOP/s for w8a8 and w4a8, whose
 // multiply-adds are integer, quantising the activations included) and GB/s of
 // packed weights. QuantizeRows times the w8a8 activation quantisation alone.
 #include <benchmark/benchmark.h>
@@ -65,7 +65,7 @@ void BM_MatMul(benchmark::State& state, Isa isa, WeightType type, int m, Shape s
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  SetCounters(state, m, shape, static_cast<double>(packed->bytes()), type == WeightType::kW8A8);
+  SetCounters(state, m, shape, static_cast<double>(packed->bytes()), QuantizesActivations(type));
 }
 
 void BM_QuantizeRows(benchmark::State& state, Isa isa, int m, int in) {
@@ -181,8 +181,8 @@ void RegisterAll() {
     if (!IsaSupported(isa)) continue;
     const std::string name = StrCat("QuantizeRows/", IsaName(isa), "/m:1024/512");
     benchmark::RegisterBenchmark(name.c_str(), BM_QuantizeRows, isa, 1024, 512)->Unit(benchmark::kMicrosecond);
-    for (WeightType type :
-         {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4, WeightType::kW8A8}) {
+    for (WeightType type : {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4,
+                            WeightType::kW8A8, WeightType::kW4A8}) {
       for (int m : {1, 1024}) {
         for (Shape shape : kShapes) {
           // The scalar fallback's prefill logits take seconds per product.

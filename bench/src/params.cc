@@ -88,7 +88,7 @@ std::string Usage() {
       "  -r,  --repetitions N             timed runs per row (default 5)\n"
       "       --warmup N                  unrecorded runs before them (default 1)\n"
       "  -e,  --engine NAME[,NAME...]     reference, optimized (default: both)\n"
-      "  -P,  --precision P[,P...]        the optimized engine's: fp32, bf16, int8, int4, w8a8\n"
+      "  -P,  --precision P[,P...]        the optimized engine's: fp32, bf16, int8, int4, w8a8, w4a8\n"
       "                                   (default: these four; the reference runs fp32 only)\n"
       "       --peer NAME[,NAME...]       also time another runtime on the same checkpoints: pytorch,\n"
       "                                   onnxruntime, or NAME=COMMAND (docs/peers.md)\n"

@@ -426,6 +426,8 @@ int64_t PanelBytes(optimized::WeightType type, int64_t in) {
       return groups * (kPanel * 4 + kGroup * kPanel / 2);
     case WeightType::kW8A8:
       return groups * (kPanel * (4 + 4) + kGroup * kPanel);
+    case WeightType::kW4A8:
+      return groups * (kPanel * (4 + 4) + kGroup * kPanel / 2);
   }
   return 0;
 }
@@ -453,7 +455,7 @@ MachinePeak MeasurePeak(int threads) {
 }
 
 double PeakFlopsFor(const MachinePeak& peak, std::string_view precision) {
-  if (precision == "w8a8") return peak.int8_ops;
+  if (precision == "w8a8" || precision == "w4a8") return peak.int8_ops;
   if (precision == "bf16") return peak.bf16_flops;
   return peak.fp32_flops;
 }

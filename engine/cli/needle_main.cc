@@ -33,7 +33,7 @@ ABSL_FLAG(std::string, model, NEEDLE_DEFAULT_MODEL_DIR "/needle.safetensors", "c
 ABSL_FLAG(std::string, tokenizer, NEEDLE_DEFAULT_MODEL_DIR "/tokenizer.model", "SentencePiece model");
 ABSL_FLAG(std::string, engine, "reference", "engine name");
 ABSL_FLAG(std::string, precision, "fp32",
-          "optimized engine: fp32, bf16, int8, int4 (weights; fp32 activations) or w8a8 (int8 activations too)");
+          "optimized engine: fp32, bf16, int8, int4 (weights; fp32 activations) or w8a8, w4a8 (int8 activations too)");
 ABSL_FLAG(int, threads, 0, "threads of the optimized engine (0 = all cores)");
 ABSL_FLAG(std::string, query, "", "the user's request");
 ABSL_FLAG(std::string, tools, "", "tool definitions as a JSON string");

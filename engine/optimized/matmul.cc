@@ -30,6 +30,7 @@
 namespace needle::optimized {
 namespace {
 
+using internal::IntegerGroupBytes;
 using internal::kGroup;
 using internal::kPanel;
 
@@ -155,7 +156,8 @@ size_t PanelBytes(WeightType type, int in) {
     case WeightType::kInt4:
       return groups * (kPanel * sizeof(float) + kGroup * kPanel / 2);
     case WeightType::kW8A8:
-      return groups * (kPanel * (sizeof(float) + sizeof(int32_t)) + kGroup * kPanel);
+    case WeightType::kW4A8:
+      return groups * IntegerGroupBytes(type);
   }
   return 0;
 }
@@ -219,8 +221,10 @@ void PackPanel(const float* w, int in, int out, WeightType type, int p, uint8_t*
       }
       return;
     }
-    case WeightType::kW8A8: {
-      const size_t group_bytes = kPanel * (sizeof(float) + sizeof(int32_t)) + kGroup * kPanel;
+    case WeightType::kW8A8:
+    case WeightType::kW4A8: {
+      const bool int4 = type == WeightType::kW4A8;
+      const size_t group_bytes = IntegerGroupBytes(type);
       float column[kGroup];
       int8_t q[kPanel][kGroup];
       for (int g = 0; g < in / kGroup; ++g) {
@@ -229,7 +233,7 @@ void PackPanel(const float* w, int in, int out, WeightType type, int p, uint8_t*
         int32_t biases[kPanel];
         for (int c = 0; c < kPanel; ++c) {
           for (int k = 0; k < kGroup; ++k) column[k] = at(g * kGroup + k, c);
-          scales[c] = QuantizeGroup(column, 1, 127, q[c]);
+          scales[c] = QuantizeGroup(column, 1, int4 ? 7 : 127, q[c]);
           int32_t sum = 0;
           for (int k = 0; k < kGroup; ++k) sum += q[c][k];
           biases[c] = -128 * sum;
@@ -239,7 +243,16 @@ void PackPanel(const float* w, int in, int out, WeightType type, int p, uint8_t*
         uint8_t* values = group + sizeof(scales) + sizeof(biases);
         for (int j = 0; j < kGroup / 4; ++j) {
           for (int c = 0; c < kPanel; ++c) {
-            for (int i = 0; i < 4; ++i) values[(j * kPanel + c) * 4 + i] = static_cast<uint8_t>(q[c][4 * j + i]);
+            for (int i = 0; i < 4; ++i) {
+              const int k = 4 * j + i;
+              if (!int4) {
+                values[(j * kPanel + c) * 4 + i] = static_cast<uint8_t>(q[c][k]);
+              } else if (c < kPanel / 2) {
+                values[(j * kPanel / 2 + c) * 4 + i] |= static_cast<uint8_t>(q[c][k] + 8);
+              } else {
+                values[(j * kPanel / 2 + c - kPanel / 2) * 4 + i] |= static_cast<uint8_t>((q[c][k] + 8) << 4);
+              }
+            }
           }
         }
       }
@@ -317,21 +330,23 @@ std::string_view WeightTypeName(WeightType type) {
       return "int4";
     case WeightType::kW8A8:
       return "w8a8";
+    case WeightType::kW4A8:
+      return "w4a8";
   }
   return "?";
 }
 
 absl::StatusOr<WeightType> ParseWeightType(std::string_view name) {
-  for (WeightType type :
-       {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4, WeightType::kW8A8}) {
+  for (WeightType type : {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4, WeightType::kW8A8,
+                          WeightType::kW4A8}) {
     if (WeightTypeName(type) == name) return type;
   }
-  return absl::InvalidArgumentError(StrCat("unknown weight type \"", name, "\" (fp32, bf16, int8, int4, w8a8)"));
+  return absl::InvalidArgumentError(StrCat("unknown weight type \"", name, "\" (fp32, bf16, int8, int4, w8a8, w4a8)"));
 }
 
 absl::StatusOr<PackedMatrix> PackedMatrix::Pack(const float* w, int in, int out, WeightType type) {
   if (in <= 0 || out <= 0) return absl::InvalidArgumentError(StrCat("bad matrix shape ", in, "x", out));
-  if ((type == WeightType::kInt8 || type == WeightType::kInt4 || type == WeightType::kW8A8) && in % kGroup != 0) {
+  if (type != WeightType::kF32 && type != WeightType::kBF16 && in % kGroup != 0) {
     return absl::InvalidArgumentError(
         StrCat(WeightTypeName(type), " needs an input size that is a multiple of ", kGroup, ", not ", in));
   }
@@ -420,7 +435,7 @@ void MatMul(const QuantizedRows& x, const PackedMatrix& w, float* y, ThreadPool*
 
 void MatMul(const float* x, int m, const PackedMatrix& w, float* y, ThreadPool* pool) {
   const internal::PackedView& v = w.view();
-  if (v.type == WeightType::kW8A8) {
+  if (QuantizesActivations(v.type)) {
     thread_local QuantizedRows rows;
     rows.Quantize(x, m, v.in, pool);
     MatMul(rows, w, y, pool);

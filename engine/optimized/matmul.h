@@ -42,12 +42,17 @@ bool IsaSupported(Isa isa);  // the CPU and this build have it
 // that a group of 32 inputs is an exact int32 dot product:
 //   y[r, c] = xs[r] * sum_g fma-accumulated float(dot_g(xq[r], wq[:, c])) * ws[g, c]
 // (the exact float order is MatMulW8A8Scalar's, which every ISA reproduces bit for bit).
-enum class WeightType { kF32, kBF16, kInt8, kInt4, kW8A8 };
+// kW4A8 ("w4a8") is the same product with int4 weights (q in [-7, 7], as kInt4):
+// half the weight bytes of w8a8 for decode, which reads every weight per token,
+// and the same integer dot products (nibbles become bytes by one table lookup).
+enum class WeightType { kF32, kBF16, kInt8, kInt4, kW8A8, kW4A8 };
+// w8a8 and w4a8: the products quantise their input rows and run on integers.
+inline bool QuantizesActivations(WeightType type) { return type == WeightType::kW8A8 || type == WeightType::kW4A8; }
 std::string_view WeightTypeName(WeightType type);
 // The bf16 nearest to value (ties to even), as the upper 16 bits of an fp32.
 uint16_t RoundToBf16Bits(float value);
 
-// "fp32", "bf16", "int8", "int4", "w8a8"
+// "fp32", "bf16", "int8", "int4", "w8a8", "w4a8"
 absl::StatusOr<WeightType> ParseWeightType(std::string_view name);
 
 // The packed layout, shared by every instruction set so that a matrix packed
@@ -67,11 +72,28 @@ absl::StatusOr<WeightType> ParseWeightType(std::string_view name);
 //          activation trick of x86 VNNI), then kGroup/4 quads of kPanel x 4
 //          int8: quad j holds, per column c, q at k = 4j..4j+3 contiguously
 //          (the operand shape of VPDPBUSD and SDOT).
+//   kW4A8: as kW8A8 with q in [-7, 7] stored as q + 8 in nibbles: each quad
+//          is 64 bytes, byte b holding entry b of columns 0..15 (column b / 4,
+//          k = 4j + b % 4) in its low nibble and entry b of columns 16..31 in
+//          its high nibble, so that one mask (or shift) and one table lookup
+//          give the kW8A8 operand of 16 columns.
 // Panels start on 64-byte boundaries.
 namespace internal {
 
 inline constexpr int kPanel = 32;
 inline constexpr int kGroup = 32;
+
+// Bytes of one group of a w8a8 or w4a8 panel: scales, biases, then the quads.
+inline constexpr size_t kIntegerGroupHeader = kPanel * (sizeof(float) + sizeof(int32_t));
+inline constexpr size_t IntegerGroupBytes(WeightType type) {
+  return kIntegerGroupHeader + kGroup * kPanel / (type == WeightType::kW4A8 ? 2 : 1);
+}
+// q of row k (< kGroup), column c of a w8a8/w4a8 group's quads: the layout's definition.
+inline int IntegerWeight(WeightType type, const uint8_t* quads, int k, int c) {
+  if (type == WeightType::kW8A8) return static_cast<int8_t>(quads[(k / 4 * kPanel + c) * 4 + k % 4]);
+  const uint8_t byte = quads[(k / 4 * (kPanel / 2) + c % (kPanel / 2)) * 4 + k % 4];
+  return (c < kPanel / 2 ? byte & 15 : byte >> 4) - 8;
+}
 
 struct PackedView {
   WeightType type;
@@ -94,7 +116,7 @@ void MatMulNeon(const float* x, int m, const PackedView& w, int p0, int p1, floa
 // definition every kernel's on-the-fly dequantisation must match.
 void DequantizePanel(const PackedView& w, int p, float* out);
 
-// w8a8: rows of x quantised by one ISA's quantiser, in the form its kernel
+// w8a8/w4a8: rows of x quantised by one ISA's quantiser, in the form its kernel
 // reads: `in` bytes per row (int8 q, or q + 128 as uint8 for x86 VNNI) and
 // one fp32 scale per row.
 struct QuantizedView {
@@ -164,9 +186,9 @@ class QuantizedRows {
 
 // y[m x out] = x[m x in] @ W, x and y row-major. Splits over output columns
 // (and rows when m is large) across the pool; pool may be null (one thread).
-// A w8a8 matrix quantises x first (in a per-thread buffer).
+// A w8a8/w4a8 matrix quantises x first (in a per-thread buffer).
 void MatMul(const float* x, int m, const PackedMatrix& w, float* y, ThreadPool* pool);
-// The w8a8 product of already quantised rows; w must be kW8A8 with w.in() == x.in().
+// The w8a8/w4a8 product of already quantised rows; w must be kW8A8 or kW4A8 with w.in() == x.in().
 void MatMul(const QuantizedRows& x, const PackedMatrix& w, float* y, ThreadPool* pool);
 
 }  // namespace needle::optimized

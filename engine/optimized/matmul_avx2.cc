@@ -108,6 +108,7 @@ void GemvPanel(const float* x, const PackedView& w, int p, float* y, int width) 
       break;
     }
     case WeightType::kW8A8:  // MatMul sends these to the w8a8 kernels
+    case WeightType::kW4A8:
       break;
   }
   StorePanelRow(y, a, width);
@@ -188,12 +189,10 @@ void GemmHalfPanel(const float* x, int m, int in, const float* panel, float* y, 
   }
 }
 
-// ---- w8a8. VPMADDUBSW multiplies unsigned by signed bytes into saturating
+// ---- w8a8 and w4a8. VPMADDUBSW multiplies unsigned by signed bytes into saturating
 // int16 pairs; with |x| as the unsigned side and x's sign moved onto the
 // weight (VPSIGNB) both sides stay within [-127, 127], a pair sums to at most
 // 2 * 127 * 127 < 2^15, and the product is exact. VPMADDWD by ones widens.
-
-constexpr size_t kW8A8GroupBytes = kPanel * (sizeof(float) + sizeof(int32_t)) + kGroup * kPanel;
 
 inline int32_t Load32(const uint8_t* p) {
   int32_t v;
@@ -201,22 +200,46 @@ inline int32_t Load32(const uint8_t* p) {
   return v;
 }
 
+// The w8a8 operands of quad j for half `half` of the panel (columns 0..7 and
+// 8..15 of the half, 4 k each); w4a8 holds the first half in the low nibbles
+// of the quad's 64 bytes and the second in the high ones, as q + 8.
+template <bool kInt4>
+inline void LoadQuad(const uint8_t* quads, int j, int half, __m256i* w0, __m256i* w1) {
+  if constexpr (kInt4) {
+    const uint8_t* src = quads + j * 2 * kPanel;
+    __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+    __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32));
+    if (half == 1) {
+      b0 = _mm256_srli_epi16(b0, 4);
+      b1 = _mm256_srli_epi16(b1, 4);
+    }
+    const __m256i nibble = _mm256_set1_epi8(15), eight = _mm256_set1_epi8(8);
+    *w0 = _mm256_sub_epi8(_mm256_and_si256(b0, nibble), eight);
+    *w1 = _mm256_sub_epi8(_mm256_and_si256(b1, nibble), eight);
+  } else {
+    const uint8_t* src = quads + j * 4 * kPanel + half * 64;
+    *w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+    *w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 32));
+  }
+}
+
 // R rows x 16 columns (half `half` of the panel).
-template <int R>
+template <int R, bool kInt4>
 void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const uint8_t* panel, int groups, int half, float* y,
                      int ldy, int width) {
+  constexpr size_t kGroupBytes = IntegerGroupBytes(kInt4 ? WeightType::kW4A8 : WeightType::kW8A8);
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 f[R][2];
   for (int r = 0; r < R; ++r) f[r][0] = f[r][1] = _mm256_setzero_ps();
   for (int g = 0; g < groups; ++g) {
-    const uint8_t* group = panel + g * kW8A8GroupBytes;
-    const uint8_t* values = group + kPanel * (sizeof(float) + sizeof(int32_t)) + half * 64;
+    const uint8_t* group = panel + g * kGroupBytes;
+    const uint8_t* quads = group + kIntegerGroupHeader;
     __m256i a[R][2];
     for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm256_setzero_si256();
     const uint8_t* xg = xq + g * kGroup;
     for (int j = 0; j < kGroup / 4; ++j) {
-      const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + j * 4 * kPanel));
-      const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + j * 4 * kPanel + 32));
+      __m256i w0, w1;
+      LoadQuad<kInt4>(quads, j, half, &w0, &w1);
       for (int r = 0; r < R; ++r) {
         const __m256i xb = _mm256_set1_epi32(Load32(xg + static_cast<size_t>(r) * ldx + 4 * j));
         const __m256i ax = _mm256_abs_epi8(xb);
@@ -249,23 +272,24 @@ void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const uint8_t*
   }
 }
 
+template <bool kInt4>
 void W8A8HalfPanel(const QuantizedView& x, int m, const uint8_t* panel, int groups, int half, float* y, int ldy,
                    int width) {
   constexpr int kRows = 4;
   int r = 0;
   for (; r + kRows <= m; r += kRows) {
-    W8A8MicroKernel<kRows>(x.q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups, half,
-                           y + static_cast<size_t>(r) * ldy, ldy, width);
+    W8A8MicroKernel<kRows, kInt4>(x.q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups, half,
+                                  y + static_cast<size_t>(r) * ldy, ldy, width);
   }
   const uint8_t* xr = x.q + static_cast<size_t>(r) * x.in;
   float* yr = y + static_cast<size_t>(r) * ldy;
   switch (m - r) {
     case 3:
-      return W8A8MicroKernel<3>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+      return W8A8MicroKernel<3, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
     case 2:
-      return W8A8MicroKernel<2>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+      return W8A8MicroKernel<2, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
     case 1:
-      return W8A8MicroKernel<1>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+      return W8A8MicroKernel<1, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
     default:
       return;
   }
@@ -302,8 +326,9 @@ void MatMulW8A8Avx2(const QuantizedView& x, int m, const PackedView& w, int p0, 
   for (int p = p0; p < p1; ++p) {
     const int c0 = p * kPanel;
     const int width = w.out - c0 < kPanel ? w.out - c0 : kPanel;
-    W8A8HalfPanel(x, m, PanelData(w, p), w.in / kGroup, 0, y + c0, w.out, width);
-    if (width > 16) W8A8HalfPanel(x, m, PanelData(w, p), w.in / kGroup, 1, y + c0 + 16, w.out, width - 16);
+    const auto half_panel = w.type == WeightType::kW4A8 ? W8A8HalfPanel<true> : W8A8HalfPanel<false>;
+    half_panel(x, m, PanelData(w, p), w.in / kGroup, 0, y + c0, w.out, width);
+    if (width > 16) half_panel(x, m, PanelData(w, p), w.in / kGroup, 1, y + c0 + 16, w.out, width - 16);
   }
 }
 

@@ -138,6 +138,7 @@ void GemvPanel(const float* x, const PackedView& w, int p, float* y, int width) 
       break;
     }
     case WeightType::kW8A8:  // MatMul sends these to the w8a8 kernels
+    case WeightType::kW4A8:
       break;
   }
   StoreRow(y, a0, a1, width);
@@ -219,11 +220,9 @@ void GemmPanel(const float* x, int m, int in, const float* panel, float* y, int 
   }
 }
 
-// ---- w8a8 with VNNI. VPDPBUSD multiplies unsigned by signed bytes, so the
+// ---- w8a8 and w4a8 with VNNI. VPDPBUSD multiplies unsigned by signed bytes, so the
 // activations are stored as q + 128 and each group's accumulators start at the
 // packed bias -128 * sum(wq): the int32 result is exactly sum(q * wq).
-
-constexpr size_t kW8A8GroupBytes = kPanel * (sizeof(float) + sizeof(int32_t)) + kGroup * kPanel;
 
 inline int32_t Load32(const uint8_t* p) {
   int32_t v;
@@ -231,15 +230,31 @@ inline int32_t Load32(const uint8_t* p) {
   return v;
 }
 
+// The w8a8 operands of quad j of a group (16 columns x 4 k each, for columns
+// 0..15 and 16..31); w4a8 stores them as nibbles q + 8 (low: columns 0..15).
+template <bool kInt4>
+inline void LoadQuad(const uint8_t* quads, int j, __m512i* w0, __m512i* w1) {
+  if constexpr (kInt4) {
+    const __m512i bytes = _mm512_loadu_si512(quads + j * 2 * kPanel);
+    const __m512i nibble = _mm512_set1_epi8(15), eight = _mm512_set1_epi8(8);
+    *w0 = _mm512_sub_epi8(_mm512_and_si512(bytes, nibble), eight);
+    *w1 = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(bytes, 4), nibble), eight);
+  } else {
+    *w0 = _mm512_loadu_si512(quads + j * 4 * kPanel);
+    *w1 = _mm512_loadu_si512(quads + j * 4 * kPanel + 64);
+  }
+}
+
 // R rows x 32 columns: 2R int32 and 2R fp32 accumulators (R <= 6 of 32 registers).
-template <int R>
+template <int R, bool kInt4>
 void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const uint8_t* panel, int groups, float* y, int ldy,
                      int width) {
+  constexpr size_t kGroupBytes = IntegerGroupBytes(kInt4 ? WeightType::kW4A8 : WeightType::kW8A8);
   __m512 f[R][2];
   for (int r = 0; r < R; ++r) f[r][0] = f[r][1] = _mm512_setzero_ps();
   for (int g = 0; g < groups; ++g) {
-    const uint8_t* group = panel + g * kW8A8GroupBytes;
-    const uint8_t* values = group + kPanel * (sizeof(float) + sizeof(int32_t));
+    const uint8_t* group = panel + g * kGroupBytes;
+    const uint8_t* quads = group + kIntegerGroupHeader;
     const __m512i bias0 = _mm512_loadu_si512(group + kPanel * sizeof(float));
     const __m512i bias1 = _mm512_loadu_si512(group + kPanel * sizeof(float) + 64);
     __m512i a[R][2];
@@ -249,8 +264,8 @@ void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const uint8_t*
     }
     const uint8_t* xg = xq + g * kGroup;
     for (int j = 0; j < kGroup / 4; ++j) {
-      const __m512i w0 = _mm512_loadu_si512(values + j * 4 * kPanel);
-      const __m512i w1 = _mm512_loadu_si512(values + j * 4 * kPanel + 64);
+      __m512i w0, w1;
+      LoadQuad<kInt4>(quads, j, &w0, &w1);
       for (int r = 0; r < R; ++r) {
         const __m512i xb = _mm512_set1_epi32(Load32(xg + static_cast<size_t>(r) * ldx + 4 * j));
         a[r][0] = _mm512_dpbusd_epi32(a[r][0], xb, w0);
@@ -270,26 +285,27 @@ void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const uint8_t*
   }
 }
 
+template <bool kInt4>
 void W8A8Panel(const QuantizedView& x, int m, const uint8_t* panel, int groups, float* y, int ldy, int width) {
   constexpr int kRows = 6;
   int r = 0;
   for (; r + kRows <= m; r += kRows) {
-    W8A8MicroKernel<kRows>(x.q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups,
-                           y + static_cast<size_t>(r) * ldy, ldy, width);
+    W8A8MicroKernel<kRows, kInt4>(x.q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups,
+                                  y + static_cast<size_t>(r) * ldy, ldy, width);
   }
   const uint8_t* xr = x.q + static_cast<size_t>(r) * x.in;
   float* yr = y + static_cast<size_t>(r) * ldy;
   switch (m - r) {
     case 5:
-      return W8A8MicroKernel<5>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
+      return W8A8MicroKernel<5, kInt4>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
     case 4:
-      return W8A8MicroKernel<4>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
+      return W8A8MicroKernel<4, kInt4>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
     case 3:
-      return W8A8MicroKernel<3>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
+      return W8A8MicroKernel<3, kInt4>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
     case 2:
-      return W8A8MicroKernel<2>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
+      return W8A8MicroKernel<2, kInt4>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
     case 1:
-      return W8A8MicroKernel<1>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
+      return W8A8MicroKernel<1, kInt4>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
     default:
       return;
   }
@@ -320,7 +336,11 @@ void MatMulW8A8Avx512(const QuantizedView& x, int m, const PackedView& w, int p0
   for (int p = p0; p < p1; ++p) {
     const int c0 = p * kPanel;
     const int width = w.out - c0 < kPanel ? w.out - c0 : kPanel;
-    W8A8Panel(x, m, PanelData(w, p), w.in / kGroup, y + c0, w.out, width);
+    if (w.type == WeightType::kW4A8) {
+      W8A8Panel<true>(x, m, PanelData(w, p), w.in / kGroup, y + c0, w.out, width);
+    } else {
+      W8A8Panel<false>(x, m, PanelData(w, p), w.in / kGroup, y + c0, w.out, width);
+    }
   }
 }
 

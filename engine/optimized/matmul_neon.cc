@@ -94,6 +94,7 @@ void GemvPanel(const float* x, const PackedView& w, int p, float* y, int width) 
       break;
     }
     case WeightType::kW8A8:  // MatMul sends these to the w8a8 kernels
+    case WeightType::kW4A8:
       break;
   }
   StorePanelRow(y, a, width);
@@ -176,12 +177,25 @@ void GemmHalfPanel(const float* x, int m, int in, const float* panel, float* y, 
   }
 }
 
-// ---- w8a8: exact int32 dot products per group of 32, then the fp32
+// ---- w8a8 and w4a8: exact int32 dot products per group of 32, then the fp32
 // epilogue in MatMulW8A8Scalar's order (fused multiply-add per group, one
 // multiply by the row's scale).
 
-constexpr size_t kW8A8GroupBytes = kPanel * (sizeof(float) + sizeof(int32_t)) + kGroup * kPanel;
-constexpr size_t kW8A8ValuesOffset = kPanel * (sizeof(float) + sizeof(int32_t));
+// The w8a8 bytes of quad j for half `half` of the panel (16 columns x 4 k) in
+// four registers; w4a8 keeps the first half in the low nibbles of the quad's
+// 64 bytes and the second in the high ones, as q + 8.
+template <bool kInt4>
+inline void LoadQuad(const uint8_t* quads, int j, int half, int8x16_t w[4]) {
+  for (int i = 0; i < 4; ++i) {
+    if constexpr (kInt4) {
+      const uint8x16_t bytes = vld1q_u8(quads + j * 2 * kPanel + 16 * i);
+      const uint8x16_t nibbles = half == 0 ? vandq_u8(bytes, vdupq_n_u8(15)) : vshrq_n_u8(bytes, 4);
+      w[i] = vsubq_s8(vreinterpretq_s8_u8(nibbles), vdupq_n_s8(8));
+    } else {
+      w[i] = vld1q_s8(reinterpret_cast<const int8_t*>(quads + j * 4 * kPanel + half * 64 + 16 * i));
+    }
+  }
+}
 
 inline int32_t Load32(const int8_t* p) {
   int32_t v;
@@ -201,25 +215,26 @@ void W8A8Store(float32x4_t (*f)[4], const float* xs, float* y, int ldy, int widt
 
 // SDOT, R rows x 16 columns (half `half` of the panel). A q register of x
 // holds four quads; the by-element form broadcasts one of them.
-template <int L, int R>
-inline void DotQuad(int32x4_t (*a)[4], const int8_t* wq, const int8x16_t* xv) {
+template <int L, int R, bool kInt4>
+inline void DotQuad(int32x4_t (*a)[4], const uint8_t* quads, int j, int half, const int8x16_t* xv) {
   int8x16_t w[4];
-  for (int i = 0; i < 4; ++i) w[i] = vld1q_s8(wq + 16 * i);
+  LoadQuad<kInt4>(quads, j, half, w);
   for (int r = 0; r < R; ++r) {
     for (int i = 0; i < 4; ++i) a[r][i] = vdotq_laneq_s32(a[r][i], w[i], xv[r], L);
   }
 }
 
-template <int R>
+template <int R, bool kInt4>
 void W8A8DotMicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_t* panel, int groups, int half,
                         float* y, int ldy, int width) {
+  constexpr size_t kGroupBytes = IntegerGroupBytes(kInt4 ? WeightType::kW4A8 : WeightType::kW8A8);
   float32x4_t f[R][4];
   for (int r = 0; r < R; ++r) {
     for (int i = 0; i < 4; ++i) f[r][i] = vdupq_n_f32(0.0f);
   }
   for (int g = 0; g < groups; ++g) {
-    const uint8_t* group = panel + g * kW8A8GroupBytes;
-    const int8_t* values = reinterpret_cast<const int8_t*>(group + kW8A8ValuesOffset) + half * 64;
+    const uint8_t* group = panel + g * kGroupBytes;
+    const uint8_t* quads = group + kIntegerGroupHeader;
     int32x4_t a[R][4];
     for (int r = 0; r < R; ++r) {
       for (int i = 0; i < 4; ++i) a[r][i] = vdupq_n_s32(0);
@@ -227,11 +242,10 @@ void W8A8DotMicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_
     for (int jj = 0; jj < kGroup / 16; ++jj) {
       int8x16_t xv[R];
       for (int r = 0; r < R; ++r) xv[r] = vld1q_s8(xq + static_cast<size_t>(r) * ldx + g * kGroup + 16 * jj);
-      const int8_t* wq = values + jj * 4 * 4 * kPanel;
-      DotQuad<0, R>(a, wq, xv);
-      DotQuad<1, R>(a, wq + 4 * kPanel, xv);
-      DotQuad<2, R>(a, wq + 8 * kPanel, xv);
-      DotQuad<3, R>(a, wq + 12 * kPanel, xv);
+      DotQuad<0, R, kInt4>(a, quads, 4 * jj, half, xv);
+      DotQuad<1, R, kInt4>(a, quads, 4 * jj + 1, half, xv);
+      DotQuad<2, R, kInt4>(a, quads, 4 * jj + 2, half, xv);
+      DotQuad<3, R, kInt4>(a, quads, 4 * jj + 3, half, xv);
     }
     const float* scales = reinterpret_cast<const float*>(group) + half * 16;
     for (int i = 0; i < 4; ++i) {
@@ -246,23 +260,24 @@ void W8A8DotMicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_
 // eight int16 products (|q| <= 127, so exact); SADALP adds neighbouring pairs
 // into int32 lanes [c k01, c k23, c+1 k01, c+1 k23], and a final pairwise add
 // per group leaves one sum per column.
-template <int R>
+template <int R, bool kInt4>
 void W8A8MicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_t* panel, int groups, int half, float* y,
                      int ldy, int width) {
+  constexpr size_t kGroupBytes = IntegerGroupBytes(kInt4 ? WeightType::kW4A8 : WeightType::kW8A8);
   float32x4_t f[R][4];
   for (int r = 0; r < R; ++r) {
     for (int i = 0; i < 4; ++i) f[r][i] = vdupq_n_f32(0.0f);
   }
   for (int g = 0; g < groups; ++g) {
-    const uint8_t* group = panel + g * kW8A8GroupBytes;
-    const int8_t* values = reinterpret_cast<const int8_t*>(group + kW8A8ValuesOffset) + half * 64;
+    const uint8_t* group = panel + g * kGroupBytes;
+    const uint8_t* quads = group + kIntegerGroupHeader;
     int32x4_t a[R][8];
     for (int r = 0; r < R; ++r) {
       for (int i = 0; i < 8; ++i) a[r][i] = vdupq_n_s32(0);
     }
     for (int j = 0; j < kGroup / 4; ++j) {
       int8x16_t w[4];
-      for (int i = 0; i < 4; ++i) w[i] = vld1q_s8(values + j * 4 * kPanel + 16 * i);
+      LoadQuad<kInt4>(quads, j, half, w);
       for (int r = 0; r < R; ++r) {
         const int8x8_t xd =
             vreinterpret_s8_s32(vdup_n_s32(Load32(xq + static_cast<size_t>(r) * ldx + g * kGroup + 4 * j)));
@@ -283,7 +298,7 @@ void W8A8MicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_t* 
   W8A8Store<R>(f, xs, y, ldy, width);
 }
 
-template <bool kDot>
+template <bool kDot, bool kInt4>
 void W8A8HalfPanel(const QuantizedView& x, int m, const uint8_t* panel, int groups, int half, float* y, int ldy,
                    int width) {
   const int8_t* q = reinterpret_cast<const int8_t*>(x.q);
@@ -291,21 +306,21 @@ void W8A8HalfPanel(const QuantizedView& x, int m, const uint8_t* panel, int grou
   int r = 0;
   for (; r + kRows <= m; r += kRows) {
     if constexpr (kDot) {
-      W8A8DotMicroKernel<kRows>(q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups, half,
-                                y + static_cast<size_t>(r) * ldy, ldy, width);
+      W8A8DotMicroKernel<kRows, kInt4>(q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups, half,
+                                       y + static_cast<size_t>(r) * ldy, ldy, width);
     } else {
-      W8A8MicroKernel<kRows>(q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups, half,
-                             y + static_cast<size_t>(r) * ldy, ldy, width);
+      W8A8MicroKernel<kRows, kInt4>(q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups, half,
+                                    y + static_cast<size_t>(r) * ldy, ldy, width);
     }
   }
   const int8_t* xr = q + static_cast<size_t>(r) * x.in;
   float* yr = y + static_cast<size_t>(r) * ldy;
   const int rest = m - r;
   if constexpr (kDot) {
-    if (rest == 2) W8A8DotMicroKernel<2>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
-    if (rest == 1) W8A8DotMicroKernel<1>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+    if (rest == 2) W8A8DotMicroKernel<2, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+    if (rest == 1) W8A8DotMicroKernel<1, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
   } else {
-    if (rest == 1) W8A8MicroKernel<1>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+    if (rest == 1) W8A8MicroKernel<1, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
   }
 }
 
@@ -314,8 +329,9 @@ void MatMulW8A8(const QuantizedView& x, int m, const PackedView& w, int p0, int 
   for (int p = p0; p < p1; ++p) {
     const int c0 = p * kPanel;
     const int width = w.out - c0 < kPanel ? w.out - c0 : kPanel;
-    W8A8HalfPanel<kDot>(x, m, PanelData(w, p), w.in / kGroup, 0, y + c0, w.out, width);
-    if (width > 16) W8A8HalfPanel<kDot>(x, m, PanelData(w, p), w.in / kGroup, 1, y + c0 + 16, w.out, width - 16);
+    const auto half_panel = w.type == WeightType::kW4A8 ? W8A8HalfPanel<kDot, true> : W8A8HalfPanel<kDot, false>;
+    half_panel(x, m, PanelData(w, p), w.in / kGroup, 0, y + c0, w.out, width);
+    if (width > 16) half_panel(x, m, PanelData(w, p), w.in / kGroup, 1, y + c0 + 16, w.out, width - 16);
   }
 }
 

@@ -47,17 +47,16 @@ void DequantizePanel(const PackedView& w, int p, float* out) {
       }
       return;
     }
-    case WeightType::kW8A8: {
-      const size_t group_bytes = kPanel * (sizeof(float) + sizeof(int32_t)) + kGroup * kPanel;
+    case WeightType::kW8A8:
+    case WeightType::kW4A8: {
       for (int g = 0; g < w.in / kGroup; ++g) {
-        const uint8_t* group = src + g * group_bytes;
+        const uint8_t* group = src + g * IntegerGroupBytes(w.type);
         float scales[kPanel];
         std::memcpy(scales, group, sizeof(scales));
-        const int8_t* values = reinterpret_cast<const int8_t*>(group + kPanel * (sizeof(float) + sizeof(int32_t)));
+        const uint8_t* quads = group + kIntegerGroupHeader;
         for (int k = 0; k < kGroup; ++k) {
           float* row = out + static_cast<size_t>(g * kGroup + k) * kPanel;
-          for (int c = 0; c < kPanel; ++c)
-            row[c] = static_cast<float>(values[(k / 4 * kPanel + c) * 4 + k % 4]) * scales[c];
+          for (int c = 0; c < kPanel; ++c) row[c] = static_cast<float>(IntegerWeight(w.type, quads, k, c)) * scales[c];
         }
       }
       return;
@@ -81,11 +80,11 @@ void QuantizeRowsScalar(const float* x, int m, int in, uint8_t* q, float* scale)
   }
 }
 
-// The definition of the w8a8 product: per group an exact int32 dot product,
-// converted (exactly: |dot| <= 32 * 127 * 127 < 2^24) and accumulated as
-// acc = fma(dot, w_scale, acc) in group order, then y = acc * x_scale.
+// The definition of the w8a8 and w4a8 products: per group an exact int32 dot
+// product, converted (exactly: |dot| <= 32 * 127 * 127 < 2^24) and accumulated
+// as acc = fma(dot, w_scale, acc) in group order, then y = acc * x_scale.
 void MatMulW8A8Scalar(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y) {
-  const size_t group_bytes = kPanel * (sizeof(float) + sizeof(int32_t)) + kGroup * kPanel;
+  const size_t group_bytes = IntegerGroupBytes(w.type);
   for (int p = p0; p < p1; ++p) {
     const uint8_t* src = w.panel(p);
     const int c0 = p * kPanel;
@@ -97,11 +96,11 @@ void MatMulW8A8Scalar(const QuantizedView& x, int m, const PackedView& w, int p0
         const uint8_t* group = src + g * group_bytes;
         float scales[kPanel];
         std::memcpy(scales, group, sizeof(scales));
-        const int8_t* values = reinterpret_cast<const int8_t*>(group + kPanel * (sizeof(float) + sizeof(int32_t)));
+        const uint8_t* quads = group + kIntegerGroupHeader;
         const int8_t* xg = xr + g * kGroup;
         for (int c = 0; c < kPanel; ++c) {
           int32_t dot = 0;
-          for (int k = 0; k < kGroup; ++k) dot += xg[k] * values[(k / 4 * kPanel + c) * 4 + k % 4];
+          for (int k = 0; k < kGroup; ++k) dot += xg[k] * IntegerWeight(w.type, quads, k, c);
           acc[c] = std::fma(static_cast<float>(dot), scales[c], acc[c]);
         }
       }

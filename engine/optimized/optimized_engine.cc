@@ -98,11 +98,11 @@ void ZcRmsNorm(const float* x, const float* scale, int n, float* y) {
 }
 
 // y_i = x @ W_i for every (W_i, y_i): the same rows times several matrices of
-// one type. For w8a8 the rows are quantised once into `xq`, not once per product.
+// one type. For w8a8/w4a8 the rows are quantised once into `xq`, not once per product.
 void Project(const float* x, int rows, QuantizedRows& xq,
              std::initializer_list<std::pair<const PackedMatrix*, float*>> products, ThreadPool* pool) {
   const PackedMatrix& first = *products.begin()->first;
-  if (first.type() == WeightType::kW8A8) {
+  if (QuantizesActivations(first.type())) {
     xq.Quantize(x, rows, first.in(), pool);
     for (const auto& [w, y] : products) MatMul(xq, *w, y, pool);
   } else {
@@ -178,7 +178,7 @@ class OptimizedSession : public Session {
   // Decoder step buffers (one row) and caches.
   float *dx_, *dh_, *dq_, *dk_, *dattended_, *dprojected_, *logits_;
   std::vector<LayerCache> caches_;
-  // w8a8: the current product input, quantised (sized for the encoder at construction).
+  // w8a8/w4a8: the current product input, quantised (sized for the encoder at construction).
   QuantizedRows xq_;
   bool any_key_visible_ = false;
   int encoder_tokens_ = 0;
@@ -285,7 +285,7 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
   absl::StatusOr<WeightType> type = ParseWeightType(options.precision);
   if (!type.ok()) {
     return absl::InvalidArgumentError(
-        StrCat("unknown precision \"", options.precision, "\" (available: fp32, bf16, int8, int4, w8a8)"));
+        StrCat("unknown precision \"", options.precision, "\" (available: fp32, bf16, int8, int4, w8a8, w4a8)"));
   }
   if (options.threads < 0) return absl::InvalidArgumentError(StrCat("threads must be >= 0, got ", options.threads));
   const ModelWeights& w = *weights;
@@ -378,7 +378,7 @@ OptimizedSession::OptimizedSession(const OptimizedEngine& engine, bool encoder_o
   Carve();
   arena_.Allocate();
   Carve();
-  if (engine_.type_ == WeightType::kW8A8) xq_.Reserve(kMaxEncoderTokens, engine_.config().d_model);
+  if (QuantizesActivations(engine_.type_)) xq_.Reserve(kMaxEncoderTokens, engine_.config().d_model);
 }
 
 void OptimizedSession::Carve() {
@@ -461,7 +461,7 @@ absl::Status OptimizedSession::Prefill(absl::Span<const int32_t> tokens) {
   RunEncoderLocked(tokens);
   const int t = encoder_tokens_;
   // Every layer's cross-attention K/V reads the encoder output: quantised once.
-  const bool w8a8 = engine_.type_ == WeightType::kW8A8;
+  const bool w8a8 = QuantizesActivations(engine_.type_);
   if (w8a8) xq_.Quantize(encoder_out_, t, c.d_model, engine_.pool());
   const bool bf16 = engine_.cross_kv_bf16_;
   const int kv = c.kv_dim();

@@ -74,7 +74,7 @@ def load(path: str = DEFAULT_MODEL_DIR, engine: str = "reference", precision: st
     """Loads a model by directory (holding needle.safetensors and tokenizer.model) or by checkpoint file.
 
     With a checkpoint file, `tokenizer` defaults to tokenizer.model beside it. engine is "reference" or
-    "optimized"; precision (optimized engine) is fp32, bf16, int8, int4 or w8a8; threads 0 means all cores.
+    "optimized"; precision (optimized engine) is fp32, bf16, int8, int4, w8a8 or w4a8; threads 0 means all cores.
     """
     if os.path.isdir(path):
         model_path = os.path.join(path, MODEL_FILE)

@@ -24,7 +24,7 @@ ABSL_FLAG(std::string, model, NEEDLE_DEFAULT_MODEL_DIR "/needle.safetensors", "c
 ABSL_FLAG(std::string, tokenizer, NEEDLE_DEFAULT_MODEL_DIR "/tokenizer.model", "SentencePiece model");
 ABSL_FLAG(std::string, engine, "reference", "engine name");
 ABSL_FLAG(std::string, precision, "fp32",
-          "optimized engine: fp32, bf16, int8, int4 (weights; fp32 activations) or w8a8 (int8 activations too)");
+          "optimized engine: fp32, bf16, int8, int4 (weights; fp32 activations) or w8a8, w4a8 (int8 activations too)");
 ABSL_FLAG(int, engine_threads, 0, "threads of the optimized engine (0 = all cores)");
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
 ABSL_FLAG(int, port, 8080, "port to listen on; 0 picks a free one");

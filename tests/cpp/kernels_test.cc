@@ -16,10 +16,12 @@
 namespace needle::optimized {
 namespace {
 
-constexpr WeightType kAllTypes[] = {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4,
-                                    WeightType::kW8A8};
+constexpr WeightType kAllTypes[] = {WeightType::kF32,  WeightType::kBF16, WeightType::kInt8,
+                                    WeightType::kInt4, WeightType::kW8A8, WeightType::kW4A8};
 // The types whose products keep fp32 activations.
 constexpr WeightType kWeightOnlyTypes[] = {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4};
+// The types whose products quantise the activations too.
+constexpr WeightType kIntegerTypes[] = {WeightType::kW8A8, WeightType::kW4A8};
 constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot};
 
 std::vector<float> RandomValues(size_t n, uint32_t seed) {
@@ -101,6 +103,7 @@ TEST(PackedMatrixTest, QuantisedTypesNeedWholeGroups) {
   EXPECT_FALSE(PackedMatrix::Pack(w.data(), 40, 8, WeightType::kInt8).ok());
   EXPECT_FALSE(PackedMatrix::Pack(w.data(), 40, 8, WeightType::kInt4).ok());
   EXPECT_FALSE(PackedMatrix::Pack(w.data(), 40, 8, WeightType::kW8A8).ok());
+  EXPECT_FALSE(PackedMatrix::Pack(w.data(), 40, 8, WeightType::kW4A8).ok());
   EXPECT_TRUE(PackedMatrix::Pack(w.data(), 40, 8, WeightType::kBF16).ok());
 }
 
@@ -138,6 +141,7 @@ TEST(PackedMatrixTest, QuantisationErrorIsWithinHalfAStep) {
               bound = max / 127 / 2 * 1.0001f;
               break;
             case WeightType::kInt4:
+            case WeightType::kW4A8:
               bound = max / 7 / 2 * 1.0001f;
               break;
           }
@@ -219,12 +223,17 @@ TEST_F(IsaTest, MatMulSplitsAcrossThreadsWithTheSameResult) {
   }
 }
 
-// ---- w8a8: integer activations.
+// ---- w8a8 and w4a8: integer activations.
 
-// The w8a8 product written out from its definition (matmul.h), independently
+// Largest |q| of a weight type's integers.
+int WeightLevels(WeightType type) { return type == WeightType::kW4A8 ? 7 : 127; }
+
+// The w8a8/w4a8 product written out from its definition (matmul.h), independently
 // of the packed layout: both operands quantised here, exact int32 dot products
 // per group, then acc = fma(dot, w_scale, acc) in group order and y = acc * x_scale.
-std::vector<float> W8A8Definition(const std::vector<float>& x, int m, const std::vector<float>& w, int in, int out) {
+std::vector<float> W8A8Definition(const std::vector<float>& x, int m, const std::vector<float>& w, int in, int out,
+                                  WeightType type) {
+  const float levels = static_cast<float>(WeightLevels(type));
   std::vector<int> xq(x.size()), wq(w.size());
   std::vector<float> xs(m), ws(static_cast<size_t>(in / 32) * out);
   for (int r = 0; r < m; ++r) {
@@ -241,7 +250,7 @@ std::vector<float> W8A8Definition(const std::vector<float>& x, int m, const std:
     for (int g = 0; g < in / 32; ++g) {
       float max = 0.0f;
       for (int k = g * 32; k < g * 32 + 32; ++k) max = std::max(max, std::fabs(w[static_cast<size_t>(k) * out + c]));
-      const float scale = max / 127.0f;
+      const float scale = max / levels;
       ws[static_cast<size_t>(g) * out + c] = scale;
       for (int k = g * 32; k < g * 32 + 32; ++k) {
         const size_t i = static_cast<size_t>(k) * out + c;
@@ -266,36 +275,37 @@ std::vector<float> W8A8Definition(const std::vector<float>& x, int m, const std:
   return y;
 }
 
-// Every ISA's w8a8 product equals the definition bit for bit: the integer
-// sums are exact and the float epilogue runs in the same order everywhere.
+// Every ISA's w8a8 and w4a8 product equals the definition bit for bit: the
+// integer sums are exact and the float epilogue runs in the same order everywhere.
 TEST_F(IsaTest, W8A8IsBitExactOnEveryIsa) {
   uint32_t seed = 500;
-  for (int in : {32, 64, 96, 512}) {
-    for (int out : {1, 7, 16, 31, 33, 100}) {
-      for (int m = 1; m <= 17; ++m) {
-        if (in == 512 && m % 4 != 1) continue;  // keeps the qemu run short
-        SCOPED_TRACE(testing::Message() << "m " << m << " in " << in << " out " << out);
-        std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, seed++);
-        std::vector<float> x = RandomValues(static_cast<size_t>(m) * in, seed++);
-        for (int k = 0; k < 32; ++k) w[static_cast<size_t>(k) * out] = 0.0f;  // an all-zero weight group
-        if (m > 2) std::fill(x.begin() + in, x.begin() + 2 * in, 0.0f);       // an all-zero row
-        x[0] = 3.5f;  // a row whose largest value dominates the others
-        const std::vector<float> expected = W8A8Definition(x, m, w, in, out);
-        auto packed = PackedMatrix::Pack(w.data(), in, out, WeightType::kW8A8);
-        ASSERT_TRUE(packed.ok()) << packed.status();
-        for (Isa isa : kAllIsas) {
-          if (!IsaSupported(isa)) continue;
-          SCOPED_TRACE(IsaName(isa));
-          ASSERT_TRUE(ForceIsa(isa).ok());
-          std::vector<float> y(expected.size(), std::nanf(""));
-          MatMul(x.data(), m, *packed, y.data(), nullptr);
-          for (size_t i = 0; i < y.size(); ++i) {
-            ASSERT_EQ(y[i], expected[i]) << "row " << i / out << " column " << i % out;
+  for (WeightType type : kIntegerTypes)
+    for (int in : {32, 64, 96, 512}) {
+      for (int out : {1, 7, 16, 31, 33, 100}) {
+        for (int m = 1; m <= 17; ++m) {
+          if (in == 512 && m % 4 != 1) continue;  // keeps the qemu run short
+          SCOPED_TRACE(testing::Message() << WeightTypeName(type) << " m " << m << " in " << in << " out " << out);
+          std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, seed++);
+          std::vector<float> x = RandomValues(static_cast<size_t>(m) * in, seed++);
+          for (int k = 0; k < 32; ++k) w[static_cast<size_t>(k) * out] = 0.0f;  // an all-zero weight group
+          if (m > 2) std::fill(x.begin() + in, x.begin() + 2 * in, 0.0f);       // an all-zero row
+          x[0] = 3.5f;  // a row whose largest value dominates the others
+          const std::vector<float> expected = W8A8Definition(x, m, w, in, out, type);
+          auto packed = PackedMatrix::Pack(w.data(), in, out, type);
+          ASSERT_TRUE(packed.ok()) << packed.status();
+          for (Isa isa : kAllIsas) {
+            if (!IsaSupported(isa)) continue;
+            SCOPED_TRACE(IsaName(isa));
+            ASSERT_TRUE(ForceIsa(isa).ok());
+            std::vector<float> y(expected.size(), std::nanf(""));
+            MatMul(x.data(), m, *packed, y.data(), nullptr);
+            for (size_t i = 0; i < y.size(); ++i) {
+              ASSERT_EQ(y[i], expected[i]) << "row " << i / out << " column " << i % out;
+            }
           }
         }
       }
     }
-  }
 }
 
 // Against the fp32 product of the unquantised operands: per output the error
@@ -304,76 +314,78 @@ TEST_F(IsaTest, W8A8IsBitExactOnEveryIsa) {
 TEST_F(IsaTest, W8A8IsWithinTheQuantisationBoundOfFp32) {
   ThreadPool pool(2);
   uint32_t seed = 900;
-  for (Isa isa : kAllIsas) {
-    if (!IsaSupported(isa)) continue;
-    SCOPED_TRACE(IsaName(isa));
-    ASSERT_TRUE(ForceIsa(isa).ok());
-    for (const auto& [m, in, out] :
-         std::vector<std::tuple<int, int, int>>{{1, 512, 300}, {9, 96, 45}, {130, 256, 70}}) {
-      SCOPED_TRACE(testing::Message() << "m " << m << " in " << in << " out " << out);
-      const std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, seed++);
-      const std::vector<float> x = RandomValues(static_cast<size_t>(m) * in, seed++);
-      auto packed = PackedMatrix::Pack(w.data(), in, out, WeightType::kW8A8);
-      ASSERT_TRUE(packed.ok());
-      std::vector<float> y(static_cast<size_t>(m) * out);
-      MatMul(x.data(), m, *packed, y.data(), &pool);
-      double worst_relative = 0.0;
-      for (int r = 0; r < m; ++r) {
-        float x_max = 0.0f;
-        for (int k = 0; k < in; ++k) x_max = std::max(x_max, std::fabs(x[static_cast<size_t>(r) * in + k]));
-        const double dx = x_max / 127.0 / 2;
-        for (int c = 0; c < out; ++c) {
-          double exact = 0.0, bound = 0.0, magnitude = 0.0;
-          for (int g = 0; g < in / 32; ++g) {
-            float w_max = 0.0f;
-            for (int k = g * 32; k < g * 32 + 32; ++k) {
-              w_max = std::max(w_max, std::fabs(w[static_cast<size_t>(k) * out + c]));
+  for (WeightType type : kIntegerTypes)
+    for (Isa isa : kAllIsas) {
+      if (!IsaSupported(isa)) continue;
+      SCOPED_TRACE(testing::Message() << IsaName(isa) << " " << WeightTypeName(type));
+      ASSERT_TRUE(ForceIsa(isa).ok());
+      for (const auto& [m, in, out] :
+           std::vector<std::tuple<int, int, int>>{{1, 512, 300}, {9, 96, 45}, {130, 256, 70}}) {
+        SCOPED_TRACE(testing::Message() << "m " << m << " in " << in << " out " << out);
+        const std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, seed++);
+        const std::vector<float> x = RandomValues(static_cast<size_t>(m) * in, seed++);
+        auto packed = PackedMatrix::Pack(w.data(), in, out, type);
+        ASSERT_TRUE(packed.ok());
+        std::vector<float> y(static_cast<size_t>(m) * out);
+        MatMul(x.data(), m, *packed, y.data(), &pool);
+        double worst_relative = 0.0;
+        for (int r = 0; r < m; ++r) {
+          float x_max = 0.0f;
+          for (int k = 0; k < in; ++k) x_max = std::max(x_max, std::fabs(x[static_cast<size_t>(r) * in + k]));
+          const double dx = x_max / 127.0 / 2;
+          for (int c = 0; c < out; ++c) {
+            double exact = 0.0, bound = 0.0, magnitude = 0.0;
+            for (int g = 0; g < in / 32; ++g) {
+              float w_max = 0.0f;
+              for (int k = g * 32; k < g * 32 + 32; ++k) {
+                w_max = std::max(w_max, std::fabs(w[static_cast<size_t>(k) * out + c]));
+              }
+              const double dw = w_max / WeightLevels(type) / 2;
+              for (int k = g * 32; k < g * 32 + 32; ++k) {
+                const double xv = x[static_cast<size_t>(r) * in + k], wv = w[static_cast<size_t>(k) * out + c];
+                exact += xv * wv;
+                magnitude += std::fabs(xv * wv);
+                bound += dx * std::fabs(wv) + std::fabs(xv) * dw + dx * dw;
+              }
             }
-            const double dw = w_max / 127.0 / 2;
-            for (int k = g * 32; k < g * 32 + 32; ++k) {
-              const double xv = x[static_cast<size_t>(r) * in + k], wv = w[static_cast<size_t>(k) * out + c];
-              exact += xv * wv;
-              magnitude += std::fabs(xv * wv);
-              bound += dx * std::fabs(wv) + std::fabs(xv) * dw + dx * dw;
-            }
+            const double error = std::fabs(y[static_cast<size_t>(r) * out + c] - exact);
+            ASSERT_LE(error, bound * 1.001 + 1e-5 * magnitude) << "row " << r << " column " << c;
+            worst_relative = std::max(worst_relative, error / bound);
           }
-          const double error = std::fabs(y[static_cast<size_t>(r) * out + c] - exact);
-          ASSERT_LE(error, bound * 1.001 + 1e-5 * magnitude) << "row " << r << " column " << c;
-          worst_relative = std::max(worst_relative, error / bound);
         }
+        // The bound is the worst case; random rounding errors mostly cancel.
+        EXPECT_LT(worst_relative, 0.5);
       }
-      // The bound is the worst case; random rounding errors mostly cancel.
-      EXPECT_LT(worst_relative, 0.5);
     }
-  }
 }
 
 // Splitting over threads, and quantising once for several products, change no bit.
 TEST_F(IsaTest, W8A8ThreadsAndSharedQuantisationAreExact) {
-  for (Isa isa : kAllIsas) {
-    if (!IsaSupported(isa)) continue;
-    SCOPED_TRACE(IsaName(isa));
-    ASSERT_TRUE(ForceIsa(isa).ok());
-    for (const auto& [m, in, out] :
-         std::vector<std::tuple<int, int, int>>{{1, 512, 1000}, {150, 256, 96}, {2, 64, 33}}) {
-      const std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, 7);
-      const std::vector<float> x = RandomValues(static_cast<size_t>(m) * in, 8);
-      auto packed = PackedMatrix::Pack(w.data(), in, out, WeightType::kW8A8);
-      ASSERT_TRUE(packed.ok());
-      std::vector<float> single(static_cast<size_t>(m) * out), split(single.size()), shared(single.size());
-      MatMul(x.data(), m, *packed, single.data(), nullptr);
-      for (int threads : {2, 3}) {
-        ThreadPool pool(threads);
-        MatMul(x.data(), m, *packed, split.data(), &pool);
-        EXPECT_EQ(split, single) << "threads " << threads << " m " << m;
-        QuantizedRows rows;
-        rows.Quantize(x.data(), m, in, &pool);
-        EXPECT_EQ(rows.isa(), isa);
-        MatMul(rows, *packed, shared.data(), &pool);
-        EXPECT_EQ(shared, single) << "threads " << threads << " m " << m;
+  for (WeightType type : kIntegerTypes)
+    for (Isa isa : kAllIsas) {
+      if (!IsaSupported(isa)) continue;
+      SCOPED_TRACE(testing::Message() << IsaName(isa) << " " << WeightTypeName(type));
+      ASSERT_TRUE(ForceIsa(isa).ok());
+      for (const auto& [m, in, out] :
+           std::vector<std::tuple<int, int, int>>{{1, 512, 1000}, {150, 256, 96}, {2, 64, 33}}) {
+        const std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, 7);
+        const std::vector<float> x = RandomValues(static_cast<size_t>(m) * in, 8);
+        auto packed = PackedMatrix::Pack(w.data(), in, out, type);
+        ASSERT_TRUE(packed.ok());
+        std::vector<float> single(static_cast<size_t>(m) * out), split(single.size()), shared(single.size());
+        MatMul(x.data(), m, *packed, single.data(), nullptr);
+        for (int threads : {2, 3}) {
+          ThreadPool pool(threads);
+          MatMul(x.data(), m, *packed, split.data(), &pool);
+          EXPECT_EQ(split, single) << "threads " << threads << " m " << m;
+          QuantizedRows rows;
+          rows.Quantize(x.data(), m, in, &pool);
+          EXPECT_EQ(rows.isa(), isa);
+          MatMul(rows, *packed, shared.data(), &pool);
+          EXPECT_EQ(shared, single) << "threads " << threads << " m " << m;
+        }
       }
     }
-  }
 }
 
 }  // namespace

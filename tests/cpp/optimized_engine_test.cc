@@ -294,7 +294,7 @@ TEST(OptimizedEngineTest, Fp32MatchesReferenceOnEveryIsa) {
 TEST(OptimizedEngineTest, OneThreadEqualsTwoThreadsExactly) {
   // The split of a product or an attention over threads must not change a single bit.
   const ModelConfig config = MidConfig();
-  for (const char* precision : {"fp32", "w8a8"}) {
+  for (const char* precision : {"fp32", "w8a8", "w4a8"}) {
     SCOPED_TRACE(precision);
     Engines one = MakeEngines(config, 45, {precision, 1});
     Engines two = MakeEngines(config, 45, {precision, 2});
@@ -313,6 +313,9 @@ TEST(OptimizedEngineTest, OneThreadEqualsTwoThreadsExactly) {
 // of int8's weight rounding, through 2 + 2 layers. Measured 2.6e-3 (seed 46) and 2.0e-3
 // (seed 51, the same on every ISA); about twice int8's error, so 0.02 leaves a 7x margin.
 constexpr float kW8A8Tolerance = 0.02f;
+// w4a8: int4's weight rounding (the larger part) plus w8a8's activation rounding; int4 alone
+// measured 3.0e-2 against its bound of 0.1, w4a8 3.1e-2 (seed 46) and 2.1e-2 (seed 51, every ISA).
+constexpr float kW4A8Tolerance = 0.1f;
 
 // Teacher-forced on the reference's tokens so both see the same decoder inputs.
 Errors QuantisedErrors(const std::string& precision, uint32_t seed) {
@@ -342,9 +345,13 @@ TEST(OptimizedEngineTest, QuantisedPrecisionsStayClose) {
   // (group 32) are coarser still; w8a8 adds int8 activations (one scale per row, so a row's
   // rounding step is max|x| / 254). These are random (untrained) weights, so the bounds are
   // loose sanity checks that the packing and kernels are right, not accuracy claims.
-  // Measured: bf16 7.6e-4, int8 1.7e-3, int4 3.0e-2, w8a8 2.8e-3.
-  for (const auto& [precision, tolerance] : std::vector<std::pair<std::string, float>>{
-           {"bf16", 0.005f}, {"int8", 0.01f}, {"int4", 0.1f}, {"w8a8", kW8A8Tolerance}}) {
+  // Measured: bf16 7.6e-4, int8 1.7e-3, int4 3.0e-2, w8a8 2.8e-3, w4a8 3.1e-2.
+  for (const auto& [precision, tolerance] :
+       std::vector<std::pair<std::string, float>>{{"bf16", 0.005f},
+                                                  {"int8", 0.01f},
+                                                  {"int4", 0.1f},
+                                                  {"w8a8", kW8A8Tolerance},
+                                                  {"w4a8", kW4A8Tolerance}}) {
     SCOPED_TRACE(precision);
     const Errors errors = QuantisedErrors(precision, 46);
     std::printf("%s vs reference fp32: encoder %.3g, logits %.3g\n", precision.c_str(), errors.encoder, errors.logits);
@@ -354,17 +361,20 @@ TEST(OptimizedEngineTest, QuantisedPrecisionsStayClose) {
 }
 
 TEST(OptimizedEngineTest, W8A8StaysCloseOnEveryIsa) {
-  // Every ISA's w8a8 products are bit-identical (kernels_test); what differs is the fp32
-  // attention and norms around them, so each ISA gets the same bound.
+  // Every ISA's w8a8 and w4a8 products are bit-identical (kernels_test); what differs is the
+  // fp32 attention and norms around them, so each ISA gets the same bound.
   IsaGuard guard;
   for (opt::Isa isa : RunnableIsas()) {
-    SCOPED_TRACE(std::string(opt::IsaName(isa)));
     ASSERT_TRUE(opt::ForceIsa(isa).ok());
-    const Errors errors = QuantisedErrors("w8a8", 51);
-    std::printf("w8a8 (%s) vs reference fp32: encoder %.3g, logits %.3g\n", std::string(opt::IsaName(isa)).c_str(),
-                errors.encoder, errors.logits);
-    EXPECT_LT(errors.encoder, kW8A8Tolerance);
-    EXPECT_LT(errors.logits, kW8A8Tolerance);
+    for (const auto& [precision, tolerance] :
+         std::vector<std::pair<std::string, float>>{{"w8a8", kW8A8Tolerance}, {"w4a8", kW4A8Tolerance}}) {
+      SCOPED_TRACE(precision + " " + std::string(opt::IsaName(isa)));
+      const Errors errors = QuantisedErrors(precision, 51);
+      std::printf("%s (%s) vs reference fp32: encoder %.3g, logits %.3g\n", precision.c_str(),
+                  std::string(opt::IsaName(isa)).c_str(), errors.encoder, errors.logits);
+      EXPECT_LT(errors.encoder, tolerance);
+      EXPECT_LT(errors.logits, tolerance);
+    }
   }
 }
 
@@ -412,7 +422,7 @@ TEST_P(ConcurrencyTest, ConcurrentSessionsEqualSequentialResults) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Precisions, ConcurrencyTest, testing::Values("fp32", "w8a8"));
+INSTANTIATE_TEST_SUITE_P(Precisions, ConcurrencyTest, testing::Values("fp32", "w8a8", "w4a8"));
 
 TEST(OptimizedEngineTest, PrefillResetsTheSession) {
   const ModelConfig config = test::SmallConfig();

@@ -43,7 +43,7 @@ using test::Cells;
 using test::Lines;
 
 TEST(RooflineTest, PackedBytesAreWhatTheEnginePacks) {
-  for (const char* precision : {"fp32", "bf16", "int8", "int4", "w8a8"}) {
+  for (const char* precision : {"fp32", "bf16", "int8", "int4", "w8a8", "w4a8"}) {
     const absl::StatusOr<optimized::WeightType> type = optimized::ParseWeightType(precision);
     ASSERT_TRUE(type.ok());
     for (const auto& [in, out] : std::vector<std::pair<int, int>>{{64, 64}, {64, 32}, {64, 320}, {96, 40}}) {

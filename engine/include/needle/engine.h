@@ -52,7 +52,7 @@ class Engine {
 // How an engine runs; the reference engine accepts only the defaults' precision.
 struct EngineOptions {
   // Precision of the projections and the logits: weights "fp32", "bf16", "int8" or "int4" with fp32
-  // activations, or "w8a8" (int8 weights and int8 activations, integer dot products).
+  // activations, or "w8a8"/"w4a8" (int8/int4 weights and int8 activations, integer dot products).
   std::string precision = "fp32";
   int threads = 0;  // 0 = all cores
 };

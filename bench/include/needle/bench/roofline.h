@@ -36,7 +36,7 @@ struct MachinePeak {
 MachinePeak MeasurePeak(int threads);
 
 // The arithmetic peak a row at `precision` is held against: the int8 dot
-// product for w8a8, bf16 for bf16, fp32 for everything else (fp32, and int8
+// product for w8a8 and w4a8, bf16 for bf16, fp32 for everything else (fp32, and int8
 // and int4, whose weights are widened to fp32 before the multiply-adds).
 double PeakFlopsFor(const MachinePeak& peak, std::string_view precision);
 
@@ -44,7 +44,7 @@ double PeakFlopsFor(const MachinePeak& peak, std::string_view precision);
 std::string DescribePeak(const MachinePeak& peak);
 
 // The least work of a test's timed part: floating-point (or integer, for
-// w8a8) operations and bytes read from memory.
+// w8a8 and w4a8) operations and bytes read from memory.
 struct RowWork {
   double flop = 0;
   double bytes = 0;
@@ -52,8 +52,8 @@ struct RowWork {
 
 // Bytes of one weight matrix (in x out) packed at `precision` by the optimized
 // engine: output columns in panels of 32 (the last padded), each panel rounded
-// up to 64 bytes; int8/int4/w8a8 add one fp32 scale per 32 input rows per
-// column, and w8a8 one int32 bias beside each scale.
+// up to 64 bytes; int8/int4/w8a8/w4a8 add one fp32 scale per 32 input rows
+// per column, and w8a8/w4a8 one int32 bias beside each scale.
 absl::StatusOr<int64_t> PackedMatrixBytes(int in, int out, std::string_view precision);
 
 // With d = d_model, kv = kv_dim, V = vocab, L_e / L_d encoder / decoder

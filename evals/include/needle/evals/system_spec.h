@@ -1,6 +1,6 @@
 // Systems named on a command line: "[NAME=]KIND[:ARGS]".
 //   needle[:ENGINE[:PRECISION]]  a Needle engine in process (default "reference"; precision
-//                              of the optimized engine: fp32, bf16, int8, int4, w8a8)
+//                              of the optimized engine: fp32, bf16, int8, int4, w8a8, w4a8)
 //   keyword                    the keyword-matching floor
 //   openai:URL[#MODEL]         an OpenAI-compatible server, e.g. openai:http://127.0.0.1:8080#qwen3-0.6b
 //   command:PROGRAM ARGS...    a JSON-lines subprocess (split on spaces, no shell)
