@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <tuple>
 #include <vector>
@@ -279,7 +280,7 @@ std::vector<float> W8A8Definition(const std::vector<float>& x, int m, const std:
 // integer sums are exact and the float epilogue runs in the same order everywhere.
 TEST_F(IsaTest, W8A8IsBitExactOnEveryIsa) {
   uint32_t seed = 500;
-  for (WeightType type : kIntegerTypes)
+  for (WeightType type : kIntegerTypes) {
     for (int in : {32, 64, 96, 512}) {
       for (int out : {1, 7, 16, 31, 33, 100}) {
         for (int m = 1; m <= 17; ++m) {
@@ -306,6 +307,19 @@ TEST_F(IsaTest, W8A8IsBitExactOnEveryIsa) {
         }
       }
     }
+  }
+}
+
+// Runs `check` for w8a8 and w4a8 under every ISA this CPU has, forced.
+void ForEachIntegerTypeOnEveryIsa(const std::function<void(WeightType, Isa)>& check) {
+  for (WeightType type : kIntegerTypes) {
+    for (Isa isa : kAllIsas) {
+      if (!IsaSupported(isa)) continue;
+      SCOPED_TRACE(testing::Message() << IsaName(isa) << " " << WeightTypeName(type));
+      ASSERT_TRUE(ForceIsa(isa).ok());
+      check(type, isa);
+    }
+  }
 }
 
 // Against the fp32 product of the unquantised operands: per output the error
@@ -314,78 +328,70 @@ TEST_F(IsaTest, W8A8IsBitExactOnEveryIsa) {
 TEST_F(IsaTest, W8A8IsWithinTheQuantisationBoundOfFp32) {
   ThreadPool pool(2);
   uint32_t seed = 900;
-  for (WeightType type : kIntegerTypes)
-    for (Isa isa : kAllIsas) {
-      if (!IsaSupported(isa)) continue;
-      SCOPED_TRACE(testing::Message() << IsaName(isa) << " " << WeightTypeName(type));
-      ASSERT_TRUE(ForceIsa(isa).ok());
-      for (const auto& [m, in, out] :
-           std::vector<std::tuple<int, int, int>>{{1, 512, 300}, {9, 96, 45}, {130, 256, 70}}) {
-        SCOPED_TRACE(testing::Message() << "m " << m << " in " << in << " out " << out);
-        const std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, seed++);
-        const std::vector<float> x = RandomValues(static_cast<size_t>(m) * in, seed++);
-        auto packed = PackedMatrix::Pack(w.data(), in, out, type);
-        ASSERT_TRUE(packed.ok());
-        std::vector<float> y(static_cast<size_t>(m) * out);
-        MatMul(x.data(), m, *packed, y.data(), &pool);
-        double worst_relative = 0.0;
-        for (int r = 0; r < m; ++r) {
-          float x_max = 0.0f;
-          for (int k = 0; k < in; ++k) x_max = std::max(x_max, std::fabs(x[static_cast<size_t>(r) * in + k]));
-          const double dx = x_max / 127.0 / 2;
-          for (int c = 0; c < out; ++c) {
-            double exact = 0.0, bound = 0.0, magnitude = 0.0;
-            for (int g = 0; g < in / 32; ++g) {
-              float w_max = 0.0f;
-              for (int k = g * 32; k < g * 32 + 32; ++k) {
-                w_max = std::max(w_max, std::fabs(w[static_cast<size_t>(k) * out + c]));
-              }
-              const double dw = w_max / WeightLevels(type) / 2;
-              for (int k = g * 32; k < g * 32 + 32; ++k) {
-                const double xv = x[static_cast<size_t>(r) * in + k], wv = w[static_cast<size_t>(k) * out + c];
-                exact += xv * wv;
-                magnitude += std::fabs(xv * wv);
-                bound += dx * std::fabs(wv) + std::fabs(xv) * dw + dx * dw;
-              }
+  ForEachIntegerTypeOnEveryIsa([&](WeightType type, Isa) {
+    for (const auto& [m, in, out] :
+         std::vector<std::tuple<int, int, int>>{{1, 512, 300}, {9, 96, 45}, {130, 256, 70}}) {
+      SCOPED_TRACE(testing::Message() << "m " << m << " in " << in << " out " << out);
+      const std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, seed++);
+      const std::vector<float> x = RandomValues(static_cast<size_t>(m) * in, seed++);
+      auto packed = PackedMatrix::Pack(w.data(), in, out, type);
+      ASSERT_TRUE(packed.ok());
+      std::vector<float> y(static_cast<size_t>(m) * out);
+      MatMul(x.data(), m, *packed, y.data(), &pool);
+      double worst_relative = 0.0;
+      for (int r = 0; r < m; ++r) {
+        float x_max = 0.0f;
+        for (int k = 0; k < in; ++k) x_max = std::max(x_max, std::fabs(x[static_cast<size_t>(r) * in + k]));
+        const double dx = x_max / 127.0 / 2;
+        for (int c = 0; c < out; ++c) {
+          double exact = 0.0, bound = 0.0, magnitude = 0.0;
+          for (int g = 0; g < in / 32; ++g) {
+            float w_max = 0.0f;
+            for (int k = g * 32; k < g * 32 + 32; ++k) {
+              w_max = std::max(w_max, std::fabs(w[static_cast<size_t>(k) * out + c]));
             }
-            const double error = std::fabs(y[static_cast<size_t>(r) * out + c] - exact);
-            ASSERT_LE(error, bound * 1.001 + 1e-5 * magnitude) << "row " << r << " column " << c;
-            worst_relative = std::max(worst_relative, error / bound);
+            const double dw = w_max / WeightLevels(type) / 2;
+            for (int k = g * 32; k < g * 32 + 32; ++k) {
+              const double xv = x[static_cast<size_t>(r) * in + k], wv = w[static_cast<size_t>(k) * out + c];
+              exact += xv * wv;
+              magnitude += std::fabs(xv * wv);
+              bound += dx * std::fabs(wv) + std::fabs(xv) * dw + dx * dw;
+            }
           }
+          const double error = std::fabs(y[static_cast<size_t>(r) * out + c] - exact);
+          ASSERT_LE(error, bound * 1.001 + 1e-5 * magnitude) << "row " << r << " column " << c;
+          worst_relative = std::max(worst_relative, error / bound);
         }
-        // The bound is the worst case; random rounding errors mostly cancel.
-        EXPECT_LT(worst_relative, 0.5);
       }
+      // The bound is the worst case; random rounding errors mostly cancel.
+      EXPECT_LT(worst_relative, 0.5);
     }
+  });
 }
 
 // Splitting over threads, and quantising once for several products, change no bit.
 TEST_F(IsaTest, W8A8ThreadsAndSharedQuantisationAreExact) {
-  for (WeightType type : kIntegerTypes)
-    for (Isa isa : kAllIsas) {
-      if (!IsaSupported(isa)) continue;
-      SCOPED_TRACE(testing::Message() << IsaName(isa) << " " << WeightTypeName(type));
-      ASSERT_TRUE(ForceIsa(isa).ok());
-      for (const auto& [m, in, out] :
-           std::vector<std::tuple<int, int, int>>{{1, 512, 1000}, {150, 256, 96}, {2, 64, 33}}) {
-        const std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, 7);
-        const std::vector<float> x = RandomValues(static_cast<size_t>(m) * in, 8);
-        auto packed = PackedMatrix::Pack(w.data(), in, out, type);
-        ASSERT_TRUE(packed.ok());
-        std::vector<float> single(static_cast<size_t>(m) * out), split(single.size()), shared(single.size());
-        MatMul(x.data(), m, *packed, single.data(), nullptr);
-        for (int threads : {2, 3}) {
-          ThreadPool pool(threads);
-          MatMul(x.data(), m, *packed, split.data(), &pool);
-          EXPECT_EQ(split, single) << "threads " << threads << " m " << m;
-          QuantizedRows rows;
-          rows.Quantize(x.data(), m, in, &pool);
-          EXPECT_EQ(rows.isa(), isa);
-          MatMul(rows, *packed, shared.data(), &pool);
-          EXPECT_EQ(shared, single) << "threads " << threads << " m " << m;
-        }
+  ForEachIntegerTypeOnEveryIsa([&](WeightType type, Isa isa) {
+    for (const auto& [m, in, out] :
+         std::vector<std::tuple<int, int, int>>{{1, 512, 1000}, {150, 256, 96}, {2, 64, 33}}) {
+      const std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, 7);
+      const std::vector<float> x = RandomValues(static_cast<size_t>(m) * in, 8);
+      auto packed = PackedMatrix::Pack(w.data(), in, out, type);
+      ASSERT_TRUE(packed.ok());
+      std::vector<float> single(static_cast<size_t>(m) * out), split(single.size()), shared(single.size());
+      MatMul(x.data(), m, *packed, single.data(), nullptr);
+      for (int threads : {2, 3}) {
+        ThreadPool pool(threads);
+        MatMul(x.data(), m, *packed, split.data(), &pool);
+        EXPECT_EQ(split, single) << "threads " << threads << " m " << m;
+        QuantizedRows rows;
+        rows.Quantize(x.data(), m, in, &pool);
+        EXPECT_EQ(rows.isa(), isa);
+        MatMul(rows, *packed, shared.data(), &pool);
+        EXPECT_EQ(shared, single) << "threads " << threads << " m " << m;
       }
     }
+  });
 }
 
 }  // namespace
