@@ -154,9 +154,15 @@ def status_note(report_path):
             "this project aims for. Its loss was still falling when the schedule ended, and it does far "
             "better on the dev split, whose templates it was trained on (see Training), than on test, whose "
             "templates and values it never saw: it has learned the phrasings more than the task. "
-            + ("Of the argument values it gets wrong in calls to the right tool, {} of {} are strings that the "
-               "query contains and the model replaced with one it does not (a value from training): copying "
-               "unseen values is the main thing it has not learned.".format(*uncopied_values(report_path))))
+            + copy_note(*uncopied_values(report_path)))
+
+
+def copy_note(uncopied, wrong):
+    note = (f"Of the argument values it gets wrong in calls to the right tool, {uncopied} of {wrong} are strings "
+            "that the query contains and the model replaced with one it does not")
+    if uncopied * 2 >= wrong:
+        return note + ": copying unseen values is the main thing it has not learned."
+    return note + "; the rest are numbers, normalised values and strings it copied wrongly or in part."
 
 
 def uncopied_values(report_path):
@@ -195,7 +201,8 @@ def stage_rows(logs):
         rows.append(f"| {STAGES[index]['name']} | {'random' if not args.get('init') else STAGES[index - 1]['name']} | "
                     f"{log['total_steps']:,} | {log['examples_seen']:,} "
                     f"({log['examples_seen'] / log['data']['train']:.2f} epochs) | {args['lr']} | "
-                    f"{args.get('distractor_drop', 0.0)} | {log['wall_seconds'] / 60:.1f} | "
+                    f"{args.get('distractor_drop', 0.0)} | {STAGES[index].get('synthetic_values', 0.0)} | "
+                    f"{log['wall_seconds'] / 60:.1f} | "
                     f"{percent(final.get('dev_exact', 0.0))} / {final.get('dev_loss', float('nan')):.4f} |")
     return "\n".join(rows)
 
@@ -266,10 +273,12 @@ Stored as float32. Parameters:
 - Stages: the first from random weights; each later one continues from the one before with a
   fresh schedule and, for that fraction of the single, multi, indirect and disfluent records
   ("distractor drop"), a random subset of their distractor tools (the answer's tools always
-  stay; none and near_miss records keep all of theirs, and dev/test are untouched).
+  stay; none and near_miss records keep all of theirs, and dev/test are untouched). "Invented
+  values" is the train split's `--synthetic-values`: the share of text values replaced by made-up
+  ones, which only copying from the query gets right.
 
-| stage | from | steps | examples | peak lr | distractor drop | minutes | final dev exact / loss |
-|---|---|---:|---:|---:|---:|---:|---|
+| stage | from | steps | examples | peak lr | distractor drop | invented values | minutes | final dev exact / loss |
+|---|---|---:|---:|---:|---:|---:|---:|---|
 {stage_rows(logs)}
 
 - In all **{sum(entry['wall_seconds'] for entry in logs) / 60:.1f} minutes** wall time on {log['threads']} thread,
