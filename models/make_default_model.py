@@ -1,21 +1,21 @@
 """Reproduce models/default: the Needle model trained here on the needle15 dataset.
 
-    /usr/bin/python3 models/make_default_model.py all        # tokenizer, training, card (about 5 hours)
+    /usr/bin/python3 models/make_default_model.py all        # tokenizer, training, card (about 7 hours)
     /usr/bin/python3 models/make_default_model.py tokenizer --out DIR   # the tokenizer alone (a minute)
     /usr/bin/python3 models/make_default_model.py card       # rewrite README.md from the run's log
 
 Steps of `all`:
   1. the needle15 train split is generated into the run directory (datasets/generate.py, seed 0),
-     once with pool values only (stages 1-3, the tokenizer) and once with half of its text values
-     invented (stage 4; see datasets/README.md, "Invented values in train");
+     with pool values only (stages 1-3, the tokenizer) and with half and 80% of its text values
+     invented (stages 4 and 5; see datasets/README.md, "Invented values in train");
   2. the SentencePiece tokenizer is trained on the first TOKENIZER_RECORDS pool-value train records;
-  3. python/needle_train.py trains CONFIG in four stages (PyTorch, CPU, one thread): stage 1 from
+  3. python/needle_train.py trains CONFIG in five stages (PyTorch, CPU, one thread): stage 1 from
      random weights on the records as generated; stage 2 continues from stage 1's checkpoint with
      a fresh warm-up and cosine, training part of the records on a random subset of their
      distractor tools (shorter prompts: more examples per minute, and the query's values are
      easier to find); stage 3 continues from stage 2 the same way at a lower peak rate and
-     another seed; stage 4 continues from stage 3 on the train split with invented values, which
-     can only be got right by copying them from the query. The last stage's float32 checkpoint is
+     another seed; stages 4 and 5 continue on train splits with half and then 80% of the text
+     values invented, which can only be got right by copying them from the query. The last stage's float32 checkpoint is
      shipped;
   4. README.md (the model card) is written from the training log and, when present, the
      committed test-split report reports/baselines/needle15-test/report.json.
@@ -61,6 +61,8 @@ STAGES = [
      "args": ["--seed", "2", "--lr", "7e-4", "--warmup-steps", "50", "--distractor-drop", "0.6"]},
     {"name": "stage4", "steps": 1450, "synthetic_values": 0.5,
      "args": ["--seed", "3", "--lr", "7e-4", "--warmup-steps", "50", "--distractor-drop", "0.6"]},
+    {"name": "stage5", "steps": 1300, "synthetic_values": 0.8,
+     "args": ["--seed", "4", "--lr", "5e-4", "--warmup-steps", "50", "--distractor-drop", "0.6"]},
 ]
 
 
@@ -257,8 +259,8 @@ Stored as float32. Parameters:
 ## Training
 
 - Data: needle15's train split (40,000 records, seed 0), with pool values only for stages 1-3
-  (`--synthetic-values 0`) and with half of its text values invented for stage 4 (the default
-  `--synthetic-values 0.5`; see `datasets/README.md`); dev: `datasets/needle15/dev.jsonl`.
+  (`--synthetic-values 0`) and with half (stage 4, the default `--synthetic-values 0.5`) and 80%
+  (stage 5) of its text values invented (see `datasets/README.md`); dev: `datasets/needle15/dev.jsonl`.
 - Tokenizer: SentencePiece BPE, vocab 8192, Needle's special ids (PAD 0, EOS 1, BOS 2, UNK 3,
   `<tool_call>` 4, `<tools>` 5), byte fallback, identity normalisation, the word-boundary mark
   U+2581 always a piece of its own and digits split, so that a value is the same tokens in the
