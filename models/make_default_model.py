@@ -265,7 +265,7 @@ Stored as float32. Parameters:
   `<tool_call>` 4, `<tools>` 5), byte fallback, identity normalisation, the word-boundary mark
   U+2581 always a piece of its own and digits split, so that a value is the same tokens in the
   query and in the answer (`python/needle_tokenizer_build.py`), trained on the first
-  {TOKENIZER_RECORDS:,} train records laid out as the model reads and writes them.
+  {TOKENIZER_RECORDS:,} records of the pool-value train split (stages 1-3) laid out as the model reads and writes them.
 - Objective: upstream's pairs (decoder input `[EOS, <tool_call>, answer...]`, target
   `[<tool_call>, answer..., EOS]`), cross-entropy on the answer tokens, tokens of tool names and
   argument values weighted {args['name_value_weight']}x.
