@@ -378,6 +378,9 @@ class Plan:
         self.guard = TextGuard(self.held_out_text_values())
         self.vocabulary = sorted({w for kind in self.text_kinds() if kind.spec.startswith("text:")
                                   for v in kind.pool(False) for w in v.split()})
+        # Phrase pools whose values are mostly capitalised ("Midnight Harbor") get capitalised inventions.
+        self.titled = {id(kind) for kind in self.text_kinds() if kind.spec.startswith("text:")
+                       and sum(v[:1].isupper() for v in kind.values) * 2 > len(kind.values)}
         self._split_templates()
         self.phrases = {}
         for held_out in (False, True):
@@ -438,10 +441,9 @@ class Plan:
 
     def synthetic_value(self, kind, rng):
         """An invented value of a text kind that contains no held-out value (train only)."""
-        titled = sum(v[:1].isupper() for v in kind.values) * 2 > len(kind.values)
         while True:
             value = K.synthetic_value(kind.spec, rng, self.vocabulary)
-            if titled and kind.spec.startswith("text:"):
+            if id(kind) in self.titled:
                 value = " ".join(w[:1].upper() + w[1:] for w in value.split())
             if not self.guard.find(value):
                 return value

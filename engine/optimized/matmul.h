@@ -44,7 +44,7 @@ bool IsaSupported(Isa isa);  // the CPU and this build have it
 // (the exact float order is MatMulW8A8Scalar's, which every ISA reproduces bit for bit).
 // kW4A8 ("w4a8") is the same product with int4 weights (q in [-7, 7], as kInt4):
 // half the weight bytes of w8a8 for decode, which reads every weight per token,
-// and the same integer dot products (nibbles become bytes by one table lookup).
+// and the same integer dot products (nibbles become bytes by a mask and a subtraction).
 enum class WeightType { kF32, kBF16, kInt8, kInt4, kW8A8, kW4A8 };
 // w8a8 and w4a8: the products quantise their input rows and run on integers.
 inline bool QuantizesActivations(WeightType type) { return type == WeightType::kW8A8 || type == WeightType::kW4A8; }
@@ -75,7 +75,7 @@ absl::StatusOr<WeightType> ParseWeightType(std::string_view name);
 //   kW4A8: as kW8A8 with q in [-7, 7] stored as q + 8 in nibbles: each quad
 //          is 64 bytes, byte b holding entry b of columns 0..15 (column b / 4,
 //          k = 4j + b % 4) in its low nibble and entry b of columns 16..31 in
-//          its high nibble, so that one mask (or shift) and one table lookup
+//          its high nibble, so that one mask (or shift) and one subtraction
 //          give the kW8A8 operand of 16 columns.
 // Panels start on 64-byte boundaries.
 namespace internal {

@@ -336,11 +336,8 @@ void MatMulW8A8Avx512(const QuantizedView& x, int m, const PackedView& w, int p0
   for (int p = p0; p < p1; ++p) {
     const int c0 = p * kPanel;
     const int width = w.out - c0 < kPanel ? w.out - c0 : kPanel;
-    if (w.type == WeightType::kW4A8) {
-      W8A8Panel<true>(x, m, PanelData(w, p), w.in / kGroup, y + c0, w.out, width);
-    } else {
-      W8A8Panel<false>(x, m, PanelData(w, p), w.in / kGroup, y + c0, w.out, width);
-    }
+    const auto panel = w.type == WeightType::kW4A8 ? W8A8Panel<true> : W8A8Panel<false>;
+    panel(x, m, PanelData(w, p), w.in / kGroup, y + c0, w.out, width);
   }
 }
 
