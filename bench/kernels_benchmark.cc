@@ -122,9 +122,9 @@ void BM_Attention(benchmark::State& state, Isa isa, int t, int threads) {
 
 // One decode step's cross-attention in `layer_count` decoder layers of the 26M
 // model: one query position (8 heads) against 1024 encoder keys per layer, K/V in
-// fp32 or bf16 (as the engine keeps them per precision) and distinct per
+// fp32, bf16 or int8 (as the engine keeps them per precision) and distinct per
 // layer: one layer's sit in L2 (the kernel's arithmetic), all 8 layers' come
-// from L3 or DRAM as in a real step. Counter: GB/s of K/V read.
+// from L3 or DRAM as in a real step. Counter: GB/s of K/V read (int8: with scales).
 template <typename T>
 void BM_DecodeCrossAttention(benchmark::State& state, Isa isa, int layer_count, int threads) {
   if (!ForceIsa(isa).ok()) {
@@ -138,32 +138,47 @@ void BM_DecodeCrossAttention(benchmark::State& state, Isa isa, int layer_count, 
   std::vector<float> out(q.size());
   struct Layer {
     std::vector<T> key_t, v;
+    std::vector<float> key_scales, value_scales;  // int8 only
   };
   std::vector<Layer> layers(layer_count);
   for (Layer& layer : layers) {
     const std::vector<float> k = RandomValues(kKvValues), values = RandomValues(kKvValues);
     layer.key_t.resize(static_cast<size_t>(kKvHeads) * kHeadDim * stride);
-    TransposeKeys(k.data(), 0, kKeys, kKvHeads, kHeadDim, layer.key_t.data(), stride);
-    if constexpr (std::is_same_v<T, float>) {
-      layer.v = values;
-    } else {
+    if constexpr (std::is_same_v<T, int8_t>) {
       layer.v.resize(kKvValues);
-      ToBf16(values.data(), kKvValues, layer.v.data());
+      layer.key_scales.resize(static_cast<size_t>(kKvHeads) * stride);
+      layer.value_scales.resize(layer.key_scales.size());
+      QuantizeKeys(k.data(), 0, kKeys, kKvHeads, kHeadDim, layer.key_t.data(), layer.key_scales.data(), stride);
+      QuantizeValues(values.data(), kKeys, kKvHeads, kHeadDim, layer.v.data(), layer.value_scales.data(), stride);
+    } else {
+      TransposeKeys(k.data(), 0, kKeys, kKvHeads, kHeadDim, layer.key_t.data(), stride);
+      if constexpr (std::is_same_v<T, float>) {
+        layer.v = values;
+      } else {
+        layer.v.resize(kKvValues);
+        ToBf16(values.data(), kKvValues, layer.v.data());
+      }
     }
   }
   std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
   for (auto _ : state) {
     for (const Layer& layer : layers) {
-      using Keys = std::conditional_t<std::is_same_v<T, float>, KeysT, KeysBf16>;
-      Attention(q.data(), 1, Keys{layer.key_t.data(), stride}, layer.v.data(), kKeys, kHeads, kKvHeads, kHeadDim,
-                0.125f, nullptr, out.data(), pool.get());
+      if constexpr (std::is_same_v<T, int8_t>) {
+        Attention(q.data(), 1, KeysInt8{layer.key_t.data(), layer.key_scales.data(), stride},
+                  ValuesInt8{layer.v.data(), layer.value_scales.data()}, kKeys, kHeads, kKvHeads, kHeadDim, 0.125f,
+                  nullptr, out.data(), pool.get());
+      } else {
+        using Keys = std::conditional_t<std::is_same_v<T, float>, KeysT, KeysBf16>;
+        Attention(q.data(), 1, Keys{layer.key_t.data(), stride}, layer.v.data(), kKeys, kHeads, kKvHeads, kHeadDim,
+                  0.125f, nullptr, out.data(), pool.get());
+      }
     }
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  state.counters["GB/s"] =
-      benchmark::Counter(2.0 * layer_count * kKvValues * sizeof(T) * static_cast<double>(state.iterations()) * 1e-9,
-                         benchmark::Counter::kIsRate);
+  const double bytes = 2.0 * kKvValues * sizeof(T) + (std::is_same_v<T, int8_t> ? 2.0 * kKeys * kKvHeads * 4 : 0.0);
+  state.counters["GB/s"] = benchmark::Counter(layer_count * bytes * static_cast<double>(state.iterations()) * 1e-9,
+                                              benchmark::Counter::kIsRate);
 }
 
 // The fixed cost of one ParallelFor with an empty body: what every product
@@ -213,6 +228,10 @@ void RegisterAll() {
             ->Unit(benchmark::kMicrosecond)
             ->UseRealTime();
         benchmark::RegisterBenchmark((decode + "/bf16").c_str(), BM_DecodeCrossAttention<uint16_t>, isa, layer_count,
+                                     threads)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+        benchmark::RegisterBenchmark((decode + "/int8").c_str(), BM_DecodeCrossAttention<int8_t>, isa, layer_count,
                                      threads)
             ->Unit(benchmark::kMicrosecond)
             ->UseRealTime();

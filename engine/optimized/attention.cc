@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "optimized/matmul.h"
@@ -23,7 +24,6 @@ struct Vectors {
   typedef float F __attribute__((vector_size(W * sizeof(float))));
   typedef int32_t I __attribute__((vector_size(W * sizeof(float))));
   typedef uint32_t U __attribute__((vector_size(W * sizeof(float))));
-  typedef uint16_t H __attribute__((vector_size(W * sizeof(uint16_t))));  // W bf16 values
 };
 
 constexpr int kRows = 4;              // query rows sharing each load of a key block
@@ -44,32 +44,61 @@ __attribute__((always_inline)) inline typename Vectors<W>::F Load(const float* p
   return v;
 }
 
-// Interleaves zero halves below the W bf16 values: lane i of the result is
-// halves[i] << 16. For W >= 8 GCC makes this one permute (vpermi2w, or
-// vpermq + vpunpcklwd); __builtin_convertvector then a shift took six
-// instructions per AVX-512 vector, and bf16 decode attention was bound by them.
-template <int W, size_t... I>
-__attribute__((always_inline)) inline typename Vectors<W>::F InterleaveZeroHalves(typename Vectors<W>::H halves,
-                                                                                  std::index_sequence<I...>) {
-  typedef uint16_t H2 __attribute__((vector_size(W * sizeof(float))));
-  const H2 wide = __builtin_shufflevector(typename Vectors<W>::H{}, halves, (I % 2 == 0 ? 0 : W + I / 2)...);
-  typename Vectors<W>::F v;
-  std::memcpy(&v, &wide, sizeof(v));
+// Reduced-precision K/V (bf16, int8) are read as W 32-bit lanes of kPerLane<T>
+// values each and widened to fp32 by shifts and masks alone, slot s of every
+// lane making one vector. Widening in order takes a shuffle per vector (three
+// uops on the shuffle port for bf16), and GCC scalarises int8 conversions.
+// So the slices of a value row arrive de-interleaved (see WriteRow), and keys
+// are stored so that each slot holds consecutive keys (KeyPosition).
+template <typename T>
+inline constexpr int kPerLane = 4 / static_cast<int>(sizeof(T));
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "values are unpacked from little-endian 32-bit lanes");
+
+// Slot `slot` of W lanes at p, as fp32: a bf16 is the upper half of an fp32;
+// an int8 is sign-extended and converted (its scale is applied by the caller).
+template <int W, typename T>
+__attribute__((always_inline)) inline typename Vectors<W>::F LoadSlot(const T* p, int slot) {
+  using F = typename Vectors<W>::F;
+  typename Vectors<W>::U lanes;
+  std::memcpy(&lanes, p, sizeof(lanes));
+  F v;
+  if constexpr (std::is_same_v<T, float>) {
+    std::memcpy(&v, &lanes, sizeof(v));
+  } else if constexpr (std::is_same_v<T, uint16_t>) {
+    const typename Vectors<W>::U bits = slot == 0 ? lanes << 16 : lanes & 0xffff0000u;
+    std::memcpy(&v, &bits, sizeof(v));
+  } else {
+    static_assert(std::is_same_v<T, int8_t>);
+    const auto byte = (typename Vectors<W>::I)(lanes << (24 - 8 * slot)) >> 24;
+    v = __builtin_convertvector(byte, F);
+  }
   return v;
 }
 
-// W bf16 values widened to fp32: a bf16 is the upper half of an fp32.
-template <int W>
-__attribute__((always_inline)) inline typename Vectors<W>::F Load(const uint16_t* p) {
-  typename Vectors<W>::H halves;
-  std::memcpy(&halves, p, sizeof(halves));
-  if constexpr (W >= 8) {
-    return InterleaveZeroHalves<W>(halves, std::make_index_sequence<2 * W>{});
-  } else {  // SSE2 has no cheap word permute; NEON widens with one shift-left-long either way
-    const typename Vectors<W>::U widened = __builtin_convertvector(halves, typename Vectors<W>::U) << 16;
-    typename Vectors<W>::F v;
-    std::memcpy(&v, &widened, sizeof(v));
-    return v;
+// Where key k of a tile row is stored: groups of 16 * kPerLane keys, key m of
+// a group in lane m % 16, slot m / 16. (For fp32, simply k.)
+template <typename T>
+inline int KeyPosition(int k) {
+  constexpr int kP = kPerLane<T>;
+  return (k & ~(16 * kP - 1)) + kP * (k & 15) + ((k >> 4) & (kP - 1));
+}
+
+// Keys [key, key + W) of one tile row (key a multiple of W, W <= 16).
+template <int W, typename T>
+__attribute__((always_inline)) inline typename Vectors<W>::F LoadKeys(const T* row, int key) {
+  static_assert(W <= 16, "a key vector must lie in one slot of a group");
+  constexpr int kP = kPerLane<T>;
+  return LoadSlot<W>(row + (key & ~(16 * kP - 1)) + kP * (key & 15), (key >> 4) & (kP - 1));
+}
+
+// S W-wide slices of a value row, kPerLane<T> slices per load: slice s + k of
+// the load at p + s * W holds values s * W + kPerLane * e + k, e < W.
+template <int W, int S, typename T>
+__attribute__((always_inline)) inline void LoadValues(const T* p, typename Vectors<W>::F (&v)[S]) {
+  constexpr int kP = kPerLane<T>;
+  static_assert(S % kP == 0, "whole loads of slices");
+  for (int s = 0; s < S; s += kP) {
+    for (int k = 0; k < kP; ++k) v[s + k] = LoadSlot<W>(p + s * W, k);
   }
 }
 
@@ -124,7 +153,22 @@ __attribute__((always_inline)) inline float SumLanes(typename Vectors<W>::F v) {
   return s;
 }
 
-// T: the element type of keys and values, float or bf16 bits (uint16_t).
+// out = acc * scale for one row, undoing LoadValues' de-interleaving.
+template <int W, typename T>
+__attribute__((always_inline)) inline void WriteRow(const float* acc, int hd, float scale, float* out) {
+  constexpr int kP = kPerLane<T>;
+  for (int b = 0; b < hd; b += kP * W) {
+    for (int k = 0; k < kP; ++k) {
+      for (int e = 0; e < W; ++e) out[b + kP * e + k] = acc[b + k * W + e] * scale;
+    }
+  }
+}
+
+// int8 keys and values carry scales (Problem::key_scales, value_scales).
+template <typename T>
+inline constexpr bool kScaled = std::is_same_v<T, int8_t>;
+
+// T: the element type of keys and values: float, bf16 bits (uint16_t) or int8_t.
 template <typename T>
 struct Problem {
   const float* q;
@@ -136,6 +180,9 @@ struct Problem {
   float scale;
   const float* key_bias;
   float* out;
+  // int8 only: the scales of keys and of value rows, [kv_head * key_stride + key].
+  const float* key_scales = nullptr;
+  const float* value_scales = nullptr;
 };
 
 // The biases of keys [first, first + W): key_bias's (0 without one), and the
@@ -167,7 +214,7 @@ __attribute__((always_inline)) inline void AccumulateValues(const T* values, int
     // prefetchers to follow when they come from the last-level cache.
     __builtin_prefetch(vj + kPrefetchKeys * kv_stride);
     F vv[S];
-    for (int sl = 0; sl < S; ++sl) vv[sl] = Load<W>(vj + sl * W);
+    LoadValues<W, S, T>(vj, vv);
     for (int r = 0; r < R; ++r) {
       const float p = probs[r * probs_stride + j];
       for (int sl = 0; sl < S; ++sl) a[r][sl] += p * vv[sl];
@@ -183,10 +230,12 @@ template <int W, int R, typename T>
 __attribute__((always_inline)) inline void AccumulateAllValues(const T* values, int kv_stride, int kb, int valid,
                                                                const float* probs, int probs_stride, float* acc,
                                                                int hd) {
+  constexpr int kStep = kPerLane<T> * W;
   int i = 0;
   for (; i + kSlices * W <= hd; i += kSlices * W)
     AccumulateValues<W, kSlices, R>(values + i, kv_stride, kb, valid, probs, probs_stride, acc, hd, i);
-  for (; i < hd; i += W) AccumulateValues<W, 1, R>(values + i, kv_stride, kb, valid, probs, probs_stride, acc, hd, i);
+  for (; i < hd; i += kStep)
+    AccumulateValues<W, kStep / W, R>(values + i, kv_stride, kb, valid, probs, probs_stride, acc, hd, i);
 }
 
 // Up to kSweepRows query rows (any heads of one KV head) against every key,
@@ -204,6 +253,9 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
   const int hd = p.head_dim, kv_stride = p.kv_heads * hd;
   const T* key_t = p.key_t + static_cast<size_t>(kv_head) * hd * p.key_stride;  // this head's tiles
   const T* values = p.v + kv_head * hd;
+  const size_t scales_at = static_cast<size_t>(kv_head) * p.key_stride;
+  const float* key_scales = kScaled<T> ? p.key_scales + scales_at : nullptr;
+  const float* value_scales = kScaled<T> ? p.value_scales + scales_at : nullptr;
   // Row r's accumulator is acc + r * hd: dense, so the rows' state shares no cache sets needlessly.
   alignas(64) float acc[kSweepRows * kMaxAttentionHeadDim];
   alignas(64) float probs[kRows][kKeyVectors * 16];  // room for the widest W
@@ -217,8 +269,15 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
   }
   for (int kb = 0; kb < p.tk; kb += kBlock) {
     const int valid = std::min(kBlock, p.tk - kb);
-    F bias[kKeyVectors];
-    for (int c = 0; c < kKeyVectors; ++c) bias[c] = KeyBiases<W>(p.key_bias, kb + c * W, p.tk);
+    F bias[kKeyVectors], key_scale[kKeyVectors], value_scale[kKeyVectors];
+    for (int c = 0; c < kKeyVectors; ++c) {
+      bias[c] = KeyBiases<W>(p.key_bias, kb + c * W, p.tk);
+      key_scale[c] = zero + p.scale;
+      if constexpr (kScaled<T>) {
+        key_scale[c] *= Load<W>(key_scales + kb + c * W);
+        value_scale[c] = Load<W>(value_scales + kb + c * W);
+      }
+    }
     for (int g = 0; g < rows; g += kRows) {
       // Scores of the block: s[r][c] = sum_i q_r[i] * key_t[i][kb + c*W ..].
       F s[kRows][kKeyVectors];
@@ -226,9 +285,9 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
         for (int c = 0; c < kKeyVectors; ++c) s[r][c] = zero;
       }
       for (int i = 0; i < hd; ++i) {
-        const T* kt = key_t + (static_cast<size_t>(kb / kKeyTile) * hd + i) * kKeyTile + kb % kKeyTile;
+        const T* row = key_t + (static_cast<size_t>(kb / kKeyTile) * hd + i) * kKeyTile;
         F k[kKeyVectors];
-        for (int c = 0; c < kKeyVectors; ++c) k[c] = Load<W>(kt + c * W);
+        for (int c = 0; c < kKeyVectors; ++c) k[c] = LoadKeys<W, T>(row, kb % kKeyTile + c * W);
         for (int r = 0; r < kRows; ++r) {
           const float qi = q_rows[g + r][i];
           for (int c = 0; c < kKeyVectors; ++c) s[r][c] += qi * k[c];
@@ -239,7 +298,7 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
         F block_max = zero + kMaskedKeyBias;
         for (int c = 0; c < kKeyVectors; ++c) {
           // A masked score is exactly the bias, not q.k + bias, so stale lanes past the last key cannot leak in.
-          const F scored = s[r][c] * p.scale + bias[c];
+          const F scored = s[r][c] * key_scale[c] + bias[c];
           s[r][c] = bias[c] <= kMaskedKeyBias ? bias[c] : scored;
           block_max = block_max > s[r][c] ? block_max : s[r][c];
         }
@@ -251,7 +310,12 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
         for (int c = 0; c < kKeyVectors; ++c) {
           const F e = Exp<W>(s[r][c] - new_max);
           sum += e;
-          Store<W>(probs[r] + c * W, e);
+          // int8: each value row's scale rides on its probability (the sum stays unscaled).
+          if constexpr (kScaled<T>) {
+            Store<W>(probs[r] + c * W, e * value_scale[c]);
+          } else {
+            Store<W>(probs[r] + c * W, e);
+          }
         }
         row_sum[g + r] = row_sum[g + r] * correction + sum;
         if (correction != 1.0f) {
@@ -265,7 +329,7 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
   }
   for (int r = 0; r < used_rows; ++r) {
     const float inv = 1.0f / SumLanes<W>(row_sum[r]);
-    for (int i = 0; i < hd; ++i) out_rows[r][i] = acc[r * hd + i] * inv;
+    WriteRow<W, T>(acc + r * hd, hd, inv, out_rows[r]);
   }
 }
 
@@ -282,6 +346,9 @@ __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv
   const int hd = p.head_dim, kv_stride = p.kv_heads * hd;
   const T* key_t = p.key_t + static_cast<size_t>(kv_head) * hd * p.key_stride;  // this head's tiles
   const T* values = p.v + kv_head * hd;
+  const size_t scales_at = static_cast<size_t>(kv_head) * p.key_stride;
+  const float* key_scales = kScaled<T> ? p.key_scales + scales_at : nullptr;
+  const float* value_scales = kScaled<T> ? p.value_scales + scales_at : nullptr;
   alignas(64) float acc[R * kMaxAttentionHeadDim];
   alignas(64) float scores[R][kChunk];  // then the chunk's probabilities
   float row_max[R], row_sum[R];
@@ -301,14 +368,17 @@ __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv
       }
       for (int i = 0; i < hd; ++i) {
         F k[kTileVectors];
-        for (int v = 0; v < kTileVectors; ++v) k[v] = Load<W>(tile + i * kKeyTile + v * W);
+        for (int v = 0; v < kTileVectors; ++v) k[v] = LoadKeys<W, T>(tile + i * kKeyTile, v * W);
         for (int r = 0; r < R; ++r) {
           const float qi = q_rows[r][i];
           for (int v = 0; v < kTileVectors; ++v) s[r][v] += qi * k[v];
         }
       }
       for (int r = 0; r < R; ++r) {
-        for (int v = 0; v < kTileVectors; ++v) Store<W>(scores[r] + t + v * W, s[r][v]);
+        for (int v = 0; v < kTileVectors; ++v) {
+          if constexpr (kScaled<T>) s[r][v] *= Load<W>(key_scales + c0 + t + v * W);
+          Store<W>(scores[r] + t + v * W, s[r][v]);
+        }
       }
     }
     for (int r = 0; r < R; ++r) {
@@ -329,7 +399,11 @@ __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv
       for (int j = 0; j < padded; j += W) {
         const F e = Exp<W>(Load<W>(row + j) - new_max);
         sum += e;
-        Store<W>(row + j, e);
+        if constexpr (kScaled<T>) {
+          Store<W>(row + j, e * Load<W>(value_scales + c0 + j));  // as in AttendRows
+        } else {
+          Store<W>(row + j, e);
+        }
       }
       row_sum[r] = row_sum[r] * correction + SumLanes<W>(sum);
       if (correction != 1.0f) {
@@ -340,7 +414,7 @@ __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv
   }
   for (int r = 0; r < used_rows; ++r) {
     const float inv = 1.0f / row_sum[r];
-    for (int i = 0; i < hd; ++i) out_rows[r][i] = acc[r * hd + i] * inv;
+    WriteRow<W, T>(acc + r * hd, hd, inv, out_rows[r]);
   }
 }
 
@@ -389,6 +463,10 @@ template <typename T>
 using TaskFn = void (*)(const Problem<T>&, int, int, int);
 
 template <typename T>
+void TaskGeneric1(const Problem<T>& p, int kv_head, int b, int e) {
+  AttendTask<1>(p, kv_head, b, e);
+}
+template <typename T>
 void TaskGeneric2(const Problem<T>& p, int kv_head, int b, int e) {
   AttendTask<2>(p, kv_head, b, e);
 }
@@ -417,25 +495,27 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx51
 }
 #endif
 
-// The widest kernel the active ISA has whose width divides head_dim.
+// The widest kernel the active ISA has whose value step (kPerLane<T> * W) divides head_dim.
 template <typename T>
 TaskFn<T> ChooseKernel(int head_dim) {
+  const auto fits = [head_dim](int w) { return head_dim % (kPerLane<T> * w) == 0; };
 #if defined(__x86_64__)
   switch (ActiveIsa()) {
     case Isa::kAvx512:
-      if (head_dim % 16 == 0) return TaskAvx512_16<T>;
-      if (head_dim % 8 == 0) return TaskAvx512_8<T>;
+      if (fits(16)) return TaskAvx512_16<T>;
+      if (fits(8)) return TaskAvx512_8<T>;
       break;
     case Isa::kAvx2:
-      if (head_dim % 8 == 0) return TaskAvx2_8<T>;
+      if (fits(8)) return TaskAvx2_8<T>;
       break;
     default:
       break;
   }
 #endif
-  if (head_dim % 8 == 0) return TaskGeneric8<T>;
-  if (head_dim % 4 == 0) return TaskGeneric4<T>;
-  return TaskGeneric2<T>;  // head_dim is even (RoPE needs halves)
+  if (fits(8)) return TaskGeneric8<T>;
+  if (fits(4)) return TaskGeneric4<T>;
+  if (fits(2)) return TaskGeneric2<T>;
+  return TaskGeneric1<T>;  // bf16 with head_dim 2 mod 4 (head_dim is even: RoPE needs halves; int8 needs 4 | head_dim)
 }
 
 template <typename T>
@@ -456,15 +536,16 @@ void RunAttention(const Problem<T>& problem, ThreadPool* pool) {
   }
 }
 
-template <typename T, typename Convert>
+template <typename T, typename Convert, typename Position>
 void TransposeKeysAs(const float* k, int first, int count, int kv_heads, int head_dim, T* key_t, int stride,
-                     Convert convert) {
+                     Convert convert, Position position) {
   const int kv_dim = kv_heads * head_dim;
   for (int j = first; j < first + count; ++j) {
     const float* row = k + static_cast<size_t>(j - first) * kv_dim;
     for (int h = 0; h < kv_heads; ++h) {
       T* tile = key_t + (static_cast<size_t>(h) * (stride / kKeyTile) + j / kKeyTile) * head_dim * kKeyTile;
-      for (int i = 0; i < head_dim; ++i) tile[i * kKeyTile + j % kKeyTile] = convert(row[h * head_dim + i]);
+      const int at = position(j % kKeyTile);
+      for (int i = 0; i < head_dim; ++i) tile[i * kKeyTile + at] = convert(row[h * head_dim + i]);
     }
   }
 }
@@ -472,11 +553,49 @@ void TransposeKeysAs(const float* k, int first, int count, int kv_heads, int hea
 }  // namespace
 
 void TransposeKeys(const float* k, int first, int count, int kv_heads, int head_dim, float* key_t, int stride) {
-  TransposeKeysAs(k, first, count, kv_heads, head_dim, key_t, stride, [](float x) { return x; });
+  TransposeKeysAs(
+      k, first, count, kv_heads, head_dim, key_t, stride, [](float x) { return x; }, [](int j) { return j; });
 }
 
 void TransposeKeys(const float* k, int first, int count, int kv_heads, int head_dim, uint16_t* key_t, int stride) {
-  TransposeKeysAs(k, first, count, kv_heads, head_dim, key_t, stride, RoundToBf16Bits);
+  TransposeKeysAs(k, first, count, kv_heads, head_dim, key_t, stride, RoundToBf16Bits, KeyPosition<uint16_t>);
+}
+
+void QuantizeKeys(const float* k, int first, int count, int kv_heads, int head_dim, int8_t* key_t, float* scales,
+                  int stride) {
+  const int kv_dim = kv_heads * head_dim;
+  int8_t q[kMaxAttentionHeadDim];
+  for (int j = first; j < first + count; ++j) {
+    for (int h = 0; h < kv_heads; ++h) {
+      scales[static_cast<size_t>(h) * stride + j] =
+          QuantizeInt8(k + static_cast<size_t>(j - first) * kv_dim + h * head_dim, head_dim, q);
+      int8_t* tile = key_t + (static_cast<size_t>(h) * (stride / kKeyTile) + j / kKeyTile) * head_dim * kKeyTile;
+      const int at = KeyPosition<int8_t>(j % kKeyTile);
+      for (int i = 0; i < head_dim; ++i) tile[i * kKeyTile + at] = q[i];
+    }
+  }
+}
+
+void QuantizeValues(const float* v, int count, int kv_heads, int head_dim, int8_t* dst, float* scales, int stride) {
+  const size_t kv_dim = static_cast<size_t>(kv_heads) * head_dim;
+  for (int j = 0; j < count; ++j) {
+    for (int h = 0; h < kv_heads; ++h) {
+      const size_t at = j * kv_dim + h * head_dim;
+      scales[static_cast<size_t>(h) * stride + j] = QuantizeInt8(v + at, head_dim, dst + at);
+    }
+  }
+}
+
+float QuantizeInt8(const float* x, int n, int8_t* q) {
+  float max_abs = 0.0f;
+  for (int i = 0; i < n; ++i) max_abs = std::max(max_abs, std::fabs(x[i]));
+  if (max_abs == 0.0f) {
+    std::fill(q, q + n, 0);
+    return 0.0f;
+  }
+  const float scale = max_abs / 127.0f, inverse = 127.0f / max_abs;
+  for (int i = 0; i < n; ++i) q[i] = static_cast<int8_t>(std::clamp(std::nearbyint(x[i] * inverse), -127.0f, 127.0f));
+  return scale;
 }
 
 void ToBf16(const float* src, size_t count, uint16_t* dst) {
@@ -487,6 +606,14 @@ void Attention(const float* q, int tq, KeysT keys, const float* v, int tk, int h
                float scale, const float* key_bias, float* out, ThreadPool* pool) {
   RunAttention(Problem<float>{q, tq, keys.data, keys.stride, v, tk, heads, kv_heads, head_dim, scale, key_bias, out},
                pool);
+}
+
+void Attention(const float* q, int tq, KeysInt8 keys, ValuesInt8 v, int tk, int heads, int kv_heads, int head_dim,
+               float scale, const float* key_bias, float* out, ThreadPool* pool) {
+  Problem<int8_t> problem{q, tq, keys.data, keys.stride, v.data, tk, heads, kv_heads, head_dim, scale, key_bias, out};
+  problem.key_scales = keys.scales;
+  problem.value_scales = v.scales;
+  RunAttention(problem, pool);
 }
 
 void Attention(const float* q, int tq, KeysBf16 keys, const uint16_t* v, int tk, int heads, int kv_heads, int head_dim,

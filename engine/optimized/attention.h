@@ -41,6 +41,22 @@ struct KeysBf16 {
   int stride = 0;
 };
 
+// The same layout holding int8 (symmetric; KeyPosition in attention.cc orders
+// each tile row for unpacking), with one scale per (KV head, key) at
+// scales[kv_head * stride + key]. Values are int8 rows (tk x kv_heads*head_dim)
+// with one scale per (KV head, row), laid out as the keys' scales. A quarter of
+// fp32's bytes: at w8a8/w4a8 decoding reads them at every step, from the
+// last-level cache, whose bandwidth bounds it. head_dim must be a multiple of 4.
+struct KeysInt8 {
+  const int8_t* data = nullptr;
+  const float* scales = nullptr;
+  int stride = 0;
+};
+struct ValuesInt8 {
+  const int8_t* data = nullptr;
+  const float* scales = nullptr;  // [kv_head * KeysInt8::stride + row]
+};
+
 // Grouped-query attention of `tq` query rows against `tk` keys.
 // q: (tq, heads*head_dim) row-major; v: (tk, kv_heads*head_dim) row-major;
 // out: (tq, heads*head_dim). KV head j serves query heads j*group .. j*group+group-1.
@@ -55,9 +71,22 @@ void Attention(const float* q, int tq, KeysT keys, const float* v, int tk, int h
 void Attention(const float* q, int tq, KeysBf16 keys, const uint16_t* v, int tk, int heads, int kv_heads,
                int head_dim, float scale, const float* key_bias, float* out, ThreadPool* pool);
 
+// int8 keys and values: scores and outputs as for their dequantised values (q * scale).
+void Attention(const float* q, int tq, KeysInt8 keys, ValuesInt8 v, int tk, int heads, int kv_heads, int head_dim,
+               float scale, const float* key_bias, float* out, ThreadPool* pool);
+
 // Writes rows [first, first + count) of k (row-major, kv_heads*head_dim wide) into the tiled layout.
 void TransposeKeys(const float* k, int first, int count, int kv_heads, int head_dim, float* key_t, int stride);
 void TransposeKeys(const float* k, int first, int count, int kv_heads, int head_dim, uint16_t* key_t, int stride);
+
+// The int8 forms: each (row, KV head) vector of head_dim values quantised on its own (QuantizeInt8).
+void QuantizeKeys(const float* k, int first, int count, int kv_heads, int head_dim, int8_t* key_t, float* scales,
+                  int stride);
+void QuantizeValues(const float* v, int count, int kv_heads, int head_dim, int8_t* dst, float* scales, int stride);
+
+// Symmetric int8 of n values: q[i] = round-half-even(x[i] * 127 / max|x|); returns the scale max|x| / 127
+// (0 for all zeros), so that x[i] ~ q[i] * scale.
+float QuantizeInt8(const float* x, int n, int8_t* q);
 
 // dst[i] = bf16(src[i]), rounded to nearest even.
 void ToBf16(const float* src, size_t count, uint16_t* dst);

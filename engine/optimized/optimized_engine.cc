@@ -160,11 +160,12 @@ class OptimizedSession : public Session {
   void RunEncoder(absl::Span<const int32_t> tokens);
 
  private:
-  // The cross-attention K/V are fp32 at fp32 (the reference's numbers) and
-  // bf16 at every reduced precision (the *_bf16 buffers; see KeysBf16).
+  // The cross-attention K/V in the engine's CrossKv form: only that form's buffers are set.
   struct LayerCache {
     float *self_key_t, *self_v, *cross_key_t, *cross_v;
     uint16_t *cross_key_t_bf16, *cross_v_bf16;
+    int8_t *cross_key_t_int8, *cross_v_int8;
+    float *cross_key_scales, *cross_v_scales;
   };
 
   void RunEncoderLocked(absl::Span<const int32_t> tokens);
@@ -250,8 +251,8 @@ class OptimizedEngine : public Engine {
     });
   }
 
-  template <typename Keys, typename Value>
-  void Attend(const float* q, int tq, Keys keys, const Value* v, int tk, const float* key_bias, bool any_visible,
+  template <typename Keys, typename Values>
+  void Attend(const float* q, int tq, Keys keys, Values v, int tk, const float* key_bias, bool any_visible,
               float* out) const {
     // With every key masked the reference's softmax is uniform: equal scores, no bias.
     Attention(q, tq, keys, v, tk, config_.num_heads, config_.num_kv_heads, config_.head_dim(),
@@ -260,7 +261,11 @@ class OptimizedEngine : public Engine {
 
   ModelConfig config_;
   WeightType type_ = WeightType::kF32;
-  bool cross_kv_bf16_ = false;  // every precision but fp32
+  // How the cross-attention K/V are kept: fp32 at fp32 (the reference's
+  // numbers); int8 where activations are int8 anyway (w8a8, w4a8); bf16 at the
+  // other precisions (and where head_dim is not a multiple of 4, as int8 needs).
+  enum class CrossKv { kF32, kBf16, kInt8 };
+  CrossKv cross_kv_ = CrossKv::kF32;
   std::shared_ptr<const ModelWeights> weights_;  // keeps a mapped F32 embedding alive
   const uint8_t* embedding_ = nullptr;           // vocab x d fp32
   std::vector<float> embedding_owned_;           // widened copy when the file is not F32
@@ -312,7 +317,9 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
   std::unique_ptr<OptimizedEngine> engine(new OptimizedEngine(*std::move(logits)));
   engine->config_ = c;
   engine->type_ = *type;
-  engine->cross_kv_bf16_ = *type != WeightType::kF32;
+  engine->cross_kv_ = *type == WeightType::kF32                              ? CrossKv::kF32
+                      : QuantizesActivations(*type) && c.head_dim() % 4 == 0 ? CrossKv::kInt8
+                                                                             : CrossKv::kBf16;
   engine->weights_ = weights;
   if (embedding.dtype == DType::kF32) {
     engine->embedding_ = embedding.data;
@@ -404,16 +411,25 @@ void OptimizedSession::Carve() {
   dprojected_ = arena_.Take(d);
   logits_ = arena_.Take(c.vocab_size);
   caches_.clear();
-  const bool bf16 = engine_.cross_kv_bf16_;
   for (int l = 0; l < c.num_decoder_layers; ++l) {
-    LayerCache cache{arena_.Take(kv * decoder_stride), arena_.Take((kMaxGeneratedTokens + 1) * kv), nullptr, nullptr,
-                     nullptr, nullptr};
-    if (bf16) {
-      cache.cross_key_t_bf16 = arena_.Take<uint16_t>(kv * encoder_stride);
-      cache.cross_v_bf16 = arena_.Take<uint16_t>(t * kv);
-    } else {
-      cache.cross_key_t = arena_.Take(kv * encoder_stride);
-      cache.cross_v = arena_.Take(t * kv);
+    LayerCache cache{};
+    cache.self_key_t = arena_.Take(kv * decoder_stride);
+    cache.self_v = arena_.Take((kMaxGeneratedTokens + 1) * kv);
+    switch (engine_.cross_kv_) {
+      case OptimizedEngine::CrossKv::kF32:
+        cache.cross_key_t = arena_.Take(kv * encoder_stride);
+        cache.cross_v = arena_.Take(t * kv);
+        break;
+      case OptimizedEngine::CrossKv::kBf16:
+        cache.cross_key_t_bf16 = arena_.Take<uint16_t>(kv * encoder_stride);
+        cache.cross_v_bf16 = arena_.Take<uint16_t>(t * kv);
+        break;
+      case OptimizedEngine::CrossKv::kInt8:
+        cache.cross_key_t_int8 = arena_.Take<int8_t>(kv * encoder_stride);
+        cache.cross_v_int8 = arena_.Take<int8_t>(t * kv);
+        cache.cross_key_scales = arena_.Take(c.num_kv_heads * encoder_stride);
+        cache.cross_v_scales = arena_.Take(c.num_kv_heads * encoder_stride);
+        break;
     }
     caches_.push_back(cache);
   }
@@ -463,12 +479,13 @@ absl::Status OptimizedSession::Prefill(absl::Span<const int32_t> tokens) {
   // Every layer's cross-attention K/V reads the encoder output: quantised once.
   const bool w8a8 = QuantizesActivations(engine_.type_);
   if (w8a8) xq_.Quantize(encoder_out_, t, c.d_model, engine_.pool());
-  const bool bf16 = engine_.cross_kv_bf16_;
-  const int kv = c.kv_dim();
+  const OptimizedEngine::CrossKv form = engine_.cross_kv_;
+  const int kv = c.kv_dim(), hd = c.head_dim(), stride = KeyStride(kMaxEncoderTokens);
   for (size_t l = 0; l < engine_.decoder_.size(); ++l) {
     const AttentionWeights& w = engine_.decoder_[l].cross_attn;
     LayerCache& cache = caches_[l];
-    float* values = bf16 ? v_ : cache.cross_v;  // bf16: computed in fp32, then rounded into the cache
+    // Reduced forms are computed in fp32, then rounded into the cache.
+    float* values = form == OptimizedEngine::CrossKv::kF32 ? cache.cross_v : v_;
     if (w8a8) {
       MatMul(xq_, w.k_proj, k_, engine_.pool());
       MatMul(xq_, w.v_proj, values, engine_.pool());
@@ -477,14 +494,27 @@ absl::Status OptimizedSession::Prefill(absl::Span<const int32_t> tokens) {
       MatMul(encoder_out_, t, w.v_proj, values, engine_.pool());
     }
     engine_.NormAndRope(w.k_norm, k_, t, c.num_kv_heads, 0, /*rope=*/false);
-    if (bf16) {
-      ParallelRows(engine_.pool(), t, 64, [&](int begin, int end) {
-        ToBf16(v_ + static_cast<size_t>(begin) * kv, static_cast<size_t>(end - begin) * kv,
-               cache.cross_v_bf16 + static_cast<size_t>(begin) * kv);
-      });
-      TransposeKeys(k_, 0, t, c.num_kv_heads, c.head_dim(), cache.cross_key_t_bf16, KeyStride(kMaxEncoderTokens));
-    } else {
-      TransposeKeys(k_, 0, t, c.num_kv_heads, c.head_dim(), cache.cross_key_t, KeyStride(kMaxEncoderTokens));
+    switch (form) {
+      case OptimizedEngine::CrossKv::kF32:
+        TransposeKeys(k_, 0, t, c.num_kv_heads, hd, cache.cross_key_t, stride);
+        break;
+      case OptimizedEngine::CrossKv::kBf16:
+        ParallelRows(engine_.pool(), t, 64, [&](int begin, int end) {
+          ToBf16(v_ + static_cast<size_t>(begin) * kv, static_cast<size_t>(end - begin) * kv,
+                 cache.cross_v_bf16 + static_cast<size_t>(begin) * kv);
+        });
+        TransposeKeys(k_, 0, t, c.num_kv_heads, hd, cache.cross_key_t_bf16, stride);
+        break;
+      case OptimizedEngine::CrossKv::kInt8:
+        ParallelRows(engine_.pool(), t, 64, [&](int begin, int end) {
+          QuantizeKeys(k_ + static_cast<size_t>(begin) * kv, begin, end - begin, c.num_kv_heads, hd,
+                       cache.cross_key_t_int8, cache.cross_key_scales, stride);
+        });
+        ParallelRows(engine_.pool(), t, 64, [&](int begin, int end) {
+          QuantizeValues(v_ + static_cast<size_t>(begin) * kv, end - begin, c.num_kv_heads, hd,
+                         cache.cross_v_int8 + static_cast<size_t>(begin) * kv, cache.cross_v_scales + begin, stride);
+        });
+        break;
     }
   }
   decoded_ = 0;
@@ -527,12 +557,20 @@ absl::StatusOr<absl::Span<const float>> OptimizedSession::Decode(int32_t token) 
     ZcRmsNorm(dx_, layer.cross_norm.data(), d, dh_);
     Project(dh_, 1, xq_, {{&layer.cross_attn.q_proj, dq_}}, pool);
     engine_.NormAndRope(layer.cross_attn.q_norm, dq_, 1, c.num_heads, 0, /*rope=*/false);
-    if (engine_.cross_kv_bf16_) {
-      engine_.Attend(dq_, 1, KeysBf16{cache.cross_key_t_bf16, cross_stride}, cache.cross_v_bf16, encoder_tokens_,
-                     key_bias_, any_key_visible_, dattended_);
-    } else {
-      engine_.Attend(dq_, 1, KeysT{cache.cross_key_t, cross_stride}, cache.cross_v, encoder_tokens_, key_bias_,
-                     any_key_visible_, dattended_);
+    switch (engine_.cross_kv_) {
+      case OptimizedEngine::CrossKv::kF32:
+        engine_.Attend(dq_, 1, KeysT{cache.cross_key_t, cross_stride}, cache.cross_v, encoder_tokens_, key_bias_,
+                       any_key_visible_, dattended_);
+        break;
+      case OptimizedEngine::CrossKv::kBf16:
+        engine_.Attend(dq_, 1, KeysBf16{cache.cross_key_t_bf16, cross_stride}, cache.cross_v_bf16, encoder_tokens_,
+                       key_bias_, any_key_visible_, dattended_);
+        break;
+      case OptimizedEngine::CrossKv::kInt8:
+        engine_.Attend(dq_, 1, KeysInt8{cache.cross_key_t_int8, cache.cross_key_scales, cross_stride},
+                       ValuesInt8{cache.cross_v_int8, cache.cross_v_scales}, encoder_tokens_, key_bias_,
+                       any_key_visible_, dattended_);
+        break;
     }
     engine_.GatedResidual(layer.cross_attn, layer.cross_gate, dattended_, 1, xq_, dprojected_, dx_);
   }

@@ -1,8 +1,9 @@
 // The optimized Needle engine: weights packed at load time for the CPU's
 // kernels (fp32, bf16, int8, int4, w8a8 or w4a8), every product and attention split
 // across a thread pool, fused attention, and per-session caches in one arena.
-// At every precision but fp32 the cross-attention K/V are kept in bf16 (see
-// KeysBf16 in attention.h); fp32 keeps the reference engine's numbers.
+// The cross-attention K/V are kept in int8 at w8a8 and w4a8 and in bf16 at the
+// other reduced precisions (see KeysInt8, KeysBf16 in attention.h); fp32 keeps
+// the reference engine's numbers.
 #ifndef NEEDLE_OPTIMIZED_OPTIMIZED_ENGINE_H_
 #define NEEDLE_OPTIMIZED_OPTIMIZED_ENGINE_H_
 

@@ -118,6 +118,56 @@ void CheckAttention(const AttentionCase& c, opt::ThreadPool* pool) {
                  actual.data(), pool);
   EXPECT_LT(RelativeError(actual, expected), 1e-5f)
       << "bf16 K/V: tq " << c.tq << " tk " << c.tk << " head_dim " << c.head_dim << " mask " << c.mask;
+
+  // int8 keys and values: the same as the reference on their dequantised values, to fp32 rounding.
+  if (c.head_dim % 4 != 0) return;  // int8 K/V need it
+  std::vector<float> k_dequantised(k.size()), v_dequantised(v.size());
+  std::vector<int8_t> row(c.head_dim);
+  for (const auto& [from, to] : {std::pair{&k, &k_dequantised}, std::pair{&v, &v_dequantised}}) {
+    for (size_t at = 0; at < from->size(); at += c.head_dim) {
+      const float row_scale = opt::QuantizeInt8(from->data() + at, c.head_dim, row.data());
+      for (int i = 0; i < c.head_dim; ++i) (*to)[at + i] = row[i] * row_scale;
+    }
+  }
+  // Stale lanes and scales past the last key: garbage and NaN.
+  std::vector<int8_t> key_t_int8(static_cast<size_t>(kv_dim) * stride, 0x55), v_int8(v.size());
+  std::vector<float> key_scales(static_cast<size_t>(c.kv_heads) * stride, std::nanf(""));
+  std::vector<float> value_scales(key_scales.size(), std::nanf(""));
+  opt::QuantizeKeys(k.data(), 0, c.tk, c.kv_heads, c.head_dim, key_t_int8.data(), key_scales.data(), stride);
+  opt::QuantizeValues(v.data(), c.tk, c.kv_heads, c.head_dim, v_int8.data(), value_scales.data(), stride);
+  reference::Attention(q.data(), c.tq, k_dequantised.data(), v_dequantised.data(), c.tk, c.heads, c.kv_heads,
+                       c.head_dim, visible, expected.data());
+  opt::Attention(q.data(), c.tq, opt::KeysInt8{key_t_int8.data(), key_scales.data(), stride},
+                 opt::ValuesInt8{v_int8.data(), value_scales.data()}, c.tk, c.heads, c.kv_heads, c.head_dim,
+                 1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.mask ? bias.data() : nullptr, actual.data(), pool);
+  EXPECT_LT(RelativeError(actual, expected), 1e-5f)
+      << "int8 K/V: tq " << c.tq << " tk " << c.tk << " head_dim " << c.head_dim << " mask " << c.mask;
+}
+
+TEST(OptimizedAttentionTest, QuantizeInt8IsSymmetricRoundHalfEven) {
+  // max|x| = 127 makes the scale exactly 1, so the rounding shows: halves go to the even neighbour.
+  const std::vector<float> x = {127.0f, -127.0f, 2.5f, 3.5f, -2.5f, 0.49f, -0.51f, 100.0f};
+  std::vector<int8_t> q(x.size());
+  EXPECT_EQ(opt::QuantizeInt8(x.data(), static_cast<int>(x.size()), q.data()), 1.0f);
+  EXPECT_THAT(q, testing::ElementsAre(127, -127, 2, 4, -2, 0, -1, 100));
+
+  const std::vector<float> zeros(5, 0.0f);
+  std::vector<int8_t> zq(zeros.size(), 9);
+  EXPECT_EQ(opt::QuantizeInt8(zeros.data(), 5, zq.data()), 0.0f);
+  EXPECT_THAT(zq, testing::Each(0));
+
+  // Any vector: every value within half a step of q * scale, the largest at +-127.
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> y(64);
+  for (float& value : y) value = normal(rng);
+  std::vector<int8_t> yq(y.size());
+  const float scale = opt::QuantizeInt8(y.data(), 64, yq.data());
+  EXPECT_EQ(scale, MaxAbs(y) / 127.0f);
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_LE(std::fabs(y[i] - yq[i] * scale), 0.5f * scale * 1.0001f);
+  int largest = 0;
+  for (int8_t value : yq) largest = std::max(largest, std::abs(static_cast<int>(value)));
+  EXPECT_EQ(largest, 127);
 }
 
 TEST(OptimizedAttentionTest, MatchesReferenceOnEveryIsa) {
