@@ -63,6 +63,8 @@ STAGES = [
      "args": ["--seed", "3", "--lr", "7e-4", "--warmup-steps", "50", "--distractor-drop", "0.6"]},
     {"name": "stage5", "steps": 1300, "synthetic_values": 0.8,
      "args": ["--seed", "4", "--lr", "5e-4", "--warmup-steps", "50", "--distractor-drop", "0.6"]},
+    {"name": "stage6", "steps": 1300, "synthetic_values": 1.0,
+     "args": ["--seed", "5", "--lr", "5e-4", "--warmup-steps", "50", "--distractor-drop", "0.6"]},
 ]
 
 
