@@ -1,5 +1,9 @@
 #include "optimized/attention.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -48,14 +52,21 @@ __attribute__((always_inline)) inline typename Vectors<W>::F Load(const float* p
 // values each and widened to fp32 by shifts and masks alone, slot s of every
 // lane making one vector. Widening in order takes a shuffle per vector (three
 // uops on the shuffle port for bf16), and GCC scalarises int8 conversions.
-// So the slices of a value row arrive de-interleaved (see WriteRow), and keys
-// are stored so that each slot holds consecutive keys (KeyPosition).
+// So the slices of a value row arrive de-interleaved (see WriteRow), bf16 keys
+// are stored so that each slot holds consecutive keys (KeyPosition), and int8
+// keys as VNNI wants them: each lane is 4 consecutive dims of one key.
 template <typename T>
 inline constexpr int kPerLane = 4 / static_cast<int>(sizeof(T));
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "values are unpacked from little-endian 32-bit lanes");
 
 // Slot `slot` of W lanes at p, as fp32: a bf16 is the upper half of an fp32;
 // an int8 is sign-extended and converted (its scale is applied by the caller).
+template <int W>
+__attribute__((always_inline)) inline typename Vectors<W>::F Int8Slot(typename Vectors<W>::U lanes, int slot) {
+  const auto byte = (typename Vectors<W>::I)(lanes << (24 - 8 * slot)) >> 24;
+  return __builtin_convertvector(byte, typename Vectors<W>::F);
+}
+
 template <int W, typename T>
 __attribute__((always_inline)) inline typename Vectors<W>::F LoadSlot(const T* p, int slot) {
   using F = typename Vectors<W>::F;
@@ -69,26 +80,69 @@ __attribute__((always_inline)) inline typename Vectors<W>::F LoadSlot(const T* p
     std::memcpy(&v, &bits, sizeof(v));
   } else {
     static_assert(std::is_same_v<T, int8_t>);
-    const auto byte = (typename Vectors<W>::I)(lanes << (24 - 8 * slot)) >> 24;
-    v = __builtin_convertvector(byte, F);
+    v = Int8Slot<W>(lanes, slot);
   }
   return v;
 }
 
-// Where key k of a tile row is stored: groups of 16 * kPerLane keys, key m of
-// a group in lane m % 16, slot m / 16. (For fp32, simply k.)
+// Where key k of an fp32 or bf16 tile row is stored: groups of 16 * kPerLane
+// keys, key m of a group in lane m % 16, slot m / 16. (For fp32, simply k.)
 template <typename T>
 inline int KeyPosition(int k) {
   constexpr int kP = kPerLane<T>;
   return (k & ~(16 * kP - 1)) + kP * (k & 15) + ((k >> 4) & (kP - 1));
 }
 
-// Keys [key, key + W) of one tile row (key a multiple of W, W <= 16).
+// Keys [key, key + W) of one fp32 or bf16 tile row (key a multiple of W, W <= 16).
 template <int W, typename T>
 __attribute__((always_inline)) inline typename Vectors<W>::F LoadKeys(const T* row, int key) {
   static_assert(W <= 16, "a key vector must lie in one slot of a group");
   constexpr int kP = kPerLane<T>;
   return LoadSlot<W>(row + (key & ~(16 * kP - 1)) + kP * (key & 15), (key >> 4) & (kP - 1));
+}
+
+// Where dim i of key k sits in an int8 tile: 4-dim quads, each a row of
+// kKeyTile keys x 4 bytes. The bytes are q + 128 (VPDPBUSD's unsigned operand).
+inline int Int8KeyPosition(int k, int i) { return (i / 4) * 4 * kKeyTile + k * 4 + i % 4; }
+
+// s[r][v] = sum_i q_rows[r][i] * key_(key0 + v*W + lane)[i] over one tile of
+// keys (its scale not applied for int8).
+template <int W, int R, int NV, typename T>
+__attribute__((always_inline)) inline void ScoreKeys(const T* tile, int key0, int hd, const float* const* q_rows,
+                                                     typename Vectors<W>::F (&s)[R][NV]) {
+  using F = typename Vectors<W>::F;
+  for (int r = 0; r < R; ++r) {
+    for (int v = 0; v < NV; ++v) s[r][v] = F{};
+  }
+  if constexpr (!std::is_same_v<T, int8_t>) {
+    for (int i = 0; i < hd; ++i) {
+      F k[NV];
+      for (int v = 0; v < NV; ++v) k[v] = LoadKeys<W, T>(tile + i * kKeyTile, key0 + v * W);
+      for (int r = 0; r < R; ++r) {
+        const float qi = q_rows[r][i];
+        for (int v = 0; v < NV; ++v) s[r][v] += qi * k[v];
+      }
+    }
+  } else {
+    // A few key vectors at a time over all dims: each load unpacks into 4 dims, so
+    // holding every vector's lanes, dims and scores at once would not fit in 16 registers.
+    constexpr int kChunkVectors = NV < 2 ? NV : 2;
+    for (int v0 = 0; v0 < NV; v0 += kChunkVectors) {
+      for (int g = 0; g < hd; g += 4) {
+        typename Vectors<W>::U lanes[kChunkVectors];
+        for (int v = 0; v < kChunkVectors; ++v) {
+          std::memcpy(&lanes[v], tile + Int8KeyPosition(key0 + (v0 + v) * W, g), sizeof(lanes[v]));
+          lanes[v] ^= 0x80808080u;  // back to signed
+        }
+        for (int b = 0; b < 4; ++b) {
+          for (int v = 0; v < kChunkVectors; ++v) {
+            const F k = Int8Slot<W>(lanes[v], b);
+            for (int r = 0; r < R; ++r) s[r][v0 + v] += q_rows[r][g + b] * k;
+          }
+        }
+      }
+    }
+  }
 }
 
 // S W-wide slices of a value row, kPerLane<T> slices per load: slice s + k of
@@ -163,6 +217,58 @@ __attribute__((always_inline)) inline void WriteRow(const float* acc, int hd, fl
     }
   }
 }
+
+// With int8 K/V the query rows are quantised too (QuantizeInt8 per row), so
+// that on VNNI a tile's scores are exact integer dot products; every other
+// path uses the same dequantised rows, and all give the same numbers.
+struct QuantizedQueries {
+  alignas(64) int8_t q[kSweepRows][kMaxAttentionHeadDim];
+  alignas(64) float dequantised[kSweepRows][kMaxAttentionHeadDim];
+  float scale[kSweepRows];
+  int32_t sum[kSweepRows];  // of q: VPDPBUSD reads keys as q + 128
+
+  void Quantize(int row, const float* x, int hd) {
+    scale[row] = QuantizeInt8(x, hd, q[row]);
+    sum[row] = 0;
+    for (int i = 0; i < hd; ++i) {
+      sum[row] += q[row][i];
+      dequantised[row][i] = q[row][i] * scale[row];
+    }
+  }
+};
+
+#if defined(__x86_64__)
+// ScoreKeys for a whole int8 tile (W = 16) with VPDPBUSD: 4 dims of 16 keys per
+// instruction, exact in int32; the scale is the query row's (the keys' are applied by the caller).
+// Called, not inlined: GCC inlines a target-specific function only into one
+// with the same target, and the kernels above it are target-neutral templates.
+template <int R>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void ScoreKeysVnni(
+    const int8_t* tile, int hd, const QuantizedQueries& queries, typename Vectors<16>::F (&s)[R][kKeyTile / 16]) {
+  constexpr int kNV = kKeyTile / 16;
+  __m512i acc[R][kNV];
+  for (int r = 0; r < R; ++r) {
+    for (int v = 0; v < kNV; ++v) acc[r][v] = _mm512_setzero_si512();
+  }
+  for (int g = 0; g < hd; g += 4) {
+    __m512i k[kNV];
+    for (int v = 0; v < kNV; ++v) k[v] = _mm512_loadu_si512(tile + Int8KeyPosition(v * 16, g));
+    for (int r = 0; r < R; ++r) {
+      int32_t quad;
+      std::memcpy(&quad, queries.q[r] + g, sizeof(quad));
+      const __m512i q = _mm512_set1_epi32(quad);
+      for (int v = 0; v < kNV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], k[v], q);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int v = 0; v < kNV; ++v) {
+      typename Vectors<16>::I dot;
+      std::memcpy(&dot, &acc[r][v], sizeof(dot));
+      s[r][v] = __builtin_convertvector(dot - 128 * queries.sum[r], typename Vectors<16>::F) * queries.scale[r];
+    }
+  }
+}
+#endif
 
 // int8 keys and values carry scales (Problem::key_scales, value_scales).
 template <typename T>
@@ -279,20 +385,9 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
       }
     }
     for (int g = 0; g < rows; g += kRows) {
-      // Scores of the block: s[r][c] = sum_i q_r[i] * key_t[i][kb + c*W ..].
       F s[kRows][kKeyVectors];
-      for (int r = 0; r < kRows; ++r) {
-        for (int c = 0; c < kKeyVectors; ++c) s[r][c] = zero;
-      }
-      for (int i = 0; i < hd; ++i) {
-        const T* row = key_t + (static_cast<size_t>(kb / kKeyTile) * hd + i) * kKeyTile;
-        F k[kKeyVectors];
-        for (int c = 0; c < kKeyVectors; ++c) k[c] = LoadKeys<W, T>(row, kb % kKeyTile + c * W);
-        for (int r = 0; r < kRows; ++r) {
-          const float qi = q_rows[g + r][i];
-          for (int c = 0; c < kKeyVectors; ++c) s[r][c] += qi * k[c];
-        }
-      }
+      ScoreKeys<W, kRows, kKeyVectors, T>(key_t + static_cast<size_t>(kb / kKeyTile) * hd * kKeyTile, kb % kKeyTile, hd,
+                                          q_rows + g, s);
       // Every row of the group, used or not, so the value pass below never reads unset probabilities.
       for (int r = 0; r < kRows; ++r) {
         F block_max = zero + kMaskedKeyBias;
@@ -338,9 +433,11 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
 // rescale would cost more than the products: here each chunk of kChunk keys is
 // scored whole, its softmax taken in one vector pass per row, and the values
 // read once, in key order. Only `used_rows` are written.
-template <int W, int R, typename T>
+template <int W, int R, typename T, bool kVnni>
 __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv_head, const float* const* q_rows,
+                                                     [[maybe_unused]] const QuantizedQueries* queries,
                                                      float* const* out_rows, int used_rows) {
+  static_assert(!kVnni || (kScaled<T> && W == 16), "VNNI scores are for int8 keys, 16 per vector");
   using F = typename Vectors<W>::F;
   constexpr int kTileVectors = kKeyTile / W;
   const int hd = p.head_dim, kv_stride = p.kv_heads * hd;
@@ -363,16 +460,13 @@ __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv
     for (int t = 0; t < padded; t += kKeyTile) {
       const T* tile = key_t + static_cast<size_t>((c0 + t) / kKeyTile) * hd * kKeyTile;
       F s[R][kTileVectors];
-      for (int r = 0; r < R; ++r) {
-        for (int v = 0; v < kTileVectors; ++v) s[r][v] = zero;
-      }
-      for (int i = 0; i < hd; ++i) {
-        F k[kTileVectors];
-        for (int v = 0; v < kTileVectors; ++v) k[v] = LoadKeys<W, T>(tile + i * kKeyTile, v * W);
-        for (int r = 0; r < R; ++r) {
-          const float qi = q_rows[r][i];
-          for (int v = 0; v < kTileVectors; ++v) s[r][v] += qi * k[v];
-        }
+#if defined(__x86_64__)
+      if constexpr (kVnni) {
+        ScoreKeysVnni<R>(tile, hd, *queries, s);
+      } else
+#endif
+      {
+        ScoreKeys<W, R, kTileVectors, T>(tile, 0, hd, q_rows, s);
       }
       for (int r = 0; r < R; ++r) {
         for (int v = 0; v < kTileVectors; ++v) {
@@ -431,16 +525,24 @@ __attribute__((always_inline)) inline void Sweep(const Problem<T>& p, int kv_hea
 }
 
 // One task: query positions [q_begin, q_end) of every query head of `kv_head`.
-template <int W, typename T>
+template <int W, typename T, bool kVnni = false>
 __attribute__((always_inline)) inline void AttendTask(const Problem<T>& p, int kv_head, int q_begin, int q_end) {
   const int group = p.heads / p.kv_heads, hd = p.head_dim, q_stride = p.heads * hd;
   const float* q_rows[kSweepRows] = {};
   float* out_rows[kSweepRows] = {};
+  struct NoQueries {};
+  std::conditional_t<kScaled<T>, QuantizedQueries, NoQueries> queries;
+  QuantizedQueries* quantized = nullptr;
   int rows = 0;
   for (int t = q_begin; t < q_end; ++t) {
     for (int g = 0; g < group; ++g) {
       const int head = kv_head * group + g;
       q_rows[rows] = p.q + static_cast<size_t>(t) * q_stride + head * hd;
+      if constexpr (kScaled<T>) {
+        queries.Quantize(rows, q_rows[rows], hd);
+        q_rows[rows] = queries.dequantised[rows];
+        quantized = &queries;
+      }
       out_rows[rows] = p.out + static_cast<size_t>(t) * q_stride + head * hd;
       if (++rows == kSweepRows) {
         Sweep<W, T>(p, kv_head, q_rows, out_rows, rows);
@@ -453,10 +555,13 @@ __attribute__((always_inline)) inline void AttendTask(const Problem<T>& p, int k
     return;
   }
   // The whole task is a few rows (decode): all of them were collected above.
-  if (rows == 1) return AttendFew<W, 1, T>(p, kv_head, q_rows, out_rows, rows);
-  if (rows == 2) return AttendFew<W, 2, T>(p, kv_head, q_rows, out_rows, rows);
-  for (int r = rows; r < kFewRows; ++r) q_rows[r] = q_rows[0];
-  AttendFew<W, kFewRows, T>(p, kv_head, q_rows, out_rows, rows);
+  if (rows == 1) return AttendFew<W, 1, T, kVnni>(p, kv_head, q_rows, quantized, out_rows, rows);
+  if (rows == 2) return AttendFew<W, 2, T, kVnni>(p, kv_head, q_rows, quantized, out_rows, rows);
+  for (int r = rows; r < kFewRows; ++r) {
+    if constexpr (kScaled<T>) queries.Quantize(r, q_rows[0], hd);  // unused rows: any finite values
+    q_rows[r] = q_rows[0];
+  }
+  AttendFew<W, kFewRows, T, kVnni>(p, kv_head, q_rows, quantized, out_rows, rows);
 }
 
 template <typename T>
@@ -488,6 +593,10 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx51
                                                                                      int b, int e) {
   AttendTask<16>(p, kv_head, b, e);
 }
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512vnni,fma"))) void TaskAvx512Vnni_16(
+    const Problem<int8_t>& p, int kv_head, int b, int e) {
+  AttendTask<16, int8_t, /*kVnni=*/true>(p, kv_head, b, e);
+}
 template <typename T>
 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx512_8(const Problem<T>& p, int kv_head,
                                                                                     int b, int e) {
@@ -501,7 +610,10 @@ TaskFn<T> ChooseKernel(int head_dim) {
   const auto fits = [head_dim](int w) { return head_dim % (kPerLane<T> * w) == 0; };
 #if defined(__x86_64__)
   switch (ActiveIsa()) {
-    case Isa::kAvx512:
+    case Isa::kAvx512:  // which implies VNNI (see ActiveIsa)
+      if constexpr (kScaled<T>) {
+        if (fits(16)) return TaskAvx512Vnni_16;
+      }
       if (fits(16)) return TaskAvx512_16<T>;
       if (fits(8)) return TaskAvx512_8<T>;
       break;
@@ -570,8 +682,9 @@ void QuantizeKeys(const float* k, int first, int count, int kv_heads, int head_d
       scales[static_cast<size_t>(h) * stride + j] =
           QuantizeInt8(k + static_cast<size_t>(j - first) * kv_dim + h * head_dim, head_dim, q);
       int8_t* tile = key_t + (static_cast<size_t>(h) * (stride / kKeyTile) + j / kKeyTile) * head_dim * kKeyTile;
-      const int at = KeyPosition<int8_t>(j % kKeyTile);
-      for (int i = 0; i < head_dim; ++i) tile[i * kKeyTile + at] = q[i];
+      for (int i = 0; i < head_dim; ++i) {
+        tile[Int8KeyPosition(j % kKeyTile, i)] = static_cast<int8_t>(static_cast<uint8_t>(q[i]) ^ 0x80u);
+      }
     }
   }
 }

@@ -41,12 +41,13 @@ struct KeysBf16 {
   int stride = 0;
 };
 
-// The same layout holding int8 (symmetric; KeyPosition in attention.cc orders
-// each tile row for unpacking), with one scale per (KV head, key) at
-// scales[kv_head * stride + key]. Values are int8 rows (tk x kv_heads*head_dim)
-// with one scale per (KV head, row), laid out as the keys' scales. A quarter of
-// fp32's bytes: at w8a8/w4a8 decoding reads them at every step, from the
-// last-level cache, whose bandwidth bounds it. head_dim must be a multiple of 4.
+// Tiles of 64 keys again, holding int8 (symmetric) in VNNI's order: 4-dim quads
+// of 64 keys x 4 bytes, stored as q + 128 (see Int8KeyPosition in
+// attention.cc); one scale per (KV head, key) at scales[kv_head * stride + key].
+// Values are int8 rows (tk x kv_heads*head_dim) with one scale per (KV head,
+// row), laid out as the keys' scales. A quarter of fp32's bytes: at w8a8/w4a8
+// decoding reads them at every step, from the last-level cache, whose
+// bandwidth bounds it. head_dim must be a multiple of 4.
 struct KeysInt8 {
   const int8_t* data = nullptr;
   const float* scales = nullptr;
@@ -71,7 +72,9 @@ void Attention(const float* q, int tq, KeysT keys, const float* v, int tk, int h
 void Attention(const float* q, int tq, KeysBf16 keys, const uint16_t* v, int tk, int heads, int kv_heads,
                int head_dim, float scale, const float* key_bias, float* out, ThreadPool* pool);
 
-// int8 keys and values: scores and outputs as for their dequantised values (q * scale).
+// int8 keys and values: each query row (per head) is quantised as well (QuantizeInt8), so that on
+// AVX-512 VNNI a score is an exact integer dot product; every instruction set gives the reference's
+// numbers on the dequantised q, K and V, to fp32 rounding.
 void Attention(const float* q, int tq, KeysInt8 keys, ValuesInt8 v, int tk, int heads, int kv_heads, int head_dim,
                float scale, const float* key_bias, float* out, ThreadPool* pool);
 

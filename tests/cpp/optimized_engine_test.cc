@@ -119,11 +119,13 @@ void CheckAttention(const AttentionCase& c, opt::ThreadPool* pool) {
   EXPECT_LT(RelativeError(actual, expected), 1e-5f)
       << "bf16 K/V: tq " << c.tq << " tk " << c.tk << " head_dim " << c.head_dim << " mask " << c.mask;
 
-  // int8 keys and values: the same as the reference on their dequantised values, to fp32 rounding.
+  // int8 keys and values (and then the query rows too): the same as the reference on the dequantised
+  // values, to fp32 rounding.
   if (c.head_dim % 4 != 0) return;  // int8 K/V need it
-  std::vector<float> k_dequantised(k.size()), v_dequantised(v.size());
+  std::vector<float> q_dequantised(q.size()), k_dequantised(k.size()), v_dequantised(v.size());
   std::vector<int8_t> row(c.head_dim);
-  for (const auto& [from, to] : {std::pair{&k, &k_dequantised}, std::pair{&v, &v_dequantised}}) {
+  for (const auto& [from, to] :
+       {std::pair{&q, &q_dequantised}, std::pair{&k, &k_dequantised}, std::pair{&v, &v_dequantised}}) {
     for (size_t at = 0; at < from->size(); at += c.head_dim) {
       const float row_scale = opt::QuantizeInt8(from->data() + at, c.head_dim, row.data());
       for (int i = 0; i < c.head_dim; ++i) (*to)[at + i] = row[i] * row_scale;
@@ -135,8 +137,8 @@ void CheckAttention(const AttentionCase& c, opt::ThreadPool* pool) {
   std::vector<float> value_scales(key_scales.size(), std::nanf(""));
   opt::QuantizeKeys(k.data(), 0, c.tk, c.kv_heads, c.head_dim, key_t_int8.data(), key_scales.data(), stride);
   opt::QuantizeValues(v.data(), c.tk, c.kv_heads, c.head_dim, v_int8.data(), value_scales.data(), stride);
-  reference::Attention(q.data(), c.tq, k_dequantised.data(), v_dequantised.data(), c.tk, c.heads, c.kv_heads,
-                       c.head_dim, visible, expected.data());
+  reference::Attention(q_dequantised.data(), c.tq, k_dequantised.data(), v_dequantised.data(), c.tk, c.heads,
+                       c.kv_heads, c.head_dim, visible, expected.data());
   opt::Attention(q.data(), c.tq, opt::KeysInt8{key_t_int8.data(), key_scales.data(), stride},
                  opt::ValuesInt8{v_int8.data(), value_scales.data()}, c.tk, c.heads, c.kv_heads, c.head_dim,
                  1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.mask ? bias.data() : nullptr, actual.data(), pool);
