@@ -59,14 +59,15 @@ template <typename T>
 inline constexpr int kPerLane = 4 / static_cast<int>(sizeof(T));
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "values are unpacked from little-endian 32-bit lanes");
 
-// Slot `slot` of W lanes at p, as fp32: a bf16 is the upper half of an fp32;
-// an int8 is sign-extended and converted (its scale is applied by the caller).
+// Slot `slot` of W lanes, as fp32: an int8 is sign-extended and converted (its
+// scale is applied by the caller).
 template <int W>
 __attribute__((always_inline)) inline typename Vectors<W>::F Int8Slot(typename Vectors<W>::U lanes, int slot) {
   const auto byte = (typename Vectors<W>::I)(lanes << (24 - 8 * slot)) >> 24;
   return __builtin_convertvector(byte, typename Vectors<W>::F);
 }
 
+// Slot `slot` of the W lanes at p, as fp32 (a bf16 is the upper half of an fp32).
 template <int W, typename T>
 __attribute__((always_inline)) inline typename Vectors<W>::F LoadSlot(const T* p, int slot) {
   using F = typename Vectors<W>::F;
@@ -220,7 +221,7 @@ __attribute__((always_inline)) inline void WriteRow(const float* acc, int hd, fl
 
 // With int8 K/V the query rows are quantised too (QuantizeInt8 per row), so
 // that on VNNI a tile's scores are exact integer dot products; every other
-// path uses the same dequantised rows, and all give the same numbers.
+// path scores the same dequantised rows in fp32, so all agree to fp32 rounding.
 struct QuantizedQueries {
   alignas(64) int8_t q[kSweepRows][kMaxAttentionHeadDim];
   alignas(64) float dequantised[kSweepRows][kMaxAttentionHeadDim];

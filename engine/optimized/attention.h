@@ -41,7 +41,7 @@ struct KeysBf16 {
   int stride = 0;
 };
 
-// Tiles of 64 keys again, holding int8 (symmetric) in VNNI's order: 4-dim quads
+// The same tiles of 64 keys holding int8 (symmetric), in VNNI's order: 4-dim quads
 // of 64 keys x 4 bytes, stored as q + 128 (see Int8KeyPosition in
 // attention.cc); one scale per (KV head, key) at scales[kv_head * stride + key].
 // Values are int8 rows (tk x kv_heads*head_dim) with one scale per (KV head,
