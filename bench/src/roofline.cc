@@ -502,10 +502,12 @@ absl::StatusOr<RowWork> WorkOf(const ModelConfig& config, std::string_view preci
     work.flop +=
         2 * (g * ld * (4 * d * d + 2 * d * kv) + ld * 2 * d * self_positions + g * ld * 2 * d * t + g * d * vocab);
     const double norm_scales = ld * (2 * d + 3 * hd) + d;  // block norms, self q/k and cross q norms, final
-    // The optimized engine keeps the cross-attention K/V in fp32 at fp32 and in bf16 at every reduced precision.
-    const double cross_kv_value_bytes = precision == "fp32" ? 4 : 2;
-    const double per_step = ld * (4 * dd + 2 * dkv) + static_cast<double>(*output) +
-                            ld * 2 * t * kv * cross_kv_value_bytes + d * 4 + norm_scales * 4;
+    // The optimized engine keeps the cross-attention K/V in fp32 at fp32, in int8 with an fp32 scale per
+    // row and KV head at w8a8 and w4a8 (when head_dim is a multiple of 4), and in bf16 otherwise.
+    const bool int8_kv = (precision == "w8a8" || precision == "w4a8") && config.head_dim() % 4 == 0;
+    const double cross_kv_row_bytes = int8_kv ? kv + config.num_kv_heads * 4 : kv * (precision == "fp32" ? 4 : 2);
+    const double per_step = ld * (4 * dd + 2 * dkv) + static_cast<double>(*output) + ld * 2 * t * cross_kv_row_bytes +
+                            d * 4 + norm_scales * 4;
     work.bytes += g * per_step + ld * 2 * kv * 4 * self_positions;
   }
   return work;

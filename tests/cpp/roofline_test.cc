@@ -7,6 +7,7 @@
 #include <cmath>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench_rows.h"
@@ -93,6 +94,18 @@ TEST(RooflineTest, DecodeWorkByHand) {
   EXPECT_EQ(int4->bytes, 3 * (4 * 2560 + 2 * 1280 + 12800 + 1280 + 256 + 960) + 1536);
 }
 
+TEST(RooflineTest, DecodeReadsCrossAttentionKvInTheEnginesForm) {
+  // 10 more encoder ids add, per step, a K and a V row per key: fp32 2 x 10 x 32 x 4; bf16 below fp32;
+  // int8 with an fp32 scale per KV head (2 heads) at w8a8 and w4a8: 2 x 10 x (32 + 2 x 4). Over 3 steps.
+  const std::vector<std::pair<std::string, double>> expected = {
+      {"fp32", 3 * 2560.0}, {"int4", 3 * 1280.0}, {"w8a8", 3 * 800.0}, {"w4a8", 3 * 800.0}};
+  for (const auto& [precision, bytes] : expected) {
+    const RowWork shallow = *WorkOf(TinyConfig(), precision, 0, 3, 10);
+    const RowWork deep = *WorkOf(TinyConfig(), precision, 0, 3, 20);
+    EXPECT_DOUBLE_EQ(deep.bytes - shallow.bytes, bytes) << precision;
+  }
+}
+
 TEST(RooflineTest, CombinedIsPrefillPlusDecodeOverThePrompt) {
   for (const char* precision : {"fp32", "bf16", "w8a8"}) {
     const RowWork prefill = *WorkOf(TinyConfig(), precision, 12, 0, 0);
@@ -124,8 +137,9 @@ TEST(RooflineTest, PrecisionChangesBytesNotOperations) {
     EXPECT_LT(work.bytes, previous_bytes) << precision;
     previous_bytes = work.bytes;
   }
-  // w8a8 stores the int8 weights plus an int32 bias beside each scale.
-  EXPECT_GT(WorkOf(config, "w8a8", 0, 100, 1024)->bytes, WorkOf(config, "int8", 0, 100, 1024)->bytes);
+  // w8a8 stores the int8 weights plus an int32 bias beside each scale (a prefill: weights only; decoding,
+  // w8a8 also reads int8 cross-attention K/V where int8 reads bf16, DecodeReadsCrossAttentionKvInTheEnginesForm).
+  EXPECT_GT(WorkOf(config, "w8a8", 1024, 0, 0)->bytes, WorkOf(config, "int8", 1024, 0, 0)->bytes);
   EXPECT_FALSE(WorkOf(config, "fp8", 0, 100, 1024).ok());
 }
 
