@@ -534,6 +534,7 @@ __attribute__((always_inline)) inline void AttendTask(const Problem<T>& p, int k
   struct NoQueries {};
   std::conditional_t<kScaled<T>, QuantizedQueries, NoQueries> queries;
   QuantizedQueries* quantized = nullptr;
+  if constexpr (kScaled<T>) quantized = &queries;
   int rows = 0;
   for (int t = q_begin; t < q_end; ++t) {
     for (int g = 0; g < group; ++g) {
@@ -542,7 +543,6 @@ __attribute__((always_inline)) inline void AttendTask(const Problem<T>& p, int k
       if constexpr (kScaled<T>) {
         queries.Quantize(rows, q_rows[rows], hd);
         q_rows[rows] = queries.dequantised[rows];
-        quantized = &queries;
       }
       out_rows[rows] = p.out + static_cast<size_t>(t) * q_stride + head * hd;
       if (++rows == kSweepRows) {
@@ -649,6 +649,12 @@ void RunAttention(const Problem<T>& problem, ThreadPool* pool) {
   }
 }
 
+// Head h's tile holding key j in the tiled key layout (fp32, bf16 or int8).
+template <typename T>
+T* KeyTile(T* key_t, int h, int j, int stride, int head_dim) {
+  return key_t + (static_cast<size_t>(h) * (stride / kKeyTile) + j / kKeyTile) * head_dim * kKeyTile;
+}
+
 template <typename T, typename Convert, typename Position>
 void TransposeKeysAs(const float* k, int first, int count, int kv_heads, int head_dim, T* key_t, int stride,
                      Convert convert, Position position) {
@@ -656,7 +662,7 @@ void TransposeKeysAs(const float* k, int first, int count, int kv_heads, int hea
   for (int j = first; j < first + count; ++j) {
     const float* row = k + static_cast<size_t>(j - first) * kv_dim;
     for (int h = 0; h < kv_heads; ++h) {
-      T* tile = key_t + (static_cast<size_t>(h) * (stride / kKeyTile) + j / kKeyTile) * head_dim * kKeyTile;
+      T* tile = KeyTile(key_t, h, j, stride, head_dim);
       const int at = position(j % kKeyTile);
       for (int i = 0; i < head_dim; ++i) tile[i * kKeyTile + at] = convert(row[h * head_dim + i]);
     }
@@ -682,7 +688,7 @@ void QuantizeKeys(const float* k, int first, int count, int kv_heads, int head_d
     for (int h = 0; h < kv_heads; ++h) {
       scales[static_cast<size_t>(h) * stride + j] =
           QuantizeInt8(k + static_cast<size_t>(j - first) * kv_dim + h * head_dim, head_dim, q);
-      int8_t* tile = key_t + (static_cast<size_t>(h) * (stride / kKeyTile) + j / kKeyTile) * head_dim * kKeyTile;
+      int8_t* tile = KeyTile(key_t, h, j, stride, head_dim);
       for (int i = 0; i < head_dim; ++i) {
         tile[Int8KeyPosition(j % kKeyTile, i)] = static_cast<int8_t>(static_cast<uint8_t>(q[i]) ^ 0x80u);
       }

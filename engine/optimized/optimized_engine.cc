@@ -509,8 +509,6 @@ absl::Status OptimizedSession::Prefill(absl::Span<const int32_t> tokens) {
         ParallelRows(engine_.pool(), t, 64, [&](int begin, int end) {
           QuantizeKeys(k_ + static_cast<size_t>(begin) * kv, begin, end - begin, c.num_kv_heads, hd,
                        cache.cross_key_t_int8, cache.cross_key_scales, stride);
-        });
-        ParallelRows(engine_.pool(), t, 64, [&](int begin, int end) {
           QuantizeValues(v_ + static_cast<size_t>(begin) * kv, end - begin, c.num_kv_heads, hd,
                          cache.cross_v_int8 + static_cast<size_t>(begin) * kv, cache.cross_v_scales + begin, stride);
         });
