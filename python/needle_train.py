@@ -129,6 +129,7 @@ class Example:
 # Call types whose answer names every tool that matters: the others are distractors. For
 # none and near_miss the distractors are the point of the example, so they stay whole.
 THINNABLE_CALL_TYPES = ("single", "multi", "indirect", "disfluent")
+CALL_TYPES = THINNABLE_CALL_TYPES + ("none", "near_miss", "no_tools")
 
 
 def thin_distractors(record, rng):
@@ -142,6 +143,28 @@ def thin_distractors(record, rng):
     kept = set(id(tool) for tool in rng.sample(others, rng.randint(0, len(others))))
     tools = [tool for tool in record["tools"] if tool["name"] in answer_names or id(tool) in kept]
     return dict(record, tools=tools)
+
+
+def oversample(records, factors):
+    """Each record repeated by its call type's factor (1 for types not named).
+
+    The test split weighs none and near_miss as a tenth each; a stage that trains on invented
+    values can shift the model towards always calling a tool, so their share is raised here
+    rather than in the generated split, which stays one file for every stage.
+    """
+    return [record for record in records for _ in range(factors.get(record["call_type"], 1))]
+
+
+def parse_oversample(items):
+    """{call_type: factor} from ["none=2", ...]; an unknown type or a factor < 1 is an error."""
+    factors = {}
+    for item in items or []:
+        call_type, sep, factor = item.partition("=")
+        if not sep or call_type not in CALL_TYPES or not factor.isdigit() or int(factor) < 1:
+            raise SystemExit(f"--oversample {item!r}: expected CALL_TYPE=N with N >= 1 and CALL_TYPE one of "
+                             f"{', '.join(CALL_TYPES)}")
+        factors[call_type] = int(factor)
+    return factors
 
 
 def make_examples(sp, records, name_value_weight=1.0, distractor_drop=0.0, rng=None):
@@ -383,7 +406,7 @@ def train(args, config):
     sp = spm.SentencePieceProcessor(model_file=args.tokenizer)
     if sp.get_piece_size() != config["vocab_size"]:
         raise SystemExit(f"tokenizer has {sp.get_piece_size()} pieces, config vocab_size {config['vocab_size']}")
-    train_records = read_jsonl(args.train, args.train_limit)
+    train_records = oversample(read_jsonl(args.train, args.train_limit), parse_oversample(args.oversample))
     dev_records = read_jsonl(args.dev) if args.dev else []
     train_examples = make_examples(sp, train_records, args.name_value_weight, args.distractor_drop,
                                    random.Random(args.seed + 2))
@@ -552,6 +575,8 @@ def main(argv=None):
     parser.add_argument("--distractor-drop", type=float, default=0.0,
                         help="fraction of single/multi/indirect/disfluent train records that keep only a "
                              "random subset of their distractor tools")
+    parser.add_argument("--oversample", action="append", metavar="CALL_TYPE=N",
+                        help="repeat train records of this call type N times (repeatable)")
     parser.add_argument("--evals", type=int, default=5, help="dev evaluations during the run")
     parser.add_argument("--eval-every", type=int, help="steps between evaluations (overrides --evals)")
     parser.add_argument("--dev-loss-n", type=int, default=400, help="dev records for the dev loss")

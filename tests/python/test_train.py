@@ -199,6 +199,22 @@ def test_distractor_drop_spares_none_and_near_miss_records(sp):
     assert all(e.target == f.target for f, e in zip(full, thinned))  # answers never change
 
 
+def test_oversample_repeats_records_of_the_named_call_types():
+    records = [{"id": str(i), "call_type": call_type}
+               for i, call_type in enumerate(["single", "none", "near_miss", "none", "multi"])]
+    factors = tr.parse_oversample(["none=3", "near_miss=2"])
+    assert factors == {"none": 3, "near_miss": 2}
+    ids = [record["id"] for record in tr.oversample(records, factors)]
+    assert ids == ["0", "1", "1", "1", "2", "2", "3", "3", "3", "4"]
+    assert tr.oversample(records, tr.parse_oversample(None)) == records
+
+
+@pytest.mark.parametrize("bad", ["none", "none=0", "none=x", "nothing=2", "=2", "none=-1"])
+def test_oversample_rejects_malformed_factors(bad):
+    with pytest.raises(SystemExit, match="--oversample"):
+        tr.parse_oversample([bad])
+
+
 def test_init_continues_from_a_checkpoint(tmp_path, default_model_dir):
     train = tmp_path / "train.jsonl"
     write_jsonl(train, tiny_records(24))
