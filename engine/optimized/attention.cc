@@ -220,19 +220,22 @@ __attribute__((always_inline)) inline void WriteRow(const float* acc, int hd, fl
 }
 
 // With int8 K/V the query rows are quantised too (QuantizeInt8 per row), so
-// that on VNNI a tile's scores are exact integer dot products; every other
-// path scores the same dequantised rows in fp32, so all agree to fp32 rounding.
+// that on AVX-512 VNNI and AVX2 a tile's scores are exact integer dot products;
+// every other path scores the same dequantised rows in fp32, so all agree to
+// fp32 rounding.
 struct QuantizedQueries {
   alignas(64) int8_t q[kSweepRows][kMaxAttentionHeadDim];
   alignas(64) float dequantised[kSweepRows][kMaxAttentionHeadDim];
+  int16_t wide[kSweepRows][kMaxAttentionHeadDim];  // q as int16, for VPMADDWD
   float scale[kSweepRows];
-  int32_t sum[kSweepRows];  // of q: VPDPBUSD reads keys as q + 128
+  int32_t sum[kSweepRows];  // of q: the integer paths read keys as q + 128
 
   void Quantize(int row, const float* x, int hd) {
     scale[row] = QuantizeInt8(x, hd, q[row]);
     sum[row] = 0;
     for (int i = 0; i < hd; ++i) {
       sum[row] += q[row][i];
+      wide[row][i] = q[row][i];
       dequantised[row][i] = q[row][i] * scale[row];
     }
   }
@@ -266,6 +269,40 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void ScoreKeysVnni(
       typename Vectors<16>::I dot;
       std::memcpy(&dot, &acc[r][v], sizeof(dot));
       s[r][v] = __builtin_convertvector(dot - 128 * queries.sum[r], typename Vectors<16>::F) * queries.scale[r];
+    }
+  }
+}
+
+// The same on AVX2 (W = 8), which has no byte dot product that is exact here
+// (VPMADDUBSW saturates: 2 * 255 * 127 > 2^15). The key bytes are widened to
+// int16 (VPUNPCK*BW with zero: keys 0, 1 | 4, 5 from the low halves of the
+// 128-bit lanes, 2, 3 | 6, 7 from the high ones) and multiplied by the query
+// quad with VPMADDWD, each key's two pair sums kept in adjacent int32 lanes
+// until VPHADDD joins them, in key order, once per vector of 8 keys.
+template <int R>
+__attribute__((target("avx2,fma"))) void ScoreKeysAvx2(const int8_t* tile, int hd, const QuantizedQueries& queries,
+                                                       typename Vectors<8>::F (&s)[R][kKeyTile / 8]) {
+  constexpr int kNV = kKeyTile / 8;
+  const __m256i zero = _mm256_setzero_si256();
+  for (int v = 0; v < kNV; ++v) {
+    __m256i lo[R], hi[R];
+    for (int r = 0; r < R; ++r) lo[r] = hi[r] = zero;
+    for (int g = 0; g < hd; g += 4) {
+      const __m256i k = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + Int8KeyPosition(v * 8, g)));
+      const __m256i k_lo = _mm256_unpacklo_epi8(k, zero), k_hi = _mm256_unpackhi_epi8(k, zero);
+      for (int r = 0; r < R; ++r) {
+        int64_t quad;
+        std::memcpy(&quad, queries.wide[r] + g, sizeof(quad));
+        const __m256i q = _mm256_set1_epi64x(quad);
+        lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(k_lo, q));
+        hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(k_hi, q));
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      typename Vectors<8>::I dot;
+      const __m256i joined = _mm256_hadd_epi32(lo[r], hi[r]);
+      std::memcpy(&dot, &joined, sizeof(dot));
+      s[r][v] = __builtin_convertvector(dot - 128 * queries.sum[r], typename Vectors<8>::F) * queries.scale[r];
     }
   }
 }
@@ -434,11 +471,11 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
 // rescale would cost more than the products: here each chunk of kChunk keys is
 // scored whole, its softmax taken in one vector pass per row, and the values
 // read once, in key order. Only `used_rows` are written.
-template <int W, int R, typename T, bool kVnni>
+template <int W, int R, typename T, bool kIntegerScores>
 __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv_head, const float* const* q_rows,
                                                      [[maybe_unused]] const QuantizedQueries* queries,
                                                      float* const* out_rows, int used_rows) {
-  static_assert(!kVnni || (kScaled<T> && W == 16), "VNNI scores are for int8 keys, 16 per vector");
+  static_assert(!kIntegerScores || (kScaled<T> && (W == 16 || W == 8)), "integer scores are for int8 keys");
   using F = typename Vectors<W>::F;
   constexpr int kTileVectors = kKeyTile / W;
   const int hd = p.head_dim, kv_stride = p.kv_heads * hd;
@@ -462,8 +499,10 @@ __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv
       const T* tile = key_t + static_cast<size_t>((c0 + t) / kKeyTile) * hd * kKeyTile;
       F s[R][kTileVectors];
 #if defined(__x86_64__)
-      if constexpr (kVnni) {
+      if constexpr (kIntegerScores && W == 16) {
         ScoreKeysVnni<R>(tile, hd, *queries, s);
+      } else if constexpr (kIntegerScores && W == 8) {
+        ScoreKeysAvx2<R>(tile, hd, *queries, s);
       } else
 #endif
       {
@@ -526,7 +565,7 @@ __attribute__((always_inline)) inline void Sweep(const Problem<T>& p, int kv_hea
 }
 
 // One task: query positions [q_begin, q_end) of every query head of `kv_head`.
-template <int W, typename T, bool kVnni = false>
+template <int W, typename T, bool kIntegerScores = false>
 __attribute__((always_inline)) inline void AttendTask(const Problem<T>& p, int kv_head, int q_begin, int q_end) {
   const int group = p.heads / p.kv_heads, hd = p.head_dim, q_stride = p.heads * hd;
   const float* q_rows[kSweepRows] = {};
@@ -556,13 +595,13 @@ __attribute__((always_inline)) inline void AttendTask(const Problem<T>& p, int k
     return;
   }
   // The whole task is a few rows (decode): all of them were collected above.
-  if (rows == 1) return AttendFew<W, 1, T, kVnni>(p, kv_head, q_rows, quantized, out_rows, rows);
-  if (rows == 2) return AttendFew<W, 2, T, kVnni>(p, kv_head, q_rows, quantized, out_rows, rows);
+  if (rows == 1) return AttendFew<W, 1, T, kIntegerScores>(p, kv_head, q_rows, quantized, out_rows, rows);
+  if (rows == 2) return AttendFew<W, 2, T, kIntegerScores>(p, kv_head, q_rows, quantized, out_rows, rows);
   for (int r = rows; r < kFewRows; ++r) {
     if constexpr (kScaled<T>) queries.Quantize(r, q_rows[0], hd);  // unused rows: any finite values
     q_rows[r] = q_rows[0];
   }
-  AttendFew<W, kFewRows, T, kVnni>(p, kv_head, q_rows, quantized, out_rows, rows);
+  AttendFew<W, kFewRows, T, kIntegerScores>(p, kv_head, q_rows, quantized, out_rows, rows);
 }
 
 template <typename T>
@@ -596,7 +635,10 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx51
 }
 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512vnni,fma"))) void TaskAvx512Vnni_16(
     const Problem<int8_t>& p, int kv_head, int b, int e) {
-  AttendTask<16, int8_t, /*kVnni=*/true>(p, kv_head, b, e);
+  AttendTask<16, int8_t, /*kIntegerScores=*/true>(p, kv_head, b, e);
+}
+__attribute__((target("avx2,fma"))) void TaskAvx2Int8_8(const Problem<int8_t>& p, int kv_head, int b, int e) {
+  AttendTask<8, int8_t, /*kIntegerScores=*/true>(p, kv_head, b, e);
 }
 template <typename T>
 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx512_8(const Problem<T>& p, int kv_head,
@@ -619,6 +661,9 @@ TaskFn<T> ChooseKernel(int head_dim) {
       if (fits(8)) return TaskAvx512_8<T>;
       break;
     case Isa::kAvx2:
+      if constexpr (kScaled<T>) {
+        if (fits(8)) return TaskAvx2Int8_8;
+      }
       if (fits(8)) return TaskAvx2_8<T>;
       break;
     default:
