@@ -1,22 +1,23 @@
 """Reproduce models/default: the Needle model trained here on the needle15 dataset.
 
-    /usr/bin/python3 models/make_default_model.py all        # tokenizer, training, card (about 7 hours)
+    /usr/bin/python3 models/make_default_model.py all        # tokenizer, training, card (about 8 hours)
     /usr/bin/python3 models/make_default_model.py tokenizer --out DIR   # the tokenizer alone (a minute)
     /usr/bin/python3 models/make_default_model.py card       # rewrite README.md from the run's log
 
 Steps of `all`:
   1. the needle15 train split is generated into the run directory (datasets/generate.py, seed 0),
-     with pool values only (stages 1-3, the tokenizer) and with half and 80% of its text values
-     invented (stages 4 and 5; see datasets/README.md, "Invented values in train");
+     with pool values only (stages 1-3, the tokenizer) and with half, 80% and all of its text
+     values invented (stages 4, 5 and 6-7; see datasets/README.md, "Invented values in train");
   2. the SentencePiece tokenizer is trained on the first TOKENIZER_RECORDS pool-value train records;
-  3. python/needle_train.py trains CONFIG in five stages (PyTorch, CPU, one thread): stage 1 from
+  3. python/needle_train.py trains CONFIG in seven stages (PyTorch, CPU, one thread): stage 1 from
      random weights on the records as generated; stage 2 continues from stage 1's checkpoint with
      a fresh warm-up and cosine, training part of the records on a random subset of their
      distractor tools (shorter prompts: more examples per minute, and the query's values are
      easier to find); stage 3 continues from stage 2 the same way at a lower peak rate and
-     another seed; stages 4 and 5 continue on train splits with half and then 80% of the text
-     values invented, which can only be got right by copying them from the query. The last stage's float32 checkpoint is
-     shipped;
+     another seed; stages 4 to 6 continue on train splits with half, 80% and all of the text
+     values invented, which can only be got right by copying them from the query; stage 7 repeats
+     the none and near_miss records twice (stage 6 had learnt to call a tool where none fits). The
+     last stage's float32 checkpoint is shipped;
   4. README.md (the model card) is written from the training log and, when present, the
      committed test-split report reports/baselines/needle15-test/report.json.
 
@@ -65,6 +66,9 @@ STAGES = [
      "args": ["--seed", "4", "--lr", "5e-4", "--warmup-steps", "50", "--distractor-drop", "0.6"]},
     {"name": "stage6", "steps": 1300, "synthetic_values": 1.0,
      "args": ["--seed", "5", "--lr", "5e-4", "--warmup-steps", "50", "--distractor-drop", "0.6"]},
+    {"name": "stage7", "steps": 1200, "synthetic_values": 1.0,
+     "args": ["--seed", "7", "--lr", "4e-4", "--warmup-steps", "50", "--distractor-drop", "0.6",
+              "--oversample", "none=2", "--oversample", "near_miss=2"]},
 ]
 
 
@@ -206,6 +210,7 @@ def stage_rows(logs):
                     f"{log['total_steps']:,} | {log['examples_seen']:,} "
                     f"({log['examples_seen'] / log['data']['train']:.2f} epochs) | {args['lr']} | "
                     f"{args.get('distractor_drop', 0.0)} | {STAGES[index].get('synthetic_values', 0.0)} | "
+                    f"{', '.join(args.get('oversample') or []) or '-'} | "
                     f"{log['wall_seconds'] / 60:.1f} | "
                     f"{percent(final.get('dev_exact', 0.0))} / {final.get('dev_loss', float('nan')):.4f} |")
     return "\n".join(rows)
@@ -261,8 +266,10 @@ Stored as float32. Parameters:
 ## Training
 
 - Data: needle15's train split (40,000 records, seed 0), with pool values only for stages 1-3
-  (`--synthetic-values 0`) and with half (stage 4, the default `--synthetic-values 0.5`) and 80%
-  (stage 5) of its text values invented (see `datasets/README.md`); dev: `datasets/needle15/dev.jsonl`.
+  (`--synthetic-values 0`) and with half (stage 4, the default `--synthetic-values 0.5`), 80%
+  (stage 5) and all (stages 6 and 7) of its text values invented (see `datasets/README.md`); dev:
+  `datasets/needle15/dev.jsonl`. Stage 7 trains on the none and near_miss records twice per epoch
+  (`--oversample`).
 - Tokenizer: SentencePiece BPE, vocab 8192, Needle's special ids (PAD 0, EOS 1, BOS 2, UNK 3,
   `<tool_call>` 4, `<tools>` 5), byte fallback, identity normalisation, the word-boundary mark
   U+2581 always a piece of its own and digits split, so that a value is the same tokens in the
@@ -281,8 +288,8 @@ Stored as float32. Parameters:
   values" is the train split's `--synthetic-values`: the share of text values replaced by made-up
   ones, which only copying from the query gets right.
 
-| stage | from | steps | examples | peak lr | distractor drop | invented values | minutes | final dev exact / loss |
-|---|---|---:|---:|---:|---:|---:|---:|---|
+| stage | from | steps | examples | peak lr | distractor drop | invented values | oversampled | minutes | final dev exact / loss |
+|---|---|---:|---:|---:|---:|---:|---|---:|---|
 {stage_rows(logs)}
 
 - In all **{sum(entry['wall_seconds'] for entry in logs) / 60:.1f} minutes** wall time on {log['threads']} thread,
