@@ -241,6 +241,17 @@ struct QuantizedQueries {
   }
 };
 
+// A row's int32 dot products with keys stored as q + 128 (an intrinsic vector of
+// W lanes), corrected and scaled to fp32; the keys' scales are the caller's.
+template <int W, typename V>
+__attribute__((always_inline)) inline typename Vectors<W>::F IntegerScores(const V& acc,
+                                                                           const QuantizedQueries& queries, int row) {
+  typename Vectors<W>::I dot;
+  static_assert(sizeof(dot) == sizeof(acc), "one lane per key");
+  std::memcpy(&dot, &acc, sizeof(dot));
+  return __builtin_convertvector(dot - 128 * queries.sum[row], typename Vectors<W>::F) * queries.scale[row];
+}
+
 #if defined(__x86_64__)
 // ScoreKeys for a whole int8 tile (W = 16) with VPDPBUSD: 4 dims of 16 keys per
 // instruction, exact in int32; the scale is the query row's (the keys' are applied by the caller).
@@ -265,11 +276,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void ScoreKeysVnni(
     }
   }
   for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < kNV; ++v) {
-      typename Vectors<16>::I dot;
-      std::memcpy(&dot, &acc[r][v], sizeof(dot));
-      s[r][v] = __builtin_convertvector(dot - 128 * queries.sum[r], typename Vectors<16>::F) * queries.scale[r];
-    }
+    for (int v = 0; v < kNV; ++v) s[r][v] = IntegerScores<16>(acc[r][v], queries, r);
   }
 }
 
@@ -298,12 +305,7 @@ __attribute__((target("avx2,fma"))) void ScoreKeysAvx2(const int8_t* tile, int h
         hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(k_hi, q));
       }
     }
-    for (int r = 0; r < R; ++r) {
-      typename Vectors<8>::I dot;
-      const __m256i joined = _mm256_hadd_epi32(lo[r], hi[r]);
-      std::memcpy(&dot, &joined, sizeof(dot));
-      s[r][v] = __builtin_convertvector(dot - 128 * queries.sum[r], typename Vectors<8>::F) * queries.scale[r];
-    }
+    for (int r = 0; r < R; ++r) s[r][v] = IntegerScores<8>(_mm256_hadd_epi32(lo[r], hi[r]), queries, r);
   }
 }
 #endif
