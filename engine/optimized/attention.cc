@@ -243,13 +243,15 @@ struct QuantizedQueries {
 
 // A row's int32 dot products with keys stored as q + 128 (an intrinsic vector of
 // W lanes), corrected and scaled to fp32; the keys' scales are the caller's.
+// The result goes out through a reference: this helper has no target attribute,
+// and Clang rejects a wide vector passed by value across such a boundary, even inlined.
 template <int W, typename V>
-__attribute__((always_inline)) inline typename Vectors<W>::F IntegerScores(const V& acc,
-                                                                           const QuantizedQueries& queries, int row) {
+__attribute__((always_inline)) inline void IntegerScores(const V& acc, const QuantizedQueries& queries, int row,
+                                                         typename Vectors<W>::F& scores) {
   typename Vectors<W>::I dot;
   static_assert(sizeof(dot) == sizeof(acc), "one lane per key");
   std::memcpy(&dot, &acc, sizeof(dot));
-  return __builtin_convertvector(dot - 128 * queries.sum[row], typename Vectors<W>::F) * queries.scale[row];
+  scores = __builtin_convertvector(dot - 128 * queries.sum[row], typename Vectors<W>::F) * queries.scale[row];
 }
 
 #if defined(__x86_64__)
@@ -276,7 +278,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void ScoreKeysVnni(
     }
   }
   for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < kNV; ++v) s[r][v] = IntegerScores<16>(acc[r][v], queries, r);
+    for (int v = 0; v < kNV; ++v) IntegerScores<16>(acc[r][v], queries, r, s[r][v]);
   }
 }
 
@@ -305,7 +307,7 @@ __attribute__((target("avx2,fma"))) void ScoreKeysAvx2(const int8_t* tile, int h
         hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(k_hi, q));
       }
     }
-    for (int r = 0; r < R; ++r) s[r][v] = IntegerScores<8>(_mm256_hadd_epi32(lo[r], hi[r]), queries, r);
+    for (int r = 0; r < R; ++r) IntegerScores<8>(_mm256_hadd_epi32(lo[r], hi[r]), queries, r, s[r][v]);
   }
 }
 #endif
