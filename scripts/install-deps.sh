@@ -7,7 +7,8 @@
 #                            clang builds the fuzzers;
 #                            PyTorch, with OpenBLAS for speed, runs the trainer's tests and the PyTorch peer;
 #                            Node.js and npm run the ONNX Runtime peer, whose onnxruntime-node
-#                            goes into bench/peers/node_modules)
+#                            goes into bench/peers/node_modules;
+#                            iproute2's ss reads needle-serve's listen backlog)
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -27,7 +28,7 @@ for option in "$@"; do
       packages+=(g++-aarch64-linux-gnu qemu-user-static libabsl-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64
                  libfmt-dev:arm64) ;;
     --test)
-      packages+=(chromium python3-torch libopenblas0-pthread clang-14 libclang-rt-14-dev)
+      packages+=(chromium python3-torch libopenblas0-pthread clang-14 libclang-rt-14-dev iproute2)
       # By command, not package: a Node.js from elsewhere (e.g. NodeSource's nodejs, which bundles
       # npm and conflicts with Debian's npm) serves as well.
       if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi

@@ -152,10 +152,13 @@ int Run() {
           Outcome& outcome = outcomes[r];
           outcome.streamed = r % 2 == 1;
           const evals::System& system = outcome.streamed ? **streaming : **plain;
+          const Clock::time_point sent_at = Clock::now();
           absl::StatusOr<evals::Prediction> prediction = system.Predict(dataset->items[r % items]);
           if (!prediction.ok()) {
             outcome.failed = true;
-            outcome.error = std::string(prediction.status().message());
+            // How long it took tells a timeout (which one) from a refused or reset connection.
+            outcome.error =
+                StrCat(std::string(prediction.status().message()), " (after ", SecondsSince(sent_at), " s)");
             continue;
           }
           outcome.latency_ms = prediction->latency_ms;

@@ -1,5 +1,7 @@
 #include "needle/serve/server.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -89,6 +91,16 @@ Usage UsageOf(const GenerateResult& result) {
                result.query_truncated, result.tools_truncated};
 }
 
+// Debian's httplib 0.11 is a compiled library that listens with a backlog of 5.
+// A burst of more new connections than that (the load test's 16 clients) makes
+// the kernel answer with SYN cookies, and a connection whose cookie then fails
+// is reset: its client reads an error. Calling listen() again on the bound
+// socket raises the backlog to the system's limit.
+class HttpServer : public httplib::Server {
+ public:
+  bool WidenListenBacklog() { return ::listen(svr_sock_, SOMAXCONN) == 0; }
+};
+
 }  // namespace
 
 class Server::Impl {
@@ -127,6 +139,10 @@ class Server::Impl {
     if (port < 0) {
       return absl::UnavailableError(StrCat("cannot listen on ", options_.host, ":", options_.port, ": ",
                                            errno != 0 ? std::strerror(errno) : "not an address of this machine"));
+    }
+    if (!http_.WidenListenBacklog()) {
+      return absl::UnavailableError(
+          StrCat("cannot raise the listen backlog on ", options_.host, ":", port, ": ", std::strerror(errno)));
     }
     listening_done_ = false;
     listener_ = std::thread([this] {
@@ -265,7 +281,7 @@ class Server::Impl {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> listening_done_{false};
   std::mutex mutex_;  // Start and Stop
-  httplib::Server http_;
+  HttpServer http_;
   std::thread listener_;
 };
 

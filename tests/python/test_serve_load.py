@@ -42,6 +42,18 @@ def needle_serve(needle_bin):
             raise
 
 
+def test_listen_backlog_holds_a_burst_of_every_client(needle_serve):
+    # A backlog shorter than a burst of new connections sends the kernel into SYN cookies, and a
+    # connection whose cookie fails is reset (httplib alone listens with a backlog of 5).
+    _, url = needle_serve
+    port = url.rsplit(":", 1)[1]
+    listing = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=True)
+    rows = [line.split() for line in listing.stdout.splitlines() if line.strip()]
+    assert len(rows) == 1, listing.stdout
+    backlog = int(rows[0][2])  # Send-Q of a listening socket is its backlog
+    assert backlog >= 4 * CLIENTS, rows[0]
+
+
 def test_concurrent_clients_get_the_sequential_answers(needle_bin, needle_serve, repo_root, tmp_path):
     pid, url = needle_serve
     report_path = tmp_path / "load.json"
