@@ -384,6 +384,26 @@ void QuantizedRows::Reserve(int rows, int in) {
   const size_t need = static_cast<size_t>(rows) * in;
   if (q_.size() < need) q_.resize(need);
   if (scale_.size() < static_cast<size_t>(rows)) scale_.resize(rows);
+  if (group_sums_.size() < need / kGroup) group_sums_.resize(need / kGroup);
+}
+
+void QuantizedRows::QuantizeRange(const float* x, int begin, int end) {
+  const size_t offset = static_cast<size_t>(begin) * in_;
+  uint8_t* q = q_.data() + offset;
+  Quantizer(isa_)(x + offset, end - begin, in_, q, scale_.data() + begin);
+  // The VNNI quantiser stores q + 128; the sums are of q itself.
+  const int stored_offset = isa_ == Isa::kAvx512 ? 128 : 0;
+  const int groups = in_ / kGroup;
+  int32_t* sums = group_sums_.data() + static_cast<size_t>(begin) * groups;
+  for (int r = 0; r < end - begin; ++r) {
+    for (int g = 0; g < groups; ++g) {
+      const uint8_t* bytes = q + static_cast<size_t>(r) * in_ + g * kGroup;
+      int32_t sum = 0;
+      for (int k = 0; k < kGroup; ++k)
+        sum += stored_offset != 0 ? bytes[k] - stored_offset : static_cast<int8_t>(bytes[k]);
+      sums[r * groups + g] = sum;
+    }
+  }
 }
 
 void QuantizedRows::Quantize(const float* x, int m, int in, ThreadPool* pool) {
@@ -391,18 +411,13 @@ void QuantizedRows::Quantize(const float* x, int m, int in, ThreadPool* pool) {
   m_ = m;
   in_ = in;
   isa_ = ActiveIsa();
-  const internal::QuantizeFn quantize = Quantizer(isa_);
-  uint8_t* q = q_.data();
-  float* scale = scale_.data();
   // A row costs about as much as a few hundred multiply-adds: only long inputs are worth a dispatch.
   constexpr int kMinParallelRows = 64;
   if (pool == nullptr || pool->size() == 1 || m < kMinParallelRows) {
-    quantize(x, m, in, q, scale);
+    QuantizeRange(x, 0, m);
     return;
   }
-  pool->ParallelFor(m, 16, [&](int begin, int end) {
-    quantize(x + static_cast<size_t>(begin) * in, end - begin, in, q + static_cast<size_t>(begin) * in, scale + begin);
-  });
+  pool->ParallelFor(m, 16, [&](int begin, int end) { QuantizeRange(x, begin, end); });
 }
 
 void MatMul(const QuantizedRows& x, const PackedMatrix& w, float* y, ThreadPool* pool) {
@@ -426,7 +441,8 @@ void MatMul(const QuantizedRows& x, const PackedMatrix& w, float* y, ThreadPool*
       const int block = t / v.panels, p0 = t % v.panels;
       const int p1 = std::min(v.panels, p0 + (end - t));
       const int r0 = block * kRowBlock, rows = std::min(kRowBlock, m - r0);
-      const internal::QuantizedView block_rows{xv.q + static_cast<size_t>(r0) * xv.in, xv.scale + r0, xv.in};
+      const internal::QuantizedView block_rows{xv.q + static_cast<size_t>(r0) * xv.in, xv.scale + r0,
+                                               xv.group_sums + static_cast<size_t>(r0) * (xv.in / kGroup), xv.in};
       kernel(block_rows, rows, v, p0, p1, y + static_cast<size_t>(r0) * v.out);
       t += p1 - p0;
     }

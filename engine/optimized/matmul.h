@@ -117,11 +117,13 @@ void MatMulNeon(const float* x, int m, const PackedView& w, int p0, int p1, floa
 void DequantizePanel(const PackedView& w, int p, float* out);
 
 // w8a8/w4a8: rows of x quantised by one ISA's quantiser, in the form its kernel
-// reads: `in` bytes per row (int8 q, or q + 128 as uint8 for x86 VNNI) and
-// one fp32 scale per row.
+// reads: `in` bytes per row (int8 q, or q + 128 as uint8 for x86 VNNI), one
+// fp32 scale per row, and per row the sum of q over each group of kGroup
+// (in / kGroup sums; the AVX2 w4a8 kernel corrects its unsigned weights with them).
 struct QuantizedView {
   const uint8_t* q;
   const float* scale;
+  const int32_t* group_sums;
   int in;
 };
 // Quantises rows [0, m) of x (row stride in) into q (stride in) and scale.
@@ -175,11 +177,15 @@ class QuantizedRows {
   int rows() const { return m_; }
   int in() const { return in_; }
   Isa isa() const { return isa_; }
-  internal::QuantizedView view() const { return {q_.data(), scale_.data(), in_}; }
+  internal::QuantizedView view() const { return {q_.data(), scale_.data(), group_sums_.data(), in_}; }
 
  private:
+  // Rows [begin, end): the ISA's quantiser, then the group sums.
+  void QuantizeRange(const float* x, int begin, int end);
+
   std::vector<uint8_t> q_;
   std::vector<float> scale_;
+  std::vector<int32_t> group_sums_;
   int m_ = 0, in_ = 0;
   Isa isa_ = Isa::kScalar;
 };

@@ -190,9 +190,14 @@ void GemmHalfPanel(const float* x, int m, int in, const float* panel, float* y, 
 }
 
 // ---- w8a8 and w4a8. VPMADDUBSW multiplies unsigned by signed bytes into saturating
-// int16 pairs; with |x| as the unsigned side and x's sign moved onto the
-// weight (VPSIGNB) both sides stay within [-127, 127], a pair sums to at most
+// int16 pairs.
+// w8a8: with |x| as the unsigned side and x's sign moved onto the weight
+// (VPSIGNB) both sides stay within [-127, 127], a pair sums to at most
 // 2 * 127 * 127 < 2^15, and the product is exact. VPMADDWD by ones widens.
+// w4a8: the weights stay as stored, q + 8 in [1, 15], and are the unsigned
+// side. A pair sums to at most 2 * 15 * 127 and a group's eight quads to at
+// most 30,480 < 2^15, so the pairs add up in int16 over the whole group and
+// are widened once; the + 8 comes back out as 8 * (the group's sum of x).
 
 inline int32_t Load32(const uint8_t* p) {
   int32_t v;
@@ -200,9 +205,10 @@ inline int32_t Load32(const uint8_t* p) {
   return v;
 }
 
-// The w8a8 operands of quad j for half `half` of the panel (columns 0..7 and
-// 8..15 of the half, 4 k each); w4a8 holds the first half in the low nibbles
-// of the quad's 64 bytes and the second in the high ones, as q + 8.
+// The operands of quad j for half `half` of the panel (columns 0..7 and
+// 8..15 of the half, 4 k each): w8a8's q, or w4a8's q + 8, which the layout
+// holds in the low nibbles of the quad's 64 bytes for the first half and in the
+// high ones for the second.
 template <bool kInt4>
 inline void LoadQuad(const uint8_t* quads, int j, int half, __m256i* w0, __m256i* w1) {
   if constexpr (kInt4) {
@@ -213,9 +219,9 @@ inline void LoadQuad(const uint8_t* quads, int j, int half, __m256i* w0, __m256i
       b0 = _mm256_srli_epi16(b0, 4);
       b1 = _mm256_srli_epi16(b1, 4);
     }
-    const __m256i nibble = _mm256_set1_epi8(15), eight = _mm256_set1_epi8(8);
-    *w0 = _mm256_sub_epi8(_mm256_and_si256(b0, nibble), eight);
-    *w1 = _mm256_sub_epi8(_mm256_and_si256(b1, nibble), eight);
+    const __m256i nibble = _mm256_set1_epi8(15);
+    *w0 = _mm256_and_si256(b0, nibble);
+    *w1 = _mm256_and_si256(b1, nibble);
   } else {
     const uint8_t* src = quads + j * 4 * kPanel + half * 64;
     *w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
@@ -225,8 +231,8 @@ inline void LoadQuad(const uint8_t* quads, int j, int half, __m256i* w0, __m256i
 
 // R rows x 16 columns (half `half` of the panel).
 template <int R, bool kInt4>
-void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const uint8_t* panel, int groups, int half, float* y,
-                     int ldy, int width) {
+void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const int32_t* x_sums, const uint8_t* panel,
+                     int groups, int half, float* y, int ldy, int width) {
   constexpr size_t kGroupBytes = IntegerGroupBytes(kInt4 ? WeightType::kW4A8 : WeightType::kW8A8);
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 f[R][2];
@@ -234,7 +240,7 @@ void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const uint8_t*
   for (int g = 0; g < groups; ++g) {
     const uint8_t* group = panel + g * kGroupBytes;
     const uint8_t* quads = group + kIntegerGroupHeader;
-    __m256i a[R][2];
+    __m256i a[R][2];  // int16 pair sums for w4a8, int32 dot products for w8a8
     for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm256_setzero_si256();
     const uint8_t* xg = xq + g * kGroup;
     for (int j = 0; j < kGroup / 4; ++j) {
@@ -242,11 +248,23 @@ void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const uint8_t*
       LoadQuad<kInt4>(quads, j, half, &w0, &w1);
       for (int r = 0; r < R; ++r) {
         const __m256i xb = _mm256_set1_epi32(Load32(xg + static_cast<size_t>(r) * ldx + 4 * j));
-        const __m256i ax = _mm256_abs_epi8(xb);
-        a[r][0] =
-            _mm256_add_epi32(a[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w0, xb)), ones));
-        a[r][1] =
-            _mm256_add_epi32(a[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, xb)), ones));
+        if constexpr (kInt4) {
+          a[r][0] = _mm256_add_epi16(a[r][0], _mm256_maddubs_epi16(w0, xb));
+          a[r][1] = _mm256_add_epi16(a[r][1], _mm256_maddubs_epi16(w1, xb));
+        } else {
+          const __m256i ax = _mm256_abs_epi8(xb);
+          a[r][0] =
+              _mm256_add_epi32(a[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w0, xb)), ones));
+          a[r][1] =
+              _mm256_add_epi32(a[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, xb)), ones));
+        }
+      }
+    }
+    if constexpr (kInt4) {
+      for (int r = 0; r < R; ++r) {
+        const __m256i offset = _mm256_set1_epi32(8 * x_sums[static_cast<size_t>(r) * groups + g]);
+        a[r][0] = _mm256_sub_epi32(_mm256_madd_epi16(a[r][0], ones), offset);
+        a[r][1] = _mm256_sub_epi32(_mm256_madd_epi16(a[r][1], ones), offset);
       }
     }
     const float* scales = reinterpret_cast<const float*>(group) + half * 16;
@@ -278,18 +296,20 @@ void W8A8HalfPanel(const QuantizedView& x, int m, const uint8_t* panel, int grou
   constexpr int kRows = 4;
   int r = 0;
   for (; r + kRows <= m; r += kRows) {
-    W8A8MicroKernel<kRows, kInt4>(x.q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups, half,
+    W8A8MicroKernel<kRows, kInt4>(x.q + static_cast<size_t>(r) * x.in, x.in, x.scale + r,
+                                  x.group_sums + static_cast<size_t>(r) * groups, panel, groups, half,
                                   y + static_cast<size_t>(r) * ldy, ldy, width);
   }
   const uint8_t* xr = x.q + static_cast<size_t>(r) * x.in;
+  const int32_t* sums = x.group_sums + static_cast<size_t>(r) * groups;
   float* yr = y + static_cast<size_t>(r) * ldy;
   switch (m - r) {
     case 3:
-      return W8A8MicroKernel<3, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+      return W8A8MicroKernel<3, kInt4>(xr, x.in, x.scale + r, sums, panel, groups, half, yr, ldy, width);
     case 2:
-      return W8A8MicroKernel<2, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+      return W8A8MicroKernel<2, kInt4>(xr, x.in, x.scale + r, sums, panel, groups, half, yr, ldy, width);
     case 1:
-      return W8A8MicroKernel<1, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+      return W8A8MicroKernel<1, kInt4>(xr, x.in, x.scale + r, sums, panel, groups, half, yr, ldy, width);
     default:
       return;
   }

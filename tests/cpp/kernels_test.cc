@@ -310,6 +310,37 @@ TEST_F(IsaTest, W8A8IsBitExactOnEveryIsa) {
   }
 }
 
+// Operands at their largest magnitudes, with equal and opposite signs, push the
+// kernels' narrow intermediate sums (int16 pairs, and AVX2 w4a8's int16 group
+// sums) to their bounds; they must still equal the definition exactly.
+TEST_F(IsaTest, W8A8IsExactAtTheExtremesOfItsIntegers) {
+  constexpr int kIn = 96, kOut = 40, kM = 5;
+  std::vector<float> w(static_cast<size_t>(kIn) * kOut), x(static_cast<size_t>(kM) * kIn);
+  for (int k = 0; k < kIn; ++k) {
+    for (int c = 0; c < kOut; ++c) w[static_cast<size_t>(k) * kOut + c] = c % 2 == 0 ? 1.0f : -1.0f;
+    x[k] = 1.0f;                                  // every q = 127
+    x[kIn + k] = -1.0f;                           // every q = -127
+    x[2 * kIn + k] = k % 2 == 0 ? 1.0f : -1.0f;   // alternating
+    x[3 * kIn + k] = k < kIn / 2 ? 1.0f : -1.0f;  // sign flips between groups
+    x[4 * kIn + k] = k % 32 == 0 ? 1.0f : 0.01f;  // one large value per group
+  }
+  for (WeightType type : kIntegerTypes) {
+    const std::vector<float> expected = W8A8Definition(x, kM, w, kIn, kOut, type);
+    EXPECT_NEAR(expected[0], 96.0f, 1e-3f);  // 96 products of 1 * 1: the operands are exact
+    auto packed = PackedMatrix::Pack(w.data(), kIn, kOut, type);
+    ASSERT_TRUE(packed.ok()) << packed.status();
+    for (Isa isa : kAllIsas) {
+      if (!IsaSupported(isa)) continue;
+      SCOPED_TRACE(testing::Message() << WeightTypeName(type) << " " << IsaName(isa));
+      ASSERT_TRUE(ForceIsa(isa).ok());
+      std::vector<float> y(expected.size(), std::nanf(""));
+      MatMul(x.data(), kM, *packed, y.data(), nullptr);
+      for (size_t i = 0; i < y.size(); ++i)
+        ASSERT_EQ(y[i], expected[i]) << "row " << i / kOut << " column " << i % kOut;
+    }
+  }
+}
+
 // Runs `check` for w8a8 and w4a8 under every ISA this CPU has, forced.
 void ForEachIntegerTypeOnEveryIsa(const std::function<void(WeightType, Isa)>& check) {
   for (WeightType type : kIntegerTypes) {
