@@ -398,9 +398,8 @@ void QuantizedRows::QuantizeRange(const float* x, int begin, int end) {
   for (int r = 0; r < end - begin; ++r) {
     for (int g = 0; g < groups; ++g) {
       const uint8_t* bytes = q + static_cast<size_t>(r) * in_ + g * kGroup;
-      int32_t sum = 0;
-      for (int k = 0; k < kGroup; ++k)
-        sum += stored_offset != 0 ? bytes[k] - stored_offset : static_cast<int8_t>(bytes[k]);
+      int32_t sum = -stored_offset * kGroup;
+      for (int k = 0; k < kGroup; ++k) sum += stored_offset != 0 ? bytes[k] : static_cast<int8_t>(bytes[k]);
       sums[r * groups + g] = sum;
     }
   }
