@@ -389,20 +389,8 @@ void QuantizedRows::Reserve(int rows, int in) {
 
 void QuantizedRows::QuantizeRange(const float* x, int begin, int end) {
   const size_t offset = static_cast<size_t>(begin) * in_;
-  uint8_t* q = q_.data() + offset;
-  Quantizer(isa_)(x + offset, end - begin, in_, q, scale_.data() + begin);
-  // The VNNI quantiser stores q + 128; the sums are of q itself.
-  const int stored_offset = isa_ == Isa::kAvx512 ? 128 : 0;
-  const int groups = in_ / kGroup;
-  int32_t* sums = group_sums_.data() + static_cast<size_t>(begin) * groups;
-  for (int r = 0; r < end - begin; ++r) {
-    for (int g = 0; g < groups; ++g) {
-      const uint8_t* bytes = q + static_cast<size_t>(r) * in_ + g * kGroup;
-      int32_t sum = -stored_offset * kGroup;
-      for (int k = 0; k < kGroup; ++k) sum += stored_offset != 0 ? bytes[k] : static_cast<int8_t>(bytes[k]);
-      sums[r * groups + g] = sum;
-    }
-  }
+  Quantizer(isa_)(x + offset, end - begin, in_, q_.data() + offset, scale_.data() + begin,
+                  group_sums_.data() + offset / kGroup);
 }
 
 void QuantizedRows::Quantize(const float* x, int m, int in, ThreadPool* pool) {
@@ -440,8 +428,9 @@ void MatMul(const QuantizedRows& x, const PackedMatrix& w, float* y, ThreadPool*
       const int block = t / v.panels, p0 = t % v.panels;
       const int p1 = std::min(v.panels, p0 + (end - t));
       const int r0 = block * kRowBlock, rows = std::min(kRowBlock, m - r0);
-      const internal::QuantizedView block_rows{xv.q + static_cast<size_t>(r0) * xv.in, xv.scale + r0,
-                                               xv.group_sums + static_cast<size_t>(r0) * (xv.in / kGroup), xv.in};
+      const int32_t* sums =
+          xv.group_sums != nullptr ? xv.group_sums + static_cast<size_t>(r0) * (xv.in / kGroup) : nullptr;
+      const internal::QuantizedView block_rows{xv.q + static_cast<size_t>(r0) * xv.in, xv.scale + r0, sums, xv.in};
       kernel(block_rows, rows, v, p0, p1, y + static_cast<size_t>(r0) * v.out);
       t += p1 - p0;
     }

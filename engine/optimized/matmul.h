@@ -118,22 +118,24 @@ void DequantizePanel(const PackedView& w, int p, float* out);
 
 // w8a8/w4a8: rows of x quantised by one ISA's quantiser, in the form its kernel
 // reads: `in` bytes per row (int8 q, or q + 128 as uint8 for x86 VNNI), one
-// fp32 scale per row, and per row the sum of q over each group of kGroup
-// (in / kGroup sums; the AVX2 w4a8 kernel corrects its unsigned weights with them).
+// fp32 scale per row, and for AVX2 per row the sum of q over each group of
+// kGroup (in / kGroup sums; its w4a8 kernel corrects its unsigned weights with
+// them). No other kernel reads sums, so for other ISAs group_sums is null.
 struct QuantizedView {
   const uint8_t* q;
   const float* scale;
   const int32_t* group_sums;
   int in;
 };
-// Quantises rows [0, m) of x (row stride in) into q (stride in) and scale.
-using QuantizeFn = void (*)(const float* x, int m, int in, uint8_t* q, float* scale);
+// Quantises rows [0, m) of x (row stride in) into q (stride in) and scale,
+// and the group sums (stride in / kGroup) where the ISA's kernel reads them.
+using QuantizeFn = void (*)(const float* x, int m, int in, uint8_t* q, float* scale, int32_t* group_sums);
 // y[r, columns of panels [p0, p1)] for r in [0, m); y row stride w.out.
 using W8A8KernelFn = void (*)(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y);
-void QuantizeRowsScalar(const float* x, int m, int in, uint8_t* q, float* scale);
-void QuantizeRowsAvx2(const float* x, int m, int in, uint8_t* q, float* scale);
-void QuantizeRowsAvx512(const float* x, int m, int in, uint8_t* q, float* scale);  // q + 128
-void QuantizeRowsNeon(const float* x, int m, int in, uint8_t* q, float* scale);
+void QuantizeRowsScalar(const float* x, int m, int in, uint8_t* q, float* scale, int32_t* group_sums);
+void QuantizeRowsAvx2(const float* x, int m, int in, uint8_t* q, float* scale, int32_t* group_sums);
+void QuantizeRowsAvx512(const float* x, int m, int in, uint8_t* q, float* scale, int32_t* group_sums);  // q + 128
+void QuantizeRowsNeon(const float* x, int m, int in, uint8_t* q, float* scale, int32_t* group_sums);
 void MatMulW8A8Scalar(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y);
 void MatMulW8A8Avx2(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y);
 void MatMulW8A8Avx512(const QuantizedView& x, int m, const PackedView& w, int p0, int p1, float* y);
@@ -177,10 +179,11 @@ class QuantizedRows {
   int rows() const { return m_; }
   int in() const { return in_; }
   Isa isa() const { return isa_; }
-  internal::QuantizedView view() const { return {q_.data(), scale_.data(), group_sums_.data(), in_}; }
+  internal::QuantizedView view() const {
+    return {q_.data(), scale_.data(), isa_ == Isa::kAvx2 ? group_sums_.data() : nullptr, in_};
+  }
 
  private:
-  // Rows [begin, end): the ISA's quantiser, then the group sums.
   void QuantizeRange(const float* x, int begin, int end);
 
   std::vector<uint8_t> q_;

@@ -199,6 +199,13 @@ void GemmHalfPanel(const float* x, int m, int in, const float* panel, float* y, 
 // most 30,480 < 2^15, so the pairs add up in int16 over the whole group and
 // are widened once; the + 8 comes back out as 8 * (the group's sum of x).
 
+inline int32_t HorizontalSum(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
 inline int32_t Load32(const uint8_t* p) {
   int32_t v;
   std::memcpy(&v, p, sizeof(v));
@@ -317,7 +324,7 @@ void W8A8HalfPanel(const QuantizedView& x, int m, const uint8_t* panel, int grou
 
 }  // namespace
 
-void QuantizeRowsAvx2(const float* x, int m, int in, uint8_t* q, float* scale) {
+void QuantizeRowsAvx2(const float* x, int m, int in, uint8_t* q, float* scale, int32_t* group_sums) {
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (int r = 0; r < m; ++r) {
@@ -332,12 +339,15 @@ void QuantizeRowsAvx2(const float* x, int m, int in, uint8_t* q, float* scale) {
     scale[r] = max / 127.0f;
     const __m256 inv = _mm256_set1_ps(inverse);
     uint8_t* qr = q + static_cast<size_t>(r) * in;
-    for (int k = 0; k < in; k += 32) {
+    int32_t* sums = group_sums + static_cast<size_t>(r) * (in / kGroup);
+    for (int k = 0; k < in; k += kGroup) {
       __m256i v[4];
       for (int i = 0; i < 4; ++i) v[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + k + 8 * i), inv));
       // The packs interleave 128-bit lanes; the permutation puts the dwords back in order.
       const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(qr + k), _mm256_permutevar8x32_epi32(bytes, order));
+      // |v| <= 127, so the packs did not saturate and these are the sums of the stored bytes.
+      sums[k / kGroup] = HorizontalSum(_mm256_add_epi32(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3])));
     }
   }
 }

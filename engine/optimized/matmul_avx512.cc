@@ -313,7 +313,7 @@ void W8A8Panel(const QuantizedView& x, int m, const uint8_t* panel, int groups, 
 
 }  // namespace
 
-void QuantizeRowsAvx512(const float* x, int m, int in, uint8_t* q, float* scale) {
+void QuantizeRowsAvx512(const float* x, int m, int in, uint8_t* q, float* scale, int32_t* /*group_sums*/) {
   for (int r = 0; r < m; ++r) {
     const float* xr = x + static_cast<size_t>(r) * in;
     __m512 mx = _mm512_setzero_ps();

@@ -337,7 +337,7 @@ void MatMulW8A8(const QuantizedView& x, int m, const PackedView& w, int p0, int 
 
 }  // namespace
 
-void QuantizeRowsNeon(const float* x, int m, int in, uint8_t* q, float* scale) {
+void QuantizeRowsNeon(const float* x, int m, int in, uint8_t* q, float* scale, int32_t* /*group_sums*/) {
   for (int r = 0; r < m; ++r) {
     const float* xr = x + static_cast<size_t>(r) * in;
     float32x4_t mx = vdupq_n_f32(0.0f);

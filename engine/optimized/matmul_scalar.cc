@@ -64,7 +64,7 @@ void DequantizePanel(const PackedView& w, int p, float* out) {
   }
 }
 
-void QuantizeRowsScalar(const float* x, int m, int in, uint8_t* q, float* scale) {
+void QuantizeRowsScalar(const float* x, int m, int in, uint8_t* q, float* scale, int32_t* /*group_sums*/) {
   for (int r = 0; r < m; ++r) {
     const float* xr = x + static_cast<size_t>(r) * in;
     float max = 0.0f;
