@@ -322,6 +322,43 @@ void W8A8HalfPanel(const QuantizedView& x, int m, const uint8_t* panel, int grou
   }
 }
 
+// Decode's w4a8 product (one row of x): the whole panel from one load of each
+// quad, whose low nibbles are columns 0..15 and high ones 16..31, where the
+// half-panel kernel loads and broadcasts everything twice. Per column the
+// arithmetic is the half-panel kernel's, so the results are identical.
+void W4A8GemvPanel(const QuantizedView& x, const uint8_t* panel, int groups, float* y, int width) {
+  constexpr size_t kGroupBytes = IntegerGroupBytes(WeightType::kW4A8);
+  const __m256i ones = _mm256_set1_epi16(1), nibble = _mm256_set1_epi8(15);
+  __m256 f[4];
+  for (__m256& v : f) v = _mm256_setzero_ps();
+  for (int g = 0; g < groups; ++g) {
+    const uint8_t* group = panel + g * kGroupBytes;
+    const uint8_t* quads = group + kIntegerGroupHeader;
+    const uint8_t* xg = x.q + g * kGroup;
+    __m256i a[4];  // int16 pair sums of columns 0..7, 8..15, 16..23, 24..31
+    for (__m256i& v : a) v = _mm256_setzero_si256();
+    for (int j = 0; j < kGroup / 4; ++j) {
+      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quads + j * 2 * kPanel));
+      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quads + j * 2 * kPanel + 32));
+      const __m256i xb = _mm256_set1_epi32(Load32(xg + 4 * j));
+      a[0] = _mm256_add_epi16(a[0], _mm256_maddubs_epi16(_mm256_and_si256(b0, nibble), xb));
+      a[1] = _mm256_add_epi16(a[1], _mm256_maddubs_epi16(_mm256_and_si256(b1, nibble), xb));
+      a[2] = _mm256_add_epi16(a[2], _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b0, 4), nibble), xb));
+      a[3] = _mm256_add_epi16(a[3], _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b1, 4), nibble), xb));
+    }
+    const __m256i offset = _mm256_set1_epi32(8 * x.group_sums[g]);
+    const float* scales = reinterpret_cast<const float*>(group);
+    for (int i = 0; i < 4; ++i) {
+      const __m256i dot = _mm256_sub_epi32(_mm256_madd_epi16(a[i], ones), offset);
+      f[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_loadu_ps(scales + 8 * i), f[i]);
+    }
+  }
+  const __m256 scale = _mm256_set1_ps(x.scale[0]);
+  alignas(32) float out[kPanel];
+  for (int i = 0; i < 4; ++i) _mm256_store_ps(out + 8 * i, _mm256_mul_ps(f[i], scale));
+  std::memcpy(y, out, width * sizeof(float));
+}
+
 }  // namespace
 
 void QuantizeRowsAvx2(const float* x, int m, int in, uint8_t* q, float* scale, int32_t* group_sums) {
@@ -356,6 +393,10 @@ void MatMulW8A8Avx2(const QuantizedView& x, int m, const PackedView& w, int p0, 
   for (int p = p0; p < p1; ++p) {
     const int c0 = p * kPanel;
     const int width = w.out - c0 < kPanel ? w.out - c0 : kPanel;
+    if (m == 1 && w.type == WeightType::kW4A8) {
+      W4A8GemvPanel(x, PanelData(w, p), w.in / kGroup, y + c0, width);
+      continue;
+    }
     const auto half_panel = w.type == WeightType::kW4A8 ? W8A8HalfPanel<true> : W8A8HalfPanel<false>;
     half_panel(x, m, PanelData(w, p), w.in / kGroup, 0, y + c0, w.out, width);
     if (width > 16) half_panel(x, m, PanelData(w, p), w.in / kGroup, 1, y + c0 + 16, w.out, width - 16);

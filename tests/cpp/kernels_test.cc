@@ -337,6 +337,12 @@ TEST_F(IsaTest, W8A8IsExactAtTheExtremesOfItsIntegers) {
       MatMul(x.data(), kM, *packed, y.data(), nullptr);
       for (size_t i = 0; i < y.size(); ++i)
         ASSERT_EQ(y[i], expected[i]) << "row " << i / kOut << " column " << i % kOut;
+      // Each row alone, as decode multiplies (some ISAs have a one-row kernel).
+      for (int r = 0; r < kM; ++r) {
+        std::vector<float> row(kOut, std::nanf(""));
+        MatMul(x.data() + static_cast<size_t>(r) * kIn, 1, *packed, row.data(), nullptr);
+        for (int c = 0; c < kOut; ++c) ASSERT_EQ(row[c], expected[static_cast<size_t>(r) * kOut + c]) << "row " << r;
+      }
     }
   }
 }
