@@ -337,6 +337,9 @@ void W4A8GemvPanel(const QuantizedView& x, const uint8_t* panel, int groups, flo
     const uint8_t* xg = x.q + g * kGroup;
     __m256i a[4];  // int16 pair sums of columns 0..7, 8..15, 16..23, 24..31
     for (__m256i& v : a) v = _mm256_setzero_si256();
+      // Unrolled whole, GCC re-associates the adds into a tree over all 32
+      // products and spills them to the stack; two quads per pass do not.
+#pragma GCC unroll 2
     for (int j = 0; j < kGroup / 4; ++j) {
       const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quads + j * 2 * kPanel));
       const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quads + j * 2 * kPanel + 32));
@@ -354,6 +357,10 @@ void W4A8GemvPanel(const QuantizedView& x, const uint8_t* panel, int groups, flo
     }
   }
   const __m256 scale = _mm256_set1_ps(x.scale[0]);
+  if (width == kPanel) {
+    for (int i = 0; i < 4; ++i) _mm256_storeu_ps(y + 8 * i, _mm256_mul_ps(f[i], scale));
+    return;
+  }
   alignas(32) float out[kPanel];
   for (int i = 0; i < 4; ++i) _mm256_store_ps(out + 8 * i, _mm256_mul_ps(f[i], scale));
   std::memcpy(y, out, width * sizeof(float));
