@@ -295,6 +295,18 @@ Stored as float32. Parameters:
 - In all **{sum(entry['wall_seconds'] for entry in logs) / 60:.1f} minutes** wall time on {log['threads']} thread,
   PyTorch {log['torch']}. Dev exact match is greedy decoding in torch on {args['dev_greedy_n']} dev records.
 
+Continuations tried and not shipped, both 1,200 steps at peak lr 0.0002 on the all-invented split,
+scored on the test split as below:
+
+| run | from | oversampled | dev exact | test exact | single | none | near_miss |
+|---|---|---|---:|---:|---:|---:|---:|
+| stage 8 (seed 8) | stage7 | - | 57.8% | 19.7% | 24.9% | 13.3% | 10.0% |
+| stage 9 (seed 9) | stage 8 | none and near_miss 3x, the rest 2x | 62.5% | 23.0% | 15.2% | 45.7% | 49.5% |
+
+Single calls and the two abstaining call types trade against each other as the mix moves, and
+the total stays between 20% and 24%: more steps at this size have not yet taught the model to
+do both, and dev, whose templates it has seen, does not predict test.
+
 ## Scores
 
 On the held-out test split (templates and values never seen in training), scored by needle-eval
