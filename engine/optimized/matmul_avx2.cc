@@ -337,10 +337,10 @@ void W4A8GemvPanel(const QuantizedView& x, const uint8_t* panel, int groups, flo
     const uint8_t* xg = x.q + g * kGroup;
     __m256i a[4];  // int16 pair sums of columns 0..7, 8..15, 16..23, 24..31
     for (__m256i& v : a) v = _mm256_setzero_si256();
-      // Unrolled whole, GCC re-associates the adds into a tree over all 32
-      // products and spills them to the stack; two quads per pass do not.
 #pragma GCC unroll 2
     for (int j = 0; j < kGroup / 4; ++j) {
+      // Two quads per pass: unrolled whole, GCC re-associates the adds into a
+      // tree over all 32 products and spills them to the stack.
       const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quads + j * 2 * kPanel));
       const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quads + j * 2 * kPanel + 32));
       const __m256i xb = _mm256_set1_epi32(Load32(xg + 4 * j));
