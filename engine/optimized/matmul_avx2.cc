@@ -250,7 +250,10 @@ void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const int32_t*
     __m256i a[R][2];  // int16 pair sums for w4a8, int32 dot products for w8a8
     for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm256_setzero_si256();
     const uint8_t* xg = xq + g * kGroup;
+#pragma GCC unroll 2
     for (int j = 0; j < kGroup / 4; ++j) {
+      // At most two quads per pass, as in W4A8GemvPanel: unrolled whole, GCC
+      // spills every product of the group to the stack before adding them up.
       __m256i w0, w1;
       LoadQuad<kInt4>(quads, j, half, &w0, &w1);
       for (int r = 0; r < R; ++r) {
