@@ -331,7 +331,7 @@ void W8A8HalfPanel(const QuantizedView& x, int m, const uint8_t* panel, int grou
 // arithmetic is the half-panel kernel's, so the results are identical.
 void W4A8GemvPanel(const QuantizedView& x, const uint8_t* panel, int groups, float* y, int width) {
   constexpr size_t kGroupBytes = IntegerGroupBytes(WeightType::kW4A8);
-  const __m256i ones = _mm256_set1_epi16(1), nibble = _mm256_set1_epi8(15);
+  const __m256i ones = _mm256_set1_epi16(1);
   __m256 f[4];
   for (__m256& v : f) v = _mm256_setzero_ps();
   for (int g = 0; g < groups; ++g) {
@@ -344,13 +344,12 @@ void W4A8GemvPanel(const QuantizedView& x, const uint8_t* panel, int groups, flo
     for (int j = 0; j < kGroup / 4; ++j) {
       // Two quads per pass: unrolled whole, GCC re-associates the adds into a
       // tree over all 32 products and spills them to the stack.
-      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quads + j * 2 * kPanel));
-      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quads + j * 2 * kPanel + 32));
+      // Both halves from the same 64 bytes: the compiler loads them once.
+      __m256i w[4];
+      LoadQuad<true>(quads, j, 0, &w[0], &w[1]);
+      LoadQuad<true>(quads, j, 1, &w[2], &w[3]);
       const __m256i xb = _mm256_set1_epi32(Load32(xg + 4 * j));
-      a[0] = _mm256_add_epi16(a[0], _mm256_maddubs_epi16(_mm256_and_si256(b0, nibble), xb));
-      a[1] = _mm256_add_epi16(a[1], _mm256_maddubs_epi16(_mm256_and_si256(b1, nibble), xb));
-      a[2] = _mm256_add_epi16(a[2], _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b0, 4), nibble), xb));
-      a[3] = _mm256_add_epi16(a[3], _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b1, 4), nibble), xb));
+      for (int i = 0; i < 4; ++i) a[i] = _mm256_add_epi16(a[i], _mm256_maddubs_epi16(w[i], xb));
     }
     const __m256i offset = _mm256_set1_epi32(8 * x.group_sums[g]);
     const float* scales = reinterpret_cast<const float*>(group);
