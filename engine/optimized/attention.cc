@@ -33,13 +33,19 @@ struct Vectors {
 constexpr int kRows = 4;              // query rows sharing each load of a key block
 constexpr int kSweepRows = 64;        // rows (a multiple of kRows) that share each pass over the keys
 constexpr int kQueryBlock = 32;       // query positions per task (times the GQA group in rows)
-constexpr int kKeyVectors = 4;        // a key block is kKeyVectors vectors of W keys
-constexpr int kSlices = 4;            // W-wide slices of head_dim accumulated together
 constexpr int kFewRows = 4;           // up to this many rows per KV head take AttendFew (decode)
 constexpr int kChunk = 512;           // keys whose scores AttendFew holds at once (a multiple of kKeyTile)
 constexpr int kPrefetchKeys = 8;      // value rows ahead that the value pass prefetches
 constexpr float kExpLowest = -87.3f;  // below this expf underflows; treat as an exact 0
-static_assert(kKeyVectors * 16 <= kKeyTile, "a key block must not run past the stride");
+
+// How many W-wide vectors of keys (scores) or of a value row (the value pass)
+// one pass holds, for up to kRows rows: kRows x that many accumulators, plus the
+// key or value vectors and a broadcast, must fit in the vector registers. Only
+// AVX-512 (W = 16) has 32; with 16 (AVX2, and NEON holding a W = 8 vector in two),
+// four of each spilled accumulators and folded every key or value load into its
+// multiply-add, which made the products load-bound at about half the FMA peak.
+template <int W>
+inline constexpr int kPassVectors = W >= 16 ? 4 : 2;
 
 template <int W>
 __attribute__((always_inline)) inline typename Vectors<W>::F Load(const float* p) {
@@ -106,22 +112,26 @@ __attribute__((always_inline)) inline typename Vectors<W>::F LoadKeys(const T* r
 // kKeyTile keys x 4 bytes. The bytes are q + 128 (VPDPBUSD's unsigned operand).
 inline int Int8KeyPosition(int k, int i) { return (i / 4) * 4 * kKeyTile + k * 4 + i % 4; }
 
-// s[r][v] = sum_i q_rows[r][i] * key_(key0 + v*W + lane)[i] over one tile of
+// s[r][v] = sum_i q_rows[r][i] * key_(v*W + lane)[i] over the first NV*W keys of a tile of
 // keys (its scale not applied for int8).
 template <int W, int R, int NV, typename T>
-__attribute__((always_inline)) inline void ScoreKeys(const T* tile, int key0, int hd, const float* const* q_rows,
+__attribute__((always_inline)) inline void ScoreKeys(const T* tile, int hd, const float* const* q_rows,
                                                      typename Vectors<W>::F (&s)[R][NV]) {
   using F = typename Vectors<W>::F;
   for (int r = 0; r < R; ++r) {
     for (int v = 0; v < NV; ++v) s[r][v] = F{};
   }
   if constexpr (!std::is_same_v<T, int8_t>) {
-    for (int i = 0; i < hd; ++i) {
-      F k[NV];
-      for (int v = 0; v < NV; ++v) k[v] = LoadKeys<W, T>(tile + i * kKeyTile, key0 + v * W);
-      for (int r = 0; r < R; ++r) {
-        const float qi = q_rows[r][i];
-        for (int v = 0; v < NV; ++v) s[r][v] += qi * k[v];
+    constexpr int kPass = std::min(NV, kPassVectors<W>);
+    static_assert(NV % kPass == 0, "whole passes");
+    for (int v0 = 0; v0 < NV; v0 += kPass) {
+      for (int i = 0; i < hd; ++i) {
+        F k[kPass];
+        for (int v = 0; v < kPass; ++v) k[v] = LoadKeys<W, T>(tile + i * kKeyTile, (v0 + v) * W);
+        for (int r = 0; r < R; ++r) {
+          const float qi = q_rows[r][i];
+          for (int v = 0; v < kPass; ++v) s[r][v0 + v] += qi * k[v];
+        }
       }
     }
   } else {
@@ -132,7 +142,7 @@ __attribute__((always_inline)) inline void ScoreKeys(const T* tile, int key0, in
       for (int g = 0; g < hd; g += 4) {
         typename Vectors<W>::U lanes[kChunkVectors];
         for (int v = 0; v < kChunkVectors; ++v) {
-          std::memcpy(&lanes[v], tile + Int8KeyPosition(key0 + (v0 + v) * W, g), sizeof(lanes[v]));
+          std::memcpy(&lanes[v], tile + Int8KeyPosition((v0 + v) * W, g), sizeof(lanes[v]));
           lanes[v] ^= 0x80808080u;  // back to signed
         }
         for (int b = 0; b < 4; ++b) {
@@ -345,16 +355,17 @@ __attribute__((always_inline)) inline typename Vectors<W>::F KeyBiases(const flo
   return bias;
 }
 
-// acc[r][i .. i + S*W) += sum_j probs[r][j] * v_(kb + j)[i ..] for R rows and
-// `valid` keys; probs rows are `probs_stride` apart.
+// acc[r][i .. i + S*W) = acc[r][i ..] * rescale[r] + sum_j probs[r][j] * v_(kb + j)[i ..]
+// for R rows and `valid` keys; probs rows are `probs_stride` apart. The online
+// softmax's rescaling rides on the load of the accumulators.
 template <int W, int S, int R, typename T>
 __attribute__((always_inline)) inline void AccumulateValues(const T* values, int kv_stride, int kb, int valid,
-                                                            const float* probs, int probs_stride, float* acc,
-                                                            int acc_stride, int i) {
+                                                            const float* probs, int probs_stride, const float* rescale,
+                                                            float* acc, int acc_stride, int i) {
   using F = typename Vectors<W>::F;
   F a[R][S];
   for (int r = 0; r < R; ++r) {
-    for (int sl = 0; sl < S; ++sl) a[r][sl] = Load<W>(acc + r * acc_stride + i + sl * W);
+    for (int sl = 0; sl < S; ++sl) a[r][sl] = Load<W>(acc + r * acc_stride + i + sl * W) * rescale[r];
   }
   const T* vj = values + static_cast<size_t>(kb) * kv_stride;
   for (int j = 0; j < valid; ++j, vj += kv_stride) {
@@ -373,17 +384,19 @@ __attribute__((always_inline)) inline void AccumulateValues(const T* values, int
   }
 }
 
-// The value pass over hd: kSlices W-wide slices at a time, then single ones.
+// The value pass over hd: kPassVectors W-wide slices at a time (whole loads of
+// them: an int8 load holds 4), then single loads.
 template <int W, int R, typename T>
 __attribute__((always_inline)) inline void AccumulateAllValues(const T* values, int kv_stride, int kb, int valid,
-                                                               const float* probs, int probs_stride, float* acc,
-                                                               int hd) {
+                                                               const float* probs, int probs_stride,
+                                                               const float* rescale, float* acc, int hd) {
   constexpr int kStep = kPerLane<T> * W;
   int i = 0;
-  for (; i + kSlices * W <= hd; i += kSlices * W)
-    AccumulateValues<W, kSlices, R>(values + i, kv_stride, kb, valid, probs, probs_stride, acc, hd, i);
+  constexpr int kPass = std::max(kPassVectors<W>, kPerLane<T>);
+  for (; i + kPass * W <= hd; i += kPass * W)
+    AccumulateValues<W, kPass, R>(values + i, kv_stride, kb, valid, probs, probs_stride, rescale, acc, hd, i);
   for (; i < hd; i += kStep)
-    AccumulateValues<W, kStep / W, R>(values + i, kv_stride, kb, valid, probs, probs_stride, acc, hd, i);
+    AccumulateValues<W, kStep / W, R>(values + i, kv_stride, kb, valid, probs, probs_stride, rescale, acc, hd, i);
 }
 
 // Up to kSweepRows query rows (any heads of one KV head) against every key,
@@ -397,7 +410,9 @@ template <int W, typename T>
 __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int kv_head, const float* const* q_rows,
                                                       float* const* out_rows, int rows, int used_rows) {
   using F = typename Vectors<W>::F;
-  constexpr int kBlock = kKeyVectors * W;
+  // A key block is a whole tile: the per-block softmax work (maxima, rescaling) is
+  // shared by as many keys as the layout allows.
+  constexpr int kKeyVectors = kKeyTile / W, kBlock = kKeyTile;
   const int hd = p.head_dim, kv_stride = p.kv_heads * hd;
   const T* key_t = p.key_t + static_cast<size_t>(kv_head) * hd * p.key_stride;  // this head's tiles
   const T* values = p.v + kv_head * hd;
@@ -406,7 +421,7 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
   const float* value_scales = kScaled<T> ? p.value_scales + scales_at : nullptr;
   // Row r's accumulator is acc + r * hd: dense, so the rows' state shares no cache sets needlessly.
   alignas(64) float acc[kSweepRows * kMaxAttentionHeadDim];
-  alignas(64) float probs[kRows][kKeyVectors * 16];  // room for the widest W
+  alignas(64) float probs[kRows][kKeyTile];
   const F zero = {};
   float row_max[kSweepRows];
   F row_sum[kSweepRows];  // per lane; summed across lanes once at the end
@@ -428,9 +443,12 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
     }
     for (int g = 0; g < rows; g += kRows) {
       F s[kRows][kKeyVectors];
-      ScoreKeys<W, kRows, kKeyVectors, T>(key_t + static_cast<size_t>(kb / kKeyTile) * hd * kKeyTile, kb % kKeyTile, hd,
-                                          q_rows + g, s);
+      ScoreKeys<W, kRows, kKeyVectors, T>(key_t + static_cast<size_t>(kb / kKeyTile) * hd * kKeyTile, hd, q_rows + g,
+                                          s);
       // Every row of the group, used or not, so the value pass below never reads unset probabilities.
+      // Each step is a loop over the rows with no branch, so the rows' dependency chains
+      // (max, then exp) interleave.
+      float new_max[kRows], correction[kRows];
       for (int r = 0; r < kRows; ++r) {
         F block_max = zero + kMaskedKeyBias;
         for (int c = 0; c < kKeyVectors; ++c) {
@@ -439,13 +457,17 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
           s[r][c] = bias[c] <= kMaskedKeyBias ? bias[c] : scored;
           block_max = block_max > s[r][c] ? block_max : s[r][c];
         }
-        const float new_max = std::max(row_max[g + r], MaxLanes<W>(block_max));
+        new_max[r] = std::max(row_max[g + r], MaxLanes<W>(block_max));
+      }
+      for (int r = 0; r < kRows; ++r) {
         // The vector exp, not std::exp: a library call here would spill every live score vector around it.
-        const float correction = Exp<W>(zero + (row_max[g + r] - new_max))[0];
-        row_max[g + r] = new_max;
+        correction[r] = Exp<W>(zero + (row_max[g + r] - new_max[r]))[0];
+        row_max[g + r] = new_max[r];
+      }
+      for (int r = 0; r < kRows; ++r) {
         F sum = zero;
         for (int c = 0; c < kKeyVectors; ++c) {
-          const F e = Exp<W>(s[r][c] - new_max);
+          const F e = Exp<W>(s[r][c] - new_max[r]);
           sum += e;
           // int8: each value row's scale rides on its probability (the sum stays unscaled).
           if constexpr (kScaled<T>) {
@@ -454,14 +476,10 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
             Store<W>(probs[r] + c * W, e);
           }
         }
-        row_sum[g + r] = row_sum[g + r] * correction + sum;
-        if (correction != 1.0f) {
-          float* row = acc + (g + r) * hd;
-          for (int i = 0; i < hd; i += W) Store<W>(row + i, Load<W>(row + i) * correction);
-        }
+        row_sum[g + r] = row_sum[g + r] * correction[r] + sum;
       }
-      // kRows x kSlices independent accumulators hide the FMA latency.
-      AccumulateAllValues<W, kRows>(values, kv_stride, kb, valid, probs[0], kKeyVectors * 16, acc + g * hd, hd);
+      // kRows x kPassVectors independent accumulators hide the FMA latency.
+      AccumulateAllValues<W, kRows>(values, kv_stride, kb, valid, probs[0], kKeyTile, correction, acc + g * hd, hd);
     }
   }
   for (int r = 0; r < used_rows; ++r) {
@@ -490,7 +508,7 @@ __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv
   const float* value_scales = kScaled<T> ? p.value_scales + scales_at : nullptr;
   alignas(64) float acc[R * kMaxAttentionHeadDim];
   alignas(64) float scores[R][kChunk];  // then the chunk's probabilities
-  float row_max[R], row_sum[R];
+  float row_max[R], row_sum[R], correction[R];
   std::fill(acc, acc + R * hd, 0.0f);
   for (int r = 0; r < R; ++r) {
     row_max[r] = kMaskedKeyBias;
@@ -510,7 +528,7 @@ __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv
       } else
 #endif
       {
-        ScoreKeys<W, R, kTileVectors, T>(tile, 0, hd, q_rows, s);
+        ScoreKeys<W, R, kTileVectors, T>(tile, hd, q_rows, s);
       }
       for (int r = 0; r < R; ++r) {
         for (int v = 0; v < kTileVectors; ++v) {
@@ -531,7 +549,7 @@ __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv
         block_max = block_max > x ? block_max : x;
       }
       const float new_max = std::max(row_max[r], MaxLanes<W>(block_max));
-      const float correction = Exp<W>(zero + (row_max[r] - new_max))[0];
+      correction[r] = Exp<W>(zero + (row_max[r] - new_max))[0];
       row_max[r] = new_max;
       F sum = zero;
       for (int j = 0; j < padded; j += W) {
@@ -543,12 +561,9 @@ __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv
           Store<W>(row + j, e);
         }
       }
-      row_sum[r] = row_sum[r] * correction + SumLanes<W>(sum);
-      if (correction != 1.0f) {
-        for (int i = 0; i < hd; i += W) Store<W>(acc + r * hd + i, Load<W>(acc + r * hd + i) * correction);
-      }
+      row_sum[r] = row_sum[r] * correction[r] + SumLanes<W>(sum);
     }
-    AccumulateAllValues<W, R>(values, kv_stride, c0, n, scores[0], kChunk, acc, hd);
+    AccumulateAllValues<W, R>(values, kv_stride, c0, n, scores[0], kChunk, correction, acc, hd);
   }
   for (int r = 0; r < used_rows; ++r) {
     const float inv = 1.0f / row_sum[r];
