@@ -39,13 +39,19 @@ constexpr int kPrefetchKeys = 8;      // value rows ahead that the value pass pr
 constexpr float kExpLowest = -87.3f;  // below this expf underflows; treat as an exact 0
 
 // How many W-wide vectors of keys (scores) or of a value row (the value pass)
-// one pass holds, for up to kRows rows: kRows x that many accumulators, plus the
-// key or value vectors and a broadcast, must fit in the vector registers. Only
-// AVX-512 (W = 16) has 32; with 16 (AVX2, and NEON holding a W = 8 vector in two),
-// four of each spilled accumulators and folded every key or value load into its
-// multiply-add, which made the products load-bound at about half the FMA peak.
-template <int W>
-inline constexpr int kPassVectors = W >= 16 ? 4 : 2;
+// one pass holds for R rows: the most, up to 8, whose R x that many accumulators,
+// plus the key or value vectors and a broadcast, fit in the vector registers.
+// AVX-512 (W = 16) has 32; AVX2 has 16, and so does NEON, which holds a W = 8
+// vector in two. Past that, GCC spilled accumulators and folded every key or
+// value load into its multiply-add, and the products were load-bound at about
+// half the FMA peak; fewer than 8 accumulators leave the FMA latency exposed.
+template <int W, int R>
+constexpr int PassVectors() {
+  const int registers = W >= 16 ? 32 : 16;
+  int vectors = 8;
+  while (vectors > 1 && (R + 1) * vectors + 1 > registers) vectors /= 2;
+  return vectors;
+}
 
 template <int W>
 __attribute__((always_inline)) inline typename Vectors<W>::F Load(const float* p) {
@@ -122,7 +128,7 @@ __attribute__((always_inline)) inline void ScoreKeys(const T* tile, int hd, cons
     for (int v = 0; v < NV; ++v) s[r][v] = F{};
   }
   if constexpr (!std::is_same_v<T, int8_t>) {
-    constexpr int kPass = std::min(NV, kPassVectors<W>);
+    constexpr int kPass = std::min(NV, PassVectors<W, R>());
     static_assert(NV % kPass == 0, "whole passes");
     for (int v0 = 0; v0 < NV; v0 += kPass) {
       for (int i = 0; i < hd; ++i) {
@@ -384,7 +390,7 @@ __attribute__((always_inline)) inline void AccumulateValues(const T* values, int
   }
 }
 
-// The value pass over hd: kPassVectors W-wide slices at a time (whole loads of
+// The value pass over hd: PassVectors W-wide slices at a time (whole loads of
 // them: an int8 load holds 4), then single loads.
 template <int W, int R, typename T>
 __attribute__((always_inline)) inline void AccumulateAllValues(const T* values, int kv_stride, int kb, int valid,
@@ -392,7 +398,7 @@ __attribute__((always_inline)) inline void AccumulateAllValues(const T* values, 
                                                                const float* rescale, float* acc, int hd) {
   constexpr int kStep = kPerLane<T> * W;
   int i = 0;
-  constexpr int kPass = std::max(kPassVectors<W>, kPerLane<T>);
+  constexpr int kPass = std::max(PassVectors<W, R>(), kPerLane<T>);
   for (; i + kPass * W <= hd; i += kPass * W)
     AccumulateValues<W, kPass, R>(values + i, kv_stride, kb, valid, probs, probs_stride, rescale, acc, hd, i);
   for (; i < hd; i += kStep)
@@ -478,7 +484,7 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
         }
         row_sum[g + r] = row_sum[g + r] * correction[r] + sum;
       }
-      // kRows x kPassVectors independent accumulators hide the FMA latency.
+      // kRows x PassVectors independent accumulators hide the FMA latency.
       AccumulateAllValues<W, kRows>(values, kv_stride, kb, valid, probs[0], kKeyTile, correction, acc + g * hd, hd);
     }
   }
