@@ -416,9 +416,9 @@ template <int W, typename T>
 __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int kv_head, const float* const* q_rows,
                                                       float* const* out_rows, int rows, int used_rows) {
   using F = typename Vectors<W>::F;
-  // A key block is a whole tile: the per-block softmax work (maxima, rescaling) is
-  // shared by as many keys as the layout allows.
-  constexpr int kKeyVectors = kKeyTile / W, kBlock = kKeyTile;
+  // Keys go a whole tile at a time: the per-block softmax work (maxima, rescaling)
+  // is shared by as many keys as the layout allows.
+  constexpr int kKeyVectors = kKeyTile / W;
   const int hd = p.head_dim, kv_stride = p.kv_heads * hd;
   const T* key_t = p.key_t + static_cast<size_t>(kv_head) * hd * p.key_stride;  // this head's tiles
   const T* values = p.v + kv_head * hd;
@@ -436,8 +436,8 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
     row_max[r] = kMaskedKeyBias;
     row_sum[r] = zero;
   }
-  for (int kb = 0; kb < p.tk; kb += kBlock) {
-    const int valid = std::min(kBlock, p.tk - kb);
+  for (int kb = 0; kb < p.tk; kb += kKeyTile) {
+    const int valid = std::min(kKeyTile, p.tk - kb);
     F bias[kKeyVectors], key_scale[kKeyVectors], value_scale[kKeyVectors];
     for (int c = 0; c < kKeyVectors; ++c) {
       bias[c] = KeyBiases<W>(p.key_bias, kb + c * W, p.tk);
