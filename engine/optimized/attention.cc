@@ -304,26 +304,41 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void ScoreKeysVnni(
 // 128-bit lanes, 2, 3 | 6, 7 from the high ones) and multiplied by the query
 // quad with VPMADDWD, each key's two pair sums kept in adjacent int32 lanes
 // until VPHADDD joins them, in key order, once per vector of 8 keys.
+// A pass holds kPass key vectors' accumulators for every row (8 registers for
+// two rows) and walks the quads with one pointer, so each quad's query
+// broadcasts serve all of them.
 template <int R>
 __attribute__((target("avx2,fma"))) void ScoreKeysAvx2(const int8_t* tile, int hd, const QuantizedQueries& queries,
                                                        typename Vectors<8>::F (&s)[R][kKeyTile / 8]) {
   constexpr int kNV = kKeyTile / 8;
+  constexpr int kPass = R <= 2 ? 2 : 1;
+  constexpr int kQuadBytes = 4 * kKeyTile;  // one quad of dims of every key in the tile
   const __m256i zero = _mm256_setzero_si256();
-  for (int v = 0; v < kNV; ++v) {
-    __m256i lo[R], hi[R];
-    for (int r = 0; r < R; ++r) lo[r] = hi[r] = zero;
-    for (int g = 0; g < hd; g += 4) {
-      const __m256i k = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + Int8KeyPosition(v * 8, g)));
-      const __m256i k_lo = _mm256_unpacklo_epi8(k, zero), k_hi = _mm256_unpackhi_epi8(k, zero);
+  for (int v0 = 0; v0 < kNV; v0 += kPass) {
+    __m256i lo[R][kPass], hi[R][kPass];
+    for (int r = 0; r < R; ++r) {
+      for (int v = 0; v < kPass; ++v) lo[r][v] = hi[r][v] = zero;
+    }
+    const int8_t* quad = tile + Int8KeyPosition(v0 * 8, 0);
+    for (int g = 0; g < hd; g += 4, quad += kQuadBytes) {
+      __m256i q[R];
       for (int r = 0; r < R; ++r) {
-        int64_t quad;
-        std::memcpy(&quad, queries.wide[r] + g, sizeof(quad));
-        const __m256i q = _mm256_set1_epi64x(quad);
-        lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(k_lo, q));
-        hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(k_hi, q));
+        int64_t wide_quad;
+        std::memcpy(&wide_quad, queries.wide[r] + g, sizeof(wide_quad));
+        q[r] = _mm256_set1_epi64x(wide_quad);
+      }
+      for (int v = 0; v < kPass; ++v) {
+        const __m256i k = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quad + Int8KeyPosition(v * 8, 0)));
+        const __m256i k_lo = _mm256_unpacklo_epi8(k, zero), k_hi = _mm256_unpackhi_epi8(k, zero);
+        for (int r = 0; r < R; ++r) {
+          lo[r][v] = _mm256_add_epi32(lo[r][v], _mm256_madd_epi16(k_lo, q[r]));
+          hi[r][v] = _mm256_add_epi32(hi[r][v], _mm256_madd_epi16(k_hi, q[r]));
+        }
       }
     }
-    for (int r = 0; r < R; ++r) IntegerScores<8>(_mm256_hadd_epi32(lo[r], hi[r]), queries, r, s[r][v]);
+    for (int r = 0; r < R; ++r) {
+      for (int v = 0; v < kPass; ++v) IntegerScores<8>(_mm256_hadd_epi32(lo[r][v], hi[r][v]), queries, r, s[r][v0 + v]);
+    }
   }
 }
 #endif
