@@ -321,6 +321,9 @@ __attribute__((target("avx2,fma"))) void ScoreKeysAvx2(const int8_t* tile, int h
     }
     const int8_t* quad = tile + Int8KeyPosition(v0 * 8, 0);
     for (int g = 0; g < hd; g += 4, quad += kQuadBytes) {
+      // The same line of the next tile, which decoding reads from memory: over the
+      // passes this requests each of its lines once.
+      __builtin_prefetch(quad + hd * kKeyTile);
       __m256i q[R];
       for (int r = 0; r < R; ++r) {
         int64_t wide_quad;
