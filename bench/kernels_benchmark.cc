@@ -5,7 +5,8 @@
 // One benchmark per instruction set this CPU has, weight type, row count
 // (m = 1 is decode's GEMV, m = 1024 a full prefill's GEMM), shape of the 26M
 // model (512x512 projections, 512x256 K/V, 512x8192 logits) and thread
-// count; plus the reference engine's scalar product for comparison.
+// count; one decode step's products over distinct matrices (DecodeWeights), as
+// a decode streams them; plus the reference engine's scalar product for comparison.
 // Counters: GFLOP/s (2 flops per multiply-add; GOP/s for w8a8 and w4a8, whose
 // multiply-adds are integer, quantising the activations included) and GB/s of
 // packed weights. QuantizeRows times the w8a8 activation quantisation alone.
@@ -93,6 +94,48 @@ void BM_ReferenceMatMul(benchmark::State& state, int m, Shape shape) {
     benchmark::ClobberMemory();
   }
   SetCounters(state, m, shape, static_cast<double>(w.size() * sizeof(float)));
+}
+
+// Every weight product of one decode step of the 26M model, each matrix its
+// own: per decoder layer the self-attention's Q, K, V and output and the
+// cross-attention's Q and output, then the logits (14.7 M weights). Unlike one
+// MatMul repeated, whose panels stay in cache, the step's weights (11 MB at
+// w4a8) stream from the last-level cache or memory as in a real decode.
+void BM_DecodeWeights(benchmark::State& state, Isa isa, WeightType type, int threads) {
+  if (!ForceIsa(isa).ok()) {
+    state.SkipWithError("instruction set not available");
+    return;
+  }
+  constexpr int kLayers = 8;
+  constexpr Shape kLayerShapes[] = {{512, 512}, {512, 256}, {512, 256}, {512, 512}, {512, 512}, {512, 512}};
+  std::vector<Shape> shapes;
+  for (int l = 0; l < kLayers; ++l) shapes.insert(shapes.end(), std::begin(kLayerShapes), std::end(kLayerShapes));
+  shapes.push_back({512, 8192});
+  std::vector<PackedMatrix> matrices;
+  double weights = 0, bytes = 0;
+  for (Shape shape : shapes) {
+    const std::vector<float> w = RandomValues(static_cast<size_t>(shape.in) * shape.out);
+    absl::StatusOr<PackedMatrix> packed = PackedMatrix::Pack(w.data(), shape.in, shape.out, type);
+    if (!packed.ok()) {
+      state.SkipWithError(std::string(packed.status().message()).c_str());
+      return;
+    }
+    weights += static_cast<double>(shape.in) * shape.out;
+    bytes += static_cast<double>(packed->bytes());
+    matrices.push_back(*std::move(packed));
+  }
+  const std::vector<float> x = RandomValues(512);
+  std::vector<float> y(8192);
+  std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
+  for (auto _ : state) {
+    for (const PackedMatrix& m : matrices) MatMul(x.data(), 1, m, y.data(), pool.get());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters[QuantizesActivations(type) ? "GOP/s" : "GFLOP/s"] =
+      benchmark::Counter(2.0 * weights * iterations * 1e-9, benchmark::Counter::kIsRate);
+  state.counters["GB/s"] = benchmark::Counter(bytes * iterations * 1e-9, benchmark::Counter::kIsRate);
 }
 
 // The encoder's self-attention at the 26M model's shape (8 heads, 4 KV heads,
@@ -210,6 +253,19 @@ void RegisterAll() {
                 ->UseRealTime();
           }
         }
+      }
+    }
+  }
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+    if (!IsaSupported(isa)) continue;
+    for (WeightType type : {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4,
+                            WeightType::kW8A8, WeightType::kW4A8}) {
+      for (int threads : {1, 2}) {
+        const std::string name =
+            StrCat("DecodeWeights/", IsaName(isa), "/", WeightTypeName(type), "/26m/threads:", threads);
+        benchmark::RegisterBenchmark(name.c_str(), BM_DecodeWeights, isa, type, threads)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
       }
     }
   }
