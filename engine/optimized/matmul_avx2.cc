@@ -61,7 +61,7 @@ void StorePanelRow(float* y, const __m256 v[4], int width) {
 // one-row products stream their panels from memory. There the hardware
 // prefetchers alone left a 512x512 w4a8 product at a third of the bandwidth of
 // one that fits in cache, so these kernels request the lines of the data they
-// will read this far ahead: a few groups, or the same in rows of a float panel.
+// will read this far ahead: a few groups, or the same in rows of a bf16 panel.
 constexpr int kPrefetchGroups = 4;
 constexpr int kPrefetchRows = kPrefetchGroups * kGroup;
 
