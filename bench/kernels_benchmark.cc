@@ -40,10 +40,11 @@ std::vector<float> RandomValues(size_t n) {
   return values;
 }
 
-void SetCounters(benchmark::State& state, int m, Shape shape, double weight_bytes, bool integer = false) {
+// macs: multiply-adds per iteration; weight_bytes: bytes of weights read per iteration.
+void SetCounters(benchmark::State& state, double macs, double weight_bytes, bool integer = false) {
   const double iterations = static_cast<double>(state.iterations());
   state.counters[integer ? "GOP/s" : "GFLOP/s"] =
-      benchmark::Counter(2.0 * m * shape.in * shape.out * iterations * 1e-9, benchmark::Counter::kIsRate);
+      benchmark::Counter(2.0 * macs * iterations * 1e-9, benchmark::Counter::kIsRate);
   state.counters["GB/s"] = benchmark::Counter(weight_bytes * iterations * 1e-9, benchmark::Counter::kIsRate);
 }
 
@@ -66,7 +67,8 @@ void BM_MatMul(benchmark::State& state, Isa isa, WeightType type, int m, Shape s
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  SetCounters(state, m, shape, static_cast<double>(packed->bytes()), QuantizesActivations(type));
+  SetCounters(state, static_cast<double>(m) * shape.in * shape.out, static_cast<double>(packed->bytes()),
+              QuantizesActivations(type));
 }
 
 void BM_QuantizeRows(benchmark::State& state, Isa isa, int m, int in) {
@@ -93,7 +95,7 @@ void BM_ReferenceMatMul(benchmark::State& state, int m, Shape shape) {
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  SetCounters(state, m, shape, static_cast<double>(w.size() * sizeof(float)));
+  SetCounters(state, static_cast<double>(m) * shape.in * shape.out, static_cast<double>(w.size() * sizeof(float)));
 }
 
 // Every weight product of one decode step of the 26M model, each matrix its
@@ -132,10 +134,7 @@ void BM_DecodeWeights(benchmark::State& state, Isa isa, WeightType type, int thr
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
-  const double iterations = static_cast<double>(state.iterations());
-  state.counters[QuantizesActivations(type) ? "GOP/s" : "GFLOP/s"] =
-      benchmark::Counter(2.0 * weights * iterations * 1e-9, benchmark::Counter::kIsRate);
-  state.counters["GB/s"] = benchmark::Counter(bytes * iterations * 1e-9, benchmark::Counter::kIsRate);
+  SetCounters(state, weights, bytes, QuantizesActivations(type));  // one row: a multiply-add per weight
 }
 
 // The encoder's self-attention at the 26M model's shape (8 heads, 4 KV heads,
