@@ -425,9 +425,8 @@ int64_t PanelBytes(optimized::WeightType type, int64_t in) {
     case WeightType::kInt4:
       return groups * (kPanel * 4 + kGroup * kPanel / 2);
     case WeightType::kW8A8:
-      return groups * (kPanel * (4 + 4) + kGroup * kPanel);
     case WeightType::kW4A8:
-      return groups * (kPanel * (4 + 4) + kGroup * kPanel / 2);
+      return groups * static_cast<int64_t>(optimized::internal::IntegerGroupBytes(type));
   }
   return 0;
 }

@@ -31,6 +31,7 @@ namespace needle::optimized {
 namespace {
 
 using internal::IntegerGroupBytes;
+using internal::IntegerGroupHeader;
 using internal::kGroup;
 using internal::kPanel;
 
@@ -239,8 +240,8 @@ void PackPanel(const float* w, int in, int out, WeightType type, int p, uint8_t*
           biases[c] = -128 * sum;
         }
         std::memcpy(group, scales, sizeof(scales));
-        std::memcpy(group + sizeof(scales), biases, sizeof(biases));
-        uint8_t* values = group + sizeof(scales) + sizeof(biases);
+        if (!int4) std::memcpy(group + sizeof(scales), biases, sizeof(biases));
+        uint8_t* values = group + IntegerGroupHeader(type);
         for (int j = 0; j < kGroup / 4; ++j) {
           for (int c = 0; c < kPanel; ++c) {
             for (int i = 0; i < 4; ++i) {

@@ -72,21 +72,25 @@ absl::StatusOr<WeightType> ParseWeightType(std::string_view name);
 //          activation trick of x86 VNNI), then kGroup/4 quads of kPanel x 4
 //          int8: quad j holds, per column c, q at k = 4j..4j+3 contiguously
 //          (the operand shape of VPDPBUSD and SDOT).
-//   kW4A8: as kW8A8 with q in [-7, 7] stored as q + 8 in nibbles: each quad
-//          is 64 bytes, byte b holding entry b of columns 0..15 (column b / 4,
-//          k = 4j + b % 4) in its low nibble and entry b of columns 16..31 in
-//          its high nibble, so that one mask (or shift) and one subtraction
-//          give the kW8A8 operand of 16 columns.
+//   kW4A8: per group of kGroup k: kPanel fp32 scales (no biases: decode reads
+//          every byte of every panel per token, and the biases were a third of
+//          them), then kGroup/4 quads holding q in [-7, 7] as q + 8 in nibbles:
+//          each quad is 64 bytes, byte b holding entry b of columns 0..15
+//          (column b / 4, k = 4j + b % 4) in its low nibble and entry b of
+//          columns 16..31 in its high nibble, so that one mask (or shift) and
+//          one subtraction give the kW8A8 operand of 16 columns.
 // Panels start on 64-byte boundaries.
 namespace internal {
 
 inline constexpr int kPanel = 32;
 inline constexpr int kGroup = 32;
 
-// Bytes of one group of a w8a8 or w4a8 panel: scales, biases, then the quads.
-inline constexpr size_t kIntegerGroupHeader = kPanel * (sizeof(float) + sizeof(int32_t));
+// Bytes of one group of a w8a8 or w4a8 panel before its quads (scales, and w8a8's biases), and in all.
+inline constexpr size_t IntegerGroupHeader(WeightType type) {
+  return kPanel * (sizeof(float) + (type == WeightType::kW8A8 ? sizeof(int32_t) : 0));
+}
 inline constexpr size_t IntegerGroupBytes(WeightType type) {
-  return kIntegerGroupHeader + kGroup * kPanel / (type == WeightType::kW4A8 ? 2 : 1);
+  return IntegerGroupHeader(type) + kGroup * kPanel / (type == WeightType::kW4A8 ? 2 : 1);
 }
 // q of row k (< kGroup), column c of a w8a8/w4a8 group's quads: the layout's definition.
 inline int IntegerWeight(WeightType type, const uint8_t* quads, int k, int c) {

@@ -267,7 +267,7 @@ void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const int32_t*
     const uint8_t* group = panel + g * kGroupBytes;
     // One row (decode) streams the panel; the second half finds it fetched by the first.
     if (R == 1 && half == 0) PrefetchLines(group + kPrefetchGroups * kGroupBytes, kGroupBytes);
-    const uint8_t* quads = group + kIntegerGroupHeader;
+    const uint8_t* quads = group + IntegerGroupHeader(kInt4 ? WeightType::kW4A8 : WeightType::kW8A8);
     __m256i a[R][2];  // int16 pair sums for w4a8, int32 dot products for w8a8
     for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm256_setzero_si256();
     const uint8_t* xg = xq + g * kGroup;
@@ -357,7 +357,7 @@ void W4A8GemvPanel(const QuantizedView& x, const uint8_t* panel, int groups, flo
   for (__m256& v : f) v = _mm256_setzero_ps();
   for (int g = 0; g < groups; ++g) {
     const uint8_t* group = panel + g * kGroupBytes;
-    const uint8_t* quads = group + kIntegerGroupHeader;
+    const uint8_t* quads = group + IntegerGroupHeader(WeightType::kW4A8);
     const uint8_t* xg = x.q + g * kGroup;
     PrefetchLines(group + kPrefetchGroups * kGroupBytes, kGroupBytes);
     __m256i a[4];  // int16 pair sums of columns 0..7, 8..15, 16..23, 24..31

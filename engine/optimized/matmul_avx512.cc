@@ -221,8 +221,11 @@ void GemmPanel(const float* x, int m, int in, const float* panel, float* y, int 
 }
 
 // ---- w8a8 and w4a8 with VNNI. VPDPBUSD multiplies unsigned by signed bytes, so the
-// activations are stored as q + 128 and each group's accumulators start at the
-// packed bias -128 * sum(wq): the int32 result is exactly sum(q * wq).
+// activations are stored as q + 128 and each group's sums need -128 * sum(wq)
+// added: w8a8 starts its accumulators at that packed bias; w4a8, whose layout
+// leaves the biases out to save decode's bandwidth, sums wq with one more
+// VPDPBUSD per quad (by ones; independent of the rows). The int32 result is
+// exactly sum(q * wq).
 
 inline int32_t Load32(const uint8_t* p) {
   int32_t v;
@@ -254,22 +257,39 @@ void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const uint8_t*
   for (int r = 0; r < R; ++r) f[r][0] = f[r][1] = _mm512_setzero_ps();
   for (int g = 0; g < groups; ++g) {
     const uint8_t* group = panel + g * kGroupBytes;
-    const uint8_t* quads = group + kIntegerGroupHeader;
-    const __m512i bias0 = _mm512_loadu_si512(group + kPanel * sizeof(float));
-    const __m512i bias1 = _mm512_loadu_si512(group + kPanel * sizeof(float) + 64);
+    const uint8_t* quads = group + IntegerGroupHeader(kInt4 ? WeightType::kW4A8 : WeightType::kW8A8);
+    __m512i bias0 = _mm512_setzero_si512(), bias1 = _mm512_setzero_si512();
+    if constexpr (!kInt4) {
+      bias0 = _mm512_loadu_si512(group + kPanel * sizeof(float));
+      bias1 = _mm512_loadu_si512(group + kPanel * sizeof(float) + 64);
+    }
     __m512i a[R][2];
     for (int r = 0; r < R; ++r) {
       a[r][0] = bias0;
       a[r][1] = bias1;
     }
+    [[maybe_unused]] __m512i column_sum0 = _mm512_setzero_si512(), column_sum1 = _mm512_setzero_si512();
     const uint8_t* xg = xq + g * kGroup;
     for (int j = 0; j < kGroup / 4; ++j) {
       __m512i w0, w1;
       LoadQuad<kInt4>(quads, j, &w0, &w1);
+      if constexpr (kInt4) {
+        const __m512i ones = _mm512_set1_epi8(1);
+        column_sum0 = _mm512_dpbusd_epi32(column_sum0, ones, w0);
+        column_sum1 = _mm512_dpbusd_epi32(column_sum1, ones, w1);
+      }
       for (int r = 0; r < R; ++r) {
         const __m512i xb = _mm512_set1_epi32(Load32(xg + static_cast<size_t>(r) * ldx + 4 * j));
         a[r][0] = _mm512_dpbusd_epi32(a[r][0], xb, w0);
         a[r][1] = _mm512_dpbusd_epi32(a[r][1], xb, w1);
+      }
+    }
+    if constexpr (kInt4) {
+      // The bias -128 * sum(wq) (a shift: the same bits as the product in two's complement).
+      const __m512i minus0 = _mm512_slli_epi32(column_sum0, 7), minus1 = _mm512_slli_epi32(column_sum1, 7);
+      for (int r = 0; r < R; ++r) {
+        a[r][0] = _mm512_sub_epi32(a[r][0], minus0);
+        a[r][1] = _mm512_sub_epi32(a[r][1], minus1);
       }
     }
     const __m512 s0 = _mm512_loadu_ps(reinterpret_cast<const float*>(group));

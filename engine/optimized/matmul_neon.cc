@@ -234,7 +234,7 @@ void W8A8DotMicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_
   }
   for (int g = 0; g < groups; ++g) {
     const uint8_t* group = panel + g * kGroupBytes;
-    const uint8_t* quads = group + kIntegerGroupHeader;
+    const uint8_t* quads = group + IntegerGroupHeader(kInt4 ? WeightType::kW4A8 : WeightType::kW8A8);
     int32x4_t a[R][4];
     for (int r = 0; r < R; ++r) {
       for (int i = 0; i < 4; ++i) a[r][i] = vdupq_n_s32(0);
@@ -270,7 +270,7 @@ void W8A8MicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_t* 
   }
   for (int g = 0; g < groups; ++g) {
     const uint8_t* group = panel + g * kGroupBytes;
-    const uint8_t* quads = group + kIntegerGroupHeader;
+    const uint8_t* quads = group + IntegerGroupHeader(kInt4 ? WeightType::kW4A8 : WeightType::kW8A8);
     int32x4_t a[R][8];
     for (int r = 0; r < R; ++r) {
       for (int i = 0; i < 8; ++i) a[r][i] = vdupq_n_s32(0);

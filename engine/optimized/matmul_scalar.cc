@@ -53,7 +53,7 @@ void DequantizePanel(const PackedView& w, int p, float* out) {
         const uint8_t* group = src + g * IntegerGroupBytes(w.type);
         float scales[kPanel];
         std::memcpy(scales, group, sizeof(scales));
-        const uint8_t* quads = group + kIntegerGroupHeader;
+        const uint8_t* quads = group + IntegerGroupHeader(w.type);
         for (int k = 0; k < kGroup; ++k) {
           float* row = out + static_cast<size_t>(g * kGroup + k) * kPanel;
           for (int c = 0; c < kPanel; ++c) row[c] = static_cast<float>(IntegerWeight(w.type, quads, k, c)) * scales[c];
@@ -96,7 +96,7 @@ void MatMulW8A8Scalar(const QuantizedView& x, int m, const PackedView& w, int p0
         const uint8_t* group = src + g * group_bytes;
         float scales[kPanel];
         std::memcpy(scales, group, sizeof(scales));
-        const uint8_t* quads = group + kIntegerGroupHeader;
+        const uint8_t* quads = group + IntegerGroupHeader(w.type);
         const int8_t* xg = xr + g * kGroup;
         for (int c = 0; c < kPanel; ++c) {
           int32_t dot = 0;
