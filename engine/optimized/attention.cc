@@ -30,9 +30,9 @@ struct Vectors {
   typedef uint32_t U __attribute__((vector_size(W * sizeof(float))));
 };
 
-constexpr int kRows = 4;              // query rows sharing each load of a key block
-constexpr int kSweepRows = 64;        // rows (a multiple of kRows) that share each pass over the keys
-constexpr int kQueryBlock = 32;       // query positions per task (times the GQA group in rows)
+constexpr int kRows = 6;              // query rows sharing each load of a key block
+constexpr int kSweepRows = 48;        // rows (a multiple of kRows) that share each pass over the keys
+constexpr int kQueryBlock = 24;       // query positions per task (times the GQA group in rows)
 constexpr int kFewRows = 4;           // up to this many rows per KV head take AttendFew (decode)
 constexpr int kChunk = 512;           // keys whose scores AttendFew holds at once (a multiple of kKeyTile)
 constexpr int kPrefetchKeys = 8;      // value rows ahead that the value pass prefetches
@@ -164,12 +164,18 @@ __attribute__((always_inline)) inline void ScoreKeys(const T* tile, int hd, cons
 
 // S W-wide slices of a value row, kPerLane<T> slices per load: slice s + k of
 // the load at p + s * W holds values s * W + kPerLane * e + k, e < W.
-template <int W, int S, typename T>
+// With S < kPerLane<T>, slices kFirst .. kFirst + S - 1 of the one load at p.
+template <int W, int S, typename T, int kFirst = 0>
 __attribute__((always_inline)) inline void LoadValues(const T* p, typename Vectors<W>::F (&v)[S]) {
   constexpr int kP = kPerLane<T>;
-  static_assert(S % kP == 0, "whole loads of slices");
-  for (int s = 0; s < S; s += kP) {
-    for (int k = 0; k < kP; ++k) v[s + k] = LoadSlot<W>(p + s * W, k);
+  if constexpr (S < kP) {
+    static_assert(kFirst + S <= kP, "slices of one load");
+    for (int k = 0; k < S; ++k) v[k] = LoadSlot<W>(p, kFirst + k);
+  } else {
+    static_assert(S % kP == 0 && kFirst == 0, "whole loads of slices");
+    for (int s = 0; s < S; s += kP) {
+      for (int k = 0; k < kP; ++k) v[s + k] = LoadSlot<W>(p + s * W, k);
+    }
   }
 }
 
@@ -382,7 +388,8 @@ __attribute__((always_inline)) inline typename Vectors<W>::F KeyBiases(const flo
 // acc[r][i .. i + S*W) = acc[r][i ..] * rescale[r] + sum_j probs[r][j] * v_(kb + j)[i ..]
 // for R rows and `valid` keys; probs rows are `probs_stride` apart. The online
 // softmax's rescaling rides on the load of the accumulators.
-template <int W, int S, int R, typename T>
+// (With S < kPerLane<T>: slices kFirst .. of the loads at values, into acc from i.)
+template <int W, int S, int R, typename T, int kFirst = 0>
 __attribute__((always_inline)) inline void AccumulateValues(const T* values, int kv_stride, int kb, int valid,
                                                             const float* probs, int probs_stride, const float* rescale,
                                                             float* acc, int acc_stride, int i) {
@@ -397,7 +404,7 @@ __attribute__((always_inline)) inline void AccumulateValues(const T* values, int
     // prefetchers to follow when they come from the last-level cache.
     __builtin_prefetch(vj + kPrefetchKeys * kv_stride);
     F vv[S];
-    LoadValues<W, S, T>(vj, vv);
+    LoadValues<W, S, T, kFirst>(vj, vv);
     for (int r = 0; r < R; ++r) {
       const float p = probs[r * probs_stride + j];
       for (int sl = 0; sl < S; ++sl) a[r][sl] += p * vv[sl];
@@ -409,12 +416,24 @@ __attribute__((always_inline)) inline void AccumulateValues(const T* values, int
 }
 
 // The value pass over hd: PassVectors W-wide slices at a time (whole loads of
-// them: an int8 load holds 4), then single loads.
+// them), then single loads. Where a load holds more slices than a pass has
+// registers for (int8, 4 slices, with 6 rows on AVX2), each pass takes some of
+// every load's slices and the next reloads the load from L1: holding all of them,
+// GCC spilled accumulators and the pass was bound by the spills.
 template <int W, int R, typename T>
 __attribute__((always_inline)) inline void AccumulateAllValues(const T* values, int kv_stride, int kb, int valid,
                                                                const float* probs, int probs_stride,
                                                                const float* rescale, float* acc, int hd) {
   constexpr int kStep = kPerLane<T> * W;
+  if constexpr (kPerLane<T> == 2 * PassVectors<W, R>()) {
+    constexpr int kHalf = kPerLane<T> / 2;
+    for (int i = 0; i < hd; i += kStep) {
+      AccumulateValues<W, kHalf, R, T, 0>(values + i, kv_stride, kb, valid, probs, probs_stride, rescale, acc, hd, i);
+      AccumulateValues<W, kHalf, R, T, kHalf>(values + i, kv_stride, kb, valid, probs, probs_stride, rescale, acc, hd,
+                                              i + kHalf * W);
+    }
+    return;
+  }
   int i = 0;
   constexpr int kPass = std::max(PassVectors<W, R>(), kPerLane<T>);
   for (; i + kPass * W <= hd; i += kPass * W)
