@@ -126,30 +126,36 @@ void DequantizePanelNeon(const PackedView& w, int p, float* out) {
 // R rows x 16 columns (half a panel, at `panel` + 0 or 16).
 template <int R>
 void MicroKernel(const float* x, int in, const float* panel, float* y, int ldy, int width) {
-  float32x4_t acc[R][4];
+  // One array per 4-column slice, and the stores below unrolled: with one
+  // [R][4] array, or the stores in a loop, GCC stored every accumulator to the
+  // stack at every k.
+  float32x4_t acc0[R], acc1[R], acc2[R], acc3[R];
+  const float* rows[R];
   for (int r = 0; r < R; ++r) {
-    for (int j = 0; j < 4; ++j) acc[r][j] = vdupq_n_f32(0.0f);
+    acc0[r] = acc1[r] = acc2[r] = acc3[r] = vdupq_n_f32(0.0f);
+    rows[r] = x + static_cast<size_t>(r) * in;
   }
   for (int k = 0; k < in; ++k) {
     const float* wk = panel + static_cast<size_t>(k) * kPanel;
     const float32x4_t w0 = vld1q_f32(wk), w1 = vld1q_f32(wk + 4), w2 = vld1q_f32(wk + 8), w3 = vld1q_f32(wk + 12);
     for (int r = 0; r < R; ++r) {
-      const float xr = x[static_cast<size_t>(r) * in + k];
-      acc[r][0] = vfmaq_n_f32(acc[r][0], w0, xr);
-      acc[r][1] = vfmaq_n_f32(acc[r][1], w1, xr);
-      acc[r][2] = vfmaq_n_f32(acc[r][2], w2, xr);
-      acc[r][3] = vfmaq_n_f32(acc[r][3], w3, xr);
+      const float xr = rows[r][k];
+      acc0[r] = vfmaq_n_f32(acc0[r], w0, xr);
+      acc1[r] = vfmaq_n_f32(acc1[r], w1, xr);
+      acc2[r] = vfmaq_n_f32(acc2[r], w2, xr);
+      acc3[r] = vfmaq_n_f32(acc3[r], w3, xr);
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
+    float tmp[16];
     float* yr = y + static_cast<size_t>(r) * ldy;
-    if (width >= 16) {
-      for (int j = 0; j < 4; ++j) vst1q_f32(yr + 4 * j, acc[r][j]);
-    } else if (width > 0) {
-      float tmp[16];
-      for (int j = 0; j < 4; ++j) vst1q_f32(tmp + 4 * j, acc[r][j]);
-      std::memcpy(yr, tmp, width * sizeof(float));
-    }
+    float* out = width >= 16 ? yr : tmp;
+    vst1q_f32(out, acc0[r]);
+    vst1q_f32(out + 4, acc1[r]);
+    vst1q_f32(out + 8, acc2[r]);
+    vst1q_f32(out + 12, acc3[r]);
+    if (width < 16 && width > 0) std::memcpy(yr, tmp, width * sizeof(float));
   }
 }
 
