@@ -417,7 +417,7 @@ __attribute__((always_inline)) inline void AccumulateValues(const T* values, int
 
 // The value pass over hd: PassVectors W-wide slices at a time (whole loads of
 // them), then single loads. Where a load holds more slices than a pass has
-// registers for (int8, 4 slices, with 6 rows on AVX2), each pass takes some of
+// registers for (int8, 4 slices, with 6 rows on AVX2), each pass takes half of
 // every load's slices and the next reloads the load from L1: holding all of them,
 // GCC spilled accumulators and the pass was bound by the spills.
 template <int W, int R, typename T>
