@@ -40,14 +40,15 @@ inline void QuantRow(const uint8_t* row, bool int4, float32x4_t v[8]) {
   }
 }
 
-void StorePanelRow(float* y, const float32x4_t v[8], int width) {
-  if (width == kPanel) {
-    for (int j = 0; j < 8; ++j) vst1q_f32(y + 4 * j, v[j]);
-    return;
-  }
+// Unrolled, and taking the array by reference: stored in a loop from an array
+// that decays to a pointer, GCC kept the callers' accumulators in memory and
+// stored all of them at every step of the callers' loops.
+void StorePanelRow(float* y, const float32x4_t (&v)[8], int width) {
   float tmp[kPanel];
-  for (int j = 0; j < 8; ++j) vst1q_f32(tmp + 4 * j, v[j]);
-  std::memcpy(y, tmp, width * sizeof(float));
+  float* out = width == kPanel ? y : tmp;
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) vst1q_f32(out + 4 * j, v[j]);
+  if (width != kPanel) std::memcpy(y, tmp, width * sizeof(float));
 }
 
 void GemvPanel(const float* x, const PackedView& w, int p, float* y, int width) {
