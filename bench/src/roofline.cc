@@ -411,26 +411,6 @@ int64_t CacheBufferBytes() {
   return std::min<int64_t>(kCacheBufferBytes, last_level / 2);
 }
 
-int64_t PanelBytes(optimized::WeightType type, int64_t in) {
-  using optimized::WeightType;
-  constexpr int64_t kPanel = optimized::internal::kPanel, kGroup = optimized::internal::kGroup;
-  const int64_t groups = in / kGroup;
-  switch (type) {
-    case WeightType::kF32:
-      return in * kPanel * 4;
-    case WeightType::kBF16:
-      return in * kPanel * 2;
-    case WeightType::kInt8:
-      return groups * (kPanel * 4 + kGroup * kPanel);
-    case WeightType::kInt4:
-      return groups * (kPanel * 4 + kGroup * kPanel / 2);
-    case WeightType::kW8A8:
-    case WeightType::kW4A8:
-      return groups * static_cast<int64_t>(optimized::internal::IntegerGroupBytes(type));
-  }
-  return 0;
-}
-
 std::string Figure(double value) { return value >= 100 ? fmt::format("{:.0f}", value) : fmt::format("{:.1f}", value); }
 
 }  // namespace
@@ -472,7 +452,7 @@ absl::StatusOr<int64_t> PackedMatrixBytes(int in, int out, std::string_view prec
   if (!type.ok()) return type.status();
   constexpr int64_t kPanel = optimized::internal::kPanel;
   const int64_t panels = (out + kPanel - 1) / kPanel;
-  return panels * ((PanelBytes(*type, in) + 63) / 64 * 64);
+  return panels * static_cast<int64_t>(optimized::internal::PanelBytes(*type, in));
 }
 
 absl::StatusOr<RowWork> WorkOf(const ModelConfig& config, std::string_view precision, int n_prompt, int n_gen,

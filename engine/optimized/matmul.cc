@@ -145,7 +145,7 @@ internal::W8A8KernelFn W8A8Kernel(Isa isa) {
   }
 }
 
-size_t PanelBytes(WeightType type, int in) {
+size_t UnpaddedPanelBytes(WeightType type, int in) {
   const size_t groups = static_cast<size_t>(in) / kGroup;
   switch (type) {
     case WeightType::kF32:
@@ -235,6 +235,7 @@ void PackPanel(const float* w, int in, int out, WeightType type, int p, uint8_t*
         for (int c = 0; c < kPanel; ++c) {
           for (int k = 0; k < kGroup; ++k) column[k] = at(g * kGroup + k, c);
           scales[c] = QuantizeGroup(column, 1, int4 ? 7 : 127, q[c]);
+          if (int4) continue;  // w4a8 has no biases
           int32_t sum = 0;
           for (int k = 0; k < kGroup; ++k) sum += q[c][k];
           biases[c] = -128 * sum;
@@ -271,6 +272,8 @@ float* Scratch(int in) {
 }
 
 }  // namespace
+
+size_t internal::PanelBytes(WeightType type, int in) { return (UnpaddedPanelBytes(type, in) + 63) / 64 * 64; }
 
 uint16_t RoundToBf16Bits(float value) {
   uint32_t bits;
@@ -357,7 +360,7 @@ absl::StatusOr<PackedMatrix> PackedMatrix::Pack(const float* w, int in, int out,
   v.in = in;
   v.out = out;
   v.panels = (out + kPanel - 1) / kPanel;
-  v.panel_bytes = (PanelBytes(type, in) + 63) / 64 * 64;
+  v.panel_bytes = internal::PanelBytes(type, in);
   const size_t total = v.panel_bytes * v.panels;
   packed.data_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, total)));
   if (packed.data_ == nullptr) return absl::ResourceExhaustedError(StrCat("cannot allocate ", total, " bytes"));

@@ -99,6 +99,9 @@ inline int IntegerWeight(WeightType type, const uint8_t* quads, int k, int c) {
   return (c < kPanel / 2 ? byte & 15 : byte >> 4) - 8;
 }
 
+// Bytes of one packed panel of `in` rows: the layout above, rounded up to 64.
+size_t PanelBytes(WeightType type, int in);
+
 struct PackedView {
   WeightType type;
   int in, out, panels;
