@@ -250,7 +250,8 @@ void RegisterSystems(py::module_& m) {
             }
             return PredictionToPython(ValueOrThrow(std::move(prediction)));
           },
-          py::arg("item"), "One request: {'text', 'latency_ms', 'ttft_ms', 'output_tokens', 'input_truncated'} (-1: unknown).")
+          py::arg("item"),
+          "One request: {'text', 'latency_ms', 'ttft_ms', 'output_tokens', 'input_truncated'} (-1: unknown).")
       .def_static("from_spec", &SystemFromSpec, py::arg("spec"), py::kw_only(),
                   py::arg("model_path") = NEEDLE_DEFAULT_MODEL_DIR "/needle.safetensors",
                   py::arg("tokenizer_path") = NEEDLE_DEFAULT_MODEL_DIR "/tokenizer.model",
@@ -291,7 +292,7 @@ void RegisterRunner(py::module_& m) {
                              "predictions.jsonl as a list of dicts: per item the output, parsed calls and score.")
       .def("result", &EvalRun::Result, py::arg("system") = py::none(), py::arg("dataset") = py::none(),
            "The report entry of one system on one dataset (default: the first): 'overall', 'by_category', "
-           "'by_call_type', 'latency_ms'.")
+           "'by_call_type', 'by_tool_count', 'latency_ms'.")
       .def(
           "markdown", [](const EvalRun& run) { return reports::RenderMarkdown(run.report); },
           "report.md as needle-eval writes it.")

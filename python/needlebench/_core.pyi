@@ -239,7 +239,7 @@ class EvalRun:
     def items(self) -> List[Dict[str, Any]]:
         """predictions.jsonl as dicts: per item the output, parsed calls and score."""
     def result(self, system: Optional[str] = None, dataset: Optional[str] = None) -> Dict[str, Any]:
-        """One system on one dataset: 'overall', 'by_category', 'by_call_type', 'latency_ms' (KeyError if absent)."""
+        """One system on one dataset: 'overall', 'by_category', 'by_call_type', 'by_tool_count', 'latency_ms' (KeyError if absent)."""
     def markdown(self) -> str: ...
     def html(self) -> str: ...
 

@@ -1,18 +1,35 @@
 #include "needle/reports/eval_report.h"
 
+#include <iterator>
 #include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
 
 namespace needle::reports {
 namespace {
 
-// Groups scores by a key, keys in sorted order so reports are stable.
+using absl::StrCat;
+
+// Groups scores by key(item), a (rank, label) pair: groups in rank order, then
+// by label, so reports are stable.
+template <typename KeyFn>
 std::vector<GroupMetrics> GroupBy(const std::vector<const evals::ItemResult*>& results,
-                                  const std::vector<evals::EvalItem>& items, const std::string evals::EvalItem::*key) {
-  std::map<std::string, std::vector<const evals::ItemScore*>> groups;
-  for (const evals::ItemResult* result : results) groups[items[result->item].*key].push_back(&result->score);
+                                  const std::vector<evals::EvalItem>& items, KeyFn key) {
+  std::map<std::pair<int, std::string>, std::vector<const evals::ItemScore*>> groups;
+  for (const evals::ItemResult* result : results) groups[key(items[result->item])].push_back(&result->score);
   std::vector<GroupMetrics> out;
-  for (const auto& [group, scores] : groups) out.push_back({group, evals::Summarize(scores)});
+  for (const auto& [group, scores] : groups) out.push_back({group.second, evals::Summarize(scores)});
   return out;
+}
+
+// The buckets' upper bounds, in ToolCountBucket's order (the last is open).
+constexpr size_t kToolCountBounds[] = {0, 1, 3, 6, 10};
+
+int ToolCountRank(size_t tools) {
+  int rank = 0;
+  while (rank < static_cast<int>(std::size(kToolCountBounds)) && tools > kToolCountBounds[rank]) ++rank;
+  return rank;
 }
 
 Latency LatencyOf(const std::vector<const evals::ItemResult*>& results) {
@@ -53,6 +70,14 @@ Latency LatencyOf(const std::vector<const evals::ItemResult*>& results) {
 
 }  // namespace
 
+std::string ToolCountBucket(size_t tools) {
+  const int rank = ToolCountRank(tools);
+  if (rank == static_cast<int>(std::size(kToolCountBounds))) return StrCat(kToolCountBounds[rank - 1] + 1, "+ tools");
+  const size_t low = rank == 0 ? 0 : kToolCountBounds[rank - 1] + 1, high = kToolCountBounds[rank];
+  if (low == high) return StrCat(low, high == 1 ? " tool" : " tools");
+  return StrCat(low, "-", high, " tools");
+}
+
 EvalReport BuildEvalReport(const std::vector<std::string>& systems, const std::vector<evals::Dataset>& datasets,
                            const std::vector<evals::ItemResult>& results) {
   EvalReport report;
@@ -82,8 +107,15 @@ EvalReport BuildEvalReport(const std::vector<std::string>& systems, const std::v
       std::vector<const evals::ItemScore*> scores;
       for (const evals::ItemResult* result : done) scores.push_back(&result->score);
       row.overall = evals::Summarize(scores);
-      row.by_category = GroupBy(done, datasets[d].items, &evals::EvalItem::category);
-      row.by_call_type = GroupBy(done, datasets[d].items, &evals::EvalItem::call_type);
+      row.by_category =
+          GroupBy(done, datasets[d].items, [](const evals::EvalItem& item) { return std::pair(0, item.category); });
+      row.by_call_type =
+          GroupBy(done, datasets[d].items, [](const evals::EvalItem& item) { return std::pair(0, item.call_type); });
+      row.by_tool_count = GroupBy(done, datasets[d].items, [](const evals::EvalItem& item) {
+        const bool call = !item.answers.empty();
+        return std::pair(2 * ToolCountRank(item.tools.size()) + (call ? 0 : 1),
+                         StrCat(ToolCountBucket(item.tools.size()), call ? ", call" : ", no call"));
+      });
       row.latency = LatencyOf(done);
       report.results.push_back(std::move(row));
     }

@@ -15,12 +15,8 @@ BarChart GroupChart(const EvalReport& report, const std::string& dataset, const 
   chart.title = fmt::format("{}: BFCL accuracy per {}", dataset, what);
   chart.y_label = "BFCL accuracy (95% CI)";
   std::map<std::string, size_t> index;
-  for (const SystemDatasetResult& row : report.results) {
-    if (row.dataset != dataset) continue;
-    for (const GroupMetrics& group : row.*groups) index.emplace(group.group, 0);
-  }
-  for (auto& [group, i] : index) {
-    i = chart.categories.size();
+  for (const std::string& group : GroupOrder(report, dataset, groups)) {
+    index[group] = chart.categories.size();
     chart.categories.push_back(group);
   }
   for (const SystemDatasetResult& row : report.results) {
@@ -81,9 +77,11 @@ std::string RenderHtml(const EvalReport& report) {
     html += "<h2>" + EscapeHtml(dataset.name) + "</h2>\n<div class=\"charts\">";
     html += RenderBarChart(GroupChart(report, dataset.name, "category", &SystemDatasetResult::by_category));
     html += RenderBarChart(GroupChart(report, dataset.name, "call type", &SystemDatasetResult::by_call_type));
+    html += RenderBarChart(GroupChart(report, dataset.name, "tools offered", &SystemDatasetResult::by_tool_count));
     html += "</div>\n";
     html += HtmlTable(GroupTable(report, dataset.name, "category", &SystemDatasetResult::by_category));
     html += HtmlTable(GroupTable(report, dataset.name, "call type", &SystemDatasetResult::by_call_type));
+    html += HtmlTable(GroupTable(report, dataset.name, "tools offered", &SystemDatasetResult::by_tool_count));
   }
   if (!report.comparisons.empty()) {
     html +=

@@ -56,6 +56,7 @@ nlohmann::ordered_json ReportToJson(const EvalReport& report) {
                                {"overall", MetricsJson(row.overall)},
                                {"by_category", GroupsJson(row.by_category)},
                                {"by_call_type", GroupsJson(row.by_call_type)},
+                               {"by_tool_count", GroupsJson(row.by_tool_count)},
                                {"latency_ms",
                                 {{"requests", l.requests},
                                  {"failed_requests", l.failed_requests},

@@ -16,7 +16,8 @@ std::string RenderMarkdown(const EvalReport& report) {
   for (const DatasetInfo& dataset : report.datasets) {
     text += "\n## " + dataset.name + "\n\n";
     text += MarkdownTable(GroupTable(report, dataset.name, "category", &SystemDatasetResult::by_category)) + "\n";
-    text += MarkdownTable(GroupTable(report, dataset.name, "call type", &SystemDatasetResult::by_call_type));
+    text += MarkdownTable(GroupTable(report, dataset.name, "call type", &SystemDatasetResult::by_call_type)) + "\n";
+    text += MarkdownTable(GroupTable(report, dataset.name, "tools offered", &SystemDatasetResult::by_tool_count));
   }
   if (!report.comparisons.empty()) {
     text +=

@@ -1,5 +1,6 @@
 #include "tables.h"
 
+#include <algorithm>
 #include <iterator>
 #include <map>
 
@@ -34,6 +35,18 @@ Table SummaryTable(const EvalReport& report) {
   return table;
 }
 
+std::vector<std::string> GroupOrder(const EvalReport& report, const std::string& dataset,
+                                    std::vector<GroupMetrics> SystemDatasetResult::*groups) {
+  std::vector<std::string> order;
+  for (const SystemDatasetResult& row : report.results) {
+    if (row.dataset != dataset) continue;
+    for (const GroupMetrics& group : row.*groups) {
+      if (std::find(order.begin(), order.end(), group.group) == order.end()) order.push_back(group.group);
+    }
+  }
+  return order;
+}
+
 Table GroupTable(const EvalReport& report, const std::string& dataset, const std::string& heading,
                  std::vector<GroupMetrics> SystemDatasetResult::*groups) {
   std::vector<const SystemDatasetResult*> rows;
@@ -49,7 +62,8 @@ Table GroupTable(const EvalReport& report, const std::string& dataset, const std
     table.header.push_back(row->system + " exact");
     table.numeric.insert(table.numeric.end(), {true, true});
   }
-  for (const auto& [group, per_system] : by_group) {
+  for (const std::string& group : GroupOrder(report, dataset, groups)) {
+    const auto& per_system = by_group.at(group);
     std::vector<std::string> cells{group, std::to_string(per_system.begin()->second->items)};
     for (const SystemDatasetResult* row : rows) {
       const auto found = per_system.find(row->system);

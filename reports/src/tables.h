@@ -18,7 +18,11 @@ struct Table {
 
 Table DatasetTable(const EvalReport& report);
 Table SummaryTable(const EvalReport& report);
-// Per dataset: a row per group (category or call type), two columns per system.
+// The groups of one dataset in the order the systems' results list them
+// (sorted as BuildEvalReport sorts them, not by name).
+std::vector<std::string> GroupOrder(const EvalReport& report, const std::string& dataset,
+                                    std::vector<GroupMetrics> SystemDatasetResult::*groups);
+// Per dataset: a row per group (category, call type, tool count), two columns per system.
 Table GroupTable(const EvalReport& report, const std::string& dataset, const std::string& heading,
                  std::vector<GroupMetrics> SystemDatasetResult::*groups);
 Table ComparisonTable(const EvalReport& report);

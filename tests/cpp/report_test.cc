@@ -2,6 +2,7 @@
 #include <regex>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "needle/evals/runner.h"
@@ -93,6 +94,56 @@ TEST(EvalReportTest, AggregatesPerSystemCategoryAndCallType) {
   EXPECT_DOUBLE_EQ(c.test.difference, 0.75);
 }
 
+TEST(EvalReportTest, ToolCountBucketsNameTheirRange) {
+  EXPECT_EQ(ToolCountBucket(0), "0 tools");
+  EXPECT_EQ(ToolCountBucket(1), "1 tool");
+  EXPECT_EQ(ToolCountBucket(2), "2-3 tools");
+  EXPECT_EQ(ToolCountBucket(3), "2-3 tools");
+  EXPECT_EQ(ToolCountBucket(4), "4-6 tools");
+  EXPECT_EQ(ToolCountBucket(7), "7-10 tools");
+  EXPECT_EQ(ToolCountBucket(10), "7-10 tools");
+  EXPECT_EQ(ToolCountBucket(11), "11+ tools");
+  EXPECT_EQ(ToolCountBucket(400), "11+ tools");
+}
+
+// A system that calls when offered few tools and abstains when offered many:
+// right on short lists that expect a call and on long ones that expect none.
+// The tool-count groups show it, split by the answer expected and in order of
+// size (not of label: "11+" sorts before "2-3" as text).
+TEST(EvalReportTest, GroupsByToolCountAndExpectedCall) {
+  Dataset dataset;
+  dataset.name = "lengths";
+  std::vector<ItemResult> results;
+  for (int tools : {11, 2, 1, 5, 3, 2, 11}) {
+    EvalItem item = Item(absl::StrCat("n", tools, "-", dataset.items.size()), "kitchen", dataset.items.size() < 5);
+    item.tools.assign(tools, evals::ToolSchema{"ping", "", {}});
+    dataset.items.push_back(item);
+  }
+  for (size_t i = 0; i < dataset.items.size(); ++i) {
+    absl::StatusOr<evals::Prediction> prediction = evals::Prediction{};
+    prediction->text = dataset.items[i].tools.size() <= 3 ? R"([{"name":"ping","arguments":{}}])" : "[]";
+    ItemResult result = evals::ScorePrediction(dataset.items[i], prediction);
+    result.item = static_cast<int>(i);
+    results.push_back(std::move(result));
+  }
+  const EvalReport report = BuildEvalReport({"short-sighted"}, {dataset}, results);
+  std::vector<std::string> labels;
+  std::vector<int> items, right;
+  for (const GroupMetrics& group : report.results.at(0).by_tool_count) {
+    labels.push_back(group.group);
+    items.push_back(group.metrics.items);
+    right.push_back(group.metrics.exact_match.successes);
+  }
+  EXPECT_THAT(labels, testing::ElementsAre("1 tool, call", "2-3 tools, call", "2-3 tools, no call", "4-6 tools, call",
+                                           "11+ tools, call", "11+ tools, no call"));
+  EXPECT_THAT(items, testing::ElementsAre(1, 2, 1, 1, 1, 1));
+  EXPECT_THAT(right, testing::ElementsAre(1, 2, 0, 0, 0, 1));
+  const std::string md = RenderMarkdown(report);
+  EXPECT_THAT(md, HasSubstr("| 2-3 tools, call | 2 | 100.0% | 100.0% |"));
+  EXPECT_LT(md.find("| 4-6 tools, call |"), md.find("| 11+ tools, call |"));
+  EXPECT_EQ(ReportToJson(report)["results"][0]["by_tool_count"]["11+ tools, no call"]["items"], 1);
+}
+
 TEST(EvalReportTest, MarkdownShowsEveryTable) {
   const Fixture f;
   const std::string md = RenderMarkdown(f.report);
@@ -137,7 +188,7 @@ TEST(EvalReportTest, HtmlIsSelfContainedWithCharts) {
   EXPECT_EQ(html.find("src="), std::string::npos);  // nothing loaded from elsewhere
   const std::regex chart("<svg class=\"chart ");
   const auto charts = std::distance(std::sregex_iterator(html.begin(), html.end(), chart), std::sregex_iterator());
-  EXPECT_EQ(charts, 3);  // accuracy vs latency, per category, per call type
+  EXPECT_EQ(charts, 4);  // accuracy vs latency, per category, per call type, per number of tools
   // One bar per system and category.
   EXPECT_THAT(html, HasSubstr(R"(data-series="good" data-category="kitchen" data-value="1.0000")"));
   EXPECT_THAT(html, HasSubstr(R"(data-series="bad" data-category="kitchen" data-value="0.0000")"));

@@ -87,8 +87,9 @@ def test_html_report_renders_its_charts_in_chromium(bfcl_run, tmp_path):
 
     dom = subprocess.run(flags + ["--dump-dom", page], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr
-    # The browser parsed the inline SVG: four charts per dataset pair and one scatter.
-    assert dom.stdout.count('<svg class="chart bar-chart"') == 6
+    # The browser parsed the inline SVG: per dataset a chart per category, call type and
+    # number of tools offered; and one scatter.
+    assert dom.stdout.count('<svg class="chart bar-chart"') == 9
     assert dom.stdout.count('<svg class="chart scatter-chart"') == 1
     assert dom.stdout.count('<circle class="point"') == 6
 

@@ -1,6 +1,7 @@
 // An eval run condensed into what a report shows: per system and dataset the
-// metrics overall, per category and per call type, latency percentiles, and
-// paired comparisons between systems. Rendered as Markdown, JSON and HTML.
+// metrics overall, per category, per call type and per number of tools offered,
+// latency percentiles, and paired comparisons between systems. Rendered as
+// Markdown, JSON and HTML.
 #ifndef NEEDLE_REPORTS_EVAL_REPORT_H_
 #define NEEDLE_REPORTS_EVAL_REPORT_H_
 
@@ -24,7 +25,7 @@ struct Latency {
 };
 
 struct GroupMetrics {
-  std::string group;  // a category or call type
+  std::string group;  // a category, a call type or a tool-count bucket
   evals::Metrics metrics;
 };
 
@@ -34,6 +35,9 @@ struct SystemDatasetResult {
   evals::Metrics overall;
   std::vector<GroupMetrics> by_category;
   std::vector<GroupMetrics> by_call_type;
+  // By how many tools the prompt offers (ToolCountBucket) and whether the item
+  // expects a call: "4-6 tools, call", "4-6 tools, no call", ..., fewest first.
+  std::vector<GroupMetrics> by_tool_count;
   Latency latency;
 };
 
@@ -61,6 +65,13 @@ struct EvalReport {
   std::vector<SystemDatasetResult> results;  // system-major
   std::vector<Comparison> comparisons;       // every pair of systems, per dataset
 };
+
+// The bucket of a prompt offering `tools` tools: "0 tools", "1 tool", "2-3 tools",
+// "4-6 tools", "7-10 tools" or "11+ tools". A model that decides whether to
+// call by the length of the tool list rather than by its content shows it in
+// these buckets, split by whether a call is expected (in the total, its wrong
+// calls on short lists and wrong abstentions on long ones can cancel out).
+std::string ToolCountBucket(size_t tools);
 
 EvalReport BuildEvalReport(const std::vector<std::string>& systems, const std::vector<evals::Dataset>& datasets,
                            const std::vector<evals::ItemResult>& results);
