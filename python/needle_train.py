@@ -137,6 +137,8 @@ def thin_distractors(record, rng):
 
     Shorter prompts train faster and let a small model learn to read the query and copy its
     values before it has to find them among ten tool schemas; the test split stays untouched.
+    Only records that expect a call are thinned, so long tool lists go with "no call" more often
+    than short ones: the stage-7 default model learnt to decide by length (models/default/README.md).
     """
     answer_names = {call["name"] for call in record["answers"]}
     others = [tool for tool in record["tools"] if tool["name"] not in answer_names]
@@ -574,7 +576,8 @@ def main(argv=None):
     parser.add_argument("--init", help="start from this needle checkpoint instead of random weights")
     parser.add_argument("--distractor-drop", type=float, default=0.0,
                         help="fraction of single/multi/indirect/disfluent train records that keep only a "
-                             "random subset of their distractor tools")
+                             "random subset of their distractor tools (beware: it makes a long tool list "
+                             "a cue for answering no call)")
     parser.add_argument("--oversample", action="append", metavar="CALL_TYPE=N",
                         help="repeat train records of this call type N times (repeatable)")
     parser.add_argument("--evals", type=int, default=5, help="dev evaluations during the run")
