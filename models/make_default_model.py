@@ -145,9 +145,8 @@ def score_tables(report_path):
                 continue  # a report from before needle-eval grouped by tool count
             lines.append(f"| {title} | items | exact match | call F1 |")
             lines.append("|---|---:|---:|---:|")
-            groups = result[key].items()
-            # Tool-count buckets come in order of size; names sort as text.
-            for name, cell in (groups if key == "by_tool_count" else sorted(groups)):
+            # In the report's order: categories and call types by name, tool counts by size.
+            for name, cell in result[key].items():
                 lines.append(f"| {name} | {cell['items']} | {percent(cell['exact_match']['value'])} | "
                              f"{cell['call']['f1']:.3f} |")
             lines.append("")
@@ -159,19 +158,17 @@ def status_note(report_path):
     if not os.path.exists(report_path):
         return "Not yet scored on the test split."
     with open(report_path, encoding="utf-8") as f:
-        overall = json.load(f)["results"][0]["overall"]
-    exact = overall["exact_match"]["value"]
+        result = json.load(f)["results"][0]
+    exact = result["overall"]["exact_match"]["value"]
     if exact >= 0.9:
         return f"It reaches {percent(exact)} exact match on the held-out test split."
     return (f"**Undertrained**: {percent(exact)} exact match on the held-out test split, far below the 90% "
             "this project aims for. Its loss was still falling when the schedule ended. "
-            + length_note(report_path) + copy_note(*uncopied_values(report_path)))
+            + length_note(result.get("by_tool_count", {})) + copy_note(*uncopied_values(report_path)))
 
 
-def length_note(report_path):
-    """The shortcut the tool-count groups show, in figures, when the report has them."""
-    with open(report_path, encoding="utf-8") as f:
-        groups = json.load(f)["results"][0].get("by_tool_count", {})
+def length_note(groups):
+    """The shortcut a report's tool-count groups show, in figures, when it has them."""
     cells = [groups.get(name) for name in ("1 tool, call", "1 tool, no call", "7-10 tools, call",
                                            "7-10 tools, no call")]
     if any(cell is None for cell in cells):
