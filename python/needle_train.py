@@ -127,24 +127,82 @@ class Example:
 
 
 # Call types whose answer names every tool that matters: the others are distractors. For
-# none and near_miss the distractors are the point of the example, so they stay whole.
+# none and near_miss the distractors are the point of the example, so by default they stay whole.
 THINNABLE_CALL_TYPES = ("single", "multi", "indirect", "disfluent")
 CALL_TYPES = THINNABLE_CALL_TYPES + ("none", "near_miss", "no_tools")
+# Records with one call whose tool, when removed, leaves a record that expects no call.
+ONE_CALL_TYPES = ("single", "indirect", "disfluent")
 
 
-def thin_distractors(record, rng):
-    """A copy of record keeping its answer tools and a random subset of the other tools.
+def thin_distractors(record, rng, keep=None):
+    """A copy of record keeping the tools named in `keep` (default: its answer tools) and a random
+    subset of the other tools, in their order.
 
     Shorter prompts train faster and let a small model learn to read the query and copy its
     values before it has to find them among ten tool schemas; the test split stays untouched.
-    Only records that expect a call are thinned, so long tool lists go with "no call" more often
-    than short ones: the stage-7 default model learnt to decide by length (models/default/README.md).
+    Thinning only the records that expect a call makes long tool lists go with "no call" more
+    often than short ones: the stage-7 default model learnt to decide by length
+    (models/default/README.md). `--thin-negatives` thins none and near_miss records as well.
     """
-    answer_names = {call["name"] for call in record["answers"]}
-    others = [tool for tool in record["tools"] if tool["name"] not in answer_names]
+    keep = {call["name"] for call in record["answers"]} if keep is None else set(keep)
+    others = [tool for tool in record["tools"] if tool["name"] not in keep]
     kept = set(id(tool) for tool in rng.sample(others, rng.randint(0, len(others))))
-    tools = [tool for tool in record["tools"] if tool["name"] in answer_names or id(tool) in kept]
+    tools = [tool for tool in record["tools"] if tool["name"] in keep or id(tool) in kept]
     return dict(record, tools=tools)
+
+
+def load_catalog_tools():
+    """{tool name: needlegen ToolPlan} for the dataset catalog (its category and near-miss tools)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "datasets"))
+    from needlegen import generate as needlegen
+    categories, _ = needlegen.load_catalog()
+    return {plan.name: plan for category in categories for plan in category.tools}, needlegen.related
+
+
+def near_miss_decoys(record, catalog):
+    """Names of the record's tools that may be its near-miss decoy.
+
+    The generator puts one tool related to the request's tool (same category, or a declared near
+    miss) among distractors unrelated to it, but the record does not say which tool the request is
+    for. Each tool of the record's category is a hypothesis; one that is related to exactly one
+    listed tool fits how the record was built, and the union of those tools is kept (every related
+    tool if no hypothesis fits, which keeps more than needed rather than losing the decoy).
+    """
+    by_name, related = catalog
+    listed = [by_name[tool["name"]] for tool in record["tools"] if tool["name"] in by_name]
+    hypotheses = [{t.name for t in listed if related(p, t)} for p in by_name.values()
+                  if p.category == record["category"]]
+    fitting = [names for names in hypotheses if len(names) == 1]
+    return set().union(*(fitting or hypotheses))
+
+
+def without_answer_tools(record):
+    """The record with its answer tools removed, so that no listed tool fits: a no-call twin that
+    differs from the call only in that tool, which makes the model check that the request's tool is
+    there rather than guess from the rest of the prompt."""
+    names = {call["name"] for call in record["answers"]}
+    return dict(record, id=record["id"] + "-without", call_type="none", answers=[],
+                tools=[tool for tool in record["tools"] if tool["name"] not in names])
+
+
+def training_records(records, rng, distractor_drop=0.0, thin_negatives=None, without_answer=0.0):
+    """The records a run trains on, after distractor thinning and no-call twins.
+
+    `thin_negatives` is the catalog (load_catalog_tools) when none and near_miss records are thinned
+    too; near_miss records keep their decoy. `without_answer` is the share of one-call records
+    that are followed by their without_answer_tools twin (thinned like the record before it).
+    """
+    thinnable = THINNABLE_CALL_TYPES + (("none", "near_miss") if thin_negatives else ())
+    out = []
+    for record in records:
+        if distractor_drop and record["call_type"] in thinnable and rng.random() < distractor_drop:
+            keep = near_miss_decoys(record, thin_negatives) if record["call_type"] == "near_miss" else \
+                (set() if record["call_type"] == "none" else None)
+            record = thin_distractors(record, rng, keep)
+        out.append(record)
+        if without_answer and record["call_type"] in ONE_CALL_TYPES and rng.random() < without_answer:
+            out.append(without_answer_tools(record))
+    return out
 
 
 def oversample(records, factors):
@@ -169,11 +227,9 @@ def parse_oversample(items):
     return factors
 
 
-def make_examples(sp, records, name_value_weight=1.0, distractor_drop=0.0, rng=None):
+def make_examples(sp, records, name_value_weight=1.0):
     examples = []
     for record in records:
-        if distractor_drop and record["call_type"] in THINNABLE_CALL_TYPES and rng.random() < distractor_drop:
-            record = thin_distractors(record, rng)
         enc = nt.encode_prompt(sp, record["query"], record["tools"])
         dec_in, target = nt.decoder_pair(sp, record["answers"])
         weights = target_weights(sp, record["answers"], target, name_value_weight)
@@ -410,8 +466,10 @@ def train(args, config):
         raise SystemExit(f"tokenizer has {sp.get_piece_size()} pieces, config vocab_size {config['vocab_size']}")
     train_records = oversample(read_jsonl(args.train, args.train_limit), parse_oversample(args.oversample))
     dev_records = read_jsonl(args.dev) if args.dev else []
-    train_examples = make_examples(sp, train_records, args.name_value_weight, args.distractor_drop,
-                                   random.Random(args.seed + 2))
+    catalog = load_catalog_tools() if args.thin_negatives else None
+    train_records = training_records(train_records, random.Random(args.seed + 2), args.distractor_drop, catalog,
+                                     args.without_answer)
+    train_examples = make_examples(sp, train_records, args.name_value_weight)
     dev_rng = random.Random(args.seed + 1)
     dev_examples = make_examples(sp, dev_records)
     dev_rng.shuffle(dev_examples)
@@ -577,7 +635,13 @@ def main(argv=None):
     parser.add_argument("--distractor-drop", type=float, default=0.0,
                         help="fraction of single/multi/indirect/disfluent train records that keep only a "
                              "random subset of their distractor tools (beware: it makes a long tool list "
-                             "a cue for answering no call)")
+                             "a cue for answering no call unless --thin-negatives)")
+    parser.add_argument("--thin-negatives", action="store_true",
+                        help="--distractor-drop thins none and near_miss records too (near_miss keeps its "
+                             "decoy, found in the dataset catalog), so that length says nothing about the answer")
+    parser.add_argument("--without-answer", type=float, default=0.0,
+                        help="share of single/indirect/disfluent records followed by a twin without the "
+                             "answer tool that expects no call")
     parser.add_argument("--oversample", action="append", metavar="CALL_TYPE=N",
                         help="repeat train records of this call type N times (repeatable)")
     parser.add_argument("--evals", type=int, default=5, help="dev evaluations during the run")

@@ -181,7 +181,7 @@ def test_thin_distractors_keeps_answer_tools_and_the_record_otherwise():
     assert len(record["tools"]) == 10  # the input record is not changed
 
 
-def test_distractor_drop_spares_none_and_near_miss_records(sp):
+def test_distractor_drop_spares_none_and_near_miss_records_by_default():
     import random
 
     records = []
@@ -191,12 +191,82 @@ def test_distractor_drop_spares_none_and_near_miss_records(sp):
                                           for i in range(6)],
                         "answers": [] if call_type in ("none", "no_tools") else
                         [{"name": "set_timer", "arguments": {"duration_minutes": 5}}]})
-    full = tr.make_examples(sp, records)
-    thinned = tr.make_examples(sp, records, distractor_drop=1.0, rng=random.Random(3))
-    lengths = {e.record["id"]: (len(f.enc), len(e.enc)) for f, e in zip(full, thinned)}
-    assert lengths["none"][0] == lengths["none"][1] and lengths["near_miss"][0] == lengths["near_miss"][1]
-    assert lengths["no_tools"][0] == lengths["no_tools"][1]
-    assert all(e.target == f.target for f, e in zip(full, thinned))  # answers never change
+    thinned = tr.training_records(records, random.Random(3), distractor_drop=1.0)
+    assert [r["id"] for r in thinned] == [r["id"] for r in records]
+    for before, after in zip(records, thinned):
+        assert after["answers"] == before["answers"]  # answers never change
+        if before["call_type"] in ("none", "near_miss", "no_tools"):
+            assert after is before
+    assert sum(len(after["tools"]) for after in thinned) < sum(len(before["tools"]) for before in records)
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return tr.load_catalog_tools()
+
+
+def test_near_miss_decoys_finds_the_tool_related_to_the_request(catalog):
+    by_name, related = catalog
+    # A request for `plan` offered its declared near miss among tools unrelated to it, as the
+    # generator builds a near_miss record.
+    plan = next(p for p in by_name.values() if p.near_miss and p.near_miss[0].category != p.category)
+    decoy = plan.near_miss[0]
+    unrelated = [t for t in by_name.values() if not related(plan, t)][:5]
+    tools = [{"name": t.name, "description": "", "parameters": {}} for t in unrelated[:2] + [decoy] + unrelated[2:]]
+    record = {"id": "r", "category": plan.category, "call_type": "near_miss", "query": "q", "tools": tools,
+              "answers": []}
+    assert tr.near_miss_decoys(record, catalog) == {decoy.name}
+
+
+def test_near_miss_decoys_of_the_dev_split_are_one_listed_tool(repo_root, catalog):
+    with open(os.path.join(repo_root, "datasets", "needle15", "dev.jsonl"), encoding="utf-8") as f:
+        records = [json.loads(line) for line in f]
+    sizes = []
+    for record in records:
+        if record["call_type"] == "near_miss":
+            decoys = tr.near_miss_decoys(record, catalog)
+            assert decoys <= {tool["name"] for tool in record["tools"]}, record["id"]
+            sizes.append(len(decoys))
+    assert sizes and min(sizes) >= 1
+    assert sizes.count(1) >= 0.95 * len(sizes)
+
+
+def no_call_share_by_length(records):
+    short = [not r["answers"] for r in records if 1 <= len(r["tools"]) <= 3]
+    long = [not r["answers"] for r in records if len(r["tools"]) >= 7]
+    return sum(short) / len(short), sum(long) / len(long)
+
+
+def test_thin_negatives_takes_the_length_cue_away(repo_root, catalog):
+    import random
+
+    with open(os.path.join(repo_root, "datasets", "needle15", "dev.jsonl"), encoding="utf-8") as f:
+        records = [json.loads(line) for line in f if '"call_type":"no_tools"' not in line]
+    short, long = no_call_share_by_length(tr.training_records(records, random.Random(0), distractor_drop=0.6))
+    assert long > 1.5 * short  # the cue the stage-7 model learnt (about twice as many no-calls)
+    balanced = tr.training_records(records, random.Random(0), distractor_drop=0.6, thin_negatives=catalog)
+    short, long = no_call_share_by_length(balanced)
+    assert abs(long - short) < 0.05
+    for before, after in zip((r for r in records if r["call_type"] == "near_miss"),
+                             (r for r in balanced if r["call_type"] == "near_miss")):
+        assert tr.near_miss_decoys(before, catalog) <= {tool["name"] for tool in after["tools"]}
+
+
+def test_without_answer_follows_one_call_records_with_a_no_call_twin():
+    import random
+
+    extra = [{"name": f"extra_{i}", "description": "x", "parameters": {}} for i in range(4)]
+    call = {"name": "set_timer", "arguments": {"duration_minutes": 5}}
+    records = [{"id": call_type, "category": "c", "call_type": call_type, "query": "set a timer",
+                "tools": TOOLS + extra, "answers": [call, {"name": "sendMessage", "arguments": {}}]
+                if call_type == "multi" else [call]} for call_type in ("single", "multi", "indirect", "disfluent")]
+    out = tr.training_records(records, random.Random(0), without_answer=1.0)
+    assert [r["id"] for r in out] == ["single", "single-without", "multi", "indirect", "indirect-without",
+                                      "disfluent", "disfluent-without"]
+    twin = out[1]
+    assert twin["answers"] == [] and twin["call_type"] == "none" and twin["query"] == records[0]["query"]
+    assert [t["name"] for t in twin["tools"]] == [t["name"] for t in TOOLS + extra if t["name"] != "set_timer"]
+    assert records[0]["answers"] == [call]  # the input record is not changed
 
 
 def test_oversample_repeats_records_of_the_named_call_types():
