@@ -139,7 +139,9 @@ void BM_DecodeWeights(benchmark::State& state, Isa isa, WeightType type, int thr
 
 // The encoder's self-attention at the 26M model's shape (8 heads, 4 KV heads,
 // head_dim 64) over t tokens: with the projections in int8 it is half of a
-// long prefill's multiply-adds, all in fp32. Counter: GFLOP/s of QK^T and PV.
+// long prefill's multiply-adds. K/V in fp32, or in int8 as w8a8 and w4a8 keep
+// them. Counter: GFLOP/s (GOP/s) of QK^T and PV.
+template <typename T>
 void BM_Attention(benchmark::State& state, Isa isa, int t, int threads) {
   if (!ForceIsa(isa).ok()) {
     state.SkipWithError("instruction set not available");
@@ -149,12 +151,27 @@ void BM_Attention(benchmark::State& state, Isa isa, int t, int threads) {
   const std::vector<float> q = RandomValues(static_cast<size_t>(t) * kHeads * kHeadDim);
   const std::vector<float> k = RandomValues(static_cast<size_t>(t) * kKvHeads * kHeadDim);
   const std::vector<float> v = RandomValues(k.size());
-  std::vector<float> key_t(static_cast<size_t>(kKvHeads) * kHeadDim * KeyStride(t)), out(q.size());
-  TransposeKeys(k.data(), 0, t, kKvHeads, kHeadDim, key_t.data(), KeyStride(t));
+  const int stride = KeyStride(t);
+  std::vector<T> key_t(static_cast<size_t>(kKvHeads) * kHeadDim * stride);
+  std::vector<float> out(q.size());
+  std::vector<int8_t> v_int8(v.size());
+  std::vector<float> key_scales(static_cast<size_t>(kKvHeads) * stride), v_scales(key_scales.size());
+  if constexpr (std::is_same_v<T, int8_t>) {
+    QuantizeKeys(k.data(), 0, t, kKvHeads, kHeadDim, key_t.data(), key_scales.data(), stride);
+    QuantizeValues(v.data(), t, kKvHeads, kHeadDim, v_int8.data(), v_scales.data(), stride);
+  } else {
+    TransposeKeys(k.data(), 0, t, kKvHeads, kHeadDim, key_t.data(), stride);
+  }
   std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
   for (auto _ : state) {
-    Attention(q.data(), t, {key_t.data(), KeyStride(t)}, v.data(), t, kHeads, kKvHeads, kHeadDim, 0.125f, nullptr,
-              out.data(), pool.get());
+    if constexpr (std::is_same_v<T, int8_t>) {
+      Attention(q.data(), t, KeysInt8{key_t.data(), key_scales.data(), stride},
+                ValuesInt8{v_int8.data(), v_scales.data()}, t, kHeads, kKvHeads, kHeadDim, 0.125f, nullptr, out.data(),
+                pool.get());
+    } else {
+      Attention(q.data(), t, KeysT{key_t.data(), stride}, v.data(), t, kHeads, kKvHeads, kHeadDim, 0.125f, nullptr,
+                out.data(), pool.get());
+    }
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
@@ -272,7 +289,10 @@ void RegisterAll() {
     if (!IsaSupported(isa)) continue;
     for (int threads : {1, 2}) {
       const std::string name = StrCat("Attention/", IsaName(isa), "/t:1024/threads:", threads);
-      benchmark::RegisterBenchmark(name.c_str(), BM_Attention, isa, 1024, threads)
+      benchmark::RegisterBenchmark(name.c_str(), BM_Attention<float>, isa, 1024, threads)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+      benchmark::RegisterBenchmark((name + "/int8").c_str(), BM_Attention<int8_t>, isa, 1024, threads)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
       for (int layer_count : {1, 8}) {

@@ -261,6 +261,14 @@ struct QuantizedQueries {
       dequantised[row][i] = q[row][i] * scale[row];
     }
   }
+
+  void CopyRow(int from, int to, int hd) {
+    std::copy(q[from], q[from] + hd, q[to]);
+    std::copy(dequantised[from], dequantised[from] + hd, dequantised[to]);
+    std::copy(wide[from], wide[from] + hd, wide[to]);
+    scale[to] = scale[from];
+    sum[to] = sum[from];
+  }
 };
 
 // A row's int32 dot products with keys stored as q + 128 (an intrinsic vector of
@@ -278,12 +286,14 @@ __attribute__((always_inline)) inline void IntegerScores(const V& acc, const Qua
 
 #if defined(__x86_64__)
 // ScoreKeys for a whole int8 tile (W = 16) with VPDPBUSD: 4 dims of 16 keys per
-// instruction, exact in int32; the scale is the query row's (the keys' are applied by the caller).
+// instruction, exact in int32, for query rows first .. first + R - 1; the scale is
+// the query row's (the keys' are applied by the caller).
 // Called, not inlined: GCC inlines a target-specific function only into one
 // with the same target, and the kernels above it are target-neutral templates.
 template <int R>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void ScoreKeysVnni(
-    const int8_t* tile, int hd, const QuantizedQueries& queries, typename Vectors<16>::F (&s)[R][kKeyTile / 16]) {
+    const int8_t* tile, int hd, const QuantizedQueries& queries, int first,
+    typename Vectors<16>::F (&s)[R][kKeyTile / 16]) {
   constexpr int kNV = kKeyTile / 16;
   __m512i acc[R][kNV];
   for (int r = 0; r < R; ++r) {
@@ -294,13 +304,13 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void ScoreKeysVnni(
     for (int v = 0; v < kNV; ++v) k[v] = _mm512_loadu_si512(tile + Int8KeyPosition(v * 16, g));
     for (int r = 0; r < R; ++r) {
       int32_t quad;
-      std::memcpy(&quad, queries.q[r] + g, sizeof(quad));
+      std::memcpy(&quad, queries.q[first + r] + g, sizeof(quad));
       const __m512i q = _mm512_set1_epi32(quad);
       for (int v = 0; v < kNV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], k[v], q);
     }
   }
   for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < kNV; ++v) IntegerScores<16>(acc[r][v], queries, r, s[r][v]);
+    for (int v = 0; v < kNV; ++v) IntegerScores<16>(acc[r][v], queries, first + r, s[r][v]);
   }
 }
 
@@ -448,9 +458,11 @@ __attribute__((always_inline)) inline void AccumulateAllValues(const T* values, 
 // L1; with the rows outermost, K and V were streamed from L2 once per group,
 // and that bandwidth, not arithmetic, bounded long prefills. `rows` is a
 // multiple of kRows (callers repeat a row to fill the last group); only
-// `used_rows` are written.
-template <int W, typename T>
+// `used_rows` are written. With integer scores (AVX-512 VNNI), `queries` holds
+// the rows quantised, in the order of q_rows.
+template <int W, typename T, bool kIntegerScores>
 __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int kv_head, const float* const* q_rows,
+                                                      [[maybe_unused]] const QuantizedQueries* queries,
                                                       float* const* out_rows, int rows, int used_rows) {
   using F = typename Vectors<W>::F;
   // Keys go a whole tile at a time: the per-block softmax work (maxima, rescaling)
@@ -484,10 +496,19 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
         value_scale[c] = Load<W>(value_scales + kb + c * W);
       }
     }
+    const T* tile = key_t + static_cast<size_t>(kb / kKeyTile) * hd * kKeyTile;
     for (int g = 0; g < rows; g += kRows) {
       F s[kRows][kKeyVectors];
-      ScoreKeys<W, kRows, kKeyVectors, T>(key_t + static_cast<size_t>(kb / kKeyTile) * hd * kKeyTile, hd, q_rows + g,
-                                          s);
+#if defined(__x86_64__)
+      // Only VNNI: on AVX2, six rows of VPMADDWD accumulators spill (see ScoreKeysAvx2), and fp32
+      // FMAs on the dequantised rows are as fast.
+      if constexpr (kIntegerScores && W == 16) {
+        ScoreKeysVnni<kRows>(tile, hd, *queries, g, s);
+      } else
+#endif
+      {
+        ScoreKeys<W, kRows, kKeyVectors, T>(tile, hd, q_rows + g, s);
+      }
       // Every row of the group, used or not, so the value pass below never reads unset probabilities.
       // Each step is a loop over the rows with no branch, so the rows' dependency chains
       // (max, then exp) interleave.
@@ -565,7 +586,7 @@ __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv
       F s[R][kTileVectors];
 #if defined(__x86_64__)
       if constexpr (kIntegerScores && W == 16) {
-        ScoreKeysVnni<R>(tile, hd, *queries, s);
+        ScoreKeysVnni<R>(tile, hd, *queries, 0, s);
       } else if constexpr (kIntegerScores && W == 8) {
         ScoreKeysAvx2<R>(tile, hd, *queries, s);
       } else
@@ -618,12 +639,15 @@ __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv
 // so the group loop needs no row bound. (A function, not a lambda: a lambda
 // would not inherit the caller's target attribute and would compile to
 // baseline x86-64 code.)
-template <int W, typename T>
+template <int W, typename T, bool kIntegerScores>
 __attribute__((always_inline)) inline void Sweep(const Problem<T>& p, int kv_head, const float** q_rows,
-                                                 float* const* out_rows, int rows) {
+                                                 QuantizedQueries* queries, float* const* out_rows, int rows) {
   const int padded = (rows + kRows - 1) / kRows * kRows;
-  for (int r = rows; r < padded; ++r) q_rows[r] = q_rows[0];
-  AttendRows<W, T>(p, kv_head, q_rows, out_rows, padded, rows);
+  for (int r = rows; r < padded; ++r) {
+    q_rows[r] = q_rows[0];
+    if constexpr (kScaled<T>) queries->CopyRow(0, r, p.head_dim);
+  }
+  AttendRows<W, T, kIntegerScores>(p, kv_head, q_rows, queries, out_rows, padded, rows);
 }
 
 // One task: query positions [q_begin, q_end) of every query head of `kv_head`.
@@ -647,13 +671,13 @@ __attribute__((always_inline)) inline void AttendTask(const Problem<T>& p, int k
       }
       out_rows[rows] = p.out + static_cast<size_t>(t) * q_stride + head * hd;
       if (++rows == kSweepRows) {
-        Sweep<W, T>(p, kv_head, q_rows, out_rows, rows);
+        Sweep<W, T, kIntegerScores>(p, kv_head, q_rows, quantized, out_rows, rows);
         rows = 0;
       }
     }
   }
   if ((q_end - q_begin) * group > kFewRows) {
-    if (rows > 0) Sweep<W, T>(p, kv_head, q_rows, out_rows, rows);
+    if (rows > 0) Sweep<W, T, kIntegerScores>(p, kv_head, q_rows, quantized, out_rows, rows);
     return;
   }
   // The whole task is a few rows (decode): all of them were collected above.
@@ -829,6 +853,8 @@ float QuantizeInt8(const float* x, int n, int8_t* q) {
   }
   return scale;
 }
+
+bool Int8PrefillAttentionPays() { return ActiveIsa() == Isa::kAvx512; }  // which implies VNNI
 
 void ToBf16(const float* src, size_t count, uint16_t* dst) {
   for (size_t i = 0; i < count; ++i) dst[i] = RoundToBf16Bits(src[i]);

@@ -69,14 +69,19 @@ inline constexpr float kMaskedKeyBias = -1e30f;
 void Attention(const float* q, int tq, KeysT keys, const float* v, int tk, int heads, int kv_heads, int head_dim,
                float scale, const float* key_bias, float* out, ThreadPool* pool);
 // The same with keys and values (v: tk x kv_heads*head_dim) in bf16; queries and arithmetic stay fp32.
-void Attention(const float* q, int tq, KeysBf16 keys, const uint16_t* v, int tk, int heads, int kv_heads,
-               int head_dim, float scale, const float* key_bias, float* out, ThreadPool* pool);
+void Attention(const float* q, int tq, KeysBf16 keys, const uint16_t* v, int tk, int heads, int kv_heads, int head_dim,
+               float scale, const float* key_bias, float* out, ThreadPool* pool);
 
 // int8 keys and values: each query row (per head) is quantised as well (QuantizeInt8), so that on
 // AVX-512 VNNI a score is an exact integer dot product; every instruction set gives the reference's
 // numbers on the dequantised q, K and V, to fp32 rounding.
 void Attention(const float* q, int tq, KeysInt8 keys, ValuesInt8 v, int tk, int heads, int kv_heads, int head_dim,
                float scale, const float* key_bias, float* out, ThreadPool* pool);
+
+// Whether prefill-sized attention (many query rows) with int8 K/V outruns fp32 K/V on the active
+// instruction set: only AVX-512 VNNI scores int8 keys with integer dot products there; elsewhere the
+// int8 path converts K and V to fp32 on the fly and is slower.
+bool Int8PrefillAttentionPays();
 
 // Writes rows [first, first + count) of k (row-major, kv_heads*head_dim wide) into the tiled layout.
 void TransposeKeys(const float* k, int first, int count, int kv_heads, int head_dim, float* key_t, int stride);
