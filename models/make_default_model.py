@@ -337,10 +337,11 @@ drop thinned the none and near_miss records too (`--thin-negatives`; a near_miss
 decoy), and a quarter of the single, indirect and disfluent records were followed by a twin
 without the answer tool that expects no call (`--without-answer 0.25`): the same query with and
 without the tool it names. So 27-32% of its records expect no call at every length from 1 to 9
-tools (20% at 10, as a twin is one tool shorter than its record). It too lost the length cue (calls 26.4% right with 1 tool, 16.9% with 7-10; no-calls 4.8%
-and 14.9%) and called best of all runs on single items, but abstained on only 9% of none and
-near_miss items after half a pass over its 46,318 records: at this size and budget the model still
-answers the request without checking the list.
+tools (20% at 10, as a twin is one tool shorter than its record). It too lost the length cue
+(calls 26.4% right with 1 tool, 16.9% with 7-10; no-calls 4.8% and 14.9%) and called best of all
+runs on single items, but abstained on only 9% of none and near_miss items after half a pass over
+its 46,318 records: at this size and budget the model still answers the request without checking
+the list.
 
 ## Scores
 
