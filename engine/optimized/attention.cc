@@ -838,8 +838,17 @@ void QuantizeValues(const float* v, int count, int kv_heads, int head_dim, int8_
 }
 
 float QuantizeInt8(const float* x, int n, int8_t* q) {
+  // Eight running maxima: one would chain every MAXSS on the last (GCC does not reorder a float max
+  // reduction), and this loop, run for every query, key and value row, took 6% of a w8a8 prefill.
+  constexpr int kLanes = 8;
+  float lane_max[kLanes] = {};
+  int i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) lane_max[l] = std::max(lane_max[l], std::fabs(x[i + l]));
+  }
+  for (; i < n; ++i) lane_max[0] = std::max(lane_max[0], std::fabs(x[i]));
   float max_abs = 0.0f;
-  for (int i = 0; i < n; ++i) max_abs = std::max(max_abs, std::fabs(x[i]));
+  for (float m : lane_max) max_abs = std::max(max_abs, m);
   if (max_abs == 0.0f) {
     std::fill(q, q + n, 0);
     return 0.0f;
