@@ -21,6 +21,7 @@ lengths and exits.
 """
 
 import argparse
+import collections
 import ctypes
 import json
 import math
@@ -151,12 +152,17 @@ def thin_distractors(record, rng, keep=None):
     return dict(record, tools=tools)
 
 
+# The dataset catalog's tools (needlegen ToolPlans: category, near-miss tools) by name and by
+# category, and needlegen's test of whether one tool might answer the other's request.
+Catalog = collections.namedtuple("Catalog", "by_name by_category related")
+
+
 def load_catalog_tools():
-    """{tool name: needlegen ToolPlan} for the dataset catalog (its category and near-miss tools)."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "datasets"))
     from needlegen import generate as needlegen
     categories, _ = needlegen.load_catalog()
-    return {plan.name: plan for category in categories for plan in category.tools}, needlegen.related
+    return Catalog({plan.name: plan for category in categories for plan in category.tools},
+                   {category.name: category.tools for category in categories}, needlegen.related)
 
 
 def near_miss_decoys(record, catalog):
@@ -168,10 +174,9 @@ def near_miss_decoys(record, catalog):
     listed tool fits how the record was built, and the union of those tools is kept (every related
     tool if no hypothesis fits, which keeps more than needed rather than losing the decoy).
     """
-    by_name, related = catalog
-    listed = [by_name[tool["name"]] for tool in record["tools"] if tool["name"] in by_name]
-    hypotheses = [{t.name for t in listed if related(p, t)} for p in by_name.values()
-                  if p.category == record["category"]]
+    listed = [catalog.by_name[tool["name"]] for tool in record["tools"] if tool["name"] in catalog.by_name]
+    hypotheses = [{t.name for t in listed if catalog.related(p, t)}
+                  for p in catalog.by_category.get(record["category"], ())]
     fitting = [names for names in hypotheses if len(names) == 1]
     return set().union(*(fitting or hypotheses))
 
@@ -185,6 +190,13 @@ def without_answer_tools(record):
                 tools=[tool for tool in record["tools"] if tool["name"] not in names])
 
 
+def kept_tools(record, catalog):
+    """The tools thinning must keep: the answer's, a near_miss record's decoy, none of a none record's."""
+    if record["call_type"] == "near_miss":
+        return near_miss_decoys(record, catalog)
+    return {call["name"] for call in record["answers"]}
+
+
 def training_records(records, rng, distractor_drop=0.0, thin_negatives=None, without_answer=0.0):
     """The records a run trains on, after distractor thinning and no-call twins.
 
@@ -196,9 +208,7 @@ def training_records(records, rng, distractor_drop=0.0, thin_negatives=None, wit
     out = []
     for record in records:
         if distractor_drop and record["call_type"] in thinnable and rng.random() < distractor_drop:
-            keep = near_miss_decoys(record, thin_negatives) if record["call_type"] == "near_miss" else \
-                (set() if record["call_type"] == "none" else None)
-            record = thin_distractors(record, rng, keep)
+            record = thin_distractors(record, rng, kept_tools(record, thin_negatives))
         out.append(record)
         if without_answer and record["call_type"] in ONE_CALL_TYPES and rng.random() < without_answer:
             out.append(without_answer_tools(record))

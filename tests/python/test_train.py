@@ -206,7 +206,7 @@ def catalog():
 
 
 def test_near_miss_decoys_finds_the_tool_related_to_the_request(catalog):
-    by_name, related = catalog
+    by_name, related = catalog.by_name, catalog.related
     # A request for `plan` offered its declared near miss among tools unrelated to it, as the
     # generator builds a near_miss record.
     plan = next(p for p in by_name.values() if p.near_miss and p.near_miss[0].category != p.category)
@@ -218,11 +218,15 @@ def test_near_miss_decoys_finds_the_tool_related_to_the_request(catalog):
     assert tr.near_miss_decoys(record, catalog) == {decoy.name}
 
 
-def test_near_miss_decoys_of_the_dev_split_are_one_listed_tool(repo_root, catalog):
+@pytest.fixture(scope="module")
+def dev_records(repo_root):
     with open(os.path.join(repo_root, "datasets", "needle15", "dev.jsonl"), encoding="utf-8") as f:
-        records = [json.loads(line) for line in f]
+        return [json.loads(line) for line in f]
+
+
+def test_near_miss_decoys_of_the_dev_split_are_one_listed_tool(dev_records, catalog):
     sizes = []
-    for record in records:
+    for record in dev_records:
         if record["call_type"] == "near_miss":
             decoys = tr.near_miss_decoys(record, catalog)
             assert decoys <= {tool["name"] for tool in record["tools"]}, record["id"]
@@ -237,11 +241,10 @@ def no_call_share_by_length(records):
     return sum(short) / len(short), sum(long) / len(long)
 
 
-def test_thin_negatives_takes_the_length_cue_away(repo_root, catalog):
+def test_thin_negatives_takes_the_length_cue_away(dev_records, catalog):
     import random
 
-    with open(os.path.join(repo_root, "datasets", "needle15", "dev.jsonl"), encoding="utf-8") as f:
-        records = [json.loads(line) for line in f if '"call_type":"no_tools"' not in line]
+    records = [record for record in dev_records if record["call_type"] != "no_tools"]
     short, long = no_call_share_by_length(tr.training_records(records, random.Random(0), distractor_drop=0.6))
     assert long > 1.5 * short  # the cue the stage-7 model learnt (about twice as many no-calls)
     balanced = tr.training_records(records, random.Random(0), distractor_drop=0.6, thin_negatives=catalog)
