@@ -1,6 +1,12 @@
 #include "optimized/attention.h"
 
 #if defined(__x86_64__)
+// GCC 12 reports the deliberately undefined pass-through operand inside its own
+// AVX-512 intrinsics (_mm512_undefined_*) as uninitialised (see matmul_avx512.cc).
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 #endif
 
@@ -360,6 +366,100 @@ __attribute__((target("avx2,fma"))) void ScoreKeysAvx2(const int8_t* tile, int h
     }
   }
 }
+
+// The value pass with VPDPBUSD (prefill on AVX-512 VNNI) wants each 32-bit lane
+// to hold one dim of 4 consecutive keys, where value rows hold 4 dims of one
+// key. So each tile's rows are regrouped once, into quads of 4 keys, and then
+// serve every group of query rows: quad k's bytes for dims [c, c + 64) are 4
+// vectors at quads + (k * hd + c) * 4, vector s lane e holding dim c + 4e + s
+// of the 4 keys: the slot order of LoadValues, so WriteRow reads either pass's
+// accumulators. Rows at or past `valid` read as zeros.
+__attribute__((target("avx512f,avx512bw"))) void GatherValueQuads(const int8_t* values, int kv_stride, int kb,
+                                                                  int valid, int hd, int8_t* quads) {
+  // Within each 128-bit lane, byte 4s + d takes byte 4d + s: after the two unpack
+  // steps below, lane e of vector s then holds dim 4e + s.
+  const __m512i transpose4x4 =
+      _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+  for (int j = 0; j < valid; j += 4) {
+    for (int c = 0; c < hd; c += 64) {
+      __m512i row[4];
+      for (int k = 0; k < 4; ++k) {
+        row[k] = j + k < valid
+                     ? _mm512_shuffle_epi8(_mm512_loadu_si512(values + static_cast<size_t>(kb + j + k) * kv_stride + c),
+                                           transpose4x4)
+                     : _mm512_setzero_si512();
+      }
+      const __m512i keys01_lo = _mm512_unpacklo_epi8(row[0], row[1]), keys01_hi = _mm512_unpackhi_epi8(row[0], row[1]);
+      const __m512i keys23_lo = _mm512_unpacklo_epi8(row[2], row[3]), keys23_hi = _mm512_unpackhi_epi8(row[2], row[3]);
+      int8_t* quad = quads + (static_cast<size_t>(j / 4) * hd + c) * 4;
+      _mm512_storeu_si512(quad, _mm512_unpacklo_epi16(keys01_lo, keys23_lo));
+      _mm512_storeu_si512(quad + 64, _mm512_unpackhi_epi16(keys01_lo, keys23_lo));
+      _mm512_storeu_si512(quad + 128, _mm512_unpacklo_epi16(keys01_hi, keys23_hi));
+      _mm512_storeu_si512(quad + 192, _mm512_unpackhi_epi16(keys01_hi, keys23_hi));
+    }
+  }
+}
+
+// acc[r] = acc[r] * rescale[r] + sum_j probs[r][j] * v_j for R rows against the first
+// `valid` keys of a tile regrouped by GatherValueQuads (probs already carry the value
+// rows' scales). Each row's probabilities are rounded to u8 against the row's largest
+// in the tile, so that VPDPBUSD takes 4 keys per instruction, exactly in int32: per
+// key, R instructions instead of 4R fp32 FMAs and the int8 unpacking. A probability
+// then carries an error of up to 1/510 of the tile's largest, the price of this path.
+template <int R>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void AccumulateValuesVnni(const int8_t* quads, int hd, int valid,
+                                                                                 const float (*probs)[kKeyTile],
+                                                                                 const float* rescale, float* acc) {
+  constexpr int kVectors = kKeyTile / 16;
+  alignas(64) uint8_t rounded[R][kKeyTile];
+  float step[R];
+  // Lanes past the last key hold 0 times a stale value scale, which may be NaN.
+  __mmask16 keys[kVectors];
+  for (int v = 0; v < kVectors; ++v) {
+    const int in_vector = std::clamp(valid - v * 16, 0, 16);
+    keys[v] = static_cast<__mmask16>((1u << in_vector) - 1);
+  }
+  for (int r = 0; r < R; ++r) {
+    __m512 p[kVectors];
+    __m512 largest = _mm512_setzero_ps();
+    for (int v = 0; v < kVectors; ++v) {
+      p[v] = _mm512_maskz_loadu_ps(keys[v], probs[r] + v * 16);
+      largest = _mm512_max_ps(largest, p[v]);
+    }
+    const float max_p = _mm512_reduce_max_ps(largest);
+    step[r] = max_p / 255.0f;
+    const __m512 to_u8 = _mm512_set1_ps(max_p > 0.0f ? 255.0f / max_p : 0.0f);
+    for (int v = 0; v < kVectors; ++v) {
+      // Round to nearest even (the default MXCSR mode); the products lie in [0, 255].
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(rounded[r] + v * 16),
+                       _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(p[v], to_u8))));
+    }
+  }
+  for (int c = 0; c < hd; c += 64) {
+    __m512i dot[R][4];
+    for (int r = 0; r < R; ++r) {
+      for (int s = 0; s < 4; ++s) dot[r][s] = _mm512_setzero_si512();
+    }
+    for (int j = 0; j < valid; j += 4) {
+      const int8_t* quad = quads + (static_cast<size_t>(j / 4) * hd + c) * 4;
+      __m512i v[4];
+      for (int s = 0; s < 4; ++s) v[s] = _mm512_loadu_si512(quad + 64 * s);
+      for (int r = 0; r < R; ++r) {
+        int32_t four;
+        std::memcpy(&four, rounded[r] + j, sizeof(four));
+        const __m512i p = _mm512_set1_epi32(four);
+        for (int s = 0; s < 4; ++s) dot[r][s] = _mm512_dpbusd_epi32(dot[r][s], p, v[s]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int s = 0; s < 4; ++s) {
+        float* a = acc + r * hd + c + 16 * s;
+        const __m512 sum = _mm512_mul_ps(_mm512_cvtepi32_ps(dot[r][s]), _mm512_set1_ps(step[r]));
+        _mm512_storeu_ps(a, _mm512_fmadd_ps(_mm512_loadu_ps(a), _mm512_set1_ps(rescale[r]), sum));
+      }
+    }
+  }
+}
 #endif
 
 // int8 keys and values carry scales (Problem::key_scales, value_scales).
@@ -477,6 +577,14 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
   // Row r's accumulator is acc + r * hd: dense, so the rows' state shares no cache sets needlessly.
   alignas(64) float acc[kSweepRows * kMaxAttentionHeadDim];
   alignas(64) float probs[kRows][kKeyTile];
+#if defined(__x86_64__)
+  // AVX-512 VNNI takes the value pass in integers too (AccumulateValuesVnni), from each tile's values
+  // regrouped once for all the rows.
+  constexpr bool kIntegerValues = kIntegerScores && W == 16;
+#else
+  constexpr bool kIntegerValues = false;
+#endif
+  [[maybe_unused]] alignas(64) int8_t value_quads[kIntegerValues ? kKeyTile * kMaxAttentionHeadDim : 1];
   const F zero = {};
   float row_max[kSweepRows];
   F row_sum[kSweepRows];  // per lane; summed across lanes once at the end
@@ -497,6 +605,9 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
       }
     }
     const T* tile = key_t + static_cast<size_t>(kb / kKeyTile) * hd * kKeyTile;
+#if defined(__x86_64__)
+    if constexpr (kIntegerValues) GatherValueQuads(values, kv_stride, kb, valid, hd, value_quads);
+#endif
     for (int g = 0; g < rows; g += kRows) {
       F s[kRows][kKeyVectors];
 #if defined(__x86_64__)
@@ -542,6 +653,12 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
         }
         row_sum[g + r] = row_sum[g + r] * correction[r] + sum;
       }
+#if defined(__x86_64__)
+      if constexpr (kIntegerValues) {
+        AccumulateValuesVnni<kRows>(value_quads, hd, valid, probs, correction, acc + g * hd);
+        continue;
+      }
+#endif
       // kRows x PassVectors independent accumulators hide the FMA latency.
       AccumulateAllValues<W, kRows>(values, kv_stride, kb, valid, probs[0], kKeyTile, correction, acc + g * hd, hd);
     }

@@ -74,7 +74,10 @@ void Attention(const float* q, int tq, KeysBf16 keys, const uint16_t* v, int tk,
 
 // int8 keys and values: each query row (per head) is quantised as well (QuantizeInt8), so that on
 // AVX-512 VNNI a score is an exact integer dot product; every instruction set gives the reference's
-// numbers on the dequantised q, K and V, to fp32 rounding.
+// numbers on the dequantised q, K and V, to fp32 rounding. Except: on AVX-512 VNNI, a task of more
+// than 4 query rows per KV head (prefill) with head_dim a multiple of 64 takes the value pass in
+// integers too, each row's probabilities rounded to u8 against its largest in each tile of kKeyTile
+// keys (an error of up to 1/510 of that largest per probability, below the values' own rounding).
 void Attention(const float* q, int tq, KeysInt8 keys, ValuesInt8 v, int tk, int heads, int kv_heads, int head_dim,
                float scale, const float* key_bias, float* out, ThreadPool* pool);
 

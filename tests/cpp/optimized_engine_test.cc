@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -55,11 +56,16 @@ float MaxAbs(const std::vector<float>& v) {
   return m;
 }
 
-// max |a - b| / max(|b|, tiny): the error relative to the reference's scale.
+// max |a - b| / max(|b|, tiny): the error relative to the reference's scale; infinite where
+// either side is NaN (std::max would drop a NaN difference and pass it).
 float RelativeError(const std::vector<float>& a, const std::vector<float>& b) {
   EXPECT_EQ(a.size(), b.size());
   float diff = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) diff = std::max(diff, std::fabs(a[i] - b[i]));
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    const float d = std::fabs(a[i] - b[i]);
+    if (std::isnan(d)) return std::numeric_limits<float>::infinity();
+    diff = std::max(diff, d);
+  }
   return diff / std::max(MaxAbs(b), 1e-30f);
 }
 
@@ -142,7 +148,11 @@ void CheckAttention(const AttentionCase& c, opt::ThreadPool* pool) {
   opt::Attention(q.data(), c.tq, opt::KeysInt8{key_t_int8.data(), key_scales.data(), stride},
                  opt::ValuesInt8{v_int8.data(), value_scales.data()}, c.tk, c.heads, c.kv_heads, c.head_dim,
                  1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.mask ? bias.data() : nullptr, actual.data(), pool);
-  EXPECT_LT(RelativeError(actual, expected), 1e-5f)
+  // Except where the value pass rounds probabilities to 8 bits (attention.h): AVX-512 VNNI, tasks of
+  // more than 4 query rows per KV head, head_dim a multiple of 64. Measured there: 7.5e-3.
+  const bool rounds_probabilities =
+      opt::ActiveIsa() == opt::Isa::kAvx512 && c.head_dim % 64 == 0 && c.tq * (c.heads / c.kv_heads) > 4;
+  EXPECT_LT(RelativeError(actual, expected), rounds_probabilities ? 0.015f : 1e-5f)
       << "int8 K/V: tq " << c.tq << " tk " << c.tk << " head_dim " << c.head_dim << " mask " << c.mask;
 }
 
@@ -398,12 +408,8 @@ TEST(OptimizedEngineTest, QuantisedPrecisionsStayClose) {
   // rounding step is max|x| / 254). These are random (untrained) weights, so the bounds are
   // loose sanity checks that the packing and kernels are right, not accuracy claims.
   // Measured (AVX-512): bf16 7.6e-4, int8 1.7e-3, int4 3.0e-2, w8a8 3.5e-3, w4a8 3.0e-2.
-  for (const auto& [precision, tolerance] :
-       std::vector<std::pair<std::string, float>>{{"bf16", 0.005f},
-                                                  {"int8", 0.01f},
-                                                  {"int4", 0.1f},
-                                                  {"w8a8", kW8A8Tolerance},
-                                                  {"w4a8", kW4A8Tolerance}}) {
+  for (const auto& [precision, tolerance] : std::vector<std::pair<std::string, float>>{
+           {"bf16", 0.005f}, {"int8", 0.01f}, {"int4", 0.1f}, {"w8a8", kW8A8Tolerance}, {"w4a8", kW4A8Tolerance}}) {
     SCOPED_TRACE(precision);
     const Errors errors = QuantisedErrors(precision, 46);
     std::printf("%s vs reference fp32: encoder %.3g, logits %.3g\n", precision.c_str(), errors.encoder, errors.logits);
