@@ -232,10 +232,10 @@ class NeedleModel(torch.nn.Module):
         out = (probs @ v).view(b, heads, tq, hd).transpose(1, 2).reshape(b, tq, heads * hd)
         return out @ self.p(f"{prefix}/out_proj/kernel")[layer]
 
-    def encode(self, enc_ids):
-        """Encoder output (B, T, d) after final_norm; PAD positions are masked as keys."""
-        valid = enc_ids != PAD_ID
-        allowed = valid[:, None, None, :]
+    def encode(self, enc_ids, mask_padding=True):
+        """Encoder output (B, T, d) after final_norm; PAD positions are masked as keys unless
+        mask_padding is False (for inputs known to hold no PAD: the graph then has no mask)."""
+        allowed = (enc_ids != PAD_ID)[:, None, None, :] if mask_padding else None
         x = self.embed(enc_ids)
         for layer in range(self.config["num_encoder_layers"]):
             h = zc_rmsnorm(x, self.p(f"{ENC}/ZCRMSNorm_0/scale")[layer])
@@ -285,12 +285,12 @@ class NeedleModel(torch.nn.Module):
         token_ids (B, 1): the token at decoder position `position` (0 for the start token EOS);
         self_kv: per decoder layer (k, v), each (B, position, kv_heads, head_dim), k after k_norm
         and RoPE (length 0 at position 0); cross_kv: cross_keys_values(encoder_out);
-        enc_valid: (B, T_enc) bool, False at PAD. Returns the logits (B, vocab) of the next token
+        enc_valid: (B, T_enc) bool, False at PAD, or None when no position is PAD. Returns the logits (B, vocab) of the next token
         and the caches grown by this token. The logits are forward()'s row `position` up to
         float rounding.
         """
         cos, sin = self._rope_at(position, self.p("embedding/embedding"))
-        cross_allowed = enc_valid[:, None, None, :]
+        cross_allowed = None if enc_valid is None else enc_valid[:, None, None, :]
         grown_kv = []
         x = self.embed(token_ids)
         for layer in range(self.config["num_decoder_layers"]):

@@ -6,8 +6,8 @@
 #   install-deps.sh --test   also what only the tests use (Chromium renders the HTML reports;
 #                            clang builds the fuzzers;
 #                            PyTorch, with OpenBLAS for speed, runs the trainer's tests and the PyTorch peer;
-#                            Node.js and npm run the ONNX Runtime peer, whose onnxruntime-node
-#                            goes into bench/peers/node_modules;
+#                            scripts/install-pypi.sh puts onnx and onnxruntime (the ONNX Runtime peer)
+#                            into the project's virtual environment;
 #                            iproute2's ss reads needle-serve's listen backlog)
 set -euo pipefail
 
@@ -28,10 +28,7 @@ for option in "$@"; do
       packages+=(g++-aarch64-linux-gnu qemu-user-static libabsl-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64
                  libfmt-dev:arm64) ;;
     --test)
-      packages+=(chromium python3-torch libopenblas0-pthread clang-14 libclang-rt-14-dev iproute2)
-      # By command, not package: a Node.js from elsewhere (e.g. NodeSource's nodejs, which bundles
-      # npm and conflicts with Debian's npm) serves as well.
-      if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
+      packages+=(chromium python3-torch libopenblas0-pthread clang-14 libclang-rt-14-dev iproute2 python3-venv)
       test_deps=1 ;;
     *) echo "install-deps.sh: unknown option $option" >&2; exit 2 ;;
   esac
@@ -47,14 +44,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# onnxruntime-node as package-lock.json pins it, when node_modules is missing or older than the
-# lock file (npm writes node_modules/.package-lock.json last). --ignore-scripts: the postinstall
-# only fetches GPU libraries (from a host CI cannot reach); the CPU library is in the package.
+# The ONNX Runtime peer's PyPI packages, pinned, in the project's virtual environment.
 if [ "$test_deps" -eq 1 ]; then
-  peers_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/bench/peers"
-  installed_lock="$peers_dir/node_modules/.package-lock.json"
-  if [ ! -d "$peers_dir/node_modules/onnxruntime-node" ] || [ "$peers_dir/package-lock.json" -nt "$installed_lock" ]; then
-    echo "installing bench/peers node modules" >&2
-    (cd "$peers_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-  fi
+  "$(dirname "${BASH_SOURCE[0]}")/install-pypi.sh"
 fi

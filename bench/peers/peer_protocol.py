@@ -13,14 +13,20 @@ Any error: exit status 2 and one line on stderr.
 """
 
 import argparse
+import importlib.util
 import json
 import os
+import subprocess
 import sys
 
 EOS_ID = 1
 FIRST_ORDINARY_ID = 6  # ids below are special tokens: a prompt never holds them
 PROMPT_SEED = 1234  # the C++ runner's seed, so a peer times the very ids needle-bench does
 UINT64_MASK = (1 << 64) - 1
+# The project's virtual environment for PyPI packages (scripts/install-pypi.sh makes it).
+REPO_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+VENV_DIR = os.environ.get("NEEDLE_VENV") or os.path.join(REPO_DIR, ".venv")
+EXPORT_FLAG = "--export-only"
 
 
 class PeerError(Exception):
@@ -37,9 +43,15 @@ class _OneLineParser(argparse.ArgumentParser):
         fail(self.prog, message)
 
 
-def parse_args(program, argv, precisions):
-    """The parsed command line; checks what argparse cannot (counts, file, precision)."""
+def parse_args(program, argv, precisions, switches=()):
+    """The parsed command line; checks what argparse cannot (counts, file, precision).
+
+    switches: (flag, help) pairs of the peer's own on/off flags, which its command line in
+    ResolvePeer (bench/src/params.cc) puts before the protocol's.
+    """
     parser = _OneLineParser(prog=program, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for flag, text in switches:
+        parser.add_argument(flag, action="store_true", help=text)
     parser.add_argument("--model", required=True, help="needle checkpoint (.safetensors)")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads of the runtime")
     parser.add_argument("--precision", default="fp32", help=f"one of {', '.join(precisions)}")
@@ -108,3 +120,31 @@ def timed_ns(args, start, prefilled, end):
 def print_json(value):
     sys.stdout.write(json.dumps(value, separators=(",", ":")) + "\n")
     sys.stdout.flush()
+
+
+def reexec_in_venv(program, modules, script, argv, always=False):
+    """Replace this process with the project's virtual environment's Python running `script argv`,
+    unless it runs there already or (without `always`) every one of `modules` can be imported here."""
+    # A venv's python is a link to the system's: sys.prefix tells whether this process runs in it.
+    in_venv = os.path.realpath(sys.prefix) == os.path.realpath(VENV_DIR)
+    if in_venv and all(importlib.util.find_spec(module) is not None for module in modules):
+        return
+    if not always and all(importlib.util.find_spec(module) is not None for module in modules):
+        return
+    python = os.path.join(VENV_DIR, "bin", "python3")
+    if in_venv or not os.path.exists(python):
+        hint = "scripts/install-pypi.sh --torch" if "torch" in modules else "scripts/install-pypi.sh"
+        fail(program, f"{', '.join(modules)} not installed in {VENV_DIR}: run {hint}")
+    sys.stdout.flush()
+    os.execv(python, [python, script, *argv])
+
+
+def export_in_child(program, script, model, precision):
+    """Run `script --export-only MODEL PRECISION` and return the export directory it prints last;
+    a failure is this peer's one-line error."""
+    export = subprocess.run([sys.executable, script, EXPORT_FLAG, model, precision], capture_output=True, text=True,
+                            check=False)
+    if export.returncode != 0:
+        last_line = (export.stderr.strip().splitlines() or ["no message"])[-1]
+        fail(program, f"ONNX export of {model} failed: {last_line}")
+    return export.stdout.strip().splitlines()[-1]

@@ -148,31 +148,6 @@ std::vector<Column> TableColumns(const std::vector<Row>& rows) {
   return columns;
 }
 
-// For every peer row, our fastest row on the same device, model, test and
-// thread count, as a ratio: "pp1024, 2 threads: optimized int8 6120 t/s =
-// 2.04x onnxruntime fp32 (3001 t/s)".
-std::vector<std::string> PeerComparisons(const std::vector<Row>& rows) {
-  std::vector<std::string> lines;
-  for (const Row& peer : rows) {
-    if (peer.runtime == "needle" || peer.avg_ts <= 0) continue;
-    const Row* best = nullptr;
-    for (const Row& ours : rows) {
-      if (ours.runtime != "needle" || ours.device != peer.device || ours.model_filename != peer.model_filename ||
-          ours.test != peer.test || ours.n_threads != peer.n_threads) {
-        continue;
-      }
-      if (best == nullptr || ours.avg_ts > best->avg_ts) best = &ours;
-    }
-    if (best == nullptr) continue;
-    std::string line = fmt::format("{}, {} thread{}: {} {} t/s = {:.2f}x {} ({} t/s)", peer.test, peer.n_threads,
-                                   peer.n_threads == 1 ? "" : "s", Label(*best), Speed(best->avg_ts),
-                                   best->avg_ts / peer.avg_ts, Label(peer), Speed(peer.avg_ts));
-    if (peer.device != "local") line = StrCat(peer.device, ": ", line);
-    lines.push_back(std::move(line));
-  }
-  return lines;
-}
-
 // Where the figures come from, once per distinct machine and build.
 std::vector<std::string> SourceFooters(const std::vector<Row>& rows) {
   std::vector<std::string> footers;
@@ -248,6 +223,55 @@ std::vector<reports::BarChart> ThreadCharts(const std::vector<Row>& rows) {
 }
 
 }  // namespace
+
+// One line per precision of ours on each device, model, test and thread count:
+// our fastest row at that precision against the strongest peer at the same
+// precision, "pp1024, 2 threads: optimized w8a8 6120 t/s = 2.04x onnxruntime
+// w8a8 (onnxruntime 1.30.0) (3001 t/s), the strongest of 1 w8a8 peer". A
+// precision no peer ran is held against the strongest peer at any precision,
+// and the line says so: a ratio across precisions is not like for like.
+std::vector<std::string> PeerComparisons(const std::vector<Row>& rows) {
+  const auto same_test = [](const Row& a, const Row& b) {
+    return a.device == b.device && a.model_filename == b.model_filename && a.test == b.test &&
+           a.n_threads == b.n_threads;
+  };
+  const auto is_peer = [](const Row& row) { return row.runtime != "needle" && row.avg_ts > 0; };
+  // The fastest row among those `keep` selects, or nullptr; with its count.
+  const auto fastest = [&](const auto& keep) {
+    const Row* best = nullptr;
+    int count = 0;
+    for (const Row& row : rows) {
+      if (!keep(row)) continue;
+      ++count;
+      if (best == nullptr || row.avg_ts > best->avg_ts) best = &row;
+    }
+    return std::make_pair(best, count);
+  };
+  std::vector<std::string> lines;
+  for (const Row& ours : rows) {
+    if (ours.runtime != "needle" || ours.avg_ts <= 0) continue;
+    const auto [best_ours, _] = fastest([&](const Row& row) {
+      return row.runtime == "needle" && same_test(row, ours) && row.precision == ours.precision;
+    });
+    if (best_ours != &ours) continue;  // one line per precision: its fastest row
+    auto [peer, peers] = fastest([&](const Row& row) {
+      return is_peer(row) && same_test(row, ours) && row.precision == ours.precision;
+    });
+    std::string strongest = fmt::format("the strongest of {} {} peer{}", peers, ours.precision, peers == 1 ? "" : "s");
+    if (peer == nullptr) {
+      std::tie(peer, peers) = fastest([&](const Row& row) { return is_peer(row) && same_test(row, ours); });
+      if (peer == nullptr) continue;
+      strongest = fmt::format("no {} peer ran: the strongest of {} peer{} at any precision", ours.precision, peers,
+                              peers == 1 ? "" : "s");
+    }
+    std::string line = fmt::format("{}, {} thread{}: {} {} t/s = {:.2f}x {} ({} t/s), {}", ours.test, ours.n_threads,
+                                   ours.n_threads == 1 ? "" : "s", Label(ours), Speed(ours.avg_ts),
+                                   ours.avg_ts / peer->avg_ts, Label(*peer), Speed(peer->avg_ts), strongest);
+    if (ours.device != "local") line = StrCat(ours.device, ": ", line);
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
 
 std::string FormatMarkdown(const std::vector<Row>& rows, const std::vector<MachinePeak>& peaks) {
   const std::vector<Column> columns = TableColumns(rows);

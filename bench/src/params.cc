@@ -18,6 +18,7 @@ namespace {
 // benchmark may use every position.
 constexpr int kMaxDecodeSteps = kMaxGeneratedTokens + 1;
 constexpr int kMaxThreads = 1024;
+constexpr char kPeerNames[] = "pytorch, pytorch2, pytorch2-compile, onnxruntime";
 
 std::vector<std::string_view> Split(std::string_view text) {
   std::vector<std::string_view> items;
@@ -90,8 +91,8 @@ std::string Usage() {
       "  -e,  --engine NAME[,NAME...]     reference, optimized (default: both)\n"
       "  -P,  --precision P[,P...]        the optimized engine's: fp32, bf16, int8, int4, w8a8, w4a8\n"
       "                                   (default: these four; the reference runs fp32 only)\n"
-      "       --peer NAME[,NAME...]       also time another runtime on the same checkpoints: pytorch,\n"
-      "                                   onnxruntime, or NAME=COMMAND (docs/peers.md)\n"
+      "       --peer NAME[,NAME...]       also time another runtime on the same checkpoints: pytorch (1.13),\n"
+      "                                   pytorch2, pytorch2-compile, onnxruntime, or NAME=COMMAND (docs/peers.md)\n"
       "  -o,  --output FORMAT             md, csv, json, jsonl or html on stdout (default md)\n"
       "       --cpu-mask HEX              pin to these CPUs, e.g. 0x3\n"
       "       --device D                  where to run: local, or adb:SERIAL (repeatable; default local)\n"
@@ -125,14 +126,21 @@ std::vector<std::string> DeviceArgs(const Params& params) {
 }
 
 absl::StatusOr<Peer> ResolvePeer(std::string_view spec, const std::string& peer_dir) {
-  // Debian's interpreter: it is the one with numpy and torch.
+  // Debian's interpreter: it has numpy and torch 1.13; the peers that need PyPI's packages
+  // re-execute themselves in the project's virtual environment (scripts/install-pypi.sh).
   constexpr char kPython[] = "/usr/bin/python3";
-  if (spec == "pytorch") return Peer{"pytorch", {kPython, peer_dir + "/pytorch_peer.py"}, {"fp32", "bf16"}};
-  if (spec == "onnxruntime") return Peer{"onnxruntime", {kPython, peer_dir + "/onnxruntime_peer.py"}, {"fp32"}};
+  const std::string pytorch = peer_dir + "/pytorch_peer.py";
+  if (spec == "pytorch") return Peer{"pytorch", {kPython, pytorch}, {"fp32", "bf16"}};
+  if (spec == "pytorch2") return Peer{"pytorch2", {kPython, pytorch, "--pypi"}, {"fp32", "bf16"}};
+  if (spec == "pytorch2-compile") {
+    return Peer{"pytorch2-compile", {kPython, pytorch, "--pypi", "--compile"}, {"fp32", "bf16"}};
+  }
+  if (spec == "onnxruntime") {
+    return Peer{"onnxruntime", {kPython, peer_dir + "/onnxruntime_peer.py"}, {"fp32", "w8a8"}};
+  }
   const size_t equals = spec.find('=');
   if (equals == std::string_view::npos || equals == 0 || equals + 1 == spec.size()) {
-    return absl::InvalidArgumentError(
-        StrCat("--peer: \"", spec, "\" is neither pytorch, onnxruntime nor NAME=COMMAND"));
+    return absl::InvalidArgumentError(StrCat("--peer: \"", spec, "\" is none of ", kPeerNames, " nor NAME=COMMAND"));
   }
   const std::string name(spec.substr(0, equals));
   // "$@" hands the protocol's flags to the user's command line.

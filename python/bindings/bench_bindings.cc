@@ -106,7 +106,7 @@ void RegisterBench(py::module_& m) {
         py::arg("peers") = defaults.peers, py::arg("progress") = py::none(),
         "Runs needle-bench with the GIL released and returns its rows as dicts (the fields of -o json): every "
         "model x engine x precision x threads runs every prompt (n_prompt), generation (n_gen, after each n_depth "
-        "prefill) and combined (prompt_gen pairs) test; peers (\"pytorch\", \"onnxruntime\", \"NAME=COMMAND\") "
+        "prefill) and combined (prompt_gen pairs) test; peers (\"onnxruntime\", \"pytorch\", \"pytorch2\", \"pytorch2-compile\", \"NAME=COMMAND\") "
         "time other runtimes on the same tests. models default to the default model, threads to all cores. "
         "progress(line) hears plan notes and each run. A peer that fails loses its row to a RuntimeWarning naming it; "
         "the other rows are returned.");

@@ -385,13 +385,15 @@ TEST(ParamsTest, ParsesDepthsPeersDevicesAndInputs) {
 
 TEST(PlanTest, GenerationTestsRunAtEveryDepthAndPeersAtTheirPrecisions) {
   Params params = *Parse({"-p", "0", "-n", "10", "-d", "8,16", "-e", "optimized", "-P", "fp32,int8", "-t", "1,2",
-                          "--peer", "pytorch,onnxruntime,mine=./peer.sh"});
+                          "--peer", "pytorch,onnxruntime,mine=./peer.sh,pytorch2-compile"});
   params.peer_dir = "/src/bench/peers";
   absl::StatusOr<Plan> plan = ExpandPlan(params);
   ASSERT_TRUE(plan.ok()) << plan.status();
-  ASSERT_EQ(plan->peers.size(), 3u);
+  ASSERT_EQ(plan->peers.size(), 4u);
   EXPECT_THAT(plan->peers[0].command, ElementsAre("/usr/bin/python3", "/src/bench/peers/pytorch_peer.py"));
   EXPECT_THAT(plan->peers[2].command, ElementsAre("/bin/sh", "-c", "./peer.sh \"$@\"", "mine"));
+  EXPECT_THAT(plan->peers[3].command,
+              ElementsAre("/usr/bin/python3", "/src/bench/peers/pytorch_peer.py", "--pypi", "--compile"));
   std::vector<std::string> ours, peers;
   for (const TestSpec& test : plan->tests) {
     const std::string line = StrCat(test.engine, " ", test.precision, " ", test.threads, " ", test.TestName());
@@ -401,7 +403,7 @@ TEST(PlanTest, GenerationTestsRunAtEveryDepthAndPeersAtTheirPrecisions) {
   EXPECT_EQ(ours.front(), "optimized fp32 1 tg10 @ d8");
   EXPECT_EQ(ours[1], "optimized fp32 1 tg10 @ d16");
   // Each peer only at fp32 (none runs int8), at both thread counts and depths.
-  EXPECT_EQ(peers.size(), 12u);
+  EXPECT_EQ(peers.size(), 16u);
   EXPECT_EQ(std::count_if(peers.begin(), peers.end(),
                           [](const std::string& line) { return line.find("int8") != std::string::npos; }),
             0);
@@ -409,9 +411,9 @@ TEST(PlanTest, GenerationTestsRunAtEveryDepthAndPeersAtTheirPrecisions) {
   Params bf16_only = *Parse({"-e", "optimized", "-P", "bf16", "--peer", "onnxruntime"});
   plan = ExpandPlan(bf16_only);
   ASSERT_TRUE(plan.ok());
-  EXPECT_THAT(plan->notes, testing::Contains(HasSubstr("peer onnxruntime runs only fp32")));
+  EXPECT_THAT(plan->notes, testing::Contains(HasSubstr("peer onnxruntime runs only fp32, w8a8")));
   EXPECT_THAT(std::string(ExpandPlan(*Parse({"--peer", "mystery"})).status().message()),
-              HasSubstr("neither pytorch, onnxruntime nor NAME=COMMAND"));
+              HasSubstr("none of pytorch, pytorch2, pytorch2-compile, onnxruntime nor NAME=COMMAND"));
 }
 
 TEST(PlanTest, DevicesGetTheSameTests) {
@@ -434,7 +436,8 @@ Row PeerRow(const std::string& runtime, const std::string& engine, double ts) {
 
 TEST(OutputTest, RatiosAgainstTheReferenceAndAgainstPeers) {
   const std::vector<Row> rows = {PeerRow("needle", "reference", 100), PeerRow("needle", "optimized", 2500),
-                                 PeerRow("onnxruntime-node 1.30.0", "onnxruntime", 1000)};
+                                 PeerRow("onnxruntime 1.30.0", "onnxruntime", 1000),
+                                 PeerRow("pytorch 2.9.1", "pytorch-eager", 400)};
   const std::vector<std::string> lines = Lines(FormatMarkdown(rows));
   const std::vector<std::string> header = Cells(lines[0]);
   const size_t ratio = std::find(header.begin(), header.end(), "x ref") - header.begin();
@@ -442,8 +445,28 @@ TEST(OutputTest, RatiosAgainstTheReferenceAndAgainstPeers) {
   EXPECT_EQ(Cells(lines[2])[ratio], "1.00");
   EXPECT_EQ(Cells(lines[3])[ratio], "25.00");
   EXPECT_EQ(Cells(lines[4])[ratio], "10.00");
+  // Our fastest fp32 row against the strongest fp32 peer; the reference gets no line of its own.
   EXPECT_THAT(lines, testing::Contains("pp1024, 1 thread: optimized fp32 2500 t/s = 2.50x onnxruntime fp32 "
-                                       "(onnxruntime-node 1.30.0) (1000 t/s)"));
+                                       "(onnxruntime 1.30.0) (1000 t/s), the strongest of 2 fp32 peers"));
+  EXPECT_THAT(lines, testing::Not(testing::Contains(HasSubstr("reference fp32 100 t/s ="))));
+}
+
+TEST(OutputTest, EachPrecisionIsHeldAgainstTheStrongestPeerAtThatPrecision) {
+  Row int8_peer = PeerRow("onnxruntime 1.30.0", "onnxruntime", 2000);
+  int8_peer.precision = "w8a8";
+  Row ours_w8a8 = PeerRow("needle", "optimized", 5000);
+  ours_w8a8.precision = "w8a8";
+  Row ours_w4a8 = PeerRow("needle", "optimized", 4000);
+  ours_w4a8.precision = "w4a8";
+  const std::vector<Row> rows = {PeerRow("needle", "optimized", 2500), ours_w8a8, ours_w4a8,
+                                 PeerRow("onnxruntime 1.30.0", "onnxruntime", 3000), int8_peer};
+  const std::vector<std::string> lines = PeerComparisons(rows);
+  EXPECT_THAT(lines, ElementsAre("pp1024, 1 thread: optimized fp32 2500 t/s = 0.83x onnxruntime fp32 (onnxruntime "
+                                 "1.30.0) (3000 t/s), the strongest of 1 fp32 peer",
+                                 "pp1024, 1 thread: optimized w8a8 5000 t/s = 2.50x onnxruntime w8a8 (onnxruntime "
+                                 "1.30.0) (2000 t/s), the strongest of 1 w8a8 peer",
+                                 "pp1024, 1 thread: optimized w4a8 4000 t/s = 1.33x onnxruntime fp32 (onnxruntime "
+                                 "1.30.0) (3000 t/s), no w4a8 peer ran: the strongest of 2 peers at any precision"));
 }
 
 TEST(OutputTest, HtmlHasTheTableAndAChartOfSpeedAgainstThreads) {
@@ -522,9 +545,9 @@ TEST(RunnerTest, APeerCommandFillsARowFromItsReply) {
     absl::StatusOr<Row> refused = RunPeerTest(ScriptedPeer(reply), spec, 0, 2, std::chrono::seconds(30));
     EXPECT_THAT(std::string(refused.status().message()), HasSubstr(why)) << reply;
   }
-  const Peer failing{"failing", {"/bin/sh", "-c", "echo 'onnxruntime-node is not installed' >&2; exit 2"}, {"fp32"}};
+  const Peer failing{"failing", {"/bin/sh", "-c", "echo 'onnxruntime is not installed' >&2; exit 2"}, {"fp32"}};
   EXPECT_THAT(std::string(RunPeerTest(failing, spec, 0, 2, std::chrono::seconds(30)).status().message()),
-              HasSubstr("peer failing exited with status 2: onnxruntime-node is not installed"));
+              HasSubstr("peer failing exited with status 2: onnxruntime is not installed"));
 }
 
 }  // namespace

@@ -13,6 +13,11 @@
 
 namespace needle::bench {
 
+// The ratio lines under the table: for each precision of ours on each device, model,
+// test and thread count, our fastest row against the strongest peer at that precision
+// (or, when no peer ran it, at any precision, and the line says so).
+std::vector<std::string> PeerComparisons(const std::vector<Row>& rows);
+
 // Columns model, size, params, engine, precision, threads, isa, test, t/s
 // (mean ± stddev), TTFT ms and peak RSS; runtime, device and cpu mask columns
 // appear only when the rows differ in them (merged runs) or are pinned, and
