@@ -259,6 +259,16 @@ TEST(ToolSetTest, PromptJsonNumbersAndLiterals) {
             R"("f":1.0,"nothing":null,"flag":false}}}])");
 }
 
+TEST(ToolSetTest, RetrievalJsonIsEachToolAloneWithItsOwnName) {
+  // Upstream's retrieval head encodes a tool under the name the caller gave it.
+  absl::StatusOr<ToolSet> tools =
+      ToolSet::Parse("[{\"name\": \"getWeather\", \"description\": \"caf\xC3\xA9\"}, {\"name\": \"ns:tool\"}]");
+  ASSERT_TRUE(tools.ok()) << tools.status();
+  EXPECT_EQ(tools->tools()[0].retrieval_json, R"({"name":"getWeather","description":"caf\u00e9"})");
+  EXPECT_EQ(tools->tools()[1].retrieval_json, R"({"name":"ns:tool"})");
+  EXPECT_THAT(tools->prompt_json(), HasSubstr(R"("name":"ns_tool")"));
+}
+
 // ---- RestoreNames
 
 ToolSet MustParse(std::string_view json) {
