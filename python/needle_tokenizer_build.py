@@ -43,12 +43,13 @@ MAX_QUERY_TOKENS = 1022
 # ---------------------------------------------------------------------------------------
 
 def snake_case(name):
-    """Tool name -> snake_case by the rule of engine/src/tools.cc (SnakeCase).
+    """Tool name -> snake_case by the rule of engine/src/tools.cc (SnakeCase), upstream's.
 
-    "-", ".", " " and "_" become one "_" (runs collapse); an upper-case letter gets a "_"
-    before it when it follows a lower-case letter or digit, or when it starts a capitalised
-    word after an acronym ("HTTPRequest" -> "http_request"); everything is lower-cased.
-    Only ASCII letters count as letters, as with the C library's isupper in the "C" locale.
+    An upper-case letter gets a "_" before it when it follows a lower-case letter or digit,
+    or when it starts a capitalised word after an acronym ("HTTPRequest" -> "http_request");
+    every run of characters outside [A-Za-z0-9_] and of "_" becomes one "_"; leading and
+    trailing "_" are stripped; everything is lower-cased. Only ASCII letters and digits
+    count ("caf\u00e9_info" -> "caf_info").
     """
     def is_upper(c):
         return "A" <= c <= "Z"
@@ -61,8 +62,8 @@ def snake_case(name):
 
     out = []
     for i, c in enumerate(name):
-        if c in "-. _":
-            if not out or out[-1] != "_":
+        if not (is_upper(c) or is_lower(c) or is_digit(c)):
+            if out and out[-1] != "_":
                 out.append("_")
             continue
         if is_upper(c):
@@ -74,7 +75,7 @@ def snake_case(name):
             out.append(c.lower())
             continue
         out.append(c)
-    return "".join(out)
+    return "".join(out).rstrip("_")
 
 
 def tools_json(tools):

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
 shift || true
-all_targets=(safetensors tokenizer tools_json output_parser dataset serve_request)
+all_targets=(safetensors tokenizer tools_json python_json output_parser dataset serve_request)
 targets=("${@:-${all_targets[@]}}")
 
 cmake --preset fuzz >/dev/null

@@ -35,6 +35,8 @@ ABSL_FLAG(std::string, engine, "reference", "engine name");
 ABSL_FLAG(std::string, precision, "fp32",
           "optimized engine: fp32, bf16, int8, int4 (weights; fp32 activations) or w8a8, w4a8 (int8 activations too)");
 ABSL_FLAG(int, threads, 0, "threads of the optimized engine (0 = all cores)");
+ABSL_FLAG(std::string, numerics, "exact",
+          "reference engine: exact (fp32) or upstream (bfloat16 where upstream rounds, to reproduce its tokens)");
 ABSL_FLAG(std::string, query, "", "the user's request");
 ABSL_FLAG(std::string, tools, "", "tool definitions as a JSON string");
 ABSL_FLAG(std::string, tools_file, "", "file holding the tool definitions (instead of --tools)");
@@ -67,11 +69,18 @@ absl::StatusOr<std::vector<int32_t>> ParseIds(const std::vector<std::string>& it
   return ids;
 }
 
+absl::StatusOr<needle::EngineOptions> EngineOptionsFromFlags() {
+  absl::StatusOr<needle::Numerics> numerics = needle::ParseNumerics(absl::GetFlag(FLAGS_numerics));
+  if (!numerics.ok()) return numerics.status();
+  return needle::EngineOptions{absl::GetFlag(FLAGS_precision), absl::GetFlag(FLAGS_threads), *numerics};
+}
+
 absl::StatusOr<std::shared_ptr<const needle::Engine>> LoadEngine() {
+  auto options = EngineOptionsFromFlags();
+  if (!options.ok()) return options.status();
   auto weights = needle::ModelWeights::Load(absl::GetFlag(FLAGS_model));
   if (!weights.ok()) return weights.status();
-  auto engine = needle::CreateEngine(absl::GetFlag(FLAGS_engine), *std::move(weights),
-                                     {absl::GetFlag(FLAGS_precision), absl::GetFlag(FLAGS_threads)});
+  auto engine = needle::CreateEngine(absl::GetFlag(FLAGS_engine), *std::move(weights), *options);
   if (!engine.ok()) return engine.status();
   return std::shared_ptr<const needle::Engine>(*std::move(engine));
 }
@@ -177,27 +186,29 @@ int Tokenize() {
 int Run() {
   auto tools_json = ToolsJson();
   if (!tools_json.ok()) return Fail(tools_json.status());
-  auto caller =
-      needle::ToolCaller::Load(absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_tokenizer), absl::GetFlag(FLAGS_engine),
-                               {absl::GetFlag(FLAGS_precision), absl::GetFlag(FLAGS_threads)});
+  auto options = EngineOptionsFromFlags();
+  if (!options.ok()) return Fail(options.status());
+  auto caller = needle::ToolCaller::Load(absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_tokenizer),
+                                         absl::GetFlag(FLAGS_engine), *options);
   if (!caller.ok()) return Fail(caller.status());
-  needle::GenerateOptions options;
-  options.constrained = absl::GetFlag(FLAGS_constrained);
-  options.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens);
+  needle::GenerateOptions generate_options;
+  generate_options.constrained = absl::GetFlag(FLAGS_constrained);
+  generate_options.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens);
   const bool stream = absl::GetFlag(FLAGS_stream);
   if (stream) {
-    options.on_token = [](int32_t, std::string_view text) {
+    generate_options.on_token = [](int32_t, std::string_view text) {
       std::fwrite(text.data(), 1, text.size(), stdout);
       std::fflush(stdout);
       return true;
     };
   }
-  auto result = (*caller)->Generate(absl::GetFlag(FLAGS_query), *tools_json, options);
+  auto result = (*caller)->Generate(absl::GetFlag(FLAGS_query), *tools_json, generate_options);
   if (!result.ok()) return Fail(result.status());
   if (absl::GetFlag(FLAGS_json)) {
     if (stream) std::printf("\n");
     std::cout << Json{{"call", result->text},
                       {"engine", (*caller)->engine().name()},
+                      {"numerics", needle::NumericsName(options->numerics)},
                       {"encoder_tokens", result->encoder_tokens.size()},
                       {"tokens", result->tokens},
                       {"stop", needle::StopReasonName(result->stop)},

@@ -3,9 +3,24 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <limits>
 
+#include "optimized/matmul.h"
+
 namespace needle::reference {
+
+float RoundToBf16(float value) {
+  const uint32_t bits = static_cast<uint32_t>(optimized::RoundToBf16Bits(value)) << 16;
+  float rounded;
+  std::memcpy(&rounded, &bits, sizeof(rounded));
+  return rounded;
+}
+
+void RoundTo(Numerics numerics, absl::Span<float> values) {
+  if (numerics != Numerics::kUpstream) return;
+  for (float& value : values) value = RoundToBf16(value);
+}
 
 void MatMul(const float* x, int rows, int in, const float* w, int out, float* y) {
   // Loop order r, i, o walks `w` row by row (it is stored (in, out)); each
@@ -22,10 +37,19 @@ void MatMul(const float* x, int rows, int in, const float* w, int out, float* y)
   }
 }
 
-void ZcRmsNorm(const float* x, const float* scale, int n, float* y) {
+void ZcRmsNorm(const float* x, const float* scale, int n, float* y, Numerics numerics) {
   double sum_squares = 0.0;
   for (int i = 0; i < n; ++i) sum_squares += static_cast<double>(x[i]) * x[i];
   const double inv_rms = 1.0 / std::sqrt(sum_squares / n + 1e-6);
+  if (numerics == Numerics::kUpstream) {
+    // Upstream normalises in fp32, casts back to bf16, then multiplies by
+    // (1 + scale), which bf16 arithmetic has already rounded.
+    for (int i = 0; i < n; ++i) {
+      const float normalised = RoundToBf16(static_cast<float>(x[i] * inv_rms));
+      y[i] = RoundToBf16(normalised * RoundToBf16(1.0f + scale[i]));
+    }
+    return;
+  }
   for (int i = 0; i < n; ++i) y[i] = static_cast<float>((1.0 + scale[i]) * x[i] * inv_rms);
 }
 
@@ -54,7 +78,7 @@ void Softmax(float* x, int n) {
 float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 void Attention(const float* q, int tq, const float* k, const float* v, int tk, int heads, int kv_heads, int head_dim,
-               const std::vector<bool>& key_visible, float* out) {
+               const std::vector<bool>& key_visible, float* out, Numerics numerics) {
   const int group = heads / kv_heads;
   const int q_stride = heads * head_dim, kv_stride = kv_heads * head_dim;
   const float inv_sqrt = 1.0f / std::sqrt(static_cast<float>(head_dim));
@@ -72,9 +96,11 @@ void Attention(const float* q, int tq, const float* k, const float* v, int tk, i
         const float* kj = k + j * kv_stride + kv_head * head_dim;
         double dot = 0.0;
         for (int i = 0; i < head_dim; ++i) dot += static_cast<double>(qh[i]) * kj[i];
-        scores[j] = static_cast<float>(dot * inv_sqrt);
+        scores[j] = numerics == Numerics::kUpstream ? RoundToBf16(RoundToBf16(static_cast<float>(dot)) * inv_sqrt)
+                                                    : static_cast<float>(dot * inv_sqrt);
       }
       Softmax(scores.data(), tk);
+      RoundTo(numerics, absl::MakeSpan(scores));
       std::fill(mixed.begin(), mixed.end(), 0.0);
       for (int j = 0; j < tk; ++j) {
         const float* vj = v + j * kv_stride + kv_head * head_dim;
@@ -82,16 +108,22 @@ void Attention(const float* q, int tq, const float* k, const float* v, int tk, i
       }
       float* oh = out + t * q_stride + h * head_dim;
       for (int i = 0; i < head_dim; ++i) oh[i] = static_cast<float>(mixed[i]);
+      RoundTo(numerics, absl::MakeSpan(oh, head_dim));
     }
   }
 }
 
-RetrievalHead RetrievalHead::Load(const ModelWeights& weights) {
-  return {weights.Get("contrastive_hidden/kernel").ToF32(), weights.Get("contrastive_hidden/bias").ToF32(),
-          weights.Get("contrastive_proj/kernel").ToF32()};
+RetrievalHead RetrievalHead::Load(const ModelWeights& weights, Numerics numerics) {
+  RetrievalHead head{weights.Get("contrastive_hidden/kernel").ToF32(), weights.Get("contrastive_hidden/bias").ToF32(),
+                     weights.Get("contrastive_proj/kernel").ToF32()};
+  for (std::vector<float>* values : {&head.hidden_kernel, &head.hidden_bias, &head.proj_kernel}) {
+    RoundTo(numerics, absl::MakeSpan(*values));
+  }
+  return head;
 }
 
-std::vector<float> RetrievalHead::Embed(const float* encoder_output, absl::Span<const int32_t> tokens, int d) const {
+std::vector<float> RetrievalHead::Embed(const float* encoder_output, absl::Span<const int32_t> tokens, int d,
+                                        Numerics numerics) const {
   const int r = static_cast<int>(hidden_bias.size());
   std::vector<double> sums(d, 0.0);
   int count = 0;
@@ -102,10 +134,14 @@ std::vector<float> RetrievalHead::Embed(const float* encoder_output, absl::Span<
   }
   std::vector<float> pooled(d);
   for (int i = 0; i < d; ++i) pooled[i] = static_cast<float>(sums[i] / std::max(count, 1));
+  RoundTo(numerics, absl::MakeSpan(pooled));
   std::vector<float> hidden(r), embedding(r);
   MatMul(pooled.data(), 1, d, hidden_kernel.data(), r, hidden.data());
+  RoundTo(numerics, absl::MakeSpan(hidden));  // the product, then its sum with the bias
   for (int i = 0; i < r; ++i) hidden[i] = std::max(0.0f, hidden[i] + hidden_bias[i]);
+  RoundTo(numerics, absl::MakeSpan(hidden));
   MatMul(hidden.data(), 1, r, proj_kernel.data(), r, embedding.data());
+  RoundTo(numerics, absl::MakeSpan(embedding));
   double sum_squares = 0.0;
   for (float x : embedding) sum_squares += static_cast<double>(x) * x;
   const float inv_norm = static_cast<float>(1.0 / std::sqrt(sum_squares + 1e-12));

@@ -28,20 +28,27 @@ struct DecoderLayer {
   AttentionWeights self_attn, cross_attn;
 };
 
-// Layer `layer` of a tensor stacked on its leading axis, widened to fp32.
-std::vector<float> LayerSlice(const ModelWeights& weights, const std::string& name, int layer) {
+// A parameter widened to fp32; upstream numerics first round it to bf16, as
+// upstream casts the loaded parameters.
+std::vector<float> Parameter(const TensorView& tensor, Numerics numerics) {
+  std::vector<float> values = tensor.ToF32();
+  RoundTo(numerics, absl::MakeSpan(values));
+  return values;
+}
+
+// Layer `layer` of a tensor stacked on its leading axis.
+std::vector<float> LayerSlice(const ModelWeights& weights, const std::string& name, int layer, Numerics numerics) {
   const TensorView& full = weights.Get(name);
   TensorView slice = full;
   slice.shape.erase(slice.shape.begin());
   slice.data = full.data + layer * slice.num_elements() * DTypeSize(full.dtype);
-  return slice.ToF32();
+  return Parameter(slice, numerics);
 }
 
-AttentionWeights LoadAttention(const ModelWeights& weights, const std::string& prefix, int layer) {
-  return {
-      LayerSlice(weights, prefix + "/q_proj/kernel", layer), LayerSlice(weights, prefix + "/k_proj/kernel", layer),
-      LayerSlice(weights, prefix + "/v_proj/kernel", layer), LayerSlice(weights, prefix + "/out_proj/kernel", layer),
-      LayerSlice(weights, prefix + "/q_norm/scale", layer),  LayerSlice(weights, prefix + "/k_norm/scale", layer)};
+AttentionWeights LoadAttention(const ModelWeights& weights, const std::string& prefix, int layer, Numerics numerics) {
+  auto load = [&](const char* name) { return LayerSlice(weights, prefix + name, layer, numerics); };
+  return {load("/q_proj/kernel"),   load("/k_proj/kernel"), load("/v_proj/kernel"),
+          load("/out_proj/kernel"), load("/q_norm/scale"),  load("/k_norm/scale")};
 }
 
 class ReferenceEngine;
@@ -73,24 +80,26 @@ class ReferenceSession : public Session {
 
 class ReferenceEngine : public Engine {
  public:
-  explicit ReferenceEngine(std::shared_ptr<const ModelWeights> weights) : weights_(std::move(weights)) {
+  ReferenceEngine(std::shared_ptr<const ModelWeights> weights, Numerics numerics)
+      : weights_(std::move(weights)), numerics_(numerics) {
     const ModelWeights& w = *weights_;
+    const Numerics n = numerics_;
     config_ = w.config();
-    embedding_ = w.Get("embedding/embedding").ToF32();
+    embedding_ = Parameter(w.Get("embedding/embedding"), n);
     for (int l = 0; l < config_.num_encoder_layers; ++l) {
       const std::string p = "encoder/layers/EncoderBlock_0";
-      encoder_.push_back({LayerSlice(w, p + "/attn_gate", l)[0], LayerSlice(w, p + "/ZCRMSNorm_0/scale", l),
-                          LoadAttention(w, p + "/self_attn", l)});
+      encoder_.push_back({LayerSlice(w, p + "/attn_gate", l, n)[0], LayerSlice(w, p + "/ZCRMSNorm_0/scale", l, n),
+                          LoadAttention(w, p + "/self_attn", l, n)});
     }
-    encoder_final_norm_ = w.Get("encoder/final_norm/scale").ToF32();
+    encoder_final_norm_ = Parameter(w.Get("encoder/final_norm/scale"), n);
     for (int l = 0; l < config_.num_decoder_layers; ++l) {
       const std::string p = "decoder/layers/DecoderBlock_0";
-      decoder_.push_back({LayerSlice(w, p + "/self_attn_gate", l)[0], LayerSlice(w, p + "/cross_attn_gate", l)[0],
-                          LayerSlice(w, p + "/ZCRMSNorm_0/scale", l), LayerSlice(w, p + "/ZCRMSNorm_1/scale", l),
-                          LoadAttention(w, p + "/self_attn", l), LoadAttention(w, p + "/cross_attn", l)});
+      decoder_.push_back({LayerSlice(w, p + "/self_attn_gate", l, n)[0], LayerSlice(w, p + "/cross_attn_gate", l, n)[0],
+                          LayerSlice(w, p + "/ZCRMSNorm_0/scale", l, n), LayerSlice(w, p + "/ZCRMSNorm_1/scale", l, n),
+                          LoadAttention(w, p + "/self_attn", l, n), LoadAttention(w, p + "/cross_attn", l, n)});
     }
-    decoder_final_norm_ = w.Get("decoder/ZCRMSNorm_0/scale").ToF32();
-    retrieval_ = RetrievalHead::Load(w);
+    decoder_final_norm_ = Parameter(w.Get("decoder/ZCRMSNorm_0/scale"), n);
+    retrieval_ = RetrievalHead::Load(w, n);
   }
 
   std::string_view name() const override { return "reference"; }
@@ -100,21 +109,38 @@ class ReferenceEngine : public Engine {
   absl::StatusOr<std::vector<float>> RetrievalEmbedding(absl::Span<const int32_t> tokens) const override {
     ReferenceSession session(*this);
     if (absl::Status status = session.Prefill(tokens); !status.ok()) return status;
-    return retrieval_.Embed(session.encoder_output().data(), tokens, config_.d_model);
+    return retrieval_.Embed(session.encoder_output().data(), tokens, config_.d_model, numerics_);
   }
 
-  // x = embedding[token] * sqrt(d_model), the input scaling of both stacks.
+  // x = embedding[token] * sqrt(d_model), the input scaling of both stacks
+  // (upstream: a bf16 product by sqrt(d_model) rounded to bf16).
   void Embed(int32_t token, float* x) const {
     const int d = config_.d_model;
-    const float scale = std::sqrt(static_cast<float>(d));
+    const float sqrt_d = std::sqrt(static_cast<float>(d));
+    const float scale = numerics_ == Numerics::kUpstream ? RoundToBf16(sqrt_d) : sqrt_d;
     for (int i = 0; i < d; ++i) x[i] = embedding_[static_cast<size_t>(token) * d + i] * scale;
+    Round(x, d);
+  }
+
+  // Rounds activations to bf16 where upstream keeps them in bf16.
+  void Round(float* values, size_t count) const { RoundTo(numerics_, absl::MakeSpan(values, count)); }
+
+  // A norm of the residual stream (or of a head vector).
+  void Norm(const float* x, const std::vector<float>& scale, int n, float* y) const {
+    ZcRmsNorm(x, scale.data(), n, y, numerics_);
+  }
+
+  // y = x @ w; a dense output, bf16 in upstream.
+  void Dense(const float* x, int rows, int in, const std::vector<float>& w, int out, float* y) const {
+    MatMul(x, rows, in, w.data(), out, y);
+    Round(y, static_cast<size_t>(rows) * out);
   }
 
   // Projects rows of `x` to query heads: q = x Wq, q_norm per head, RoPE at
   // positions first_position.. when `rope`.
   void Queries(const AttentionWeights& w, const float* x, int rows, int first_position, bool rope, float* q) const {
     const int d = config_.d_model;
-    MatMul(x, rows, d, w.q_proj.data(), d, q);
+    Dense(x, rows, d, w.q_proj, d, q);
     NormAndRope(w.q_norm, q, rows, config_.num_heads, first_position, rope);
   }
 
@@ -122,8 +148,8 @@ class ReferenceEngine : public Engine {
   void KeysValues(const AttentionWeights& w, const float* x, int rows, int first_position, bool rope, float* k,
                   float* v) const {
     const int d = config_.d_model, kv = config_.kv_dim();
-    MatMul(x, rows, d, w.k_proj.data(), kv, k);
-    MatMul(x, rows, d, w.v_proj.data(), kv, v);
+    Dense(x, rows, d, w.k_proj, kv, k);
+    Dense(x, rows, d, w.v_proj, kv, v);
     NormAndRope(w.k_norm, k, rows, config_.num_kv_heads, first_position, rope);
   }
 
@@ -133,27 +159,36 @@ class ReferenceEngine : public Engine {
     for (int r = 0; r < rows; ++r) {
       for (int h = 0; h < num_heads; ++h) {
         float* head = heads + (r * num_heads + h) * hd;
-        ZcRmsNorm(head, scale.data(), hd, head);
-        if (rope) Rope(head, hd, first_position + r, config_.rope_theta);
+        Norm(head, scale, hd, head);
+        if (rope) {
+          Rope(head, hd, first_position + r, config_.rope_theta);  // fp32 in upstream too
+          Round(head, hd);
+        }
       }
     }
   }
 
-  // x += sigmoid(gate) * (attention_out @ Wo), the gated residual.
+  // x += sigmoid(gate) * (attention_out @ Wo), the gated residual (upstream:
+  // the gate, the product and the sum each rounded to bf16).
   void GatedResidual(const AttentionWeights& w, float gate, const float* attention_out, int rows, float* x) const {
     const int d = config_.d_model;
     std::vector<float> projected(static_cast<size_t>(rows) * d);
-    MatMul(attention_out, rows, d, w.out_proj.data(), d, projected.data());
-    const float g = Sigmoid(gate);
-    for (size_t i = 0; i < projected.size(); ++i) x[i] += g * projected[i];
+    Dense(attention_out, rows, d, w.out_proj, d, projected.data());
+    float g = Sigmoid(gate);
+    Round(&g, 1);
+    for (float& value : projected) value *= g;
+    Round(projected.data(), projected.size());
+    for (size_t i = 0; i < projected.size(); ++i) x[i] += projected[i];
+    Round(x, projected.size());
   }
 
   void Attend(const float* q, int tq, const float* k, const float* v, int tk, const std::vector<bool>& visible,
               float* out) const {
-    Attention(q, tq, k, v, tk, config_.num_heads, config_.num_kv_heads, config_.head_dim(), visible, out);
+    Attention(q, tq, k, v, tk, config_.num_heads, config_.num_kv_heads, config_.head_dim(), visible, out, numerics_);
   }
 
   std::shared_ptr<const ModelWeights> weights_;
+  Numerics numerics_;
   ModelConfig config_;
   std::vector<float> embedding_;
   std::vector<EncoderLayer> encoder_;
@@ -176,14 +211,14 @@ absl::Status ReferenceSession::Prefill(absl::Span<const int32_t> tokens) {
   std::vector<float> k(static_cast<size_t>(t) * kv), v(k.size());
   for (int i = 0; i < t; ++i) engine_.Embed(tokens[i], &x[i * d]);
   for (const EncoderLayer& layer : engine_.encoder_) {
-    for (int i = 0; i < t; ++i) ZcRmsNorm(&x[i * d], layer.norm.data(), d, &h[i * d]);
+    for (int i = 0; i < t; ++i) engine_.Norm(&x[i * d], layer.norm, d, &h[i * d]);
     engine_.Queries(layer.self_attn, h.data(), t, 0, /*rope=*/true, q.data());
     engine_.KeysValues(layer.self_attn, h.data(), t, 0, /*rope=*/true, k.data(), v.data());
     engine_.Attend(q.data(), t, k.data(), v.data(), t, key_visible_, attended.data());
     engine_.GatedResidual(layer.self_attn, layer.attn_gate, attended.data(), t, x.data());
   }
   encoder_out_.resize(x.size());
-  for (int i = 0; i < t; ++i) ZcRmsNorm(&x[i * d], engine_.encoder_final_norm_.data(), d, &encoder_out_[i * d]);
+  for (int i = 0; i < t; ++i) engine_.Norm(&x[i * d], engine_.encoder_final_norm_, d, &encoder_out_[i * d]);
 
   caches_.assign(engine_.decoder_.size(), {});
   for (size_t l = 0; l < engine_.decoder_.size(); ++l) {
@@ -215,7 +250,7 @@ absl::StatusOr<absl::Span<const float>> ReferenceSession::Decode(int32_t token) 
     const DecoderLayer& layer = engine_.decoder_[l];
     LayerCache& cache = caches_[l];
 
-    ZcRmsNorm(x.data(), layer.self_attn_norm.data(), d, h.data());
+    engine_.Norm(x.data(), layer.self_attn_norm, d, h.data());
     engine_.Queries(layer.self_attn, h.data(), 1, position, /*rope=*/true, q.data());
     engine_.KeysValues(layer.self_attn, h.data(), 1, position, /*rope=*/true, k.data(), v.data());
     cache.self_k.insert(cache.self_k.end(), k.begin(), k.end());
@@ -223,14 +258,14 @@ absl::StatusOr<absl::Span<const float>> ReferenceSession::Decode(int32_t token) 
     engine_.Attend(q.data(), 1, cache.self_k.data(), cache.self_v.data(), position + 1, all_visible, attended.data());
     engine_.GatedResidual(layer.self_attn, layer.self_attn_gate, attended.data(), 1, x.data());
 
-    ZcRmsNorm(x.data(), layer.cross_attn_norm.data(), d, h.data());
+    engine_.Norm(x.data(), layer.cross_attn_norm, d, h.data());
     engine_.Queries(layer.cross_attn, h.data(), 1, 0, /*rope=*/false, q.data());
     engine_.Attend(q.data(), 1, cache.cross_k.data(), cache.cross_v.data(), encoder_tokens, key_visible_,
                    attended.data());
     engine_.GatedResidual(layer.cross_attn, layer.cross_attn_gate, attended.data(), 1, x.data());
   }
-  ZcRmsNorm(x.data(), engine_.decoder_final_norm_.data(), d, h.data());
-  // Tied output head: logits = h @ embedding^T.
+  engine_.Norm(x.data(), engine_.decoder_final_norm_, d, h.data());
+  // Tied output head: logits = h @ embedding^T, fp32 in upstream too.
   logits_.resize(c.vocab_size);
   for (int token_id = 0; token_id < c.vocab_size; ++token_id) {
     const float* row = &engine_.embedding_[static_cast<size_t>(token_id) * d];
@@ -244,8 +279,8 @@ absl::StatusOr<absl::Span<const float>> ReferenceSession::Decode(int32_t token) 
 
 }  // namespace
 
-std::unique_ptr<Engine> CreateReferenceEngine(std::shared_ptr<const ModelWeights> weights) {
-  return std::make_unique<ReferenceEngine>(std::move(weights));
+std::unique_ptr<Engine> CreateReferenceEngine(std::shared_ptr<const ModelWeights> weights, Numerics numerics) {
+  return std::make_unique<ReferenceEngine>(std::move(weights), numerics);
 }
 
 }  // namespace needle::reference

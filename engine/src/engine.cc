@@ -8,6 +8,14 @@ namespace needle {
 
 std::vector<std::string> EngineNames() { return {"reference", "optimized"}; }
 
+std::string_view NumericsName(Numerics numerics) { return numerics == Numerics::kUpstream ? "upstream" : "exact"; }
+
+absl::StatusOr<Numerics> ParseNumerics(std::string_view name) {
+  if (name == "exact") return Numerics::kExact;
+  if (name == "upstream") return Numerics::kUpstream;
+  return absl::InvalidArgumentError(StrCat("unknown numerics \"", name, "\" (available: exact, upstream)"));
+}
+
 absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view name, std::shared_ptr<const ModelWeights> weights,
                                                      const EngineOptions& options) {
   if (weights == nullptr) return absl::InvalidArgumentError("CreateEngine: no weights");
@@ -18,9 +26,15 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view name, std:
       return absl::InvalidArgumentError(
           StrCat("the reference engine runs fp32 only, not precision \"", options.precision, "\""));
     }
-    return reference::CreateReferenceEngine(std::move(weights));
+    return reference::CreateReferenceEngine(std::move(weights), options.numerics);
   }
-  if (name == "optimized") return optimized::CreateOptimizedEngine(std::move(weights), options);
+  if (name == "optimized") {
+    if (options.numerics != Numerics::kExact) {
+      return absl::InvalidArgumentError(
+          "the optimized engine has no upstream numerics: use the reference engine to reproduce upstream's tokens");
+    }
+    return optimized::CreateOptimizedEngine(std::move(weights), options);
+  }
   return absl::InvalidArgumentError(
       fmt::format("unknown engine \"{}\" (available: {})", name, fmt::join(EngineNames(), ", ")));
 }

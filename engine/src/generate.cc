@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "needle/constrained.h"
+#include "needle/python_json.h"
 #include "needle/str_cat.h"
 #include "needle/tools.h"
 #include "needle/utf8.h"
@@ -142,7 +143,11 @@ absl::StatusOr<GenerateResult> ToolCaller::Generate(std::string_view query, std:
   result.decode_seconds = SecondsSince(start);
 
   result.raw_text = tokenizer_->Decode(result.tokens);
-  result.text = tools->RestoreNames(tokenizer_->Decode(CallTokens(result.tokens)));
+  // A valid call comes back as upstream prints it (json.dumps of the parsed
+  // call), anything else as generated.
+  const std::string call = tokenizer_->Decode(CallTokens(result.tokens));
+  absl::StatusOr<std::string> redumped = RedumpLikePython(call);
+  result.text = tools->RestoreNames(redumped.ok() ? *redumped : call);
   return result;
 }
 

@@ -13,6 +13,8 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 bool IsUpper(char c) { return std::isupper(static_cast<unsigned char>(c)) != 0; }
+// ASCII only: std::isalnum would take the locale's letters.
+bool IsAsciiLetterOrDigit(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 bool IsLowerOrDigit(char c) {
   return std::islower(static_cast<unsigned char>(c)) != 0 || std::isdigit(static_cast<unsigned char>(c)) != 0;
 }
@@ -43,8 +45,11 @@ std::string SnakeCase(std::string_view name) {
   std::string out;
   for (size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
-    if (c == '-' || c == '.' || c == ' ' || c == '_') {
-      if (out.empty() || out.back() != '_') out += '_';
+    if (!IsAsciiLetterOrDigit(c)) {
+      // A run of "_" and of characters outside [A-Za-z0-9_] (spaces,
+      // punctuation, each byte of a non-ASCII character) becomes one "_";
+      // none at the start.
+      if (!out.empty() && out.back() != '_') out += '_';
       continue;
     }
     if (IsUpper(c)) {
@@ -57,6 +62,7 @@ std::string SnakeCase(std::string_view name) {
     }
     out += c;
   }
+  if (!out.empty() && out.back() == '_') out.pop_back();
   return out;
 }
 
@@ -90,6 +96,10 @@ absl::StatusOr<ToolSet> ToolSet::Parse(std::string_view tools_json) {
     ToolSpec spec;
     spec.name = name->get<std::string>();
     spec.snake_name = SnakeCase(spec.name);
+    if (spec.snake_name.empty()) {
+      return absl::InvalidArgumentError(
+          StrCat(where, ".name: \"", spec.name, "\" has no ASCII letter or digit, so its snake_case form is empty"));
+    }
     auto parameters = tool.find("parameters");
     if (parameters != tool.end()) {
       if (!parameters->is_object()) {
@@ -105,6 +115,7 @@ absl::StatusOr<ToolSet> ToolSet::Parse(std::string_view tools_json) {
                                                "] both read \"", spec.snake_name,
                                                "\" in snake_case, so a call could not be mapped back"));
     }
+    spec.retrieval_json = tool.dump(-1, ' ', /*ensure_ascii=*/true);
     *name = spec.snake_name;
     set.tools_.push_back(std::move(spec));
   }
@@ -113,12 +124,12 @@ absl::StatusOr<ToolSet> ToolSet::Parse(std::string_view tools_json) {
 }
 
 std::string ToolSet::RestoreNames(std::string_view output) const {
-  // Keyed by the name as it appears inside a JSON string literal.
+  // snake_case names are [a-z0-9_] only, so each reads in the output exactly
+  // as it is; the caller's name goes back ASCII-escaped, as json.dumps writes it.
   std::map<std::string, std::string, std::less<>> original_by_snake;
   for (const ToolSpec& tool : tools_) {
     if (tool.snake_name == tool.name) continue;
-    const std::string literal = Json(tool.snake_name).dump();
-    original_by_snake[literal.substr(1, literal.size() - 2)] = Json(tool.name).dump();
+    original_by_snake[tool.snake_name] = Json(tool.name).dump(-1, ' ', /*ensure_ascii=*/true);
   }
   if (original_by_snake.empty()) return std::string(output);
 

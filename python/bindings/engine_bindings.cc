@@ -187,22 +187,19 @@ FloatArray Embedding(const Model& model, const std::vector<int32_t>& encoder_tok
   return ToArray(values, {static_cast<py::ssize_t>(values.size())});
 }
 
-// One row per tool: the retrieval head over that tool alone, serialised as the
-// prompt serialises it (compact JSON, snake_case name).
+// One row per tool: the retrieval head over that tool alone, as upstream
+// encodes it (compact JSON with the caller's name, cut to kMaxRetrievalTokens).
 FloatArray ToolEmbeddings(const Model& model, const py::object& tools) {
-  const std::string tools_json = ToolsToJson(tools);
-  const ToolSet parsed = ValueOrThrow(ToolSet::Parse(tools_json));
-  const nlohmann::ordered_json prompt_tools = nlohmann::ordered_json::parse(parsed.prompt_json());
+  const ToolSet parsed = ValueOrThrow(ToolSet::Parse(ToolsToJson(tools)));
   const int dim = model.caller->engine().config().retrieval_dim();
   std::vector<float> rows;
   absl::Status status;
   {
     py::gil_scoped_release release;
-    for (const nlohmann::ordered_json& tool : prompt_tools) {
-      const std::string text = tool.dump(-1, ' ', /*ensure_ascii=*/true);
-      const std::vector<int32_t> tokens = model.caller->tokenizer().Encode(text);
+    for (const ToolSpec& tool : parsed.tools()) {
+      const std::vector<int32_t> tokens = model.caller->tokenizer().Encode(tool.retrieval_json);
       absl::StatusOr<std::vector<float>> embedding = model.caller->engine().RetrievalEmbedding(
-          absl::MakeConstSpan(tokens).first(std::min<size_t>(tokens.size(), kMaxEncoderTokens)));
+          absl::MakeConstSpan(tokens).first(std::min<size_t>(tokens.size(), kMaxRetrievalTokens)));
       if (!embedding.ok()) {
         status = embedding.status();
         break;
@@ -211,7 +208,7 @@ FloatArray ToolEmbeddings(const Model& model, const py::object& tools) {
     }
   }
   ThrowIfError(status);
-  return ToArray(rows, {static_cast<py::ssize_t>(prompt_tools.size()), dim});
+  return ToArray(rows, {static_cast<py::ssize_t>(parsed.tools().size()), dim});
 }
 
 // A session of the model's engine. Sessions are not thread-safe; the lock
@@ -340,7 +337,9 @@ void RegisterSession(py::module_& m) {
 
 void RegisterGenerateResult(py::module_& m) {
   py::class_<GenerateResult>(m, "GenerateResult", "One generated call and how it was produced.")
-      .def_readonly("text", &GenerateResult::text, "The call, leading <tool_call> stripped, caller's tool names.")
+      .def_readonly("text", &GenerateResult::text,
+                    "The call, leading <tool_call> stripped, caller's tool names; a valid call as upstream prints it "
+                    "(json.dumps of the parsed call, compact, ASCII-escaped).")
       .def_readonly("raw_text", &GenerateResult::raw_text, "The decoded output exactly as generated.")
       .def_readonly("encoder_tokens", &GenerateResult::encoder_tokens)
       .def_readonly("tokens", &GenerateResult::tokens, "Generated ids, EOS excluded.")
@@ -363,12 +362,15 @@ void RegisterModel(py::module_& m) {
                     "A loaded model: engine plus tokenizer. Immutable and thread-safe: any number of Python threads "
                     "may call it at once; each request runs in its own session with the GIL released.")
       .def(py::init(&Model::Load), py::arg("model_path"), py::arg("tokenizer_path"), py::arg("engine") = "reference",
-           py::arg("precision") = "fp32", py::arg("threads") = 0,
+           py::arg("precision") = "fp32", py::arg("threads") = 0, py::arg("numerics") = "exact",
            "Loads a checkpoint and tokenizer. engine: 'reference' or 'optimized'; precision (optimized engine): "
-           "fp32, bf16, int8, int4, w8a8; threads: 0 = all cores.")
+           "fp32, bf16, int8, int4, w8a8; threads: 0 = all cores; numerics (reference engine): 'exact' (fp32) or "
+           "'upstream' (bfloat16 where upstream rounds, to reproduce its tokens).")
       .def_property_readonly("engine", [](const Model& model) { return model.engine_name; })
       .def_property_readonly("precision", [](const Model& model) { return model.options.precision; })
       .def_property_readonly("threads", [](const Model& model) { return model.options.threads; })
+      .def_property_readonly("numerics",
+                             [](const Model& model) { return std::string(NumericsName(model.options.numerics)); })
       .def_property_readonly("model_path", [](const Model& model) { return model.model_path; })
       .def_property_readonly("tokenizer_path", [](const Model& model) { return model.tokenizer_path; })
       .def_property_readonly("config", [](const Model& model) { return model.caller->engine().config(); })
@@ -414,13 +416,14 @@ void RegisterModel(py::module_& m) {
           "query_embedding",
           [](const Model& model, const std::string& query) {
             std::vector<int32_t> tokens = model.caller->tokenizer().Encode(query);
-            tokens.resize(std::min<size_t>(tokens.size(), kMaxQueryTokens));
+            tokens.resize(std::min<size_t>(tokens.size(), kMaxRetrievalTokens));
             return Embedding(model, tokens);
           },
-          py::arg("query"), "Retrieval-head embedding of a query's tokens (cut to 1022).")
+          py::arg("query"), "Retrieval-head embedding of a query's tokens (cut to 256, as upstream).")
       .def("tool_embeddings", &ToolEmbeddings, py::arg("tools"),
-           "Retrieval-head embeddings (n_tools, retrieval_dim): each tool encoded alone as the prompt writes it "
-           "(compact JSON object, snake_case name). query_embedding(q) @ tool_embeddings(t).T ranks the tools.")
+           "Retrieval-head embeddings (n_tools, retrieval_dim): each tool encoded alone as upstream does "
+           "(compact JSON object with the tool's own name, cut to 256 tokens). "
+           "query_embedding(q) @ tool_embeddings(t).T ranks the tools.")
       .def(
           "new_session", [](const Model& model) { return std::make_unique<PySession>(model.caller); },
           "A fresh Session for driving prefill/decode by hand.")
@@ -433,13 +436,17 @@ void RegisterModel(py::module_& m) {
 }  // namespace
 
 absl::StatusOr<Model> Model::Create(const std::string& model_path, const std::string& tokenizer_path,
-                                    const std::string& engine_name, const std::string& precision, int threads) {
+                                    const std::string& engine_name, const std::string& precision, int threads,
+                                    const std::string& numerics) {
   Model model;
   model.model_path = model_path;
   model.tokenizer_path = tokenizer_path;
   model.engine_name = engine_name;
   model.options.precision = precision;
   model.options.threads = threads;
+  absl::StatusOr<Numerics> parsed_numerics = ParseNumerics(numerics);
+  if (!parsed_numerics.ok()) return parsed_numerics.status();
+  model.options.numerics = *parsed_numerics;
   absl::StatusOr<std::unique_ptr<ToolCaller>> caller =
       ToolCaller::Load(model_path, tokenizer_path, engine_name, model.options);
   if (!caller.ok()) return caller.status();
@@ -448,11 +455,11 @@ absl::StatusOr<Model> Model::Create(const std::string& model_path, const std::st
 }
 
 Model Model::Load(const std::string& model_path, const std::string& tokenizer_path, const std::string& engine_name,
-                  const std::string& precision, int threads) {
+                  const std::string& precision, int threads, const std::string& numerics) {
   absl::StatusOr<Model> model;
   {
     py::gil_scoped_release release;
-    model = Create(model_path, tokenizer_path, engine_name, precision, threads);
+    model = Create(model_path, tokenizer_path, engine_name, precision, threads, numerics);
   }
   return ValueOrThrow(std::move(model));
 }

@@ -19,11 +19,13 @@ struct Model {
   std::string engine_name;
   EngineOptions options;
 
+  // numerics: "exact" or "upstream" (ParseNumerics).
   static absl::StatusOr<Model> Create(const std::string& model_path, const std::string& tokenizer_path,
-                                      const std::string& engine_name, const std::string& precision, int threads);
+                                      const std::string& engine_name, const std::string& precision, int threads,
+                                      const std::string& numerics);
   // Create with the GIL released; errors raise.
   static Model Load(const std::string& model_path, const std::string& tokenizer_path, const std::string& engine_name,
-                    const std::string& precision, int threads);
+                    const std::string& precision, int threads, const std::string& numerics);
 };
 
 }  // namespace needle::python

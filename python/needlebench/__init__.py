@@ -70,11 +70,12 @@ TOKENIZER_FILE = "tokenizer.model"
 
 
 def load(path: str = DEFAULT_MODEL_DIR, engine: str = "reference", precision: str = "fp32", threads: int = 0,
-         tokenizer: Optional[str] = None) -> Model:
+         tokenizer: Optional[str] = None, numerics: str = "exact") -> Model:
     """Loads a model by directory (holding needle.safetensors and tokenizer.model) or by checkpoint file.
 
     With a checkpoint file, `tokenizer` defaults to tokenizer.model beside it. engine is "reference" or
-    "optimized"; precision (optimized engine) is fp32, bf16, int8, int4, w8a8 or w4a8; threads 0 means all cores.
+    "optimized"; precision (optimized engine) is fp32, bf16, int8, int4, w8a8 or w4a8; threads 0 means all cores;
+    numerics "upstream" makes the reference engine round to bfloat16 where upstream does.
     """
     if os.path.isdir(path):
         model_path = os.path.join(path, MODEL_FILE)
@@ -82,7 +83,7 @@ def load(path: str = DEFAULT_MODEL_DIR, engine: str = "reference", precision: st
     else:
         model_path = path
         tokenizer_path = tokenizer or os.path.join(os.path.dirname(os.path.abspath(path)), TOKENIZER_FILE)
-    return Model(model_path, tokenizer_path, engine=engine, precision=precision, threads=threads)
+    return Model(model_path, tokenizer_path, engine=engine, precision=precision, threads=threads, numerics=numerics)
 
 
 SystemLike = Union[str, System, Model, Callable[[EvalItem], object]]

@@ -10,6 +10,7 @@
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "needle/python_json.h"
 #include "test_checkpoint.h"
 
 namespace needle {
@@ -214,9 +215,33 @@ TEST_F(GenerateTest, ScriptedStreamingConcatenatesToTheText) {
   };
   absl::StatusOr<GenerateResult> result = Scripted(engine).Generate("weather", kSnakeTools, options);
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->text, call);
   EXPECT_EQ(streamed_tokens, result->tokens);
-  EXPECT_EQ(streamed, result->text);
+  EXPECT_EQ(streamed, call) << "the stream is the call as generated";
+  EXPECT_EQ(result->text, R"([{"name":"get_weather","arguments":{"location":"Caf\u00e9 \ud83d\ude00"}}])")
+      << "the final text is the valid call as upstream prints it";
+}
+
+TEST_F(GenerateTest, ValidCallTextIsWhatUpstreamPrints) {
+  // Upstream: json.dumps(json.loads(call), separators=(",", ":")), then the
+  // caller's names.
+  const std::string call =
+      "[{\"name\": \"get_weather\", \"arguments\": {\"days\": 1e15, \"n\": -0, "
+      "\"note\": \"caf\xC3\xA9\"}}]";
+  GenerateOptions free;  // argument keys the tool does not declare
+  free.constrained = false;
+  auto engine = std::make_shared<const ScriptedEngine>(Writing(call));
+  absl::StatusOr<GenerateResult> result = Scripted(engine).Generate("weather", kCamelTools, free);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->text,
+            R"([{"name":"getWeather","arguments":{"days":1000000000000000.0,"n":0,"note":"caf\u00e9"}}])");
+  EXPECT_THAT(result->raw_text, HasSubstr(call)) << "raw_text keeps the output as generated";
+
+  // Text that is not JSON (here cut short) is returned as generated.
+  const std::string partial = R"([{"name": "get_weather", "arguments": {"days": 1e15)";
+  auto cut = std::make_shared<const ScriptedEngine>(Writing(partial));
+  absl::StatusOr<GenerateResult> cut_result = Scripted(cut).Generate("weather", kCamelTools, free);
+  ASSERT_TRUE(cut_result.ok()) << cut_result.status();
+  EXPECT_EQ(cut_result->text, partial);
 }
 
 // One request with streaming on; returns {concatenated stream, final text}.
@@ -369,7 +394,9 @@ TEST_F(GenerateTest, StreamedTextEqualsFinalText) {
     absl::StatusOr<GenerateResult> result = caller().Generate(query, kSnakeTools, options);
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_EQ(tokens, result->tokens) << query;
-    EXPECT_EQ(streamed, result->text) << query;
+    std::vector<int32_t> call = result->tokens;
+    if (!call.empty() && call.front() == kToolCallId) call.erase(call.begin());
+    EXPECT_EQ(streamed, caller().tokenizer().Decode(call)) << query;
   }
 }
 
@@ -463,10 +490,12 @@ TEST_F(GenerateTest, ConstrainedAndUnconstrainedBothRun) {
     absl::StatusOr<GenerateResult> result = caller().Generate(kQueries[0], kSnakeTools, options);
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_FALSE(result->tokens.empty() && result->stop != StopReason::kEos);
-    // The text is the decoded output minus the leading <tool_call>.
+    // The text is the decoded output minus the leading <tool_call>, re-dumped
+    // as upstream does when it is valid JSON.
     std::vector<int32_t> call = result->tokens;
     if (!call.empty() && call.front() == kToolCallId) call.erase(call.begin());
-    EXPECT_EQ(result->text, caller().tokenizer().Decode(call));
+    const std::string decoded = caller().tokenizer().Decode(call);
+    EXPECT_EQ(result->text, RedumpLikePython(decoded).value_or(decoded));
   }
 }
 

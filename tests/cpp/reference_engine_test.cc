@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <string>
@@ -462,21 +463,33 @@ TEST_F(ReferenceEngineTest, MatchesFullRecomputationWithoutCache) {
   }
 }
 
+// The small model with every gate at -100 (sigmoid ~ 4e-44), so that no
+// sublayer contributes.
+std::vector<test::TestTensor> ClosedGateTensors(DType dtype) {
+  std::vector<test::TestTensor> tensors = test::RandomTensors(test::SmallConfig(), 5, dtype);
+  for (test::TestTensor& tensor : tensors) {
+    if (tensor.name.size() > 5 && tensor.name.compare(tensor.name.size() - 5, 5, "_gate") == 0) {
+      std::fill(tensor.values.begin(), tensor.values.end(), -100.0f);
+    }
+  }
+  return tensors;
+}
+
+const std::vector<float>& TensorValues(const std::vector<test::TestTensor>& tensors, const std::string& name) {
+  auto found = std::find_if(tensors.begin(), tensors.end(), [&](const test::TestTensor& t) { return t.name == name; });
+  static const std::vector<float> kMissing;
+  EXPECT_NE(found, tensors.end()) << name;
+  return found == tensors.end() ? kMissing : found->values;
+}
+
 TEST_F(ReferenceEngineTest, ClosedGatesLeaveTheTiedEmbeddingHead) {
   // With every gate at -100 (sigmoid ~ 4e-44) no sublayer contributes, so the
   // logits are the final norm of sqrt(d) * embedding[token] dotted with each
   // embedding row: a hand-checkable path through input scaling, the decoder's
   // final norm and the tied output head.
-  std::vector<test::TestTensor> tensors = test::RandomTensors(test::SmallConfig(), 5, DType::kF32);
-  const std::vector<float>* embedding = nullptr;
-  const std::vector<float>* final_scale = nullptr;
-  for (test::TestTensor& tensor : tensors) {
-    if (tensor.name.size() > 5 && tensor.name.compare(tensor.name.size() - 5, 5, "_gate") == 0) {
-      std::fill(tensor.values.begin(), tensor.values.end(), -100.0f);
-    }
-    if (tensor.name == "embedding/embedding") embedding = &tensor.values;
-    if (tensor.name == "decoder/ZCRMSNorm_0/scale") final_scale = &tensor.values;
-  }
+  const std::vector<test::TestTensor> tensors = ClosedGateTensors(DType::kF32);
+  const std::vector<float>* embedding = &TensorValues(tensors, "embedding/embedding");
+  const std::vector<float>* final_scale = &TensorValues(tensors, "decoder/ZCRMSNorm_0/scale");
   absl::StatusOr<std::shared_ptr<const ModelWeights>> weights =
       test::LoadWeights(test::SerializeTensors(tensors, test::NeedleMetadata(test::SmallConfig())));
   ASSERT_TRUE(weights.ok()) << weights.status();
@@ -501,6 +514,153 @@ TEST_F(ReferenceEngineTest, ClosedGatesLeaveTheTiedEmbeddingHead) {
     }
     ASSERT_NEAR((*logits)[v], expected, 1e-4) << v;
   }
+}
+
+// ---- Upstream numerics: the expected values apply upstream's bf16 cast
+// points (docs/engine.md) by hand, with the tests' own bf16 rounding.
+
+TEST(UpstreamNumericsTest, RoundToBf16IsNearestEven) {
+  EXPECT_EQ(ref::RoundToBf16(1.0f + 0x1p-8f), 1.0f);                // halfway: down to the even 1.0
+  EXPECT_EQ(ref::RoundToBf16(1.0f + 3 * 0x1p-8f), 1.0f + 0x1p-6f);  // halfway: up to the even neighbour
+  EXPECT_EQ(ref::RoundToBf16(1.0f + 0x1p-8f + 0x1p-20f), 1.0f + 0x1p-7f);
+  EXPECT_TRUE(std::isnan(ref::RoundToBf16(std::nanf(""))));
+  EXPECT_EQ(ref::RoundToBf16(std::numeric_limits<float>::infinity()), std::numeric_limits<float>::infinity());
+  for (float value : {0.1f, -3.14159f, 1e-30f, 6.5e37f, 22.627417f}) {
+    EXPECT_EQ(ref::RoundToBf16(value), test::RoundToBf16(value)) << value;
+  }
+  std::vector<float> values = {0.1f, 0.2f};
+  ref::RoundTo(Numerics::kExact, absl::MakeSpan(values));
+  EXPECT_EQ(values, (std::vector<float>{0.1f, 0.2f}));
+  ref::RoundTo(Numerics::kUpstream, absl::MakeSpan(values));
+  EXPECT_EQ(values, (std::vector<float>{test::RoundToBf16(0.1f), test::RoundToBf16(0.2f)}));
+}
+
+TEST(UpstreamNumericsTest, ZcRmsNormRoundsTheNormalisedValueAndOnePlusScale) {
+  // Upstream: y = bf16(bf16(x / rms) * bf16(1 + scale)). 1 + 2^-9 is 1 in bf16,
+  // so the first output is the rounded normalised value alone.
+  const float x[] = {3, 4};
+  const float scale[] = {0x1p-9f, 0.3f};
+  float y[2];
+  ref::ZcRmsNorm(x, scale, 2, y, Numerics::kUpstream);
+  const double inv_rms = 1 / std::sqrt(12.5 + 1e-6);
+  EXPECT_EQ(y[0], test::RoundToBf16(static_cast<float>(3 * inv_rms)));
+  EXPECT_EQ(y[1], test::RoundToBf16(test::RoundToBf16(static_cast<float>(4 * inv_rms)) * test::RoundToBf16(1.3f)));
+  float exact[2];
+  ref::ZcRmsNorm(x, scale, 2, exact);
+  EXPECT_NE(exact[0], y[0]) << "the exact norm keeps fp32";
+}
+
+TEST(UpstreamNumericsTest, AttentionRoundsScoresProbabilitiesAndOutput) {
+  // One head of 4 dims, two keys: q.k0 = a, q.k1 = 0; values pick out the
+  // probabilities, so out = (bf16(p0), bf16(p1), 0, 0).
+  const float a = 1.3862944f;
+  const float q[] = {a, 0, 0, 0};
+  const float k[] = {1, 0, 0, 0, 0, 0, 0, 0};
+  const float v[] = {1, 0, 0, 0, 0, 1, 0, 0};
+  float out[4];
+  ref::Attention(q, 1, k, v, 2, 1, 1, 4, {true, true}, out, Numerics::kUpstream);
+  const float score = test::RoundToBf16(test::RoundToBf16(a) * 0.5f);  // / sqrt(4)
+  const double sum = std::exp(double{score}) + 1;
+  const float p0 = test::RoundToBf16(static_cast<float>(std::exp(double{score}) / sum));
+  const float p1 = test::RoundToBf16(static_cast<float>(1 / sum));
+  EXPECT_NEAR(out[0], p0, 1e-7f);
+  EXPECT_NEAR(out[1], p1, 1e-7f);
+  EXPECT_EQ(out[2], 0.0f);
+  EXPECT_EQ(test::RoundToBf16(out[0]), out[0]);
+}
+
+TEST(UpstreamNumericsTest, ParseAndEngineSupport) {
+  EXPECT_EQ(ParseNumerics("exact").value(), Numerics::kExact);
+  EXPECT_EQ(ParseNumerics("upstream").value(), Numerics::kUpstream);
+  EXPECT_EQ(NumericsName(Numerics::kUpstream), "upstream");
+  EXPECT_THAT(std::string(ParseNumerics("bf16").status().message()), HasSubstr("unknown numerics \"bf16\""));
+  absl::StatusOr<std::shared_ptr<const ModelWeights>> weights =
+      test::LoadWeights(test::RandomCheckpoint(test::SmallConfig(), 1));
+  ASSERT_TRUE(weights.ok()) << weights.status();
+  EngineOptions upstream;
+  upstream.numerics = Numerics::kUpstream;
+  EXPECT_TRUE(CreateEngine("reference", *weights, upstream).ok());
+  absl::StatusOr<std::unique_ptr<Engine>> optimized = CreateEngine("optimized", *weights, upstream);
+  ASSERT_FALSE(optimized.ok());
+  EXPECT_THAT(std::string(optimized.status().message()), HasSubstr("no upstream numerics"));
+}
+
+// The small model under upstream numerics.
+std::unique_ptr<Engine> UpstreamEngine(const std::vector<test::TestTensor>& tensors) {
+  absl::StatusOr<std::shared_ptr<const ModelWeights>> weights =
+      test::LoadWeights(test::SerializeTensors(tensors, test::NeedleMetadata(test::SmallConfig())));
+  EXPECT_TRUE(weights.ok()) << weights.status();
+  EngineOptions options;
+  options.numerics = Numerics::kUpstream;
+  absl::StatusOr<std::unique_ptr<Engine>> engine = CreateEngine("reference", *weights, options);
+  EXPECT_TRUE(engine.ok()) << engine.status();
+  return engine.ok() ? *std::move(engine) : nullptr;
+}
+
+TEST_F(ReferenceEngineTest, UpstreamNumericsWithClosedGatesFollowTheCastPoints) {
+  // As ClosedGatesLeaveTheTiedEmbeddingHead, by upstream's cast points: the
+  // input x = bf16(e * bf16(sqrt(d))), the final norm in bf16, the logits an
+  // fp32 product of bf16 values. sigmoid(-100) is below bf16's smallest
+  // value, so the closed gates add exactly nothing.
+  const std::vector<test::TestTensor> tensors = ClosedGateTensors(DType::kBF16);
+  const std::vector<float>* embedding = &TensorValues(tensors, "embedding/embedding");
+  const std::vector<float>* final_scale = &TensorValues(tensors, "decoder/ZCRMSNorm_0/scale");
+  std::unique_ptr<Engine> engine = UpstreamEngine(tensors);
+  ASSERT_NE(engine, nullptr);
+  std::unique_ptr<Session> session = engine->NewSession();
+  ASSERT_TRUE(session->Prefill(Tokens(4, 1)).ok());
+  const int32_t token = 123;
+  absl::StatusOr<absl::Span<const float>> logits = session->Decode(token);
+  ASSERT_TRUE(logits.ok());
+
+  const int d = test::SmallConfig().d_model;
+  const float sqrt_d = test::RoundToBf16(std::sqrt(static_cast<float>(d)));
+  std::vector<float> x(d), h(d);
+  double sum_squares = 0;
+  for (int i = 0; i < d; ++i) {
+    x[i] = test::RoundToBf16((*embedding)[token * d + i] * sqrt_d);
+    sum_squares += double{x[i]} * x[i];
+  }
+  const double inv_rms = 1 / std::sqrt(sum_squares / d + 1e-6);
+  for (int i = 0; i < d; ++i) {
+    h[i] = test::RoundToBf16(test::RoundToBf16(static_cast<float>(x[i] * inv_rms)) *
+                             test::RoundToBf16(1.0f + (*final_scale)[i]));
+  }
+  for (int v = 0; v < test::SmallConfig().vocab_size; ++v) {
+    double expected = 0;
+    for (int i = 0; i < d; ++i) expected += double{h[i]} * (*embedding)[v * d + i];
+    ASSERT_NEAR((*logits)[v], expected, 1e-5) << v;
+  }
+}
+
+TEST_F(ReferenceEngineTest, UpstreamNumericsKeepActivationsInBf16) {
+  std::unique_ptr<Engine> upstream = UpstreamEngine(tensors());
+  ASSERT_NE(upstream, nullptr);
+  std::unique_ptr<Session> session = upstream->NewSession();
+  const std::vector<std::vector<float>> logits = Greedy(*session, Tokens(9, 3), 4);
+  ASSERT_EQ(logits.size(), 4u);
+  for (float value : session->encoder_output()) ASSERT_EQ(test::RoundToBf16(value), value);
+
+  // The exact engine's values are not bf16, and its logits differ, by about
+  // what bf16's 8 significant bits allow.
+  std::unique_ptr<Session> exact = engine().NewSession();
+  const std::vector<std::vector<float>> exact_logits = Greedy(*exact, Tokens(9, 3), 4);
+  ASSERT_EQ(exact_logits.size(), 4u);
+  EXPECT_FALSE(std::all_of(exact->encoder_output().begin(), exact->encoder_output().end(),
+                           [](float value) { return test::RoundToBf16(value) == value; }));
+  float largest_difference = 0;
+  for (size_t i = 0; i < logits[0].size(); ++i) {
+    largest_difference = std::max(largest_difference, std::abs(logits[0][i] - exact_logits[0][i]));
+  }
+  EXPECT_GT(largest_difference, 0.0f);
+  EXPECT_LT(largest_difference, 0.2f);
+
+  std::unique_ptr<Session> again = upstream->NewSession();
+  EXPECT_EQ(Greedy(*again, Tokens(9, 3), 4), logits) << "upstream numerics are deterministic too";
+  const std::vector<float> embedding = upstream->RetrievalEmbedding(Tokens(5, 1)).value();
+  double norm = 0;
+  for (float value : embedding) norm += double{value} * value;
+  EXPECT_NEAR(norm, 1.0, 1e-5);
 }
 
 TEST_F(ReferenceEngineTest, TwoSessionsGiveBitIdenticalLogits) {

@@ -56,20 +56,35 @@ TEST(SnakeCaseTest, SeparatorsCollapse) {
   EXPECT_EQ(SnakeCase("my.tool-name here"), "my_tool_name_here");
 }
 
-TEST(SnakeCaseTest, EdgesAreKept) {
-  // Leading and trailing separators are not stripped: they are part of the name.
-  EXPECT_EQ(SnakeCase("_private"), "_private");
-  EXPECT_EQ(SnakeCase("-x-"), "_x_");
-  EXPECT_EQ(SnakeCase(""), "");
+TEST(SnakeCaseTest, UpstreamRuleForOtherCharacters) {
+  // Upstream: every run of characters outside [A-Za-z0-9_] becomes "_", and
+  // leading and trailing "_" are stripped.
+  EXPECT_EQ(SnakeCase("get/weather"), "get_weather");
+  EXPECT_EQ(SnakeCase("ns:tool"), "ns_tool");
+  EXPECT_EQ(SnakeCase("tool(v2)"), "tool_v2");
+  EXPECT_EQ(SnakeCase("get_weather_"), "get_weather");
+  EXPECT_EQ(SnakeCase("caf\xC3\xA9_info"), "caf_info");  // "café_info"
+  EXPECT_EQ(SnakeCase("a+b=c"), "a_b_c");
+  EXPECT_EQ(SnakeCase("$tool!"), "tool");
 }
 
-TEST(SnakeCaseTest, NonAsciiBytesPassThrough) {
-  EXPECT_EQ(SnakeCase("m\xC3\xA9t\xC3\xA9o"), "m\xC3\xA9t\xC3\xA9o");  // "météo"
-  EXPECT_EQ(SnakeCase("getM\xC3\xA9t\xC3\xA9o"), "get_m\xC3\xA9t\xC3\xA9o");
+TEST(SnakeCaseTest, EdgesAreStripped) {
+  EXPECT_EQ(SnakeCase("_private"), "private");
+  EXPECT_EQ(SnakeCase("-x-"), "x");
+  EXPECT_EQ(SnakeCase("__a__b__"), "a_b");
+  EXPECT_EQ(SnakeCase(""), "");
+  EXPECT_EQ(SnakeCase("___"), "");
+}
+
+TEST(SnakeCaseTest, NonAsciiCharactersAreSeparators) {
+  EXPECT_EQ(SnakeCase("m\xC3\xA9t\xC3\xA9o"), "m_t_o");  // "météo"
+  EXPECT_EQ(SnakeCase("getM\xC3\xA9t\xC3\xA9o"), "get_m_t_o");
+  EXPECT_EQ(SnakeCase("\xE5\xA4\xA9\xE6\xB0\x97"), "");  // "天気"
 }
 
 TEST(SnakeCaseTest, IsIdempotent) {
-  for (const char* name : {"getWeather", "HTTPRequest", "setTimer2Minutes", "my.tool-name here", "ABTest"}) {
+  for (const char* name :
+       {"getWeather", "HTTPRequest", "setTimer2Minutes", "my.tool-name here", "ABTest", "tool(v2)", "_x_"}) {
     EXPECT_EQ(SnakeCase(SnakeCase(name)), SnakeCase(name)) << name;
   }
 }
@@ -185,12 +200,20 @@ TEST(ToolSetTest, ParameterSpecNotAnObject) {
   EXPECT_THAT(ParseError(R"([{"name": "a", "parameters": {"": {}}}])"), HasSubstr("empty parameter name"));
 }
 
+TEST(ToolSetTest, NameWithoutLettersOrDigits) {
+  EXPECT_THAT(ParseError(R"([{"name": "a"}, {"name": "--"}])"),
+              HasSubstr("tools[1].name: \"--\" has no ASCII letter or digit"));
+  EXPECT_THAT(ParseError("[{\"name\": \"\xE5\xA4\xA9\xE6\xB0\x97\"}]"), HasSubstr("tools[0].name"));
+}
+
 TEST(ToolSetTest, DuplicateNamesAfterSnakeCase) {
   const std::string error = ParseError(R"([{"name": "getWeather"}, {"name": "x"}, {"name": "get-weather"}])");
   EXPECT_THAT(error, HasSubstr("tools[2].name"));
   EXPECT_THAT(error, HasSubstr("tools[0]"));
   EXPECT_THAT(error, HasSubstr("get_weather"));
   EXPECT_THAT(ParseError(R"([{"name": "ping"}, {"name": "ping"}])"), HasSubstr("tools[1].name"));
+  // Upstream's rule merges these too; it would keep only the later one.
+  EXPECT_THAT(ParseError(R"([{"name": "get/weather"}, {"name": "get_weather_"}])"), HasSubstr("tools[1].name"));
 }
 
 TEST(ToolSetTest, PromptJsonIsCompactWithSnakeNames) {
@@ -223,7 +246,7 @@ TEST(ToolSetTest, PromptJsonEscapesLikePythonJsonDumps) {
       "\\\\ \\n\\t\\u0001\\u007f\"}]");
   ASSERT_TRUE(tools.ok()) << tools.status();
   EXPECT_EQ(tools->prompt_json(),
-            R"([{"name":"m\u00e9t\u00e9o","description":"caf\u00e9 \ud83d\ude00 a/b \"q\" \\ \n\t\u0001\u007f"}])");
+            R"([{"name":"m_t_o","description":"caf\u00e9 \ud83d\ude00 a/b \"q\" \\ \n\t\u0001\u007f"}])");
 }
 
 TEST(ToolSetTest, PromptJsonNumbersAndLiterals) {
@@ -234,6 +257,16 @@ TEST(ToolSetTest, PromptJsonNumbersAndLiterals) {
   EXPECT_EQ(tools->prompt_json(),
             R"([{"name":"a","parameters":{"n":{"type":"number","default":2.5,"min":10,"big":1e+100,)"
             R"("f":1.0,"nothing":null,"flag":false}}}])");
+}
+
+TEST(ToolSetTest, RetrievalJsonIsEachToolAloneWithItsOwnName) {
+  // Upstream's retrieval head encodes a tool under the name the caller gave it.
+  absl::StatusOr<ToolSet> tools =
+      ToolSet::Parse("[{\"name\": \"getWeather\", \"description\": \"caf\xC3\xA9\"}, {\"name\": \"ns:tool\"}]");
+  ASSERT_TRUE(tools.ok()) << tools.status();
+  EXPECT_EQ(tools->tools()[0].retrieval_json, R"({"name":"getWeather","description":"caf\u00e9"})");
+  EXPECT_EQ(tools->tools()[1].retrieval_json, R"({"name":"ns:tool"})");
+  EXPECT_THAT(tools->prompt_json(), HasSubstr(R"("name":"ns_tool")"));
 }
 
 // ---- RestoreNames
@@ -274,15 +307,14 @@ TEST(RestoreNamesTest, RestoresTheCompleteCallBeforeATruncatedOne) {
 }
 
 TEST(RestoreNamesTest, OriginalNamesAreJsonEscaped) {
-  // The caller's name goes back into JSON text, so it must be a valid string literal there.
+  // The caller's name goes back into JSON text, so it must be a valid string
+  // literal there; non-ASCII is escaped as json.dumps escapes it.
   const ToolSet tools = MustParse(R"([{"name": "Say\"Hi\""}])");
   ASSERT_EQ(tools.tools().size(), 1u);
-  const std::string snake = tools.tools()[0].snake_name;
-  EXPECT_EQ(snake, "say\"hi\"");
-  EXPECT_EQ(tools.RestoreNames("[{\"name\":\"say\\\"hi\\\"\"}]"), "[{\"name\":\"Say\\\"Hi\\\"\"}]")
-      << "a name is compared as the JSON string literal it is in the output";
+  EXPECT_EQ(tools.tools()[0].snake_name, "say_hi");
+  EXPECT_EQ(tools.RestoreNames(R"([{"name":"say_hi"}])"), R"([{"name":"Say\"Hi\""}])");
   const ToolSet accented = MustParse("[{\"name\": \"M\xC3\xA9t\xC3\xA9o\"}]");
-  EXPECT_EQ(accented.RestoreNames("[{\"name\":\"m\xC3\xA9t\xC3\xA9o\"}]"), "[{\"name\":\"M\xC3\xA9t\xC3\xA9o\"}]");
+  EXPECT_EQ(accented.RestoreNames(R"([{"name":"m_t_o"}])"), R"([{"name":"M\u00e9t\u00e9o"}])");
 }
 
 TEST(RestoreNamesTest, ArgumentValuesNamedLikeAToolAreData) {

@@ -91,6 +91,23 @@ def test_load_by_directory_and_by_file_agree(nb, model):
     assert "vocab_size" in repr(config)
 
 
+def test_upstream_numerics_match_the_cli(nb, model, weather_tools, needle_bin):
+    upstream = nb.load(numerics="upstream")
+    assert upstream.numerics == "upstream" and model.numerics == "exact"
+    encoder = model.tokenizer.encode(QUERIES[0])
+    exact_logits, upstream_logits = model.logits(encoder, [1, 4]), upstream.logits(encoder, [1, 4])
+    difference = np.abs(exact_logits - upstream_logits).max()
+    assert 0 < difference < 1.0, "bf16 rounding moves the logits a little, never much"
+    expected = run_cli(needle_bin, "run", "--json", "--numerics", "upstream", "--query", QUERIES[0],
+                       "--tools", json.dumps(weather_tools))
+    assert expected["numerics"] == "upstream"
+    assert upstream.generate(QUERIES[0], weather_tools).tokens == expected["tokens"]
+    with pytest.raises(ValueError, match='unknown numerics "bf16"'):
+        nb.load(numerics="bf16")
+    with pytest.raises(ValueError, match="no upstream numerics"):
+        nb.load(engine="optimized", numerics="upstream")
+
+
 # --- tokenizer ------------------------------------------------------------------------------------
 
 
@@ -137,14 +154,18 @@ def test_generate_options(model, weather_tools, needle_bin):
     assert len(short.tokens) == 3 and short.stop == "max_tokens"
 
 
-def test_streaming_callback_sees_every_token(model):
-    # snake_case names, so the streamed text (names as generated) is the final text.
+def test_streaming_callback_sees_every_token(nb, model):
+    # snake_case names, so the streamed text (names as generated) is the call as generated.
     tools = [{"name": "get_weather", "description": "Get the weather",
               "parameters": {"location": {"type": "string", "description": "City", "required": True}}}]
     streamed = []
     result = model.generate(QUERIES[0], tools, on_token=lambda token, text: streamed.append((token, text)))
     assert [token for token, _ in streamed] == result.tokens
-    assert "".join(text for _, text in streamed) == result.text
+    streamed_text = "".join(text for _, text in streamed)
+    call = result.tokens[1:] if result.tokens[:1] == [nb.TOOL_CALL_ID] else result.tokens
+    assert streamed_text == model.tokenizer.decode(call)
+    # The final text is that call as upstream prints it.
+    assert result.text == json.dumps(json.loads(streamed_text), separators=(",", ":"))
 
 
 def test_streaming_callback_returning_false_stops(model, weather_tools):
@@ -250,6 +271,20 @@ def test_embeddings(model, weather_tools, needle_bin):
     np.testing.assert_allclose(np.linalg.norm(tools, axis=1), 1.0, atol=1e-5)
     # Each tool is embedded alone: its row does not depend on the other tools.
     np.testing.assert_array_equal(model.tool_embeddings(weather_tools[1:2])[0], tools[1])
+
+
+def test_retrieval_inputs_follow_upstream(model):
+    # Upstream cuts each text to 256 tokens and encodes a tool with its own name.
+    query = " ".join(f"word{i}" for i in range(400))
+    tokens = model.tokenizer.encode(query)
+    assert len(tokens) > 256
+    np.testing.assert_array_equal(model.query_embedding(query), model.embed(tokens[:256]))
+    tool = {"name": "getWeather", "description": "caf\u00e9 " * 200, "parameters": {}}
+    text = json.dumps(tool, separators=(",", ":"))
+    assert '"name":"getWeather"' in text
+    tool_tokens = model.tokenizer.encode(text)
+    assert len(tool_tokens) > 256
+    np.testing.assert_array_equal(model.tool_embeddings([tool])[0], model.embed(tool_tokens[:256]))
 
 
 # --- errors ---------------------------------------------------------------------------------------

@@ -255,6 +255,28 @@ def test_convert_keeps_float16_and_narrows_float64(tmp_path):
     assert raw["encoder/final_norm/scale"][0] == "F32"
 
 
+def test_convert_whole_float16_pickle_as_upstreams_trainer_writes_it(tmp_path):
+    # Upstream's train.py casts every parameter to float16 before pickling.
+    flat = {name: np.asarray(value).astype(np.float16) for name, value in nc.random_params(SMALL, 9).items()}
+    pkl, out = tmp_path / "needle.pkl", tmp_path / "out.safetensors"
+    nc.write_upstream_pickle(pkl, nc.nest(flat), SMALL)
+    nc.convert(pkl, out, "keep")
+    _, raw = raw_tensors(out)
+    assert set(raw) == set(flat)
+    for name, value in flat.items():
+        assert raw[name][0] == "F16", name
+        assert raw[name][1].shape == value.shape and np.array_equal(raw[name][1], value), name
+    nc.convert(pkl, out, "f32")
+    _, raw = raw_tensors(out)
+    for name, value in flat.items():
+        assert raw[name][0] == "F32" and np.array_equal(raw[name][1], value.astype(np.float32)), name
+    nc.convert(pkl, out, "bf16")
+    _, raw = raw_tensors(out)
+    for name, value in flat.items():
+        assert raw[name][0] == "BF16"
+        assert np.array_equal(raw[name][1], st.f32_to_bf16_bits(value.astype(np.float32))), name
+
+
 def test_missing_config_keys_take_upstream_defaults(tmp_path):
     # Upstream defaults describe a d_model 128 network; the pickle states none of them.
     defaults = nc.DEFAULT_CONFIG

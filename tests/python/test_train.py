@@ -83,7 +83,10 @@ def test_torch_logits_equal_numpy_reference(tmp_path):
 def test_snake_case_matches_engine_rule():
     cases = {"getWeather": "get_weather", "GetWeather": "get_weather", "get-weather": "get_weather",
              "get.weather": "get_weather", "HTTPRequest": "http_request", "set__timer": "set_timer",
-             "already_snake": "already_snake", "v2Api": "v2_api"}
+             "already_snake": "already_snake", "v2Api": "v2_api",
+             # upstream's rule for every other character, and for the edges
+             "get/weather": "get_weather", "ns:tool": "ns_tool", "tool(v2)": "tool_v2",
+             "get_weather_": "get_weather", "caf\u00e9_info": "caf_info", "_private": "private"}
     for name, want in cases.items():
         assert needle_prompt.snake_case(name) == want, name
 

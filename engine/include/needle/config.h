@@ -15,6 +15,8 @@ namespace needle {
 inline constexpr int kMaxEncoderTokens = 1024;
 inline constexpr int kMaxQueryTokens = 1022;
 inline constexpr int kMaxGeneratedTokens = 511;
+// Upstream's retrieval head reads each text (a query, or one tool) cut to this many tokens.
+inline constexpr int kMaxRetrievalTokens = 256;
 
 struct ModelConfig {
   int vocab_size = 8192;

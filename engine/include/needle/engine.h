@@ -49,12 +49,21 @@ class Engine {
   virtual absl::StatusOr<std::vector<float>> RetrievalEmbedding(absl::Span<const int32_t> encoder_tokens) const = 0;
 };
 
+// Where values are rounded between the network's operations.
+enum class Numerics {
+  kExact,     // fp32 throughout (the reference sums in double): the default
+  kUpstream,  // upstream's bfloat16 cast points (docs/engine.md), to reproduce its tokens; reference only
+};
+std::string_view NumericsName(Numerics numerics);  // "exact", "upstream"
+absl::StatusOr<Numerics> ParseNumerics(std::string_view name);
+
 // How an engine runs; the reference engine accepts only the defaults' precision.
 struct EngineOptions {
   // Precision of the projections and the logits: weights "fp32", "bf16", "int8" or "int4" with fp32
   // activations, or "w8a8"/"w4a8" (int8/int4 weights and int8 activations, integer dot products).
   std::string precision = "fp32";
   int threads = 0;  // 0 = all cores
+  Numerics numerics = Numerics::kExact;
 };
 
 // Engines by name ("reference", "optimized"); the list is what `--engine` accepts.

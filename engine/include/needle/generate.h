@@ -29,7 +29,9 @@ enum class StopReason { kEos, kMaxTokens, kCallback };
 std::string_view StopReasonName(StopReason reason);
 
 struct GenerateResult {
-  std::string text;      // the call: leading <tool_call> stripped, caller's tool names
+  // The call: leading <tool_call> stripped, caller's tool names; when it is
+  // valid JSON, written as upstream writes it (RedumpLikePython).
+  std::string text;
   std::string raw_text;  // the decoded output exactly as generated
   std::vector<int32_t> encoder_tokens;
   std::vector<int32_t> tokens;  // generated ids, EOS excluded
