@@ -82,7 +82,7 @@ VERBS = (
      (DEVICE, ACCOUNT)),
     ("configure", "configured", ("configure", "adjust", "change the settings of"), "Configures", (DEVICE,)),
     ("monitor", "monitored", ("monitor", "watch", "keep an eye on"), "Monitors", (DEVICE, SPACE, ACCOUNT)),
-    ("schedule", "scheduled", ("schedule", "plan", "put on the calendar"), "Schedules", (EVENT,)),
+    ("schedule", "scheduled", ("schedule", "pencil in", "put on the calendar"), "Schedules", (EVENT,)),
     ("reschedule", "rescheduled", ("reschedule", "move", "push back"), "Reschedules", (EVENT,)),
     ("cancel", "cancelled", ("cancel", "call off", "scrap"), "Cancels", (EVENT, ACCOUNT)),
     ("confirm", "confirmed", ("confirm", "lock in", "verify"), "Confirms", (EVENT,)),
@@ -114,6 +114,10 @@ DOMAINS = (
 )
 
 DETERMINERS = ("the", "the", "my", "our", "this", "that")
+
+# Marks an argument value's place in a request being composed ("\x01" + index + "\x01").
+SLOT_MARK = "\x01"
+MARKER_RE = re.compile(SLOT_MARK + r"(\d+)" + SLOT_MARK)
 
 # --------------------------------------------------------------------------- parameters
 
@@ -265,7 +269,7 @@ INDIRECT_FRAMES = (
 MY_JOINERS = ("{a}, and {b}", "{a}, after that {b}", "{a}. Next, {b}", "{a} and then {b}",
               "{a}. Oh, and {b}", "{a}, followed by {b}", "{a}. Secondly, {b}", "{a}, plus could you {b}",
               "{a}. Once that's done, {b}")
-MY_FILLERS = ("um", "uh huh", "er", "hmm", "like", "you know", "so", "erm", "ah", "let me think",
+MY_FILLERS = ("um", "er", "hmm", "like", "you know", "so", "erm", "ah", "let me think",
               "basically", "kind of", "I guess", "okay")
 MY_CORRECTIONS = ("{wrong}, actually {right}", "{wrong}, my mistake, {right}", "{wrong}, make that {right}",
                   "{wrong}, correction: {right}", "{wrong}, err, {right}", "{wrong}, sorry, it's {right}")
@@ -405,6 +409,7 @@ class Generator:
         self.domains = tuple(d for d in DOMAINS if not self.guard.find(d))
         self.objects = {c: tuple(o for o in objs if not self.guard.find(o)) for c, objs in OBJECTS.items()}
         self.text_kinds = {kind.spec: kind for kind in plan.text_kinds() if kind.spec in K.ENTITY_POOLS}
+        self._slots = []  # (parameter name, spoken value) of the record being built
         self.kinds = {}
         for archetype in ARCHETYPES:
             if ":" not in archetype.kind or archetype.kind.split(":")[0] in ("int", "number"):
@@ -527,10 +532,15 @@ class Generator:
                         break
                 if wrong != value:
                     spoken = rng.choice(self.corrections).format(wrong=rng.choice(wrong_forms), right=spoken)
+            # The value goes in as a marker, filled in once the query is complete: fillers and false
+            # starts split at spaces and so never land inside a value, and the query's template
+            # (values as "{name}") comes for free.
+            marker = f"{SLOT_MARK}{len(self._slots)}{SLOT_MARK}"
+            self._slots.append((param.name, spoken))
             if param.archetype.phrases:
-                phrases.append(rng.choice(param.archetype.phrases).replace("{v}", spoken))
+                phrases.append(rng.choice(param.archetype.phrases).replace("{v}", marker))
             else:
-                phrases.append(spoken)
+                phrases.append(marker)
         rng.shuffle(phrases)
         return phrases, {p.name: arguments[p.name] for p in tool.params if p.name in arguments}
 
@@ -659,11 +669,13 @@ class Generator:
     def record(self, seed, index, call_type, trace=False):
         for attempt in range(100):
             rng = G.random.Random(K.stable_hash(f"{ID_PREFIX}|{seed}|{index}|{attempt}"))
+            self._slots = []
             built = self.example(rng, call_type)
             if built is None:
                 continue
-            actual_type, query, tools, calls = built
-            query = G.Builder.finish(query, rng)
+            actual_type, draft, tools, calls = built
+            template = " ".join(MARKER_RE.sub(lambda m: "{" + self._slots[int(m.group(1))][0] + "}", draft).split())
+            query = G.Builder.finish(MARKER_RE.sub(lambda m: self._slots[int(m.group(1))][1], draft), rng)
             if not self.guard.find(query):
                 break
         else:
@@ -672,6 +684,7 @@ class Generator:
                   "query": query, "tools": [t.json() for t in tools],
                   "answers": [{"name": t.name, "arguments": arguments} for t, arguments in calls]}
         if trace:
+            record["_template"] = template
             record["_kinds"] = {t.name: {p.name: p.archetype.kind for p in t.params} for t, _ in calls}
         return record
 
@@ -692,3 +705,20 @@ def generate(count, seed=0, generator=None, trace=False):
     """`count` procedural records; the same seed and count give the same records."""
     generator = generator or load_generator()
     return [generator.record(seed, i, call_type, trace) for i, call_type in enumerate(call_types(seed, count))]
+
+
+def write_jsonl(path, count, seed=0):
+    """Writes `count` records as JSONL (needle15's serialisation); returns the number written."""
+    records = generate(count, seed)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(G.dumps(record) + "\n" for record in records)
+    return len(records)
+
+
+def skeleton(template):
+    """A template with the tool words abstracted too: "{verb} the {domain} {object} called {title}"."""
+    words_ = [(w, "{object}") for objs in OBJECTS.values() for w in objs] + [(d, "{domain}") for d in DOMAINS]
+    words_ += [(w, "{verb}") for verb in VERBS for w in verb[2] + (verb[1],)]
+    for word, slot in sorted(set(words_), key=lambda item: -len(item[0])):
+        template = re.sub(rf"(?<![\w{{]){re.escape(word)}(?![\w}}])", slot, template)
+    return template
