@@ -4,6 +4,9 @@
     /usr/bin/python3 datasets/generate.py --out datasets/needle15 [--seed 0]
         [--train N --dev N --test-per-category N --test-per-everyday N] [--synthetic-values F]
         [--readme datasets/README.md]
+    /usr/bin/python3 datasets/generate.py --procedural N --out FILE.jsonl [--seed 0]
+
+The second form writes N procedural training records (invented tools, see needlegen/procedural.py).
 
 The same arguments always give byte-identical files (manifest.json holds their sha256).
 """
@@ -15,11 +18,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from needlegen import generate as G  # noqa: E402
+from needlegen import procedural  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--out", required=True, help="output directory (with --procedural: output file)")
+    parser.add_argument("--procedural", type=int, metavar="N",
+                        help="write N procedural training records (invented tools) to --out instead")
     parser.add_argument("--seed", type=int, default=G.DEFAULTS["seed"])
     parser.add_argument("--train", type=int, default=G.DEFAULTS["train"], help="train examples")
     parser.add_argument("--dev", type=int, default=G.DEFAULTS["dev"], help="dev examples")
@@ -36,6 +42,16 @@ def main(argv=None):
     parser.add_argument("--readme", default=None,
                         help="dataset card whose tables section is rewritten from the manifest")
     args = parser.parse_args(argv)
+    if args.procedural is not None:
+        if args.procedural < 0:
+            parser.error("--procedural N needs N >= 0")
+        try:
+            written = procedural.write_jsonl(args.out, args.procedural, seed=args.seed)
+        except (G.CatalogError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"{args.out}: {written} procedural records", file=sys.stderr)
+        return 0
     try:
         manifest = G.write_dataset(args.out, seed=args.seed, train=args.train, dev=args.dev,
                                    test_per_category=args.test_per_category,

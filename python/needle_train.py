@@ -9,6 +9,8 @@ Records are {"query", "tools", "answers", ...} (datasets/needlegen). Each become
   decoder in   [EOS, <tool_call>, tokens(answer JSON)...]
   target       [<tool_call>, tokens(answer JSON)..., EOS]
 and the loss is the cross-entropy on the target positions only (needle_torch.decoder_pair).
+--procedural N adds N procedural records (invented tools, datasets/needlegen/procedural.py) to
+the training records; with it, --train may be left out.
 
 With --minutes the run fits a wall-clock budget: it measures the time of the first steps and
 of one dev evaluation, then fixes the total step count so that the warmup + cosine schedule
@@ -157,8 +159,11 @@ def thin_distractors(record, rng, keep=None):
 Catalog = collections.namedtuple("Catalog", "by_name by_category related")
 
 
+DATASETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "datasets")
+
+
 def load_catalog_tools():
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "datasets"))
+    sys.path.insert(0, DATASETS_DIR)
     from needlegen import generate as needlegen
     categories, _ = needlegen.load_catalog()
     return Catalog({plan.name: plan for category in categories for plan in category.tools},
@@ -174,6 +179,9 @@ def near_miss_decoys(record, catalog):
     listed tool fits how the record was built, and the union of those tools is kept (every related
     tool if no hypothesis fits, which keeps more than needed rather than losing the decoy).
     """
+    if record["category"] not in catalog.by_category:
+        # Not a catalog record (a procedural one, whose tools are invented): any tool may be the decoy.
+        return {tool["name"] for tool in record["tools"]}
     listed = [catalog.by_name[tool["name"]] for tool in record["tools"] if tool["name"] in catalog.by_name]
     hypotheses = [{t.name for t in listed if catalog.related(p, t)}
                   for p in catalog.by_category.get(record["category"], ())]
@@ -213,6 +221,15 @@ def training_records(records, rng, distractor_drop=0.0, thin_negatives=None, wit
         if without_answer and record["call_type"] in ONE_CALL_TYPES and rng.random() < without_answer:
             out.append(without_answer_tools(record))
     return out
+
+
+def procedural_records(count, seed):
+    """`count` procedural records (invented tools; datasets/needlegen/procedural.py), by `seed`."""
+    if not count:
+        return []
+    sys.path.insert(0, DATASETS_DIR)
+    from needlegen import procedural
+    return procedural.generate(count, seed)
 
 
 def oversample(records, factors):
@@ -474,7 +491,10 @@ def train(args, config):
     sp = spm.SentencePieceProcessor(model_file=args.tokenizer)
     if sp.get_piece_size() != config["vocab_size"]:
         raise SystemExit(f"tokenizer has {sp.get_piece_size()} pieces, config vocab_size {config['vocab_size']}")
-    train_records = oversample(read_jsonl(args.train, args.train_limit), parse_oversample(args.oversample))
+    train_records = oversample(read_jsonl(args.train, args.train_limit) if args.train else [],
+                               parse_oversample(args.oversample))
+    procedural_seed = args.seed if args.procedural_seed is None else args.procedural_seed
+    train_records += procedural_records(args.procedural, procedural_seed)
     dev_records = read_jsonl(args.dev) if args.dev else []
     catalog = load_catalog_tools() if args.thin_negatives else None
     train_records = training_records(train_records, random.Random(args.seed + 2), args.distractor_drop, catalog,
@@ -652,6 +672,10 @@ def main(argv=None):
     parser.add_argument("--without-answer", type=float, default=0.0,
                         help="share of single/indirect/disfluent records followed by a twin without the "
                              "answer tool that expects no call")
+    parser.add_argument("--procedural", type=int, default=0, metavar="N",
+                        help="add N procedural records (invented tools and wordings, datasets/needlegen/"
+                             "procedural.py) to the training records")
+    parser.add_argument("--procedural-seed", type=int, help="seed of the procedural records (default: --seed)")
     parser.add_argument("--oversample", action="append", metavar="CALL_TYPE=N",
                         help="repeat train records of this call type N times (repeatable)")
     parser.add_argument("--evals", type=int, default=5, help="dev evaluations during the run")
@@ -672,8 +696,10 @@ def main(argv=None):
     config = config_from_args(args)
     if args.bench_steps:
         return bench(args, config)
-    if not args.train:
-        parser.error("--train is required")
+    if not args.train and not args.procedural:
+        parser.error("--train or --procedural is required")
+    if args.procedural < 0:
+        parser.error("--procedural N needs N >= 0")
     if bool(args.minutes) == bool(args.steps):
         parser.error("give exactly one of --minutes and --steps")
     return train(args, config)

@@ -221,6 +221,26 @@ def test_near_miss_decoys_finds_the_tool_related_to_the_request(catalog):
     assert tr.near_miss_decoys(record, catalog) == {decoy.name}
 
 
+def test_near_miss_decoys_of_a_procedural_record_keep_every_tool(catalog):
+    # Procedural tools are in no catalog: thinning must not lose the decoy, so all of them count.
+    record = next(r for r in tr.procedural_records(60, seed=1) if r["call_type"] == "near_miss")
+    assert tr.near_miss_decoys(record, catalog) == {tool["name"] for tool in record["tools"]}
+
+
+def test_procedural_records_train_alone_and_are_seeded(tmp_path, default_model_dir):
+    assert tr.procedural_records(0, seed=0) == []
+    assert tr.procedural_records(30, seed=2) == tr.procedural_records(30, seed=2)
+    out = tmp_path / "run"
+    argv = ["--procedural", "40", "--procedural-seed", "2", "--out", str(out), "--threads", "1",
+            "--tokenizer", os.path.join(default_model_dir, "tokenizer.model"),
+            "--config-json", json.dumps(TINY), "--steps", "3", "--warmup-steps", "1",
+            "--tokens-per-batch", "3000", "--max-batch", "8"]
+    assert tr.main(argv) == 0
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["data"]["train"] == 40 and log["total_steps"] == 3
+    assert all(np.isfinite(step["loss"]) for step in log["steps"])
+
+
 @pytest.fixture(scope="module")
 def dev_records(repo_root):
     with open(os.path.join(repo_root, "datasets", "needle15", "dev.jsonl"), encoding="utf-8") as f:
