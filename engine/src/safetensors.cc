@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "needle/config.h"
+#include "needle/json.h"
 #include "needle/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -156,8 +157,9 @@ absl::Status SafetensorsFile::ParseHeader(const uint8_t* bytes, size_t size) {
     return error("truncated: header says ", header_size, " bytes of JSON but only ", size - 8, " follow");
   }
   const char* header_begin = reinterpret_cast<const char*>(bytes + 8);
-  Json header = Json::parse(header_begin, header_begin + header_size, nullptr, /*allow_exceptions=*/false);
-  if (header.is_discarded()) return error("header is not valid JSON");
+  absl::StatusOr<Json> parsed = ParseJson<Json>(std::string_view(header_begin, header_size));
+  if (!parsed.ok()) return error("header is not valid JSON: ", std::string(parsed.status().message()));
+  Json header = *std::move(parsed);
   if (!header.is_object()) return error("header is not a JSON object");
 
   const uint8_t* data = bytes + 8 + header_size;

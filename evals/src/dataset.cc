@@ -47,7 +47,7 @@
 #include <string_view>
 #include <tuple>
 
-#include "needle/json_error.h"
+#include "needle/json.h"
 #include "needle/str_cat.h"
 
 namespace needle::evals {
@@ -440,13 +440,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }
 
 absl::StatusOr<OJson> ParseRecord(std::string_view text) {
-  OJson record;
-  try {
-    record = OJson::parse(text);
-  } catch (const nlohmann::json::exception& error) {
-    return absl::InvalidArgumentError(StrCat("invalid JSON: ", JsonParseErrorText(error)));
-  }
-  if (!record.is_object()) return absl::InvalidArgumentError(Expected("a JSON object per line", record));
+  absl::StatusOr<OJson> record = ParseJson<OJson>(text);
+  if (!record.ok()) return absl::InvalidArgumentError(StrCat("invalid JSON: ", std::string(record.status().message())));
+  if (!record->is_object()) return absl::InvalidArgumentError(Expected("a JSON object per line", *record));
   return record;
 }
 

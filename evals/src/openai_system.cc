@@ -21,6 +21,7 @@
 #include "elapsed.h"
 #include "httplib.h"
 #include "needle/evals/openai_response.h"
+#include "needle/json.h"
 #include "needle/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -94,8 +95,8 @@ bool IsJsonSchema(const OJson& parameters) {
 // names to {"type","description","required":bool,...}; JSON Schema keeps the
 // same objects under "properties" and lists the required names.
 absl::StatusOr<OJson> OpenAiTools(const EvalItem& item) {
-  const OJson tools =
-      OJson::parse(item.tools_json.empty() ? std::string("[]") : item.tools_json, nullptr, /*allow_exceptions=*/false);
+  const OJson tools = ParseJson<OJson>(item.tools_json.empty() ? std::string("[]") : item.tools_json)
+                          .value_or(OJson(OJson::value_t::discarded));
   if (tools.is_discarded() || !tools.is_array()) {
     return absl::InvalidArgumentError(StrCat("item \"", item.id, "\": tools_json is not a JSON list"));
   }

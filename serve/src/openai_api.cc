@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "needle/json_error.h"
+#include "needle/json.h"
 #include "needle/str_cat.h"
 
 namespace needle::serve {
@@ -234,14 +234,13 @@ Json UsageJson(const Usage& usage) {
 }  // namespace
 
 std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body_text) {
-  BodyJson body;
-  try {
-    body = BodyJson::parse(body_text);
-  } catch (const nlohmann::json::exception& e) {
+  absl::StatusOr<BodyJson> parsed = ParseJson<BodyJson>(body_text);
+  if (!parsed.ok()) {
     ApiError error;
-    error.message = StrCat("request body is not valid JSON: ", JsonParseErrorText(e));
+    error.message = StrCat("request body is not valid JSON: ", std::string(parsed.status().message()));
     return error;
   }
+  const BodyJson body = *std::move(parsed);
   if (!body.is_object()) {
     ApiError error;
     error.message = StrCat("request body must be a JSON object, ", Got(body));

@@ -289,6 +289,20 @@ TEST_F(NeedleServeTest, MalformedBodyGets400) {
   EXPECT_THAT(Json::parse(result->body)["error"]["message"].get<std::string>(), HasSubstr("not valid JSON"));
 }
 
+// 200,000 levels of nesting in a field the server does not read killed it with SIGSEGV.
+TEST_F(NeedleServeTest, DeeplyNestedBodyGets400AndTheServerLives) {
+  httplib::Client client(server_->base_url());
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  httplib::Result result = client.Post(
+      "/v1/chat/completions", R"({"x":)" + deep + R"(,"messages":[{"role":"user","content":"q"}]})", "application/json");
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 400);
+  EXPECT_THAT(Json::parse(result->body)["error"]["message"].get<std::string>(), HasSubstr("nested deeper than 128"));
+  httplib::Result health = client.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
 TEST_F(NeedleServeTest, ServerErrorsBecomeErrorStatuses) {
   // Upstream format lets any type through; the server's conversion refuses it.
   EvalItem item;
@@ -466,6 +480,31 @@ TEST_F(FakeServerTest, WholeResponses) {
   absl::StatusOr<Prediction> unscripted = Predict("nothing", false);
   ASSERT_FALSE(unscripted.ok());
   EXPECT_THAT(unscripted.status().message(), HasSubstr("returned HTTP 500: no reply scripted for nothing"));
+}
+
+// A server answering with deeply nested JSON is a failed request, not a crashed run.
+TEST_F(FakeServerTest, DeeplyNestedResponsesAreErrors) {
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  replies_["deep body"] = {Whole(R"({"role":"assistant","content":null,"x":)" + deep + "}"),
+                           "data: " + deep + "\n\n"};
+  replies_["deep args"] = {
+      Whole(R"({"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":{"x":)" + deep + "}}}]}"), ""};
+  replies_["deep content"] = {Whole(R"({"role":"assistant","content":"[{\"name\":\"f\",\"arguments\":)" + deep + R"(}]"})"),
+                              ""};
+
+  absl::StatusOr<Prediction> whole = Predict("deep body", false);
+  ASSERT_FALSE(whole.ok());
+  EXPECT_THAT(whole.status().message(), HasSubstr("response is not valid JSON (nested deeper than 128 levels"));
+  absl::StatusOr<Prediction> streamed = Predict("deep body", true);
+  ASSERT_FALSE(streamed.ok());
+  EXPECT_THAT(streamed.status().message(), HasSubstr("stream event is not JSON (nested deeper than 128 levels"));
+  absl::StatusOr<Prediction> args = Predict("deep args", false);
+  ASSERT_FALSE(args.ok());
+  EXPECT_THAT(args.status().message(), HasSubstr("nested deeper than 128 levels"));
+  // Content is the model's text: it is kept and scored as unparsable.
+  absl::StatusOr<Prediction> content = Predict("deep content", false);
+  ASSERT_TRUE(content.ok()) << content.status();
+  EXPECT_FALSE(ParseOutput(content->text).parsed);
 }
 
 TEST_F(FakeServerTest, StreamedToolCallFragmentsAreJoined) {

@@ -132,6 +132,13 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadRequest{"{\"messages\": [", "", "request body is not valid JSON: parse error at line 1, column 15"},
         BadRequest{R"({"messages":[],"max_tokens":1e999})", "", "request body is not valid JSON: number overflow"},
+        // An unknown field before "messages" and a tool's enum, each 200,000 levels deep, crashed the server.
+        BadRequest{R"({"x":)" + std::string(200000, '[') + std::string(200000, ']') + R"(,"messages":[]})", "",
+                   "request body is not valid JSON: nested deeper than 128 levels at byte offset 132"},
+        BadRequest{WithTool(R"({"type":"function","function":{"name":"f","parameters":{"type":"object",)"
+                            R"("properties":{"a":{"type":"string","enum":)" +
+                            std::string(200000, '[') + std::string(200000, ']') + "}}}}}"),
+                   "", "request body is not valid JSON: nested deeper than 128 levels"},
         BadRequest{"[1,2]", "", "request body must be a JSON object, got array"},
         BadRequest{"{}", "messages", "messages: required"},
         BadRequest{R"({"messages":"hi"})", "messages", "expected an array, got string"},
