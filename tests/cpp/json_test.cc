@@ -61,5 +61,22 @@ TEST(ParseJsonTest, DeepInputIsAnErrorNotACrash) {
   }
 }
 
+// Members(n): {"k0":0,"k1":1,...}; ordered_json builds it in n^2 time.
+std::string Members(int n) {
+  std::string text = "{";
+  for (int i = 0; i < n; ++i) text += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":" + std::to_string(i);
+  return text + "}";
+}
+
+TEST(ParseJsonTest, OrderedObjectsHaveAMemberLimit) {
+  EXPECT_TRUE(ParseJson<nlohmann::ordered_json>(Members(kMaxOrderedJsonMembers)).ok());
+  absl::StatusOr<nlohmann::ordered_json> many = ParseJson<nlohmann::ordered_json>("[" + Members(50000) + "]");
+  EXPECT_THAT(std::string(many.status().message()), HasSubstr("an object has more than 1024 members at byte offset"));
+  // A colon inside a string or a nested object's members are not the outer object's.
+  EXPECT_TRUE(CheckJsonNesting(R"({"a:b":{"c":1,"d":2},"e":[{"f":3}]})", kMaxJsonDepth, 2).ok());
+  // nlohmann::json keeps members in a std::map: no such limit.
+  EXPECT_TRUE(ParseJson(Members(50000)).ok());
+}
+
 }  // namespace
 }  // namespace needle
