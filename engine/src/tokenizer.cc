@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "needle/file.h"
 #include "needle/str_cat.h"
 #include "src/sentencepiece_model.h"
 
@@ -31,12 +32,19 @@ std::string_view PrefixCutBeforeWhitespace(std::string_view text, size_t bytes) 
 // where the prefix ends without whitespace changes only the last few tokens.
 constexpr size_t kSpareTokens = 16;
 
+// Upstream's tokenizer.model is under 1 MB; a vocabulary a hundred times larger is not a Needle tokenizer.
+constexpr size_t kMaxTokenizerBytes = 64 << 20;
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& path) {
   auto tokenizer = std::unique_ptr<Tokenizer>(new Tokenizer());
+  // Read here rather than by SentencePiece, which blocks on a FIFO, reads
+  // /dev/zero until memory runs out and throws on a directory.
+  absl::StatusOr<std::string> bytes = ReadRegularFile(path, kMaxTokenizerBytes);
+  if (!bytes.ok()) return bytes.status();
   std::string error;
-  tokenizer->model_ = SentencePieceModel::Load(path, &error);
+  tokenizer->model_ = SentencePieceModel::FromBytes(*bytes, &error);
   if (tokenizer->model_ == nullptr) {
     return absl::InvalidArgumentError(StrCat(path, ": not a SentencePiece model: ", error));
   }

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -332,6 +333,41 @@ TEST(OpenAiSystemTest, TransportErrorsAndBadUrls) {
     options.base_url = url;
     EXPECT_FALSE(MakeOpenAiSystem(options).ok()) << url;
   }
+}
+
+// --timeout bounds the whole request: a server that streams events without
+// end used to keep the run waiting, since each read was on time.
+TEST(OpenAiSystemTest, EndlessStreamIsCutAtTheTimeout) {
+  httplib::Server server;
+  std::atomic<bool> stopping{false};
+  server.Post("/v1/chat/completions", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("text/event-stream", [&](size_t, httplib::DataSink& sink) {
+      const std::string event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n";
+      while (!stopping && sink.write(event.data(), event.size())) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      return false;
+    });
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread thread([&] { server.listen_after_bind(); });
+  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+  OpenAiOptions options;
+  options.base_url = "http://127.0.0.1:" + std::to_string(port);
+  options.timeout_seconds = 1;
+  absl::StatusOr<std::unique_ptr<System>> system = MakeOpenAiSystem(options);
+  ASSERT_TRUE(system.ok()) << system.status();
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<Prediction> prediction = (*system)->Predict(Items()[0]);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(prediction.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(prediction.status().message(), HasSubstr("did not end within the timeout of 1 s"));
+  EXPECT_LT(seconds, 5);
+  stopping = true;
+  server.stop();
+  thread.join();
 }
 
 // A scripted OpenAI server: answers by query, and records what it was sent.

@@ -1,5 +1,8 @@
 #include "needle/tokenizer.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -69,6 +72,21 @@ TEST(TokenizerLoadTest, NonModelFileIsRejected) {
   EXPECT_FALSE(Tokenizer::Load(NEEDLE_SOURCE_DIR "/models/default/needle.safetensors").ok());
   const test::TempFile empty = test::WriteTempFile("");
   EXPECT_FALSE(Tokenizer::Load(empty.path()).ok());
+}
+
+// A FIFO hung, /dev/zero was read until memory ran out, a directory threw.
+TEST(TokenizerLoadTest, WhatIsNotAFileIsRejected) {
+  const std::string fifo = ::testing::TempDir() + "tokenizer.fifo";
+  std::remove(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const auto& [path, kind] : {std::pair<std::string, std::string>{fifo, "a FIFO"},
+                                   {"/dev/zero", "a device"},
+                                   {::testing::TempDir(), "a directory"}}) {
+    absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::Load(path);
+    ASSERT_FALSE(tokenizer.ok()) << path;
+    EXPECT_THAT(std::string(tokenizer.status().message()), HasSubstr("is " + kind + ", not a regular file"));
+  }
+  std::remove(fifo.c_str());
 }
 
 TEST(TokenizerLoadTest, MissingFileIsRejected) {

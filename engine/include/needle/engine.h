@@ -50,11 +50,14 @@ class Engine {
 };
 
 // How an engine runs; the reference engine accepts only the defaults' precision.
+// Far more than any CPU has cores; past it, starting the threads would fail.
+inline constexpr int kMaxEngineThreads = 1024;
+
 struct EngineOptions {
   // Precision of the projections and the logits: weights "fp32", "bf16", "int8" or "int4" with fp32
   // activations, or "w8a8"/"w4a8" (int8/int4 weights and int8 activations, integer dot products).
   std::string precision = "fp32";
-  int threads = 0;  // 0 = all cores
+  int threads = 0;  // 0 = all cores; at most kMaxEngineThreads
 };
 
 // Engines by name ("reference", "optimized"); the list is what `--engine` accepts.
