@@ -94,7 +94,10 @@ std::string Tokenizer::Decode(absl::Span<const int32_t> ids) const {
   return model_->Decode(in);
 }
 
-std::string Tokenizer::IdToPiece(int32_t id) const { return model_->IdToPiece(id); }
+std::string Tokenizer::IdToPiece(int32_t id) const {
+  // SentencePiece does not check the id: protobuf prints FATAL for one past the end.
+  return id >= 0 && id < vocab_size() ? model_->IdToPiece(id) : std::string();
+}
 
 std::vector<int32_t> Tokenizer::EncodeAtMost(std::string_view text, size_t max_tokens, bool* truncated) const {
   // SentencePiece's time and memory grow with the text (a 4 MB query took

@@ -42,7 +42,7 @@ class Tokenizer {
   int vocab_size() const;
   std::vector<int32_t> Encode(std::string_view text) const;
   std::string Decode(absl::Span<const int32_t> ids) const;
-  std::string IdToPiece(int32_t id) const;
+  std::string IdToPiece(int32_t id) const;  // "" for an id outside the vocabulary
 
   // tokens(query)[:1022] + [<tools>] + tokens(tools_json), cut to 1024 in all.
   // Only as much of each text is tokenized as the kept tokens need.
