@@ -89,6 +89,9 @@ TEST(ParseChatRequestTest, MaxCompletionTokensWinsOverMaxTokens) {
       ParseOk(R"({"messages":[{"role":"user","content":"x"}],"max_tokens":100,"max_completion_tokens":7})").max_tokens,
       7);
   EXPECT_EQ(ParseOk(R"({"messages":[{"role":"user","content":"x"}],"max_completion_tokens":9})").max_tokens, 9);
+  // Past int64 (read as unsigned): capped, not reported as -1.
+  EXPECT_EQ(ParseOk(R"({"messages":[{"role":"user","content":"x"}],"max_tokens":18446744073709551615})").max_tokens,
+            INT32_MAX);
 }
 
 TEST(ParseChatRequestTest, ToolChoiceModes) {
@@ -164,6 +167,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadRequest{WithMessage(R"("stream_options":{"include_usage":"y"})"), "stream_options.include_usage",
                    "expected a boolean"},
         BadRequest{WithMessage(R"("max_tokens":0)"), "max_tokens", "must be at least 1, got 0"},
+        BadRequest{WithMessage(R"("max_tokens":-9223372036854775808)"), "max_tokens",
+                   "must be at least 1, got -9223372036854775808"},
         BadRequest{WithMessage(R"("max_tokens":1.5)"), "max_tokens", "expected an integer, got number"},
         BadRequest{WithMessage(R"("max_completion_tokens":-3)"), "max_completion_tokens", "must be at least 1, got -3"},
         BadRequest{WithMessage(R"("n":2)"), "n", "only n=1 is supported"},

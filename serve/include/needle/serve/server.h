@@ -16,7 +16,7 @@
 namespace needle::serve {
 
 // Threads a server may start, workers and connection threads alike.
-inline constexpr int kMaxThreads = 4096;
+inline constexpr int kMaxThreads = 1024;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
