@@ -10,6 +10,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -88,29 +89,51 @@ def normal_request(address, seconds=NORMAL_SECONDS):
     return time.monotonic() - start
 
 
-def test_trickling_clients_hold_no_worker(serve):
+def test_trickling_clients_hold_no_worker_and_are_cut_at_the_deadline(serve):
     address = serve("--request_timeout_seconds", "4")
-    # More tricklers than workers: each sends its header a byte at a time.
-    tricklers = [connect(address) for _ in range(6)]
     header = request_bytes(NORMAL_BODY)
-    for i in range(3):
+    # More tricklers than workers, each sending a byte every 0.5 s: every read is on time, but
+    # the request as a whole is not.
+    tricklers = [connect(address) for _ in range(6)]
+    stop = threading.Event()
+
+    def trickle(sock):
+        for i in range(len(header)):
+            if stop.wait(0.5):
+                return
+            try:
+                sock.send(header[i:i + 1])
+            except OSError:
+                return  # cut off by the server
+
+    threads = [threading.Thread(target=trickle, args=(sock,)) for sock in tricklers]
+    start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(2):
+            assert normal_request(address) < NORMAL_SECONDS
         for sock in tricklers:
-            sock.send(header[i:i + 1])
-        assert normal_request(address) < NORMAL_SECONDS
-        time.sleep(0.5)
-    # Past the deadline every trickler gets a 408 naming the limit and is closed.
-    for sock in tricklers:
-        sock.settimeout(10)
-        status, body, _ = read_response(sock)
-        assert status == 408
-        assert "--request_timeout_seconds" in body["error"]["message"]
-        sock.close()
+            sock.settimeout(15)
+            status, body, _ = read_response(sock)
+            assert status == 408
+            assert "--request_timeout_seconds" in body["error"]["message"]
+        # 4 s from the first byte, with room for a loaded machine; without an overall deadline a
+        # byte every 0.5 s would hold the connection for the whole header (~100 s).
+        assert time.monotonic() - start < 12
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        for sock in tricklers:
+            sock.close()
 
 
 def test_idle_connections_neither_delay_others_nor_pile_up(serve):
     address = serve("--max_connections_per_client", "8")
     idle = [connect(address) for _ in range(8)]
     assert normal_request(address) < NORMAL_SECONDS
+    time.sleep(0.3)  # every idle connection is counted before the next one arrives
     # The ninth from the same address is refused at once.
     with connect(address) as extra:
         extra.settimeout(5)
