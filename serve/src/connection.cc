@@ -87,17 +87,29 @@ void CloseAfterError(socket_t sock, std::chrono::milliseconds linger) {
   }
 }
 
-std::string PeerAddress(socket_t sock) {
+// The address and port of either end of a socket (getpeername or getsockname).
+void AddressOf(int (*get_name)(int, sockaddr*, socklen_t*), socket_t sock, std::string& ip, int& port) {
   sockaddr_storage address{};
   socklen_t length = sizeof(address);
-  if (getpeername(sock, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "unknown";
-  char text[INET6_ADDRSTRLEN] = "unknown";
+  if (get_name(sock, reinterpret_cast<sockaddr*>(&address), &length) != 0) return;
+  char text[INET6_ADDRSTRLEN] = "";
   if (address.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&address)->sin_addr, text, sizeof(text));
+    const auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
+    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
+    port = ntohs(v4->sin_port);
   } else if (address.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&address)->sin6_addr, text, sizeof(text));
+    const auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
+    inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
+    port = ntohs(v6->sin6_port);
   }
-  return text;
+  ip = text;
+}
+
+std::string PeerAddress(socket_t sock) {
+  std::string ip = "unknown";
+  int port = 0;
+  AddressOf(getpeername, sock, ip, port);
+  return ip;
 }
 
 // Set while the accept thread itself runs a connection it has no intake
@@ -183,29 +195,11 @@ class FramedRequestStream : public httplib::Stream {
   ssize_t write(const char* ptr, size_t size) override {
     return WriteAll(sock_, ptr, size, Clock::now() + write_timeout_) ? static_cast<ssize_t>(size) : -1;
   }
-  void get_remote_ip_and_port(std::string& ip, int& port) const override { Address(getpeername, ip, port); }
-  void get_local_ip_and_port(std::string& ip, int& port) const override { Address(getsockname, ip, port); }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { AddressOf(getpeername, sock_, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { AddressOf(getsockname, sock_, ip, port); }
   socket_t socket() const override { return sock_; }
 
  private:
-  template <typename GetName>
-  void Address(GetName get_name, std::string& ip, int& port) const {
-    sockaddr_storage address{};
-    socklen_t length = sizeof(address);
-    if (get_name(sock_, reinterpret_cast<sockaddr*>(&address), &length) != 0) return;
-    char text[INET6_ADDRSTRLEN] = "";
-    if (address.ss_family == AF_INET) {
-      const auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
-      inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
-      port = ntohs(v4->sin_port);
-    } else if (address.ss_family == AF_INET6) {
-      const auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
-      inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
-      port = ntohs(v6->sin6_port);
-    }
-    ip = text;
-  }
-
   const socket_t sock_;
   const std::string request_;
   size_t read_ = 0;
