@@ -29,7 +29,9 @@ absl::Status RequireInt(const Json& json, const char* key, int& out) {
 
 absl::StatusOr<ModelConfig> ModelConfig::FromJson(std::string_view text) {
   absl::StatusOr<Json> parsed = ParseJson<Json>(text);
-  if (!parsed.ok()) return absl::InvalidArgumentError(StrCat("needle_config: not valid JSON: ", std::string(parsed.status().message())));
+  if (!parsed.ok())
+    return absl::InvalidArgumentError(
+        StrCat("needle_config: not valid JSON: ", std::string(parsed.status().message())));
   Json json = *std::move(parsed);
   if (!json.is_object()) return absl::InvalidArgumentError("needle_config: not a JSON object");
   ModelConfig config;

@@ -62,7 +62,8 @@ std::string SnakeCase(std::string_view name) {
 
 absl::StatusOr<ToolSet> ToolSet::Parse(std::string_view tools_json) {
   absl::StatusOr<Json> parsed = ParseJson<Json>(tools_json);
-  if (!parsed.ok()) return absl::InvalidArgumentError(StrCat("tools: not valid JSON: ", std::string(parsed.status().message())));
+  if (!parsed.ok())
+    return absl::InvalidArgumentError(StrCat("tools: not valid JSON: ", std::string(parsed.status().message())));
   Json tools = *std::move(parsed);
   if (!tools.is_array()) return absl::InvalidArgumentError("tools: expected a JSON array of tool objects");
   if (tools.size() > kMaxTools) {

@@ -146,8 +146,8 @@ int main(int argc, char** argv) {
     if (error) return Fail(absl::InternalError(StrCat("cannot create ", out, ": ", error.message())));
     journal.open(dir / "predictions.jsonl", std::ios::binary | std::ios::trunc);
     if (!journal) {
-      return Fail(absl::InternalError(StrCat("cannot write ", (dir / "predictions.jsonl").string(), ": ",
-                                             std::strerror(errno))));
+      return Fail(absl::InternalError(
+          StrCat("cannot write ", (dir / "predictions.jsonl").string(), ": ", std::strerror(errno))));
     }
   }
   const auto prediction_line = [&](const needle::evals::ItemResult& result) {

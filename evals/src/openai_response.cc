@@ -117,7 +117,8 @@ bool ChatStreamReader::Event(const std::string& event) {
   }
   absl::StatusOr<nlohmann::json> parsed = ParseJson(data);
   if (!parsed.ok()) {
-    return Fail(StrCat("stream event is not JSON (", std::string(parsed.status().message()), "): ", ResponseExcerpt(data)));
+    return Fail(
+        StrCat("stream event is not JSON (", std::string(parsed.status().message()), "): ", ResponseExcerpt(data)));
   }
   const nlohmann::json chunk = *std::move(parsed);
   if (!chunk.is_object()) return Fail(StrCat("stream event is not a JSON object: ", ResponseExcerpt(data)));

@@ -331,7 +331,8 @@ void RegisterTokenizer(py::module_& m) {
             CheckIds(tokenizer, ids, "ids");
             return DecodeUtf8(tokenizer.Decode(ids));
           },
-          py::arg("ids"), "Ids to text; invalid UTF-8 from byte pieces shows as U+FFFD. Ids outside the vocabulary: ValueError.")
+          py::arg("ids"),
+          "Ids to text; invalid UTF-8 from byte pieces shows as U+FFFD. Ids outside the vocabulary: ValueError.")
       .def(
           "id_to_piece",
           [](const Tokenizer& tokenizer, int32_t id) {
@@ -340,7 +341,8 @@ void RegisterTokenizer(py::module_& m) {
             }
             return tokenizer.IdToPiece(id);
           },
-          py::arg("id"), "The SentencePiece piece of an id, e.g. '<tool_call>'. Ids outside the vocabulary: ValueError.")
+          py::arg("id"),
+          "The SentencePiece piece of an id, e.g. '<tool_call>'. Ids outside the vocabulary: ValueError.")
       .def("encode_prompt", &Tokenizer::EncodePrompt, py::arg("query"), py::arg("tools_json"),
            "tokens(query)[:1022] + [<tools>] + tokens(tools_json), cut to 1024. tools_json is used as given; "
            "Model.encode_prompt also applies the tool-name rules.");

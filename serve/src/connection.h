@@ -46,10 +46,10 @@ Framing FrameRequest(std::string_view bytes, size_t max_body_bytes);
 
 // Limits of ConnectionServer, from ServerOptions.
 struct ConnectionLimits {
-  int workers = 4;                     // requests run at once
-  int max_connections = 128;           // open at once; past it a new one gets 503
-  int max_connections_per_client = 32; // open at once from one address; past it 429
-  std::chrono::milliseconds request_timeout{10000};  // header and body of one request
+  int workers = 4;                                     // requests run at once
+  int max_connections = 128;                           // open at once; past it a new one gets 503
+  int max_connections_per_client = 32;                 // open at once from one address; past it 429
+  std::chrono::milliseconds request_timeout{10000};    // header and body of one request
   std::chrono::milliseconds keep_alive_timeout{5000};  // waiting for the next request
   std::chrono::milliseconds write_timeout{10000};      // a response that cannot be sent
   size_t max_body_bytes = 4 << 20;

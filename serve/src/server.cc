@@ -192,15 +192,15 @@ class Server::Impl {
     });
     // Read through a content reader, so that httplib does not parse a body
     // sent as form-urlencoded (curl -d) as a form, with its own 8 KiB limit.
-    http_.Post("/v1/chat/completions", [this](const httplib::Request&, httplib::Response& res,
-                                              const httplib::ContentReader& content_reader) {
-      std::string body;
-      content_reader([&body](const char* data, size_t length) {
-        body.append(data, length);
-        return true;
-      });
-      ChatCompletions(body, res);
-    });
+    http_.Post("/v1/chat/completions",
+               [this](const httplib::Request&, httplib::Response& res, const httplib::ContentReader& content_reader) {
+                 std::string body;
+                 content_reader([&body](const char* data, size_t length) {
+                   body.append(data, length);
+                   return true;
+                 });
+                 ChatCompletions(body, res);
+               });
     http_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       SendJson(res, 200, ModelsJson(options_.model_id, created_));
     });

@@ -53,9 +53,9 @@ TEST(ParseJsonTest, InvalidJsonSaysWhere) {
 }
 
 TEST(ParseJsonTest, DeepInputIsAnErrorNotACrash) {
-  for (const std::string& text : {Nested(kCrashingDepth), Nested(kCrashingDepth, '{', '}'),
-                                  std::string(kCrashingDepth, '['),  // never closed
-                                  R"({"x":)" + Nested(kCrashingDepth, '[', ']', "1") + "}"}) {
+  for (const std::string& text :
+       {Nested(kCrashingDepth), Nested(kCrashingDepth, '{', '}'), std::string(kCrashingDepth, '['),  // never closed
+        R"({"x":)" + Nested(kCrashingDepth, '[', ']', "1") + "}"}) {
     absl::StatusOr<nlohmann::json> value = ParseJson(text);
     EXPECT_THAT(std::string(value.status().message()), HasSubstr("nested deeper than 128 levels"));
   }

@@ -294,8 +294,9 @@ TEST_F(NeedleServeTest, MalformedBodyGets400) {
 TEST_F(NeedleServeTest, DeeplyNestedBodyGets400AndTheServerLives) {
   httplib::Client client(server_->base_url());
   const std::string deep = std::string(200000, '[') + std::string(200000, ']');
-  httplib::Result result = client.Post(
-      "/v1/chat/completions", R"({"x":)" + deep + R"(,"messages":[{"role":"user","content":"q"}]})", "application/json");
+  httplib::Result result =
+      client.Post("/v1/chat/completions", R"({"x":)" + deep + R"(,"messages":[{"role":"user","content":"q"}]})",
+                  "application/json");
   ASSERT_TRUE(result);
   EXPECT_EQ(result->status, 400);
   EXPECT_THAT(Json::parse(result->body)["error"]["message"].get<std::string>(), HasSubstr("nested deeper than 128"));
@@ -521,12 +522,11 @@ TEST_F(FakeServerTest, WholeResponses) {
 // A server answering with deeply nested JSON is a failed request, not a crashed run.
 TEST_F(FakeServerTest, DeeplyNestedResponsesAreErrors) {
   const std::string deep = std::string(200000, '[') + std::string(200000, ']');
-  replies_["deep body"] = {Whole(R"({"role":"assistant","content":null,"x":)" + deep + "}"),
-                           "data: " + deep + "\n\n"};
+  replies_["deep body"] = {Whole(R"({"role":"assistant","content":null,"x":)" + deep + "}"), "data: " + deep + "\n\n"};
   replies_["deep args"] = {
       Whole(R"({"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":{"x":)" + deep + "}}}]}"), ""};
-  replies_["deep content"] = {Whole(R"({"role":"assistant","content":"[{\"name\":\"f\",\"arguments\":)" + deep + R"(}]"})"),
-                              ""};
+  replies_["deep content"] = {
+      Whole(R"({"role":"assistant","content":"[{\"name\":\"f\",\"arguments\":)" + deep + R"(}]"})"), ""};
 
   absl::StatusOr<Prediction> whole = Predict("deep body", false);
   ASSERT_FALSE(whole.ok());

@@ -43,8 +43,8 @@ absl::Status CheckJsonNesting(std::string_view text, int max_depth = kMaxJsonDep
 // adds that ("tools: not valid JSON: " + message).
 template <typename Json = nlohmann::json>
 absl::StatusOr<Json> ParseJson(std::string_view text, int max_depth = kMaxJsonDepth) {
-  constexpr int kMaxMembers = std::is_same_v<Json, nlohmann::ordered_json> ? kMaxOrderedJsonMembers
-                                                                           : std::numeric_limits<int>::max();
+  constexpr int kMaxMembers =
+      std::is_same_v<Json, nlohmann::ordered_json> ? kMaxOrderedJsonMembers : std::numeric_limits<int>::max();
   if (absl::Status nesting = CheckJsonNesting(text, max_depth, kMaxMembers); !nesting.ok()) return nesting;
   try {
     return Json::parse(text);

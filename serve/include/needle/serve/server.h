@@ -30,7 +30,7 @@ struct ServerOptions {
   // A request's header and body must arrive within this, counted from its
   // first byte (a new connection's from its opening); past it, 408.
   int request_timeout_seconds = 10;
-  int keep_alive_seconds = 5;           // an idle connection is closed after this
+  int keep_alive_seconds = 5;       // an idle connection is closed after this
   std::string model_id = "needle";  // reported in responses and /v1/models
   bool constrained = true;          // constrained decoding of names and argument keys
   // Upper bound on generated tokens; a request's max_tokens can only lower it.
