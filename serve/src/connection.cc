@@ -303,7 +303,7 @@ ConnectionServer::Wait ConnectionServer::ReadRequest(socket_t sock, std::string&
     // Polls in short steps so that a stopping server does not wait out the deadline.
     pollfd fd = {sock, POLLIN, 0};
     const int ready = poll(&fd, 1, std::min(MillisecondsUntil(deadline), 100));
-    if (!is_running()) return Wait::kClosed;
+    if (!Listening()) return Wait::kClosed;
     if (ready < 0 && errno != EINTR) return Wait::kClosed;
     if (ready <= 0) {
       if (Clock::now() >= deadline) return Wait::kTimedOut;
@@ -356,7 +356,7 @@ bool ConnectionServer::process_and_close_socket(socket_t sock) {
 
   std::string buffer;
   Clock::time_point first_byte_deadline = Clock::now() + limits_.request_timeout;
-  while (is_running()) {
+  while (Listening()) {
     Framing framing;
     const Wait wait = ReadRequest(sock, buffer, first_byte_deadline, framing);
     if (wait == Wait::kClosed) break;

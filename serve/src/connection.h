@@ -73,6 +73,10 @@ class ConnectionServer : public httplib::Server {
  private:
   bool process_and_close_socket(socket_t sock) override;
 
+  // False once stop() has closed the listening socket. (httplib's is_running()
+  // stays true until every connection has ended, so it cannot end them.)
+  bool Listening() const { return svr_sock_ != INVALID_SOCKET; }
+
   // Reads until one request is framed, the deadline passes or the client goes.
   enum class Wait { kFramed, kClosed, kTimedOut };
   Wait ReadRequest(socket_t sock, std::string& buffer, std::chrono::steady_clock::time_point first_byte_deadline,
