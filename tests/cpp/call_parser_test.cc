@@ -261,8 +261,7 @@ TEST(CallParser, DeepNestingIsUnparsable) {
   out = ParseOutput("<tool_call>" + deep + "</tool_call>");
   EXPECT_FALSE(out.parsed);
   EXPECT_THAT(out.error, HasSubstr("nested deeper than 128 levels"));
-  ExpectUnparsable(R"([{"name":"f","arguments":")" + deep + ""
-}]", "0", "nested deeper than 128 levels");
+  ExpectUnparsable(R"([{"name":"f","arguments":")" + deep + R"("}])", "0", "nested deeper than 128 levels");
 }
 
 TEST(CallParser, ListElementsMustBeCallObjects) {
