@@ -350,7 +350,8 @@ bool ConnectionServer::process_and_close_socket(socket_t sock) {
     WriteError(sock, 429,
                StrCat(client, " has ", limits_.max_connections_per_client,
                       " connections open, the limit per client (needle-serve --max_connections_per_client)"));
-    CloseAfterError(sock, std::chrono::milliseconds(1000));
+    // No lingering: a client over its limit must not hold intake threads with refused connections.
+    CloseAfterError(sock, std::chrono::milliseconds(0));
     return close_socket();
   }
 
