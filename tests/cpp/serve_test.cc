@@ -17,6 +17,7 @@
 #include "needle/serve/openai_api.h"
 #include "needle/serve/server.h"
 #include "needle/str_cat.h"
+#include "serve/src/connection.h"
 
 namespace needle::serve {
 namespace {
@@ -561,6 +562,46 @@ TEST_F(ServerTest, StopIsIdempotentAndRefusesNewConnections) {
   client_->set_connection_timeout(std::chrono::seconds(2));
   httplib::Result result = client_->Get("/health");
   EXPECT_FALSE(result);
+}
+
+// The intake's framing: where a request ends, and the limits it checks before a body is read.
+TEST(FrameRequestTest, FindsTheEndOfEachRequest) {
+  const std::string post = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\ncontent-length: 4\r\n\r\nbody";
+  Framing framing = FrameRequest(post, 100);
+  EXPECT_EQ(framing.state, Framing::State::kComplete);
+  EXPECT_EQ(framing.total_bytes, post.size());
+  EXPECT_FALSE(framing.bodyless_method);
+  EXPECT_EQ(FrameRequest(post.substr(0, post.size() - 1), 100).state, Framing::State::kNeedMore);
+  EXPECT_EQ(FrameRequest(post.substr(0, 20), 100).state, Framing::State::kNeedMore);
+  // Pipelined: the first request ends where its body does.
+  EXPECT_EQ(FrameRequest(post + post, 100).total_bytes, post.size());
+  const Framing get = FrameRequest("GET /health HTTP/1.1\r\n\r\n", 100);
+  EXPECT_EQ(get.state, Framing::State::kComplete);
+  EXPECT_TRUE(get.bodyless_method);
+}
+
+TEST(FrameRequestTest, ExpectContinueIsFoundToBeAnsweredOnce) {
+  const std::string head = "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+  const Framing framing = FrameRequest(head, 100);
+  EXPECT_EQ(framing.state, Framing::State::kNeedMore);
+  EXPECT_TRUE(framing.expects_continue);
+  EXPECT_EQ(head.substr(framing.expect_begin, framing.expect_end - framing.expect_begin), "Expect: 100-continue\r\n");
+}
+
+TEST(FrameRequestTest, LimitsAreErrorsBeforeTheBody) {
+  const auto error = [](const std::string& bytes) {
+    const Framing framing = FrameRequest(bytes, 100);
+    EXPECT_EQ(framing.state, Framing::State::kError) << bytes;
+    return std::pair{framing.error_status, framing.error_message};
+  };
+  EXPECT_EQ(error("POST / HTTP/1.1\r\nContent-Length: 5000000\r\n\r\n"),
+            std::pair(413, std::string("request body of 5000000 bytes is larger than the server's limit of 100 bytes "
+                                       "(needle-serve --max_body_bytes)")));
+  EXPECT_EQ(error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").first, 411);
+  EXPECT_EQ(error("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n").first, 400);
+  EXPECT_EQ(error("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n").first, 400);
+  EXPECT_EQ(error("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n").first, 400);
+  EXPECT_EQ(error("GET / HTTP/1.1\r\nX: " + std::string(kMaxHeaderBytes, 'a')).first, 431);
 }
 
 TEST(ServerStartTest, RefusesBadOptions) {
