@@ -129,7 +129,9 @@ thread_local bool intake_full = false;
 // a flood of connections cannot hold later ones in an unbounded queue.
 class IntakePool : public httplib::TaskQueue {
  public:
-  explicit IntakePool(int threads) {
+  // Every thread counts as idle from the start, so that connections arriving
+  // before the threads first wait are queued for them rather than refused.
+  explicit IntakePool(int threads) : idle_(static_cast<size_t>(threads)) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
   }
   ~IntakePool() override { shutdown(); }
@@ -162,22 +164,22 @@ class IntakePool : public httplib::TaskQueue {
   void Run() {
     std::unique_lock<std::mutex> lock(mutex_);
     while (true) {
-      ++idle_;
       job_added_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      --idle_;
       if (jobs_.empty()) return;  // stopping, and nothing left to run
       std::function<void()> job = std::move(jobs_.front());
       jobs_.pop_front();
+      --idle_;
       lock.unlock();
       job();
       lock.lock();
+      ++idle_;
     }
   }
 
   std::mutex mutex_;
   std::condition_variable job_added_;
   std::deque<std::function<void()>> jobs_;
-  size_t idle_ = 0;
+  size_t idle_;  // threads not running a job
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };
