@@ -206,7 +206,7 @@ def test_interrupted_run_keeps_the_items_it_finished(needle_eval_bin, tmp_path):
     run.communicate(timeout=60)
     lines = predictions.read_text().splitlines()
     assert 5 <= len(lines) < 60
-    assert all(json.loads(line)["system"] == "command" for line in lines)
+    assert all(json.loads(line)["system"] == "command-python3" for line in lines)
 
 
 def test_unwritable_out_fails_before_the_run(needle_eval_bin, tmp_path):
