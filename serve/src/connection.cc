@@ -120,6 +120,15 @@ std::string PeerAddress(socket_t sock) {
   return ip;
 }
 
+// Whether the client has closed its end: the read side is at its end, with no
+// pipelined request waiting. (A client that only half-closed and still waits
+// for an answer reads as gone too; HTTP clients do not do that.)
+bool PeerHungUp(socket_t sock) {
+  char byte;
+  const ssize_t n = recv(sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 // Set while the accept thread itself runs a connection it has no intake
 // thread for: that connection only gets a 503.
 thread_local bool intake_full = false;
@@ -382,15 +391,20 @@ bool ConnectionServer::process_and_close_socket(socket_t sock) {
     if (framing.expects_continue) request.erase(framing.expect_begin, framing.expect_end - framing.expect_begin);
 
     // Requests that generate wait for a worker; GET routes answer at once.
+    bool connection_closed = false;
     const bool needs_worker = !framing.bodyless_method;
     if (needs_worker) {
       std::unique_lock<std::mutex> lock(workers_mutex_);
       worker_freed_.wait(lock, [this] { return busy_workers_ < limits_.workers; });
       ++busy_workers_;
     }
-    FramedRequestStream stream(sock, std::move(request), limits_.write_timeout);
-    bool connection_closed = false;
-    const bool answered = process_request(stream, /*close_connection=*/false, connection_closed, nullptr);
+    // A client that sent its request and hung up, before or while it waited
+    // for a worker, is not worth a generation.
+    bool answered = false;
+    if (!PeerHungUp(sock)) {
+      FramedRequestStream stream(sock, std::move(request), limits_.write_timeout);
+      answered = process_request(stream, /*close_connection=*/false, connection_closed, nullptr);
+    }
     if (needs_worker) {
       {
         std::lock_guard<std::mutex> lock(workers_mutex_);
