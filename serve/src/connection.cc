@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <condition_variable>
 #include <deque>
+#include <future>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -283,7 +285,11 @@ ConnectionServer::ConnectionServer(ConnectionLimits limits) : limits_(std::move(
   const int intake_threads = std::max(limits_.max_connections, 1);
   new_task_queue = [intake_threads] { return new IntakePool(intake_threads); };
   set_payload_max_length(limits_.max_body_bytes);
+  workers_ = std::make_unique<httplib::ThreadPool>(static_cast<size_t>(std::max(limits_.workers, 1)));
 }
+
+// httplib's ThreadPool must be shut down (its threads joined) before it is destroyed.
+ConnectionServer::~ConnectionServer() { workers_->shutdown(); }
 
 bool ConnectionServer::WidenListenBacklog() { return ::listen(svr_sock_, SOMAXCONN) == 0; }
 
@@ -390,27 +396,25 @@ bool ConnectionServer::process_and_close_socket(socket_t sock) {
     buffer.erase(0, framing.total_bytes);
     if (framing.expects_continue) request.erase(framing.expect_begin, framing.expect_end - framing.expect_begin);
 
-    // Requests that generate wait for a worker; GET routes answer at once.
-    bool connection_closed = false;
-    const bool needs_worker = !framing.bodyless_method;
-    if (needs_worker) {
-      std::unique_lock<std::mutex> lock(workers_mutex_);
-      worker_freed_.wait(lock, [this] { return busy_workers_ < limits_.workers; });
-      ++busy_workers_;
-    }
     // A client that sent its request and hung up, before or while it waited
-    // for a worker, is not worth a generation.
+    // for a worker, is not worth a generation. Requests that generate run on
+    // a worker, this thread waiting; GET routes answer here at once.
+    bool connection_closed = false;
     bool answered = false;
-    if (!PeerHungUp(sock)) {
+    const auto answer = [&] {
+      if (PeerHungUp(sock)) return;
       FramedRequestStream stream(sock, std::move(request), limits_.write_timeout);
       answered = process_request(stream, /*close_connection=*/false, connection_closed, nullptr);
-    }
-    if (needs_worker) {
-      {
-        std::lock_guard<std::mutex> lock(workers_mutex_);
-        --busy_workers_;
-      }
-      worker_freed_.notify_one();
+    };
+    if (framing.bodyless_method) {
+      answer();
+    } else {
+      std::promise<void> done;
+      workers_->enqueue([&] {
+        answer();
+        done.set_value();
+      });
+      done.get_future().wait();
     }
     if (!answered || connection_closed) break;
     first_byte_deadline = Clock::now() + limits_.keep_alive_timeout;

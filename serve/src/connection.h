@@ -12,10 +12,10 @@
 #define NEEDLE_SERVE_CONNECTION_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -58,6 +58,7 @@ struct ConnectionLimits {
 class ConnectionServer : public httplib::Server {
  public:
   explicit ConnectionServer(ConnectionLimits limits);
+  ~ConnectionServer() override;
 
   // Debian's httplib listens with a backlog of 5: a burst of more new
   // connections than that (the load test's 16 clients) makes the kernel answer
@@ -89,10 +90,10 @@ class ConnectionServer : public httplib::Server {
   std::mutex clients_mutex_;
   std::map<std::string, int> connections_by_client_;
 
-  // Counts the requests running on workers.
-  std::mutex workers_mutex_;
-  std::condition_variable worker_freed_;
-  int busy_workers_ = 0;
+  // Requests that generate run on these threads, never on an intake thread:
+  // the engine keeps scratch buffers per thread, so generating on up to
+  // max_connections different threads grew memory by hundreds of MB.
+  std::unique_ptr<httplib::ThreadPool> workers_;
 };
 
 }  // namespace needle::serve
