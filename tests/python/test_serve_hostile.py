@@ -129,17 +129,22 @@ def test_trickling_clients_hold_no_worker_and_are_cut_at_the_deadline(serve):
             sock.close()
 
 
+def expect_refused(address, want_status, flag):
+    """A new connection is answered at once with want_status, naming the flag of the limit."""
+    with connect(address) as sock:
+        sock.settimeout(5)
+        status, body, _ = read_response(sock)
+    assert status == want_status
+    assert flag in body["error"]["message"]
+
+
 def test_idle_connections_neither_delay_others_nor_pile_up(serve):
     address = serve("--max_connections_per_client", "8")
     idle = [connect(address) for _ in range(8)]
     assert normal_request(address) < NORMAL_SECONDS
     time.sleep(0.3)  # every idle connection is counted before the next one arrives
     # The ninth from the same address is refused at once.
-    with connect(address) as extra:
-        extra.settimeout(5)
-        status, body, _ = read_response(extra)
-        assert status == 429
-        assert "--max_connections_per_client" in body["error"]["message"]
+    expect_refused(address, 429, "--max_connections_per_client")
     for sock in idle:
         sock.close()
 
@@ -148,11 +153,7 @@ def test_connections_past_the_server_limit_get_503(serve):
     address = serve("--max_connections", "4", "--max_connections_per_client", "100")
     idle = [connect(address) for _ in range(4)]
     time.sleep(0.2)  # let the intake threads take them
-    with connect(address) as extra:
-        extra.settimeout(5)
-        status, body, _ = read_response(extra)
-        assert status == 503
-        assert "--max_connections" in body["error"]["message"]
+    expect_refused(address, 503, "--max_connections")
     for sock in idle:
         sock.close()
     time.sleep(0.5)
