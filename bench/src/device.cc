@@ -9,7 +9,7 @@
 
 #include "needle/bench/subprocess.h"
 #include "needle/bench/system_info.h"
-#include "needle/json_error.h"
+#include "needle/json.h"
 #include "needle/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -185,12 +185,9 @@ absl::StatusOr<std::vector<Device>> ReadFarm(const std::string& path) {
   if (!file) return absl::NotFoundError(StrCat(path, ": cannot open the farm file"));
   std::stringstream text;
   text << file.rdbuf();
-  nlohmann::json farm;
-  try {
-    farm = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& error) {
-    return absl::InvalidArgumentError(StrCat(path, ": ", JsonParseErrorText(error)));
-  }
+  absl::StatusOr<nlohmann::json> parsed = ParseJson(text.str());
+  if (!parsed.ok()) return absl::InvalidArgumentError(StrCat(path, ": ", std::string(parsed.status().message())));
+  nlohmann::json farm = *std::move(parsed);
   const auto field_error = [&](size_t index, const std::string& why) {
     return absl::InvalidArgumentError(StrCat(path, ": devices[", index, "]: ", why));
   };

@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "needle/json.h"
 #include "needle/str_cat.h"
 
 namespace needle::bench {
@@ -180,7 +181,7 @@ absl::StatusOr<std::vector<Row>> ParseRows(std::string_view text) {
   std::vector<nlohmann::json> items;
   const size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && text[first] == '[') {
-    nlohmann::json array = nlohmann::json::parse(text, nullptr, false);
+    nlohmann::json array = ParseJson(text).value_or(nlohmann::json(nlohmann::json::value_t::discarded));
     if (array.is_discarded() || !array.is_array()) return absl::InvalidArgumentError("rows: invalid JSON array");
     items.assign(array.begin(), array.end());
   } else {
@@ -188,7 +189,7 @@ absl::StatusOr<std::vector<Row>> ParseRows(std::string_view text) {
     std::string line;
     for (int number = 1; std::getline(lines, line); ++number) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      nlohmann::json item = nlohmann::json::parse(line, nullptr, false);
+      nlohmann::json item = ParseJson(line).value_or(nlohmann::json(nlohmann::json::value_t::discarded));
       if (item.is_discarded()) return absl::InvalidArgumentError(StrCat("rows: line ", number, " is not JSON"));
       items.push_back(std::move(item));
     }

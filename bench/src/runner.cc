@@ -9,6 +9,7 @@
 
 #include "needle/bench/subprocess.h"
 #include "needle/config.h"
+#include "needle/json.h"
 #include "needle/str_cat.h"
 #include "needle/tokenizer.h"
 #include "needle/weights.h"
@@ -168,7 +169,7 @@ absl::StatusOr<Row> RunPeerTest(const Peer& peer, const TestSpec& spec, int warm
   if (!result.ok())
     return absl::Status(result.status().code(), StrCat(who, ": ", std::string(result.status().message())));
   if (!result->Succeeded()) return absl::InternalError(StrCat(who, " ", result->Describe()));
-  const nlohmann::json reply = nlohmann::json::parse(result->out, nullptr, false);
+  const nlohmann::json reply = ParseJson(result->out).value_or(nlohmann::json(nlohmann::json::value_t::discarded));
   const auto invalid = [&](const std::string& why) {
     return absl::InvalidArgumentError(StrCat(who, " (", ShellJoin(argv), "): ", why));
   };

@@ -5,7 +5,9 @@
 //   needle tokenize --query "..." --tools '[...]'  encoder prompt ids
 //   needle logits --encoder_tokens 5,6 --decoder_tokens 1,4   raw logits (JSON)
 //   needle embed --encoder_tokens 5,6                  retrieval-head embedding (JSON)
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -20,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "needle/config.h"
 #include "needle/engine.h"
+#include "needle/file.h"
 #include "needle/str_cat.h"
 #include "needle/weights.h"
 #include "nlohmann/json.hpp"
@@ -158,11 +161,8 @@ absl::StatusOr<std::string> ToolsJson() {
   const std::string path = absl::GetFlag(FLAGS_tools_file);
   if (path.empty()) return absl::GetFlag(FLAGS_tools).empty() ? std::string("[]") : absl::GetFlag(FLAGS_tools);
   if (!absl::GetFlag(FLAGS_tools).empty()) return absl::InvalidArgumentError("give --tools or --tools_file, not both");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(StrCat(path, ": cannot read"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  constexpr size_t kMaxToolsFileBytes = 64 << 20;
+  return needle::ReadRegularFile(path, kMaxToolsFileBytes);
 }
 
 int Tokenize() {
@@ -225,6 +225,17 @@ int Run() {
 }
 #endif
 
+// Output that could not be written (a full disk, /dev/full) is a failure,
+// not an exit status of 0.
+int WithStdoutChecked(int code) {
+  std::cout.flush();
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {
+    std::fprintf(stderr, "needle: cannot write to stdout: %s\n", std::strerror(errno));
+    return code == 0 ? 1 : code;
+  }
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -245,12 +256,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string command = positional[1];
-  if (command == "info") return Info();
-  if (command == "logits") return Logits();
-  if (command == "embed") return Embed();
+  if (command == "info") return WithStdoutChecked(Info());
+  if (command == "logits") return WithStdoutChecked(Logits());
+  if (command == "embed") return WithStdoutChecked(Embed());
 #ifdef NEEDLE_WITH_SENTENCEPIECE
-  if (command == "run") return Run();
-  if (command == "tokenize") return Tokenize();
+  if (command == "run") return WithStdoutChecked(Run());
+  if (command == "tokenize") return WithStdoutChecked(Tokenize());
 #endif
   std::fprintf(stderr, "needle: unknown command \"%s\"\n%s\n", command.c_str(), absl::ProgramUsageMessage().data());
   return 2;

@@ -299,7 +299,9 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
     return absl::InvalidArgumentError(
         StrCat("unknown precision \"", options.precision, "\" (available: fp32, bf16, int8, int4, w8a8, w4a8)"));
   }
-  if (options.threads < 0) return absl::InvalidArgumentError(StrCat("threads must be >= 0, got ", options.threads));
+  if (options.threads < 0 || options.threads > kMaxEngineThreads) {
+    return absl::InvalidArgumentError(StrCat("threads must be in [0, ", kMaxEngineThreads, "], got ", options.threads));
+  }
   const ModelWeights& w = *weights;
   const ModelConfig& c = w.config();
   if (c.head_dim() > kMaxAttentionHeadDim) {

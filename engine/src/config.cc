@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "needle/json.h"
 #include "needle/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -27,10 +28,12 @@ absl::Status RequireInt(const Json& json, const char* key, int& out) {
 }  // namespace
 
 absl::StatusOr<ModelConfig> ModelConfig::FromJson(std::string_view text) {
-  Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return absl::InvalidArgumentError("needle_config: not a JSON object");
-  }
+  absl::StatusOr<Json> parsed = ParseJson<Json>(text);
+  if (!parsed.ok())
+    return absl::InvalidArgumentError(
+        StrCat("needle_config: not valid JSON: ", std::string(parsed.status().message())));
+  Json json = *std::move(parsed);
+  if (!json.is_object()) return absl::InvalidArgumentError("needle_config: not a JSON object");
   ModelConfig config;
   for (auto [key, field] : {std::pair{"vocab_size", &config.vocab_size},
                             {"d_model", &config.d_model},

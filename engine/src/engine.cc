@@ -19,7 +19,9 @@ absl::StatusOr<Numerics> ParseNumerics(std::string_view name) {
 absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view name, std::shared_ptr<const ModelWeights> weights,
                                                      const EngineOptions& options) {
   if (weights == nullptr) return absl::InvalidArgumentError("CreateEngine: no weights");
-  if (options.threads < 0) return absl::InvalidArgumentError(StrCat("threads must be >= 0, got ", options.threads));
+  if (options.threads < 0 || options.threads > kMaxEngineThreads) {
+    return absl::InvalidArgumentError(StrCat("threads must be in [0, ", kMaxEngineThreads, "], got ", options.threads));
+  }
   if (name == "reference") {
     // The reference is fp32 by definition; another precision would be silently ignored.
     if (options.precision != "fp32") {

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "needle/config.h"
+#include "needle/json.h"
 #include "needle/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -102,7 +103,7 @@ std::vector<float> TensorView::ToF32() const {
 }
 
 absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO would block
   if (fd < 0) return absl::NotFoundError(StrCat(path, ": cannot open: ", std::strerror(errno)));
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -156,8 +157,9 @@ absl::Status SafetensorsFile::ParseHeader(const uint8_t* bytes, size_t size) {
     return error("truncated: header says ", header_size, " bytes of JSON but only ", size - 8, " follow");
   }
   const char* header_begin = reinterpret_cast<const char*>(bytes + 8);
-  Json header = Json::parse(header_begin, header_begin + header_size, nullptr, /*allow_exceptions=*/false);
-  if (header.is_discarded()) return error("header is not valid JSON");
+  absl::StatusOr<Json> parsed = ParseJson<Json>(std::string_view(header_begin, header_size));
+  if (!parsed.ok()) return error("header is not valid JSON: ", std::string(parsed.status().message()));
+  Json header = *std::move(parsed);
   if (!header.is_object()) return error("header is not a JSON object");
 
   const uint8_t* data = bytes + 8 + header_size;

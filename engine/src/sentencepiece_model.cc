@@ -7,9 +7,9 @@ namespace needle {
 SentencePieceModel::SentencePieceModel() : processor_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {}
 SentencePieceModel::~SentencePieceModel() = default;
 
-std::unique_ptr<SentencePieceModel> SentencePieceModel::Load(const std::string& path, std::string* error) {
+std::unique_ptr<SentencePieceModel> SentencePieceModel::FromBytes(const std::string& bytes, std::string* error) {
   std::unique_ptr<SentencePieceModel> model(new SentencePieceModel());
-  if (const auto status = model->processor_->Load(path); !status.ok()) {
+  if (const auto status = model->processor_->LoadFromSerializedProto(bytes); !status.ok()) {
     *error = status.ToString();
     return nullptr;
   }

@@ -18,7 +18,8 @@ namespace needle {
 class SentencePieceModel {
  public:
   // Returns null and fills `error` when `path` is not a SentencePiece model.
-  static std::unique_ptr<SentencePieceModel> Load(const std::string& path, std::string* error);
+  // From the bytes of a .model file (a serialized ModelProto).
+  static std::unique_ptr<SentencePieceModel> FromBytes(const std::string& bytes, std::string* error);
   ~SentencePieceModel();
 
   int size() const;

@@ -3,7 +3,7 @@
 #include <cctype>
 #include <map>
 
-#include "needle/json_error.h"
+#include "needle/json.h"
 #include "needle/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -67,12 +67,10 @@ std::string SnakeCase(std::string_view name) {
 }
 
 absl::StatusOr<ToolSet> ToolSet::Parse(std::string_view tools_json) {
-  Json tools;
-  try {
-    tools = Json::parse(tools_json);
-  } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(StrCat("tools: not valid JSON: ", JsonParseErrorText(e)));
-  }
+  absl::StatusOr<Json> parsed = ParseJson<Json>(tools_json);
+  if (!parsed.ok())
+    return absl::InvalidArgumentError(StrCat("tools: not valid JSON: ", std::string(parsed.status().message())));
+  Json tools = *std::move(parsed);
   if (!tools.is_array()) return absl::InvalidArgumentError("tools: expected a JSON array of tool objects");
   if (tools.size() > kMaxTools) {
     return absl::InvalidArgumentError(StrCat("tools: ", tools.size(), " tools given, at most ", kMaxTools,

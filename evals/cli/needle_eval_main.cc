@@ -6,11 +6,14 @@
 // --system and --dataset repeat. Writes OUT/predictions.jsonl (every
 // prediction, parsed and scored), OUT/report.json, OUT/report.md and
 // OUT/report.html; prints the Markdown summary to stdout and a progress line
-// to stderr.
+// to stderr. predictions.jsonl is written as each item finishes, so an
+// interrupted run keeps what it did; at the end it is rewritten in item order.
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -131,14 +134,41 @@ int main(int argc, char** argv) {
     systems.push_back(*std::move(system));
   }
 
+  // Opened before the run, so that an --out that cannot be written is found
+  // before any request is made.
+  const std::string out = absl::GetFlag(FLAGS_out);
+  const std::filesystem::path dir(out);
+  std::ofstream journal;
+  bool journal_failed = false;
+  if (!out.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(out, error);
+    if (error) return Fail(absl::InternalError(StrCat("cannot create ", out, ": ", error.message())));
+    journal.open(dir / "predictions.jsonl", std::ios::binary | std::ios::trunc);
+    if (!journal) {
+      return Fail(absl::InternalError(
+          StrCat("cannot write ", (dir / "predictions.jsonl").string(), ": ", std::strerror(errno))));
+    }
+  }
+  const auto prediction_line = [&](const needle::evals::ItemResult& result) {
+    return needle::reports::PredictionRecord(system_names[result.system], datasets[result.dataset], result)
+               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+           "\n";
+  };
+
   needle::evals::RunOptions options;
   options.parallel = absl::GetFlag(FLAGS_parallel) > 0 ? absl::GetFlag(FLAGS_parallel)
                                                        : static_cast<int>(std::thread::hardware_concurrency());
   const auto start = std::chrono::steady_clock::now();
   int failed = 0, unparsed = 0;
   const bool tty = isatty(STDERR_FILENO) != 0;
-  if (absl::GetFlag(FLAGS_progress)) {
-    options.on_result = [&](int done, int total, const needle::evals::ItemResult& result) {
+  const bool progress = absl::GetFlag(FLAGS_progress);
+  options.on_result = [&](int done, int total, const needle::evals::ItemResult& result) {
+    if (journal.is_open() && !journal_failed) {
+      journal << prediction_line(result) << std::flush;
+      journal_failed = !journal;
+    }
+    if (progress) {
       failed += result.request_status.ok() ? 0 : 1;
       unparsed += result.output.parsed ? 0 : 1;
       // A terminal gets one line rewritten in place; a log gets a line every 5%.
@@ -147,8 +177,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s[%d/%d] %.1f s, %.1f req/s, %d failed requests, %d unparsable outputs%s", tty ? "\r" : "",
                    done, total, seconds, done / std::max(seconds, 1e-9), failed, unparsed,
                    tty && done != total ? "" : "\n");
-    };
-  }
+    }
+  };
   const std::vector<needle::evals::ItemResult> results = needle::evals::RunEval(system_ptrs, datasets, options);
 
   needle::reports::EvalReport report = needle::reports::BuildEvalReport(system_names, datasets, results);
@@ -160,17 +190,13 @@ int main(int argc, char** argv) {
   const std::string markdown = needle::reports::RenderMarkdown(report);
   std::cout << markdown;
 
-  if (const std::string out = absl::GetFlag(FLAGS_out); !out.empty()) {
-    std::error_code error;
-    std::filesystem::create_directories(out, error);
-    if (error) return Fail(absl::InternalError(StrCat("cannot create ", out, ": ", error.message())));
+  std::cout.flush();
+  const bool stdout_failed = !std::cout;
+
+  if (!out.empty()) {
+    journal.close();
     std::string predictions;
-    for (const needle::evals::ItemResult& result : results) {
-      predictions += needle::reports::PredictionRecord(system_names[result.system], datasets[result.dataset], result)
-                         .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-                     "\n";
-    }
-    const std::filesystem::path dir(out);
+    for (const needle::evals::ItemResult& result : results) predictions += prediction_line(result);
     for (const auto& [name, text] :
          {std::pair<std::string, std::string>{"predictions.jsonl", predictions},
           {"report.json",
@@ -181,5 +207,6 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "needle-eval: wrote %s/{predictions.jsonl,report.json,report.md,report.html}\n", out.c_str());
   }
+  if (stdout_failed) return Fail(absl::InternalError("cannot write the report to stdout"));
   return 0;
 }

@@ -24,7 +24,7 @@
 #include <optional>
 #include <string>
 
-#include "needle/json_error.h"
+#include "needle/json.h"
 #include "needle/str_cat.h"
 #include "needle/utf8.h"
 
@@ -95,6 +95,9 @@ std::optional<std::string> ToCall(const json& value, const std::string& where, T
       call->arguments = json::object();
       return std::nullopt;
     }
+    if (absl::Status nesting = CheckJsonNesting(inner); !nesting.ok()) {
+      return StrCat(where, ": \"arguments\" string is not valid JSON: ", std::string(nesting.message()));
+    }
     json decoded;
     try {
       decoded = json::parse(inner);
@@ -151,6 +154,10 @@ class Parser {
 
   // Parses text_[begin, end) as one JSON value; on failure `*error` says where and why.
   std::optional<json> ParseJson(size_t begin, size_t end, std::string* error) {
+    if (absl::Status nesting = CheckJsonNesting(text_.substr(begin, end - begin)); !nesting.ok()) {
+      *error = StrCat("at byte offset ", begin, ": invalid JSON: ", std::string(nesting.message()));
+      return std::nullopt;
+    }
     try {
       return json::parse(text_.substr(begin, end - begin));
     } catch (const json::parse_error& e) {

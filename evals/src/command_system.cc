@@ -40,6 +40,7 @@
 
 #include "elapsed.h"
 #include "needle/evals/call.h"
+#include "needle/json.h"
 #include "needle/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -270,7 +271,7 @@ class Process {
 // What a reply line says, checked against the protocol.
 absl::StatusOr<Prediction> ReadReply(const std::string& line, const std::string& id) {
   auto excerpt = [&line] { return line.size() > 200 ? line.substr(0, 200) + "..." : line; };
-  const nlohmann::json reply = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json reply = ParseJson(line).value_or(nlohmann::json(nlohmann::json::value_t::discarded));
   if (reply.is_discarded() || !reply.is_object()) {
     return absl::DataLossError(StrCat("replied with a line that is not a JSON object: ", excerpt()));
   }
@@ -350,8 +351,8 @@ class CommandSystem : public System {
   const std::string& name() const override { return options_.name; }
 
   absl::StatusOr<Prediction> Predict(const EvalItem& item) const override {
-    const OJson tools = OJson::parse(item.tools_json.empty() ? std::string("[]") : item.tools_json, nullptr,
-                                     /*allow_exceptions=*/false);
+    const OJson tools = ParseJson<OJson>(item.tools_json.empty() ? std::string("[]") : item.tools_json)
+                            .value_or(OJson(OJson::value_t::discarded));
     if (tools.is_discarded()) {
       return absl::InvalidArgumentError(StrCat("item \"", item.id, "\": tools_json is not valid JSON"));
     }

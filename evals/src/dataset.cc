@@ -47,7 +47,8 @@
 #include <string_view>
 #include <tuple>
 
-#include "needle/json_error.h"
+#include "needle/file.h"
+#include "needle/json.h"
 #include "needle/str_cat.h"
 
 namespace needle::evals {
@@ -431,22 +432,18 @@ std::vector<Line> SplitLines(std::string_view content) {
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(StrCat("cannot open dataset file ", path, ": ", std::strerror(errno)));
-  std::ostringstream content;
-  content << file.rdbuf();
-  if (file.bad()) return absl::DataLossError(StrCat("cannot read dataset file ", path));
-  return content.str();
+  constexpr size_t kMaxDatasetBytes = size_t{1} << 30;
+  absl::StatusOr<std::string> bytes = ReadRegularFile(path, kMaxDatasetBytes);
+  if (!bytes.ok()) {
+    return absl::Status(bytes.status().code(), StrCat("dataset file ", std::string(bytes.status().message())));
+  }
+  return bytes;
 }
 
 absl::StatusOr<OJson> ParseRecord(std::string_view text) {
-  OJson record;
-  try {
-    record = OJson::parse(text);
-  } catch (const nlohmann::json::exception& error) {
-    return absl::InvalidArgumentError(StrCat("invalid JSON: ", JsonParseErrorText(error)));
-  }
-  if (!record.is_object()) return absl::InvalidArgumentError(Expected("a JSON object per line", record));
+  absl::StatusOr<OJson> record = ParseJson<OJson>(text);
+  if (!record.ok()) return absl::InvalidArgumentError(StrCat("invalid JSON: ", std::string(record.status().message())));
+  if (!record->is_object()) return absl::InvalidArgumentError(Expected("a JSON object per line", *record));
   return record;
 }
 

@@ -6,6 +6,7 @@
 
 #include "elapsed.h"
 #include "needle/evals/call.h"
+#include "needle/json.h"
 #include "needle/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -20,14 +21,13 @@ using OJson = nlohmann::ordered_json;
 std::string CallsText(const std::vector<RawToolCall>& raw_calls) {
   std::vector<ToolCall> calls;
   for (const RawToolCall& raw : raw_calls) {
-    nlohmann::json arguments = nlohmann::json::parse(raw.arguments.empty() ? std::string("{}") : raw.arguments, nullptr,
-                                                     /*allow_exceptions=*/false);
-    if (arguments.is_discarded() || !arguments.is_object()) {
+    absl::StatusOr<nlohmann::json> arguments = ParseJson(raw.arguments.empty() ? std::string("{}") : raw.arguments);
+    if (!arguments.ok() || !arguments->is_object()) {
       OJson text = OJson::array();
       for (const RawToolCall& call : raw_calls) text.push_back({{"name", call.name}, {"arguments", call.arguments}});
       return text.dump(-1, ' ', false, OJson::error_handler_t::replace);
     }
-    calls.push_back(ToolCall{raw.name, std::move(arguments)});
+    calls.push_back(ToolCall{raw.name, *std::move(arguments)});
   }
   return CallsToJson(calls);
 }
@@ -115,9 +115,13 @@ bool ChatStreamReader::Event(const std::string& event) {
     done_ = true;
     return true;
   }
-  const nlohmann::json chunk = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
-  if (chunk.is_discarded() || !chunk.is_object())
-    return Fail(StrCat("stream event is not JSON: ", ResponseExcerpt(data)));
+  absl::StatusOr<nlohmann::json> parsed = ParseJson(data);
+  if (!parsed.ok()) {
+    return Fail(
+        StrCat("stream event is not JSON (", std::string(parsed.status().message()), "): ", ResponseExcerpt(data)));
+  }
+  const nlohmann::json chunk = *std::move(parsed);
+  if (!chunk.is_object()) return Fail(StrCat("stream event is not a JSON object: ", ResponseExcerpt(data)));
   if (chunk.contains("error")) return Fail(StrCat("stream reported an error: ", ResponseExcerpt(data)));
   if (auto usage = chunk.find("usage"); usage != chunk.end()) {
     completion_tokens_ = IntField(*usage, "completion_tokens", completion_tokens_);
@@ -162,8 +166,13 @@ bool ChatStreamReader::Fail(std::string error) {
 }
 
 absl::StatusOr<Prediction> ReadChatCompletion(const std::string& body) {
-  const nlohmann::json response = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (response.is_discarded() || !response.is_object()) {
+  absl::StatusOr<nlohmann::json> parsed = ParseJson(body);
+  if (!parsed.ok()) {
+    return absl::DataLossError(
+        StrCat("response is not valid JSON (", std::string(parsed.status().message()), "): ", ResponseExcerpt(body)));
+  }
+  const nlohmann::json response = *std::move(parsed);
+  if (!response.is_object()) {
     return absl::DataLossError(StrCat("response is not a JSON object: ", ResponseExcerpt(body)));
   }
   auto choices = response.find("choices");

@@ -9,8 +9,8 @@
 //
 // Streaming (the default) asks for usage in the stream and times the first
 // token at the first chunk whose delta carries text or a tool call. The
-// timeout applies to connecting and to each read and write, as httplib
-// measures it, not to the whole request.
+// timeout applies to connecting, to each read and write, and to the whole
+// request: a server that streams without end is cut off when it runs out.
 #include "needle/evals/openai_system.h"
 
 #include <algorithm>
@@ -21,6 +21,7 @@
 #include "elapsed.h"
 #include "httplib.h"
 #include "needle/evals/openai_response.h"
+#include "needle/json.h"
 #include "needle/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -30,6 +31,9 @@ namespace {
 using OJson = nlohmann::ordered_json;
 
 constexpr char kPath[] = "/v1/chat/completions";
+// A whole (not streamed) response or error body larger than this is refused
+// rather than held in memory.
+constexpr size_t kMaxResponseBytes = 64 << 20;
 
 // base_url split into what httplib::Client takes and the path prefix.
 struct Endpoint {
@@ -94,8 +98,8 @@ bool IsJsonSchema(const OJson& parameters) {
 // names to {"type","description","required":bool,...}; JSON Schema keeps the
 // same objects under "properties" and lists the required names.
 absl::StatusOr<OJson> OpenAiTools(const EvalItem& item) {
-  const OJson tools =
-      OJson::parse(item.tools_json.empty() ? std::string("[]") : item.tools_json, nullptr, /*allow_exceptions=*/false);
+  const OJson tools = ParseJson<OJson>(item.tools_json.empty() ? std::string("[]") : item.tools_json)
+                          .value_or(OJson(OJson::value_t::discarded));
   if (tools.is_discarded() || !tools.is_array()) {
     return absl::InvalidArgumentError(StrCat("item \"", item.id, "\": tools_json is not a JSON list"));
   }
@@ -178,8 +182,18 @@ class OpenAiSystem : public System {
       event_stream = response.get_header_value("Content-Type").rfind("text/event-stream", 0) == 0;
       return true;
     };
+    const Clock::time_point deadline = start + timeout;
+    bool out_of_time = false, too_large = false;
     request.content_receiver = [&](const char* data, size_t size, uint64_t, uint64_t) {
+      if (Clock::now() > deadline) {
+        out_of_time = true;
+        return false;
+      }
       if (event_stream && status / 100 == 2) return stream.Feed(data, size);
+      if (response_body.size() + size > kMaxResponseBytes) {
+        too_large = true;
+        return false;
+      }
       response_body.append(data, size);
       return true;
     };
@@ -187,6 +201,13 @@ class OpenAiSystem : public System {
     const double latency_ms = MillisecondsSince(start);
 
     const std::string where = StrCat(options_.name, ": POST ", endpoint_.scheme_host_port, endpoint_.path);
+    if (out_of_time) {
+      return absl::DeadlineExceededError(
+          StrCat(where, ": the response did not end within the timeout of ", options_.timeout_seconds, " s"));
+    }
+    if (too_large) {
+      return absl::DataLossError(StrCat(where, ": the response is larger than ", kMaxResponseBytes, " bytes"));
+    }
     if (!stream.error().empty()) return absl::DataLossError(StrCat(where, ": ", stream.error()));
     if (!result) return absl::UnavailableError(StrCat(where, " failed: ", httplib::to_string(result.error())));
     if (status / 100 != 2) {

@@ -33,6 +33,17 @@ FloatArray ToArray(const std::vector<float>& values, std::vector<py::ssize_t> sh
   return array;
 }
 
+// Ids from Python are checked here: the C++ Decode skips ids outside the
+// vocabulary, and SentencePiece's IdToPiece prints protobuf's FATAL text.
+void CheckIds(const Tokenizer& tokenizer, const std::vector<int32_t>& ids, const char* what) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= tokenizer.vocab_size()) {
+      throw py::value_error(
+          StrCat(what, "[", i, "]: id ", ids[i], " is out of range [0, ", tokenizer.vocab_size(), ")"));
+    }
+  }
+}
+
 // Streamed text is whole characters already; "replace" only guards the
 // Python side against a broken tokenizer.
 py::str DecodeUtf8(std::string_view text) {
@@ -313,9 +324,22 @@ void RegisterTokenizer(py::module_& m) {
       .def("encode", &Tokenizer::Encode, py::arg("text"), "Text to ids (no BOS/EOS).")
       .def(
           "decode",
-          [](const Tokenizer& tokenizer, const std::vector<int32_t>& ids) { return DecodeUtf8(tokenizer.Decode(ids)); },
-          py::arg("ids"), "Ids to text; invalid UTF-8 from byte pieces shows as U+FFFD.")
-      .def("id_to_piece", &Tokenizer::IdToPiece, py::arg("id"), "The SentencePiece piece of an id, e.g. '<tool_call>'.")
+          [](const Tokenizer& tokenizer, const std::vector<int32_t>& ids) {
+            CheckIds(tokenizer, ids, "ids");
+            return DecodeUtf8(tokenizer.Decode(ids));
+          },
+          py::arg("ids"),
+          "Ids to text; invalid UTF-8 from byte pieces shows as U+FFFD. Ids outside the vocabulary: ValueError.")
+      .def(
+          "id_to_piece",
+          [](const Tokenizer& tokenizer, int32_t id) {
+            if (id < 0 || id >= tokenizer.vocab_size()) {
+              throw py::value_error(StrCat("id ", id, " is out of range [0, ", tokenizer.vocab_size(), ")"));
+            }
+            return tokenizer.IdToPiece(id);
+          },
+          py::arg("id"),
+          "The SentencePiece piece of an id, e.g. '<tool_call>'. Ids outside the vocabulary: ValueError.")
       .def("encode_prompt", &Tokenizer::EncodePrompt, py::arg("query"), py::arg("tools_json"),
            "tokens(query)[:1022] + [<tools>] + tokens(tools_json), cut to 1024. tools_json is used as given; "
            "Model.encode_prompt also applies the tool-name rules.");
@@ -465,6 +489,13 @@ Model Model::Load(const std::string& model_path, const std::string& tokenizer_pa
 }
 
 void RegisterEngine(py::module_& m) {
+  // pybind11 looks NumPy's C API up on first use, in a function-local static
+  // whose initialisation imports numpy and so may hand the GIL to another
+  // thread: two threads making their first NumPy-returning call at once
+  // deadlocked, one waiting for the static while holding the GIL, the other
+  // for the GIL inside the static. Making the first array here, at import,
+  // runs that lookup before any thread can race for it.
+  FloatArray(std::vector<py::ssize_t>{0});
   m.attr("PAD_ID") = kPadId;
   m.attr("EOS_ID") = kEosId;
   m.attr("BOS_ID") = kBosId;

@@ -28,8 +28,12 @@ ABSL_FLAG(std::string, precision, "fp32",
 ABSL_FLAG(int, engine_threads, 0, "threads of the optimized engine (0 = all cores)");
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
 ABSL_FLAG(int, port, 8080, "port to listen on; 0 picks a free one");
-ABSL_FLAG(int, threads, 4, "requests served at once");
+ABSL_FLAG(int, threads, 4, "requests generating at once");
 ABSL_FLAG(int64_t, max_body_bytes, 4 << 20, "largest request body accepted (larger ones get HTTP 413)");
+ABSL_FLAG(int, max_connections, 128, "connections open at once (past it HTTP 503)");
+ABSL_FLAG(int, max_connections_per_client, 32, "connections open at once from one address (past it HTTP 429)");
+ABSL_FLAG(int, request_timeout_seconds, 10, "time for a request's header and body to arrive (then HTTP 408)");
+ABSL_FLAG(int, keep_alive_seconds, 5, "an idle connection is closed after this");
 ABSL_FLAG(std::string, model_id, "needle", "model name reported in responses and /v1/models");
 ABSL_FLAG(bool, constrained, true, "constrain tool names and argument keys to the given tools");
 ABSL_FLAG(int, max_new_tokens, needle::kMaxGeneratedTokens, "generation limit; a request's max_tokens can lower it");
@@ -70,6 +74,10 @@ int main(int argc, char** argv) {
   options.port = absl::GetFlag(FLAGS_port);
   options.threads = absl::GetFlag(FLAGS_threads);
   options.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
+  options.max_connections = absl::GetFlag(FLAGS_max_connections);
+  options.max_connections_per_client = absl::GetFlag(FLAGS_max_connections_per_client);
+  options.request_timeout_seconds = absl::GetFlag(FLAGS_request_timeout_seconds);
+  options.keep_alive_seconds = absl::GetFlag(FLAGS_keep_alive_seconds);
   options.model_id = absl::GetFlag(FLAGS_model_id);
   options.constrained = absl::GetFlag(FLAGS_constrained);
   options.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens);

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "needle/json_error.h"
+#include "needle/json.h"
 #include "needle/str_cat.h"
 
 namespace needle::serve {
@@ -184,8 +184,12 @@ std::optional<ApiError> ReadOptions(const BodyJson& body, ChatRequest* request) 
     auto limit = body.find(field);
     if (limit == body.end() || limit->is_null()) continue;
     if (!limit->is_number_integer()) return BadField(field, StrCat("expected an integer, ", Got(*limit)));
-    if (limit->get<int64_t>() < 1) return BadField(field, StrCat("must be at least 1, got ", limit->get<int64_t>()));
-    request->max_tokens = static_cast<int>(std::min<int64_t>(limit->get<int64_t>(), INT32_MAX));
+    // nlohmann reads every non-negative integer as unsigned; read as signed,
+    // 2^64-1 was reported as -1.
+    if (!limit->is_number_unsigned() || limit->get<uint64_t>() < 1) {
+      return BadField(field, StrCat("must be at least 1, got ", limit->dump()));
+    }
+    request->max_tokens = static_cast<int>(std::min<uint64_t>(limit->get<uint64_t>(), INT32_MAX));
   }
   if (auto n = body.find("n"); n != body.end() && !n->is_null()) {
     if (!n->is_number_integer() || n->get<int64_t>() != 1) {
@@ -234,14 +238,13 @@ Json UsageJson(const Usage& usage) {
 }  // namespace
 
 std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body_text) {
-  BodyJson body;
-  try {
-    body = BodyJson::parse(body_text);
-  } catch (const nlohmann::json::exception& e) {
+  absl::StatusOr<BodyJson> parsed = ParseJson<BodyJson>(body_text);
+  if (!parsed.ok()) {
     ApiError error;
-    error.message = StrCat("request body is not valid JSON: ", JsonParseErrorText(e));
+    error.message = StrCat("request body is not valid JSON: ", std::string(parsed.status().message()));
     return error;
   }
+  const BodyJson body = *std::move(parsed);
   if (!body.is_object()) {
     ApiError error;
     error.message = StrCat("request body must be a JSON object, ", Got(body));

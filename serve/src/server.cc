@@ -14,6 +14,7 @@
 #include <utility>
 #include <variant>
 
+#include "connection.h"
 #include "httplib.h"
 #include "needle/evals/dataset.h"
 #include "needle/serve/openai_api.h"
@@ -91,15 +92,16 @@ Usage UsageOf(const GenerateResult& result) {
                result.query_truncated, result.tools_truncated};
 }
 
-// Debian's httplib 0.11 is a compiled library that listens with a backlog of 5.
-// A burst of more new connections than that (the load test's 16 clients) makes
-// the kernel answer with SYN cookies, and a connection whose cookie then fails
-// is reset: its client reads an error. Calling listen() again on the bound
-// socket raises the backlog to the system's limit.
-class HttpServer : public httplib::Server {
- public:
-  bool WidenListenBacklog() { return ::listen(svr_sock_, SOMAXCONN) == 0; }
-};
+ConnectionLimits LimitsOf(const ServerOptions& options) {
+  ConnectionLimits limits;
+  limits.workers = std::max(options.threads, 1);  // Start refuses fewer
+  limits.max_connections = options.max_connections;
+  limits.max_connections_per_client = options.max_connections_per_client;
+  limits.request_timeout = std::chrono::seconds(options.request_timeout_seconds);
+  limits.keep_alive_timeout = std::chrono::seconds(options.keep_alive_seconds);
+  limits.max_body_bytes = options.max_body_bytes;
+  return limits;
+}
 
 }  // namespace
 
@@ -109,7 +111,8 @@ class Server::Impl {
       : caller_(std::move(caller)),
         options_(std::move(options)),
         created_(std::time(nullptr)),
-        id_prefix_(fmt::format("chatcmpl-{:08x}", std::random_device()())) {
+        id_prefix_(fmt::format("chatcmpl-{:08x}", std::random_device()())),
+        http_(LimitsOf(options_)) {
     Route();
   }
 
@@ -122,6 +125,16 @@ class Server::Impl {
     }
     if (options_.threads < 1) return absl::InvalidArgumentError(StrCat("threads must be >= 1, got ", options_.threads));
     if (options_.max_body_bytes < 1) return absl::InvalidArgumentError("max_body_bytes must be >= 1");
+    for (auto [name, value] : {std::pair{"max_connections", options_.max_connections},
+                               {"max_connections_per_client", options_.max_connections_per_client},
+                               {"request_timeout_seconds", options_.request_timeout_seconds},
+                               {"keep_alive_seconds", options_.keep_alive_seconds}}) {
+      if (value < 1) return absl::InvalidArgumentError(StrCat(name, " must be >= 1, got ", value));
+    }
+    if (options_.threads > kMaxThreads || options_.max_connections > kMaxThreads) {
+      return absl::InvalidArgumentError(StrCat("threads and max_connections must be at most ", kMaxThreads, ", got ",
+                                               options_.threads, " and ", options_.max_connections));
+    }
     if (options_.max_new_tokens < 1 || options_.max_new_tokens > kMaxGeneratedTokens) {
       return absl::InvalidArgumentError(
           StrCat("max_new_tokens must be in [1, ", kMaxGeneratedTokens, "], got ", options_.max_new_tokens));
@@ -163,17 +176,31 @@ class Server::Impl {
 
  private:
   void Route() {
-    const int threads = std::max(options_.threads, 1);  // Start refuses fewer
-    http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    http_.set_payload_max_length(options_.max_body_bytes);
+    http_.SetErrorBody([](int status, const std::string& message) {
+      ApiError error;
+      error.http_status = status;
+      error.message = message;
+      if (status == 413) error.code = "request_too_large";
+      if (status >= 500 || status == 429 || status == 408) error.type = "server_error";
+      return ErrorJson(error).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    });
     // httplib's default adds SO_REUSEPORT, which lets a second server bind a
     // port in use and silently take half its connections.
     http_.set_socket_options([](socket_t sock) {
       int yes = 1;
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     });
+    // Read through a content reader, so that httplib does not parse a body
+    // sent as form-urlencoded (curl -d) as a form, with its own 8 KiB limit.
     http_.Post("/v1/chat/completions",
-               [this](const httplib::Request& req, httplib::Response& res) { ChatCompletions(req, res); });
+               [this](const httplib::Request&, httplib::Response& res, const httplib::ContentReader& content_reader) {
+                 std::string body;
+                 content_reader([&body](const char* data, size_t length) {
+                   body.append(data, length);
+                   return true;
+                 });
+                 ChatCompletions(body, res);
+               });
     http_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       SendJson(res, 200, ModelsJson(options_.model_id, created_));
     });
@@ -224,8 +251,8 @@ class Server::Impl {
     return options;
   }
 
-  void ChatCompletions(const httplib::Request& req, httplib::Response& res) {
-    std::variant<ChatRequest, ApiError> request = ParseChatRequest(req.body);
+  void ChatCompletions(const std::string& body, httplib::Response& res) {
+    std::variant<ChatRequest, ApiError> request = ParseChatRequest(body);
     if (const ApiError* error = std::get_if<ApiError>(&request)) return SendError(res, *error);
     std::variant<Job, ApiError> prepared = PrepareJob(std::get<ChatRequest>(request), options_.max_new_tokens);
     if (const ApiError* error = std::get_if<ApiError>(&prepared)) return SendError(res, *error);
@@ -281,7 +308,7 @@ class Server::Impl {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> listening_done_{false};
   std::mutex mutex_;  // Start and Stop
-  HttpServer http_;
+  ConnectionServer http_;
   std::thread listener_;
 };
 

@@ -252,6 +252,18 @@ TEST(CallParser, ArgumentsMustBeAnObject) {
   ExpectUnparsable(R"([{"name":"f","arguments":"{oops"}])", "0", "not valid JSON");
 }
 
+// Other models' output is outside input: deep nesting is unparsable output, not a crash.
+TEST(CallParser, DeepNestingIsUnparsable) {
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  ParsedOutput out = ParseOutput(R"([{"name":"f","arguments":{"a":)" + deep + "}}]");
+  EXPECT_FALSE(out.parsed);
+  EXPECT_THAT(out.error, HasSubstr("nested deeper than 128 levels"));
+  out = ParseOutput("<tool_call>" + deep + "</tool_call>");
+  EXPECT_FALSE(out.parsed);
+  EXPECT_THAT(out.error, HasSubstr("nested deeper than 128 levels"));
+  ExpectUnparsable(R"([{"name":"f","arguments":")" + deep + R"("}])", "0", "nested deeper than 128 levels");
+}
+
 TEST(CallParser, ListElementsMustBeCallObjects) {
   ExpectUnparsable(R"(["f"])", "0", "expected a call object");
   ExpectUnparsable(R"([{}])", "0", "missing \"name\"");

@@ -135,9 +135,11 @@ TEST(ConfigTest, OutOfRangeValuesAreRejected) {
 }
 
 TEST(ConfigTest, NotAnObject) {
-  EXPECT_THAT(ErrorOf("not json"), HasSubstr("not a JSON object"));
-  EXPECT_THAT(ErrorOf("[1, 2]"), HasSubstr("not a JSON object"));
-  EXPECT_THAT(ErrorOf(""), HasSubstr("not a JSON object"));
+  EXPECT_THAT(ErrorOf("not json"), HasSubstr("needle_config: not valid JSON: parse error at line 1, column 2"));
+  EXPECT_THAT(ErrorOf("[1, 2]"), HasSubstr("needle_config: not a JSON object"));
+  EXPECT_THAT(ErrorOf(""), HasSubstr("needle_config: not valid JSON"));
+  EXPECT_THAT(ErrorOf(std::string(200000, '[') + std::string(200000, ']')),
+              HasSubstr("needle_config: not valid JSON: nested deeper than 128 levels"));
 }
 
 TEST(ConfigTest, HeadsMustDivideDModel) {

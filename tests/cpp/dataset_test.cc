@@ -346,6 +346,23 @@ TEST(LoadDataset, NumberOutOfRangeIsABadRecord) {
   std::filesystem::remove(path);
 }
 
+// One deeply nested record crashed the whole run; now it is one bad line.
+TEST(LoadDataset, DeeplyNestedRecordIsABadLine) {
+  const std::string path = ::testing::TempDir() + "deep.jsonl";
+  {
+    std::ofstream file(path, std::ios::binary);
+    file << R"({"query":"q","tools":[],"answers":[],"x":)" << std::string(200000, '[') << std::string(200000, ']')
+         << "}\n"
+         << "{\"query\":\"fine\",\"tools\":[],\"answers\":[]}\n";
+  }
+  absl::StatusOr<Dataset> dataset = LoadDataset(path);
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_THAT(Ids(*dataset), ElementsAre("deep_2"));
+  EXPECT_THAT(ErrorLines(*dataset), ElementsAre(Pair("deep.jsonl", 1)));
+  EXPECT_THAT(dataset->errors[0].message, HasSubstr("invalid JSON: nested deeper than 128 levels"));
+  std::filesystem::remove(path);
+}
+
 TEST(LoadDataset, BytesThatAreNotUtf8AreABadRecord) {
   const std::string path = ::testing::TempDir() + "not_utf8.jsonl";
   {

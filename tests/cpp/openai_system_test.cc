@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -289,6 +290,21 @@ TEST_F(NeedleServeTest, MalformedBodyGets400) {
   EXPECT_THAT(Json::parse(result->body)["error"]["message"].get<std::string>(), HasSubstr("not valid JSON"));
 }
 
+// 200,000 levels of nesting in a field the server does not read killed it with SIGSEGV.
+TEST_F(NeedleServeTest, DeeplyNestedBodyGets400AndTheServerLives) {
+  httplib::Client client(server_->base_url());
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  httplib::Result result =
+      client.Post("/v1/chat/completions", R"({"x":)" + deep + R"(,"messages":[{"role":"user","content":"q"}]})",
+                  "application/json");
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 400);
+  EXPECT_THAT(Json::parse(result->body)["error"]["message"].get<std::string>(), HasSubstr("nested deeper than 128"));
+  httplib::Result health = client.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
 TEST_F(NeedleServeTest, ServerErrorsBecomeErrorStatuses) {
   // Upstream format lets any type through; the server's conversion refuses it.
   EvalItem item;
@@ -318,6 +334,41 @@ TEST(OpenAiSystemTest, TransportErrorsAndBadUrls) {
     options.base_url = url;
     EXPECT_FALSE(MakeOpenAiSystem(options).ok()) << url;
   }
+}
+
+// --timeout bounds the whole request: a server that streams events without
+// end used to keep the run waiting, since each read was on time.
+TEST(OpenAiSystemTest, EndlessStreamIsCutAtTheTimeout) {
+  httplib::Server server;
+  std::atomic<bool> stopping{false};
+  server.Post("/v1/chat/completions", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("text/event-stream", [&](size_t, httplib::DataSink& sink) {
+      const std::string event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n";
+      while (!stopping && sink.write(event.data(), event.size())) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      return false;
+    });
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread thread([&] { server.listen_after_bind(); });
+  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+  OpenAiOptions options;
+  options.base_url = "http://127.0.0.1:" + std::to_string(port);
+  options.timeout_seconds = 1;
+  absl::StatusOr<std::unique_ptr<System>> system = MakeOpenAiSystem(options);
+  ASSERT_TRUE(system.ok()) << system.status();
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<Prediction> prediction = (*system)->Predict(Items()[0]);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(prediction.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(prediction.status().message(), HasSubstr("did not end within the timeout of 1 s"));
+  EXPECT_LT(seconds, 5);
+  stopping = true;
+  server.stop();
+  thread.join();
 }
 
 // A scripted OpenAI server: answers by query, and records what it was sent.
@@ -466,6 +517,30 @@ TEST_F(FakeServerTest, WholeResponses) {
   absl::StatusOr<Prediction> unscripted = Predict("nothing", false);
   ASSERT_FALSE(unscripted.ok());
   EXPECT_THAT(unscripted.status().message(), HasSubstr("returned HTTP 500: no reply scripted for nothing"));
+}
+
+// A server answering with deeply nested JSON is a failed request, not a crashed run.
+TEST_F(FakeServerTest, DeeplyNestedResponsesAreErrors) {
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  replies_["deep body"] = {Whole(R"({"role":"assistant","content":null,"x":)" + deep + "}"), "data: " + deep + "\n\n"};
+  replies_["deep args"] = {
+      Whole(R"({"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":{"x":)" + deep + "}}}]}"), ""};
+  replies_["deep content"] = {
+      Whole(R"({"role":"assistant","content":"[{\"name\":\"f\",\"arguments\":)" + deep + R"(}]"})"), ""};
+
+  absl::StatusOr<Prediction> whole = Predict("deep body", false);
+  ASSERT_FALSE(whole.ok());
+  EXPECT_THAT(whole.status().message(), HasSubstr("response is not valid JSON (nested deeper than 128 levels"));
+  absl::StatusOr<Prediction> streamed = Predict("deep body", true);
+  ASSERT_FALSE(streamed.ok());
+  EXPECT_THAT(streamed.status().message(), HasSubstr("stream event is not JSON (nested deeper than 128 levels"));
+  absl::StatusOr<Prediction> args = Predict("deep args", false);
+  ASSERT_FALSE(args.ok());
+  EXPECT_THAT(args.status().message(), HasSubstr("nested deeper than 128 levels"));
+  // Content is the model's text: it is kept and scored as unparsable.
+  absl::StatusOr<Prediction> content = Predict("deep content", false);
+  ASSERT_TRUE(content.ok()) << content.status();
+  EXPECT_FALSE(ParseOutput(content->text).parsed);
 }
 
 TEST_F(FakeServerTest, StreamedToolCallFragmentsAreJoined) {

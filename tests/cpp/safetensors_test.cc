@@ -280,6 +280,11 @@ TEST(SafetensorsTest, HeaderNotJson) {
   EXPECT_THAT(ParseError(SafetensorsBytes("", "")), HasSubstr("not valid JSON"));
 }
 
+TEST(SafetensorsTest, DeeplyNestedHeaderIsAnError) {
+  const std::string deep = "{\"__metadata__\":" + std::string(200000, '[') + std::string(200000, ']') + "}";
+  EXPECT_THAT(ParseError(SafetensorsBytes(deep, "")), HasSubstr("header is not valid JSON: nested deeper than 128"));
+}
+
 TEST(SafetensorsTest, HeaderNotAnObject) {
   EXPECT_THAT(ParseError(SafetensorsBytes("[1, 2, 3]", "")), HasSubstr("not a JSON object"));
   EXPECT_THAT(ParseError(SafetensorsBytes("\"text\"", "")), HasSubstr("not a JSON object"));

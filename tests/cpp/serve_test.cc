@@ -17,6 +17,7 @@
 #include "needle/serve/openai_api.h"
 #include "needle/serve/server.h"
 #include "needle/str_cat.h"
+#include "serve/src/connection.h"
 
 namespace needle::serve {
 namespace {
@@ -89,6 +90,9 @@ TEST(ParseChatRequestTest, MaxCompletionTokensWinsOverMaxTokens) {
       ParseOk(R"({"messages":[{"role":"user","content":"x"}],"max_tokens":100,"max_completion_tokens":7})").max_tokens,
       7);
   EXPECT_EQ(ParseOk(R"({"messages":[{"role":"user","content":"x"}],"max_completion_tokens":9})").max_tokens, 9);
+  // Past int64 (read as unsigned): capped, not reported as -1.
+  EXPECT_EQ(ParseOk(R"({"messages":[{"role":"user","content":"x"}],"max_tokens":18446744073709551615})").max_tokens,
+            INT32_MAX);
 }
 
 TEST(ParseChatRequestTest, ToolChoiceModes) {
@@ -132,6 +136,13 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadRequest{"{\"messages\": [", "", "request body is not valid JSON: parse error at line 1, column 15"},
         BadRequest{R"({"messages":[],"max_tokens":1e999})", "", "request body is not valid JSON: number overflow"},
+        // An unknown field before "messages" and a tool's enum, each 200,000 levels deep, crashed the server.
+        BadRequest{R"({"x":)" + std::string(200000, '[') + std::string(200000, ']') + R"(,"messages":[]})", "",
+                   "request body is not valid JSON: nested deeper than 128 levels at byte offset 132"},
+        BadRequest{WithTool(R"({"type":"function","function":{"name":"f","parameters":{"type":"object",)"
+                            R"("properties":{"a":{"type":"string","enum":)" +
+                            std::string(200000, '[') + std::string(200000, ']') + "}}}}}"),
+                   "", "request body is not valid JSON: nested deeper than 128 levels"},
         BadRequest{"[1,2]", "", "request body must be a JSON object, got array"},
         BadRequest{"{}", "messages", "messages: required"},
         BadRequest{R"({"messages":"hi"})", "messages", "expected an array, got string"},
@@ -157,6 +168,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadRequest{WithMessage(R"("stream_options":{"include_usage":"y"})"), "stream_options.include_usage",
                    "expected a boolean"},
         BadRequest{WithMessage(R"("max_tokens":0)"), "max_tokens", "must be at least 1, got 0"},
+        BadRequest{WithMessage(R"("max_tokens":-9223372036854775808)"), "max_tokens",
+                   "must be at least 1, got -9223372036854775808"},
         BadRequest{WithMessage(R"("max_tokens":1.5)"), "max_tokens", "expected an integer, got number"},
         BadRequest{WithMessage(R"("max_completion_tokens":-3)"), "max_completion_tokens", "must be at least 1, got -3"},
         BadRequest{WithMessage(R"("n":2)"), "n", "only n=1 is supported"},
@@ -549,6 +562,46 @@ TEST_F(ServerTest, StopIsIdempotentAndRefusesNewConnections) {
   client_->set_connection_timeout(std::chrono::seconds(2));
   httplib::Result result = client_->Get("/health");
   EXPECT_FALSE(result);
+}
+
+// The intake's framing: where a request ends, and the limits it checks before a body is read.
+TEST(FrameRequestTest, FindsTheEndOfEachRequest) {
+  const std::string post = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\ncontent-length: 4\r\n\r\nbody";
+  Framing framing = FrameRequest(post, 100);
+  EXPECT_EQ(framing.state, Framing::State::kComplete);
+  EXPECT_EQ(framing.total_bytes, post.size());
+  EXPECT_FALSE(framing.bodyless_method);
+  EXPECT_EQ(FrameRequest(post.substr(0, post.size() - 1), 100).state, Framing::State::kNeedMore);
+  EXPECT_EQ(FrameRequest(post.substr(0, 20), 100).state, Framing::State::kNeedMore);
+  // Pipelined: the first request ends where its body does.
+  EXPECT_EQ(FrameRequest(post + post, 100).total_bytes, post.size());
+  const Framing get = FrameRequest("GET /health HTTP/1.1\r\n\r\n", 100);
+  EXPECT_EQ(get.state, Framing::State::kComplete);
+  EXPECT_TRUE(get.bodyless_method);
+}
+
+TEST(FrameRequestTest, ExpectContinueIsFoundToBeAnsweredOnce) {
+  const std::string head = "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+  const Framing framing = FrameRequest(head, 100);
+  EXPECT_EQ(framing.state, Framing::State::kNeedMore);
+  EXPECT_TRUE(framing.expects_continue);
+  EXPECT_EQ(head.substr(framing.expect_begin, framing.expect_end - framing.expect_begin), "Expect: 100-continue\r\n");
+}
+
+TEST(FrameRequestTest, LimitsAreErrorsBeforeTheBody) {
+  const auto error = [](const std::string& bytes) {
+    const Framing framing = FrameRequest(bytes, 100);
+    EXPECT_EQ(framing.state, Framing::State::kError) << bytes;
+    return std::pair{framing.error_status, framing.error_message};
+  };
+  EXPECT_EQ(error("POST / HTTP/1.1\r\nContent-Length: 5000000\r\n\r\n"),
+            std::pair(413, std::string("request body of 5000000 bytes is larger than the server's limit of 100 bytes "
+                                       "(needle-serve --max_body_bytes)")));
+  EXPECT_EQ(error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").first, 411);
+  EXPECT_EQ(error("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n").first, 400);
+  EXPECT_EQ(error("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n").first, 400);
+  EXPECT_EQ(error("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n").first, 400);
+  EXPECT_EQ(error("GET / HTTP/1.1\r\nX: " + std::string(kMaxHeaderBytes, 'a')).first, 431);
 }
 
 TEST(ServerStartTest, RefusesBadOptions) {

@@ -1,5 +1,8 @@
 #include "needle/tokenizer.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -69,6 +72,21 @@ TEST(TokenizerLoadTest, NonModelFileIsRejected) {
   EXPECT_FALSE(Tokenizer::Load(NEEDLE_SOURCE_DIR "/models/default/needle.safetensors").ok());
   const test::TempFile empty = test::WriteTempFile("");
   EXPECT_FALSE(Tokenizer::Load(empty.path()).ok());
+}
+
+// A FIFO hung, /dev/zero was read until memory ran out, a directory threw.
+TEST(TokenizerLoadTest, WhatIsNotAFileIsRejected) {
+  const std::string fifo = ::testing::TempDir() + "tokenizer.fifo";
+  std::remove(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const auto& [path, kind] : {std::pair<std::string, std::string>{fifo, "a FIFO"},
+                                   {"/dev/zero", "a device"},
+                                   {::testing::TempDir(), "a directory"}}) {
+    absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::Load(path);
+    ASSERT_FALSE(tokenizer.ok()) << path;
+    EXPECT_THAT(std::string(tokenizer.status().message()), HasSubstr("is " + kind + ", not a regular file"));
+  }
+  std::remove(fifo.c_str());
 }
 
 TEST(TokenizerLoadTest, MissingFileIsRejected) {
@@ -170,6 +188,30 @@ TEST_F(TokenizerTest, LongToolsAreCutToTheTotalLimit) {
   EXPECT_EQ(prompt.tokens[query_size], kToolsId);
   // The tools keep their first tokens: a prefix of the full encoding.
   EXPECT_TRUE(std::equal(prompt.tokens.begin() + query_size + 1, prompt.tokens.end(), tool_ids.begin()));
+}
+
+// Long texts are tokenized only as far as the kept tokens need; what is kept
+// must equal the start of the whole text's encoding.
+TEST_F(TokenizerTest, EncodeAtMostKeepsTheWholeEncodingsFirstTokens) {
+  std::string words;
+  while (words.size() < 300000) words += LongQuery() + "\n";
+  std::string no_spaces;
+  while (no_spaces.size() < 300000) no_spaces += "getWeatherForecast_2024,{\"x\":[1,2]}";
+  std::string multibyte;
+  while (multibyte.size() < 300000) multibyte += "caf\xC3\xA9\xE6\x97\xA5\xE6\x9C\xAC\xF0\x9F\x98\x80";
+  for (const std::string* text : {&words, &no_spaces, &multibyte}) {
+    const std::vector<int32_t> all = tokenizer().Encode(*text);
+    for (size_t keep : {size_t{1}, size_t{500}, size_t{1022}, size_t{5000}}) {
+      ASSERT_GT(all.size(), keep);
+      bool truncated = false;
+      const std::vector<int32_t> kept = tokenizer().EncodeAtMost(*text, keep, &truncated);
+      EXPECT_TRUE(truncated);
+      EXPECT_EQ(kept, std::vector<int32_t>(all.begin(), all.begin() + keep)) << text->substr(0, 20) << " " << keep;
+    }
+  }
+  bool truncated = true;
+  EXPECT_EQ(tokenizer().EncodeAtMost("turn on the lights", 1022, &truncated), tokenizer().Encode("turn on the lights"));
+  EXPECT_FALSE(truncated);
 }
 
 TEST_F(TokenizerTest, TokenTextsMapWordBoundaryAndBytes) {

@@ -155,6 +155,13 @@ TEST(ToolSetTest, NumberOutOfRangeIsAnErrorNotAThrow) {
   EXPECT_THAT(ParseError(R"([{"name":"f","description":"d","x":-4E4444}])"), HasSubstr("tools: not valid JSON"));
 }
 
+// 200,000 levels of nesting in one parameter's enum crashed the process.
+TEST(ToolSetTest, DeepNestingIsAnErrorNotACrash) {
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  EXPECT_THAT(ParseError(R"([{"name":"f","parameters":{"x":{"type":"string","enum":)" + deep + "}}}]"),
+              HasSubstr("tools: not valid JSON: nested deeper than 128 levels at byte offset"));
+}
+
 TEST(ToolSetTest, TooManyToolsAreRefusedWithTheLimit) {
   std::string tools = "[";
   for (size_t i = 0; i <= kMaxTools; ++i) tools += StrCat(i == 0 ? "" : ",", R"({"name":"t)", i, R"("})");

@@ -313,6 +313,45 @@ def test_errors_carry_the_cpp_message(nb, model, tmp_path):
         model.generate("hi", "[]", on_token=1)
 
 
+def test_out_of_range_ids_are_value_errors(model):
+    tokenizer = model.tokenizer
+    vocab = tokenizer.vocab_size
+    with pytest.raises(ValueError, match=rf"ids\[1\]: id {vocab} is out of range \[0, {vocab}\)"):
+        tokenizer.decode([5, vocab])
+    with pytest.raises(ValueError, match=r"ids\[0\]: id -1 is out of range"):
+        tokenizer.decode([-1])
+    with pytest.raises(ValueError, match=rf"id {vocab} is out of range"):
+        tokenizer.id_to_piece(vocab)
+    assert tokenizer.id_to_piece(5) == "<tools>"
+
+
+FIRST_NUMPY_CALLS_FROM_TWO_THREADS = """
+import sys, threading
+sys.path.insert(0, sys.argv[1])
+import needlebench as nb
+model = nb.load()
+tokens = model.tokenizer.encode("weather in Paris")
+calls = [lambda: model.logits(tokens, [1]), lambda: model.embed(tokens),
+         lambda: model.new_session().prefill(tokens)]
+threads = [threading.Thread(target=call) for call in calls[:2]]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print("done")
+"""
+
+
+def test_first_numpy_calls_from_two_threads_do_not_deadlock(nb):
+    # Deadlocked every time: each interpreter makes its first NumPy-returning call once, so a fresh one is started.
+    package_parent = os.path.dirname(os.path.dirname(nb.__file__))
+    for _ in range(3):
+        completed = subprocess.run([sys.executable, "-c", FIRST_NUMPY_CALLS_FROM_TWO_THREADS, package_parent],
+                                   capture_output=True, text=True, timeout=120)
+        assert completed.returncode == 0, completed.stderr
+        assert completed.stdout.strip() == "done"
+
+
 # --- datasets, evals ------------------------------------------------------------------------------
 
 

@@ -3,7 +3,9 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -170,3 +172,64 @@ def test_every_kind_of_system_runs_through_the_cli(needle_eval_bin, repo_root, t
     for record in by_system["command-python3"]:
         assert record["calls"][0]["arguments"]["query"] == record["query"]
         assert record["ttft_ms"] == 1.5
+
+
+SLOW_SYSTEM = """
+import json, sys, time
+for line in sys.stdin:
+    time.sleep(0.2)
+    print(json.dumps({"id": json.loads(line)["id"], "output": "[]"}), flush=True)
+"""
+
+
+def sixty_items(tmp_path):
+    data = tmp_path / "sixty.jsonl"
+    item = {"query": "ping the router", "tools": [{"name": "ping", "description": "Ping a host", "parameters": {}}],
+            "answers": []}
+    data.write_text("".join(json.dumps(item) + "\n" for _ in range(60)))
+    return data
+
+
+def test_interrupted_run_keeps_the_items_it_finished(needle_eval_bin, tmp_path):
+    # needle-eval used to write only at the end: Ctrl-C after 21 of 60 items left nothing.
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_SYSTEM)
+    out = tmp_path / "out"
+    run = subprocess.Popen([needle_eval_bin, "--system", f"command:python3 {script}", "--parallel", "1",
+                            "--dataset", "generic:" + str(sixty_items(tmp_path)), "--out", str(out)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    predictions = out / "predictions.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not predictions.exists() or predictions.read_text().count("\n") < 5):
+        time.sleep(0.1)
+    run.send_signal(signal.SIGINT)
+    run.communicate(timeout=60)
+    lines = predictions.read_text().splitlines()
+    assert 5 <= len(lines) < 60
+    assert all(json.loads(line)["system"] == "command-python3" for line in lines)
+
+
+def test_unwritable_out_fails_before_the_run(needle_eval_bin, tmp_path):
+    out = tmp_path / "out"
+    (out / "predictions.jsonl").mkdir(parents=True)  # a directory where the file must go
+    start = time.monotonic()
+    run = subprocess.run([needle_eval_bin, "--system", "needle:reference", "--dataset",
+                          "generic:" + str(sixty_items(tmp_path)), "--out", str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert f"cannot write {out}/predictions.jsonl" in run.stderr
+    assert "[1/" not in run.stderr  # no request was made
+    assert time.monotonic() - start < 30
+
+
+def test_stdout_that_cannot_be_written_is_a_failure(needle_eval_bin, needle_bin, tmp_path):
+    with open("/dev/full", "w") as full:
+        run = subprocess.run([needle_eval_bin, "--system", "keyword", "--dataset",
+                              "generic:" + str(sixty_items(tmp_path))], stdout=full, stderr=subprocess.PIPE,
+                             text=True, timeout=120)
+        assert run.returncode == 1
+        assert "cannot write the report to stdout" in run.stderr
+        run = subprocess.run([needle_bin, "run", "--query", "weather in Paris", "--max_new_tokens", "4"],
+                             stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+        assert run.returncode == 1
+        assert "cannot write to stdout" in run.stderr

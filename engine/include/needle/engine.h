@@ -57,12 +57,15 @@ enum class Numerics {
 std::string_view NumericsName(Numerics numerics);  // "exact", "upstream"
 absl::StatusOr<Numerics> ParseNumerics(std::string_view name);
 
+// Far more than any CPU has cores; past it, starting the threads would fail.
+inline constexpr int kMaxEngineThreads = 1024;
+
 // How an engine runs; the reference engine accepts only the defaults' precision.
 struct EngineOptions {
   // Precision of the projections and the logits: weights "fp32", "bf16", "int8" or "int4" with fp32
   // activations, or "w8a8"/"w4a8" (int8/int4 weights and int8 activations, integer dot products).
   std::string precision = "fp32";
-  int threads = 0;  // 0 = all cores
+  int threads = 0;  // 0 = all cores; at most kMaxEngineThreads
   Numerics numerics = Numerics::kExact;
 };
 

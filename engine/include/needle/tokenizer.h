@@ -42,10 +42,15 @@ class Tokenizer {
   int vocab_size() const;
   std::vector<int32_t> Encode(std::string_view text) const;
   std::string Decode(absl::Span<const int32_t> ids) const;
-  std::string IdToPiece(int32_t id) const;
+  std::string IdToPiece(int32_t id) const;  // "" for an id outside the vocabulary
 
   // tokens(query)[:1022] + [<tools>] + tokens(tools_json), cut to 1024 in all.
+  // Only as much of each text is tokenized as the kept tokens need.
   EncoderPrompt EncodePrompt(std::string_view query, std::string_view tools_json) const;
+
+  // Encode(text) cut to its first max_tokens, tokenizing only a prefix of a
+  // long text; *truncated says whether the text had more tokens.
+  std::vector<int32_t> EncodeAtMost(std::string_view text, size_t max_tokens, bool* truncated) const;
 
   // What each id contributes to the output text, for constrained decoding.
   const TokenTexts& token_texts() const { return token_texts_; }
