@@ -1,7 +1,9 @@
 // A system behind a subprocess. The protocol, one JSON object per line:
 //
 //   request (our stdout -> its stdin):
-//     {"id":"<item id>","query":"...","tools":[<upstream Needle tools, as the model is prompted>]}
+//     {"id":"<item id>","query":"...","tools":[<upstream Needle tools, as the model is prompted>],
+//      "messages":[<the conversation as the dataset gives it: {"role","content"}, system prompts kept>],
+//      "openai_tools":[<the same tools as OpenAI "function" tools, the dataset's JSON Schema kept whole>]}
 //   reply (its stdout -> us), exactly one line per request, in order:
 //     {"id":"<the same id>","output":"<text as the model wrote it>"}
 //     {"id":"<the same id>","calls":[{"name":"...","arguments":{...}}]}   structured calls
@@ -355,8 +357,14 @@ class CommandSystem : public System {
     if (tools.is_discarded()) {
       return absl::InvalidArgumentError(StrCat("item \"", item.id, "\": tools_json is not valid JSON"));
     }
-    const std::string request = OJson{{"id", item.id}, {"query", item.query}, {"tools", tools}}.dump(
-                                    -1, ' ', false, OJson::error_handler_t::replace) +
+    absl::StatusOr<OJson> openai_tools = OpenAiTools(item);
+    if (!openai_tools.ok()) return openai_tools.status();
+    const std::string request = OJson{{"id", item.id},
+                                      {"query", item.query},
+                                      {"tools", tools},
+                                      {"messages", ChatMessages(item)},
+                                      {"openai_tools", *std::move(openai_tools)}}
+                                    .dump(-1, ' ', false, OJson::error_handler_t::replace) +
                                 "\n";
 
     const int slot = Acquire();
