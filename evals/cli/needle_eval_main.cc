@@ -44,6 +44,8 @@ ABSL_FLAG(double, timeout, 120, "seconds per request for openai and command syst
 ABSL_FLAG(int, processes, 1, "command systems: copies run in parallel");
 ABSL_FLAG(int, parallel, 0, "requests in flight at once (0: one per CPU core)");
 ABSL_FLAG(int, limit, 0, "score only the first N items of each dataset (0: all)");
+ABSL_FLAG(std::vector<std::string>, underscore_to_dot, {},
+          "systems (by name) that get BFCL's underscore_to_dot: tool names with '.' shown and checked with '_'");
 ABSL_FLAG(int64_t, sample_seed, -1,
           "with --limit: score N items drawn at random with this seed (kept in file order), not the first N");
 ABSL_FLAG(std::string, out, "", "directory for predictions.jsonl and report.{json,md,html}");
@@ -159,6 +161,15 @@ int main(int argc, char** argv) {
   needle::evals::RunOptions options;
   options.parallel = absl::GetFlag(FLAGS_parallel) > 0 ? absl::GetFlag(FLAGS_parallel)
                                                        : static_cast<int>(std::thread::hardware_concurrency());
+  for (const std::string& name : absl::GetFlag(FLAGS_underscore_to_dot)) {
+    if (std::find(system_names.begin(), system_names.end(), name) == system_names.end()) {
+      return Fail(absl::InvalidArgumentError(StrCat("--underscore_to_dot: no system named \"", name, "\"")));
+    }
+  }
+  for (const std::string& name : system_names) {
+    const std::vector<std::string> listed = absl::GetFlag(FLAGS_underscore_to_dot);
+    options.underscore_to_dot.push_back(std::find(listed.begin(), listed.end(), name) != listed.end());
+  }
   const auto start = std::chrono::steady_clock::now();
   int failed = 0, unparsed = 0;
   const bool tty = isatty(STDERR_FILENO) != 0;
