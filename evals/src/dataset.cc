@@ -1,39 +1,45 @@
-// Dataset readers. Choices written down here:
+// Dataset readers. Choices written down here (the accepted shapes are
+// tabled in docs/evals.md):
 //
 // - Records are parsed with nlohmann::ordered_json so that tools keep the key
 //   order of the file: the model is prompted with parameters in that order.
 // - Lines: a UTF-8 BOM at the start of the file, "\r" before "\n", blank lines
 //   and a missing final newline are all accepted. Line numbers are physical
-//   lines of the file, 1-based.
-// - Format detection looks at the first line that is a JSON object: "question"
-//   or "function" means BFCL; "id" or "call_type" means needle; "query" means
-//   generic. A generic file with an "id" field needs the "generic:" prefix.
+//   lines of the file, 1-based. A file starting with '[' is one JSON array;
+//   each element's "line" is the line where it starts.
+// - Format detection looks at the first line that is a JSON object: a
+//   "function" list or "question" turns (a list of lists) mean BFCL;
+//   "call_type" means needle; any query field the generic reader knows means
+//   generic.
 // - BFCL: the query is the user messages of the first turn joined with "\n";
-//   system and assistant messages are left out (the system prompt is not
-//   something Needle is given), later turns too. call_type is "none" for
+//   chat systems get the whole first turn (system messages too) as
+//   messages_json; later turns are left out. call_type is "none" for
 //   irrelevance files, else from the number of ground-truth calls: one is
 //   "single"; several are "parallel" in a category named parallel, else
 //   "multi". An answer whose id has no question is reported as an error in
 //   the answer file.
-// - Needle and generic answers: [{"name","arguments":{...}}]; each argument
-//   value becomes the one acceptable value. An answer must name a given tool.
-// - Tool conversion (JSON-Schema style -> upstream Needle format for the
-//   prompt, and ToolSchema in BFCL's vocabulary):
-//       as written        prompt     schema
-//       string            string     string
-//       integer           integer    integer
-//       float, number     number     float
-//       boolean           boolean    boolean
-//       array             array      array
-//       tuple             array      tuple
-//       dict, object      object     dict
-//       any               string     any
-//   Description, enum and required are kept; nested "properties" of a dict
-//   parameter are not (upstream's format has no place for them), nor
-//   "default" or BFCL's loose "optional" (BFCL's checker goes by "required").
+// - Needle and generic answers: each argument value becomes the one
+//   acceptable value (BFCL-shaped ground truth keeps its lists). An answer
+//   must name a given tool.
+// - Tool conversion (-> upstream Needle format for the prompt, ToolSchema in
+//   BFCL's vocabulary, and JSON Schema's word for chat systems):
+//       as written                    prompt     schema    JSON Schema
+//       string, str                   string     string    string
+//       integer, int                  integer    integer   integer
+//       float, number                 number     float     number
+//       boolean, bool                 boolean    boolean   boolean
+//       array, list, set, List[T]     array      array     array (items T)
+//       tuple, Tuple[T]               array      tuple     array
+//       dict, object, Dict[..]        object     dict      object
+//       any, Any, no type at all      string     any       (none)
+//   Optional[T], Union[T, None], "T | None", "T, optional": T, not required.
+//   Description, enum and required are kept in the prompt; nested
+//   "properties" of a dict parameter are not (upstream's format has no place
+//   for them), nor "default" or BFCL's loose "optional" (BFCL's checker goes
+//   by "required"); the JSON Schema for chat systems keeps all of them.
 //   A JSON-Schema "type" list such as ["string","null"] takes its first
-//   non-null entry. Tools already in upstream Needle format go into the prompt
-//   as written.
+//   non-null entry. Tools already in upstream Needle format go into the
+//   prompt as written.
 #include "needle/evals/dataset.h"
 
 #include <algorithm>
