@@ -55,6 +55,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "needle/evals/call.h"
 #include "needle/evals/python_call.h"
 #include "needle/json_error.h"
 #include "needle/str_cat.h"
@@ -671,6 +672,13 @@ absl::StatusOr<bool> LabelExpectsCall(const std::string& label, const std::strin
                                  "irrelevant, cannot_answer, request_for_info, direct, refuse)"));
 }
 
+// Each argument of a call becomes the one acceptable value of its parameter.
+void AddArgumentsAsAnswers(const OJson& arguments, ExpectedCall* call) {
+  for (const auto& [key, argument] : arguments.items()) {
+    call->params.emplace_back(key, std::vector<nlohmann::json>{nlohmann::json(argument)});
+  }
+}
+
 absl::StatusOr<std::vector<ExpectedCall>> ReadAnswerValue(const OJson& value, const std::string& path,
                                                           const EvalItem& item, MappingCounts* mapped, int depth);
 
@@ -710,9 +718,7 @@ absl::StatusOr<ExpectedCall> ReadAnswerCall(const OJson& raw, const std::string&
       Count(mapped, "arguments as a JSON string");
     }
     if (!arguments.is_object()) return FieldError(Child(path, arguments_key), Expected("an object", arguments));
-    for (const auto& [key, argument] : arguments.items()) {
-      call.params.emplace_back(key, std::vector<nlohmann::json>{nlohmann::json(argument)});
-    }
+    AddArgumentsAsAnswers(arguments, &call);
   }
   if (absl::Status status = CheckAnswerName(item, call.name, Child(path, "name")); !status.ok()) return status;
   return call;
@@ -742,9 +748,7 @@ absl::StatusOr<std::vector<ExpectedCall>> ReadPythonAnswers(const std::string& t
       call.params.emplace_back(tool->params[i].name,
                                std::vector<nlohmann::json>{nlohmann::json(python.positional_arguments[i])});
     }
-    for (const auto& [key, argument] : python.keyword_arguments.items()) {
-      call.params.emplace_back(key, std::vector<nlohmann::json>{nlohmann::json(argument)});
-    }
+    AddArgumentsAsAnswers(python.keyword_arguments, &call);
     expected.push_back(std::move(call));
   }
   Count(mapped, "answers as Python call strings");
@@ -760,6 +764,19 @@ absl::StatusOr<std::vector<ExpectedCall>> ReadAnswerValue(const OJson& value, co
     const std::string_view trimmed = Trim(text);
     if (trimmed.empty()) return std::vector<ExpectedCall>();
     const bool json_like = trimmed.front() == '{' || (trimmed.front() == '[' && trimmed.find('(') == std::string::npos);
+    if (trimmed.front() == '<') {  // Hermes <tool_call> or FunctionGemma text, as a model writes it
+      ParsedOutput parsed = ParseOutput(text);
+      if (!parsed.parsed) return FieldError(path, StrCat("tagged calls that do not read: ", parsed.error));
+      std::vector<ExpectedCall> calls;
+      for (const ToolCall& call : parsed.calls) {
+        if (absl::Status status = CheckAnswerName(item, call.name, path); !status.ok()) return status;
+        ExpectedCall expected{call.name, {}};
+        AddArgumentsAsAnswers(call.arguments, &expected);
+        calls.push_back(std::move(expected));
+      }
+      Count(mapped, StrCat("answers as ", parsed.format, " text"));
+      return calls;
+    }
     if (!json_like) return ReadPythonAnswers(text, path, item, mapped);
     absl::StatusOr<OJson> decoded = ParseEmbedded(text, path);
     if (!decoded.ok()) {
@@ -795,9 +812,10 @@ absl::StatusOr<EvalItem> ReadGenericRecord(const OJson& record, const std::strin
     if (id->is_string() && !id->get_ref<const std::string&>().empty()) item.id = id->get<std::string>();
     if (id->is_number_integer()) item.id = StrCat(stem, "_", id->dump());
   }
-  absl::StatusOr<std::string> category = OptionalString(record, "category", "");
-  if (!category.ok()) return category.status();
-  item.category = category->empty() ? "all" : *std::move(category);
+  // Other sets' categories may be lists or numbers; only a name groups the report.
+  auto category = record.find("category");
+  const bool named = category != record.end() && category->is_string() && !category->get_ref<const std::string&>().empty();
+  item.category = named ? category->get<std::string>() : "all";
 
   // Tools first: answers given as Python calls bind positional arguments by the tools' parameters.
   const OJson* tools = FirstField(record, kToolKeys, &key);
