@@ -75,6 +75,7 @@
 #include <string_view>
 #include <vector>
 
+#include "append_utf8.h"
 #include "needle/str_cat.h"
 
 namespace needle::evals {
@@ -242,8 +243,8 @@ Decoded DecodeAt(std::string_view text, size_t pos) {
 }
 
 bool InRanges(const CodePointPair* begin, const CodePointPair* end, uint32_t code_point) {
-  const CodePointPair* it =
-      std::upper_bound(begin, end, code_point, [](uint32_t cp, const CodePointPair& range) { return cp < range.first; });
+  const CodePointPair* it = std::upper_bound(begin, end, code_point,
+                                             [](uint32_t cp, const CodePointPair& range) { return cp < range.first; });
   return it != begin && code_point <= (it - 1)->second;
 }
 
@@ -259,24 +260,6 @@ bool IsFinalSigma(const std::vector<Decoded>& text, size_t at) {
   size_t after = at + 1;
   while (after < text.size() && IsCaseIgnorable(text[after].code_point)) ++after;
   return after == text.size() || !IsCased(text[after].code_point);
-}
-
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    *out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    *out += static_cast<char>(0xC0 | (cp >> 6));
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    *out += static_cast<char>(0xE0 | (cp >> 12));
-    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    *out += static_cast<char>(0xF0 | (cp >> 18));
-    *out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 }  // namespace
@@ -306,8 +289,9 @@ std::string PythonLower(std::string_view text) {
       AppendUtf8(single->second, &out);
       continue;
     }
-    const LongerLower* longer = std::find_if(std::begin(kLowerLonger), std::end(kLowerLonger),
-                                             [&](const LongerLower& entry) { return entry.code_point == c.code_point; });
+    const LongerLower* longer =
+        std::find_if(std::begin(kLowerLonger), std::end(kLowerLonger),
+                     [&](const LongerLower& entry) { return entry.code_point == c.code_point; });
     if (longer != std::end(kLowerLonger)) {
       out += longer->lower;
     } else {

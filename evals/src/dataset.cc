@@ -371,7 +371,8 @@ absl::StatusOr<ToolSchema> ConvertTool(const OJson& raw, const std::string& raw_
   schema.description = *description;
 
   // Anthropic's tools call the schema "input_schema".
-  const char* params_key = !tool.contains("parameters") && tool.contains("input_schema") ? "input_schema" : "parameters";
+  const char* params_key =
+      !tool.contains("parameters") && tool.contains("input_schema") ? "input_schema" : "parameters";
   const std::string params_path = Child(path, params_key);
   auto found = tool.find(params_key);
   OJson parameters = found == tool.end() ? OJson() : *found;
@@ -391,8 +392,7 @@ absl::StatusOr<ToolSchema> ConvertTool(const OJson& raw, const std::string& raw_
     OJson required = OJson::array();
     for (const auto& [key, param] : parameters.items()) {
       OJson unused;
-      absl::StatusOr<ParamSchema> converted =
-          ConvertParam(key, param, false, Child(params_path, key), &unused, mapped);
+      absl::StatusOr<ParamSchema> converted = ConvertParam(key, param, false, Child(params_path, key), &unused, mapped);
       if (!converted.ok()) return converted.status();
       OJson property = param;
       property.erase("required");
@@ -406,8 +406,7 @@ absl::StatusOr<ToolSchema> ConvertTool(const OJson& raw, const std::string& raw_
     for (const auto& [key, param] : parameters.items()) {
       auto written = param.find("type");
       upstream = upstream && written != param.end() && written->is_string() &&
-                 LookUpType(written->get<std::string>()) != nullptr &&
-                 !LookUpType(written->get<std::string>())->python;
+                 LookUpType(written->get<std::string>()) != nullptr && !LookUpType(written->get<std::string>())->python;
     }
     if (upstream) {
       *prompt = tool;
@@ -489,8 +488,7 @@ absl::StatusOr<ToolSchema> ConvertTool(const OJson& raw, const std::string& raw_
 }
 
 // Fills the item's tools from a record's tool list.
-absl::Status ReadTools(const OJson& tools, const std::string& where, EvalItem* item,
-                       MappingCounts* mapped = nullptr) {
+absl::Status ReadTools(const OJson& tools, const std::string& where, EvalItem* item, MappingCounts* mapped = nullptr) {
   absl::StatusOr<ConvertedTools> converted = ConvertTools(tools, where, mapped);
   if (!converted.ok()) return converted.status();
   item->tools_json = std::move(converted->needle_json);
@@ -578,14 +576,14 @@ const OJson* FirstField(const OJson& record, std::initializer_list<const char*> 
 constexpr std::initializer_list<const char*> kQueryKeys = {
     "query", "question", "prompt", "instruction", "input", "user_query", "messages", "conversation", "conversations"};
 constexpr std::initializer_list<const char*> kToolKeys = {"tools", "functions", "function", "available_tools", "apis"};
-constexpr std::initializer_list<const char*> kAnswerKeys = {"answers", "answer",   "ground_truth", "expected",
-                                                            "calls",   "tool_calls", "output",     "target"};
+constexpr std::initializer_list<const char*> kAnswerKeys = {"answers", "answer",     "ground_truth", "expected",
+                                                            "calls",   "tool_calls", "output",       "target"};
 constexpr std::initializer_list<const char*> kLabelKeys = {"correct_answer", "expected_behavior", "label",
                                                            "answer_type"};
-constexpr std::initializer_list<const char*> kNameKeys = {"name", "tool", "tool_name", "function_name", "api_name",
-                                                          "api"};
-constexpr std::initializer_list<const char*> kArgumentKeys = {"arguments", "parameters", "args", "params", "input",
-                                                              "kwargs"};
+constexpr std::initializer_list<const char*> kNameKeys = {"name",          "tool",     "tool_name",
+                                                          "function_name", "api_name", "api"};
+constexpr std::initializer_list<const char*> kArgumentKeys = {"arguments", "parameters", "args",
+                                                              "params",    "input",      "kwargs"};
 
 void Count(MappingCounts* mapped, const std::string& what) {
   if (mapped != nullptr) ++(*mapped)[what];
@@ -639,8 +637,9 @@ absl::Status ReadMessages(const OJson& list, const std::string& path, EvalItem* 
       role = it->get<std::string>();
     } else if (auto from = message->find("from"); from != message->end() && from->is_string()) {
       static const std::map<std::string, std::string> kShareGpt = {
-          {"human", "user"}, {"user", "user"}, {"gpt", "assistant"}, {"assistant", "assistant"},
-          {"system", "system"}, {"function_call", "assistant"}, {"observation", "tool"}, {"tool", "tool"}};
+          {"human", "user"},          {"user", "user"},     {"gpt", "assistant"},
+          {"assistant", "assistant"}, {"system", "system"}, {"function_call", "assistant"},
+          {"observation", "tool"},    {"tool", "tool"}};
       auto known = kShareGpt.find(from->get<std::string>());
       if (known == kShareGpt.end()) return FieldError(Child(where, "from"), StrCat("unknown speaker \"", *from, "\""));
       role = known->second;
@@ -648,8 +647,7 @@ absl::Status ReadMessages(const OJson& list, const std::string& path, EvalItem* 
       return FieldError(Child(where, "role"), "missing");
     }
     const char* content_key = message->contains("content") ? "content" : "value";
-    absl::StatusOr<std::string> text =
-        MessageText(message->value(content_key, OJson()), Child(where, content_key));
+    absl::StatusOr<std::string> text = MessageText(message->value(content_key, OJson()), Child(where, content_key));
     if (!text.ok()) return text.status();
     if (role == "user" && !text->empty()) item->query += item->query.empty() ? *text : "\n" + *text;
     messages->push_back({{"role", role}, {"content", *text}});
@@ -662,8 +660,9 @@ absl::Status ReadMessages(const OJson& list, const std::string& path, EvalItem* 
 // What a label says: true when a call is expected, false when not.
 absl::StatusOr<bool> LabelExpectsCall(const std::string& label, const std::string& path) {
   static const std::set<std::string> kCall = {"tool_call", "tool_calls", "call", "function_call", "relevant"};
-  static const std::set<std::string> kNoCall = {"no_call",   "no_tool_call",    "none",   "irrelevant", "irrelevance",
-                                                "cannot_answer", "request_for_info", "direct", "refuse",     "no_function"};
+  static const std::set<std::string> kNoCall = {
+      "no_call",       "no_tool_call",     "none",   "irrelevant", "irrelevance",
+      "cannot_answer", "request_for_info", "direct", "refuse",     "no_function"};
   const std::string lower = AsciiLower(label);
   if (kCall.count(lower) != 0) return true;
   if (kNoCall.count(lower) != 0) return false;
@@ -699,7 +698,8 @@ absl::StatusOr<ExpectedCall> ReadAnswerCall(const OJson& raw, const std::string&
     call = *std::move(bfcl);
     Count(mapped, "answers as BFCL ground truth {name: {param: [values]}}");
   } else {
-    if (name == nullptr) return FieldError(Child(path, "name"), "missing (also looked for tool, tool_name, function_name)");
+    if (name == nullptr)
+      return FieldError(Child(path, "name"), "missing (also looked for tool, tool_name, function_name)");
     if (!name->is_string() || name->get_ref<const std::string&>().empty()) {
       return FieldError(Child(path, name_key), Expected("a tool name", *name));
     }
@@ -712,7 +712,8 @@ absl::StatusOr<ExpectedCall> ReadAnswerCall(const OJson& raw, const std::string&
     }
     if (arguments.is_string()) {
       const std::string text = arguments.get<std::string>();
-      absl::StatusOr<OJson> decoded = Trim(text).empty() ? OJson::object() : ParseEmbedded(text, Child(path, arguments_key));
+      absl::StatusOr<OJson> decoded =
+          Trim(text).empty() ? OJson::object() : ParseEmbedded(text, Child(path, arguments_key));
       if (!decoded.ok()) return decoded.status();
       arguments = *std::move(decoded);
       Count(mapped, "arguments as a JSON string");
@@ -794,9 +795,9 @@ absl::StatusOr<std::vector<ExpectedCall>> ReadAnswerValue(const OJson& value, co
   if (!value.is_array()) return FieldError(path, Expected("a list of calls", value));
   std::vector<ExpectedCall> calls;
   for (size_t i = 0; i < value.size(); ++i) {
-    absl::StatusOr<std::vector<ExpectedCall>> some = value[i].is_array()
-                                                         ? FieldError(Index(path, i), "expected a call, got a list")
-                                                         : ReadAnswerValue(value[i], Index(path, i), item, mapped, depth);
+    absl::StatusOr<std::vector<ExpectedCall>> some =
+        value[i].is_array() ? FieldError(Index(path, i), "expected a call, got a list")
+                            : ReadAnswerValue(value[i], Index(path, i), item, mapped, depth);
     if (!some.ok()) return some.status();
     for (ExpectedCall& call : *some) calls.push_back(std::move(call));
   }
@@ -814,7 +815,8 @@ absl::StatusOr<EvalItem> ReadGenericRecord(const OJson& record, const std::strin
   }
   // Other sets' categories may be lists or numbers; only a name groups the report.
   auto category = record.find("category");
-  const bool named = category != record.end() && category->is_string() && !category->get_ref<const std::string&>().empty();
+  const bool named =
+      category != record.end() && category->is_string() && !category->get_ref<const std::string&>().empty();
   item.category = named ? category->get<std::string>() : "all";
 
   // Tools first: answers given as Python calls bind positional arguments by the tools' parameters.
@@ -861,8 +863,9 @@ absl::StatusOr<EvalItem> ReadGenericRecord(const OJson& record, const std::strin
   if (label_expects_call == false) {
     Count(mapped, "no call expected, by a label");
   } else if (answers == nullptr) {
-    return FieldError("answers", "missing (also looked for answer, ground_truth, calls, tool_calls, output; or a "
-                                 "label such as correct_answer saying no call is expected)");
+    return FieldError("answers",
+                      "missing (also looked for answer, ground_truth, calls, tool_calls, output; or a "
+                      "label such as correct_answer saying no call is expected)");
   } else {
     // A label picks its entry from answers keyed by label, as When2Call-style sets store them.
     const OJson* chosen = answers;
@@ -1076,8 +1079,8 @@ absl::StatusOr<DatasetFormat> DetectFormat(const std::string& path, const std::v
     absl::StatusOr<OJson> record = ParseRecord(line.text);
     if (!record.ok()) continue;
     auto question = record->find("question");
-    const bool bfcl_turns = question != record->end() && question->is_array() && !question->empty() &&
-                            (*question)[0].is_array();
+    const bool bfcl_turns =
+        question != record->end() && question->is_array() && !question->empty() && (*question)[0].is_array();
     if (record->contains("function") || bfcl_turns) return DatasetFormat::kBfcl;
     if (record->contains("call_type")) return DatasetFormat::kNeedle;
     std::string key;
@@ -1231,7 +1234,8 @@ absl::StatusOr<OJson> OpenAiTools(const EvalItem& item) {
   if (text.empty()) {  // an item built by hand: its upstream-format tools, converted
     const OJson tools = OJson::parse(item.tools_json.empty() ? std::string("[]") : item.tools_json, nullptr,
                                      /*allow_exceptions=*/false);
-    if (tools.is_discarded()) return absl::InvalidArgumentError(StrCat("item \"", item.id, "\": tools_json is not valid JSON"));
+    if (tools.is_discarded())
+      return absl::InvalidArgumentError(StrCat("item \"", item.id, "\": tools_json is not valid JSON"));
     absl::StatusOr<ConvertedTools> converted = ConvertTools(tools, StrCat("item \"", item.id, "\": tools"));
     if (!converted.ok()) return converted.status();
     text = converted->openai_json;
@@ -1256,7 +1260,8 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& spec) {
   if (!content.ok()) return content.status();
   Dataset dataset;
   std::vector<Line> lines;
-  if (const size_t first = content->find_first_not_of(" \t\r\n\xEF\xBB\xBF"); first != std::string::npos && (*content)[first] == '[') {
+  if (const size_t first = content->find_first_not_of(" \t\r\n\xEF\xBB\xBF");
+      first != std::string::npos && (*content)[first] == '[') {
     absl::StatusOr<std::vector<Line>> elements = SplitArray(path, *content);
     if (!elements.ok()) return elements.status();
     lines = *std::move(elements);
@@ -1277,9 +1282,9 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& spec) {
   } else {
     IdRegistry ids;
     ForEachRecord(path, lines, &dataset.errors, [&](const OJson& record, int line) -> absl::Status {
-      absl::StatusOr<EvalItem> item =
-          format == DatasetFormat::kNeedle ? ReadNeedleRecord(record)
-                                           : ReadGenericRecord(record, dataset.name, line, &dataset.mapped);
+      absl::StatusOr<EvalItem> item = format == DatasetFormat::kNeedle
+                                          ? ReadNeedleRecord(record)
+                                          : ReadGenericRecord(record, dataset.name, line, &dataset.mapped);
       if (!item.ok()) return item.status();
       if (absl::Status status = ids.Claim(item->id, line); !status.ok()) return status;
       dataset.items.push_back(*std::move(item));

@@ -8,9 +8,11 @@
 //   triple quotes, calls inside arguments) is an error naming its offset.
 #include "needle/evals/python_call.h"
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 
+#include "append_utf8.h"
 #include "needle/str_cat.h"
 
 namespace needle::evals {
@@ -24,24 +26,6 @@ bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsNameChar(char c) { return IsNameStart(c) || IsDigit(c); }
-
-void AppendUtf8(uint32_t code_point, std::string* out) {
-  if (code_point < 0x80) {
-    *out += static_cast<char>(code_point);
-  } else if (code_point < 0x800) {
-    *out += static_cast<char>(0xC0 | (code_point >> 6));
-    *out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else if (code_point < 0x10000) {
-    *out += static_cast<char>(0xE0 | (code_point >> 12));
-    *out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    *out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else {
-    *out += static_cast<char>(0xF0 | (code_point >> 18));
-    *out += static_cast<char>(0x80 | ((code_point >> 12) & 0x3F));
-    *out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    *out += static_cast<char>(0x80 | (code_point & 0x3F));
-  }
-}
 
 class Reader {
  public:
@@ -146,8 +130,8 @@ class Reader {
   absl::StatusOr<OJson> Value(int depth) {
     if (depth > kMaxDepth) return Error(StrCat("values nested deeper than ", kMaxDepth));
     const char c = Peek();
-    if (c == '"' || c == '\'' || ((c == 'r' || c == 'R') && pos_ + 1 < text_.size() &&
-                                  (text_[pos_ + 1] == '"' || text_[pos_ + 1] == '\''))) {
+    if (c == '"' || c == '\'' ||
+        ((c == 'r' || c == 'R') && pos_ + 1 < text_.size() && (text_[pos_ + 1] == '"' || text_[pos_ + 1] == '\''))) {
       std::string joined;
       // Adjacent literals join, as in Python: "a" 'b' == "ab".
       do {
@@ -168,7 +152,8 @@ class Reader {
       if (word == "False") return OJson(false);
       if (word == "None") return OJson(nullptr);
       pos_ = start;
-      return Error(StrCat("\"", word, "\" is not a literal (only strings, numbers, True, False, None, lists, "
+      return Error(StrCat("\"", word,
+                          "\" is not a literal (only strings, numbers, True, False, None, lists, "
                           "tuples and dicts can be read)"));
     }
     return Error(pos_ >= text_.size() ? "expected a value, got the end of the text" : "expected a value");
@@ -192,19 +177,36 @@ class Reader {
       if (pos_ >= text_.size()) return Error("unterminated string");
       const char escape = text_[pos_++];
       switch (escape) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case '0': out += '\0'; break;
-        case '\\': case '\'': case '"': out += escape; break;
-        case '\n': break;  // a line continuation
-        case 'x': case 'u': case 'U': {
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case '0':
+          out += '\0';
+          break;
+        case '\\':
+        case '\'':
+        case '"':
+          out += escape;
+          break;
+        case '\n':
+          break;  // a line continuation
+        case 'x':
+        case 'u':
+        case 'U': {
           const size_t digits = escape == 'x' ? 2 : escape == 'u' ? 4 : 8;
           uint32_t code_point = 0;
           for (size_t i = 0; i < digits; ++i) {
             const char h = Peek();
-            const int nibble = IsDigit(h) ? h - '0' : (h >= 'a' && h <= 'f') ? h - 'a' + 10
-                                                    : (h >= 'A' && h <= 'F') ? h - 'A' + 10 : -1;
+            const int nibble = IsDigit(h)               ? h - '0'
+                               : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                               : (h >= 'A' && h <= 'F') ? h - 'A' + 10
+                                                        : -1;
             if (nibble < 0) return Error(StrCat("\\", std::string(1, escape), " needs ", digits, " hex digits"));
             code_point = code_point * 16 + static_cast<uint32_t>(nibble);
             ++pos_;

@@ -42,8 +42,8 @@ std::vector<ItemResult> RunEval(const std::vector<const System*>& systems, const
     for (size_t t = next++; t < tasks.size(); t = next++) {
       const Task& task = tasks[t];
       const EvalItem& original = datasets[task.dataset].items[task.item];
-      const bool rename = task.system < static_cast<int>(options.underscore_to_dot.size()) &&
-                          options.underscore_to_dot[task.system];
+      const bool rename =
+          task.system < static_cast<int>(options.underscore_to_dot.size()) && options.underscore_to_dot[task.system];
       const EvalItem renamed = rename ? WithDotsAsUnderscores(original) : EvalItem();
       const EvalItem& item = rename ? renamed : original;
       ItemResult result = ScorePrediction(item, systems[task.system]->Predict(item));

@@ -350,9 +350,9 @@ TEST(PythonLower, MatchesPython) {
   EXPECT_EQ(PythonLower("DIVINÓPOLIS"), "divinópolis");
   EXPECT_EQ(PythonLower("ΟΔΟΣ"), "οδος");          // final sigma at the end of a word
   EXPECT_EQ(PythonLower("ΟΔΟΣ ΚΑΙ"), "οδος και");  // ... and before a space
-  EXPECT_EQ(PythonLower("ΣΑ"), "σα");               // not final: nothing cased before it
-  EXPECT_EQ(PythonLower("Α'Σ"), "α'ς");             // the apostrophe is case-ignorable
-  EXPECT_EQ(PythonLower("İ"), "i\xCC\x87");         // one code point becomes two
+  EXPECT_EQ(PythonLower("ΣΑ"), "σα");              // not final: nothing cased before it
+  EXPECT_EQ(PythonLower("Α'Σ"), "α'ς");            // the apostrophe is case-ignorable
+  EXPECT_EQ(PythonLower("İ"), "i\xCC\x87");        // one code point becomes two
   EXPECT_EQ(PythonLower("ÅNGSTRÖM Ǆ Ⅻ Ａ"), "ångström ǆ ⅻ ａ");
   EXPECT_EQ(PythonLower("ABC\xFFZ"), "abc\xFFz");  // a byte that is not UTF-8 is kept
   EXPECT_EQ(PythonLower(""), "");
@@ -362,8 +362,7 @@ TEST(PythonLower, MatchesPython) {
 // With several faults BFCL reports the first in the order the model wrote its
 // arguments, which decides the error type.
 TEST(BfclOrder, FirstFaultInTheModelsOrder) {
-  const EvalItem item = Item({Param("b", "integer", true), Param("a", "string", true)},
-                             R"({"a": ["x"], "b": [1]})");
+  const EvalItem item = Item({Param("b", "integer", true), Param("a", "string", true)}, R"({"a": ["x"], "b": [1]})");
   ParsedOutput b_first;
   b_first.parsed = true;
   b_first.calls.push_back({"f", nlohmann::ordered_json::parse(R"({"b": "not an int", "a": "wrong"})")});

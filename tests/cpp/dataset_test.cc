@@ -494,7 +494,7 @@ TEST(GenericDataset, ReadsTheShapesOtherSetsUse) {
   EXPECT_EQ(ErrorAt(*dataset, f, 8), "answers: \"get_time\" is not one of the item's tools");
   EXPECT_THAT(ErrorAt(*dataset, f, 9), HasSubstr("correct_answer: unknown label \"maybe\""));
   EXPECT_THAT(ErrorAt(*dataset, f, 10), HasSubstr("tools[0].parameters.z.type: unknown type \"complex\""));
-  ASSERT_EQ(dataset->items.size(), 9u);
+  ASSERT_EQ(dataset->items.size(), 10u);
 
   // 1: tools and answers as JSON strings, Python type names; a numeric id.
   const EvalItem& xlam = dataset->items[0];
@@ -515,8 +515,8 @@ TEST(GenericDataset, ReadsTheShapesOtherSetsUse) {
   EXPECT_THAT(xlam.openai_tools_json, HasSubstr(R"("fields":{"type":"array","description":"What to report",)"
                                                 R"("items":{"type":"string"}})"));
   EXPECT_THAT(xlam.openai_tools_json, HasSubstr(R"("days":{"type":"integer","description":"Days ahead","default":1})"));
-  EXPECT_THAT(xlam.answers[0].params, ElementsAre(Pair("city", ElementsAre(json("Paris"))),
-                                                  Pair("days", ElementsAre(json(3)))));
+  EXPECT_THAT(xlam.answers[0].params,
+              ElementsAre(Pair("city", ElementsAre(json("Paris"))), Pair("days", ElementsAre(json(3)))));
 
   // 2: chat messages with a system prompt and two user turns; OpenAI tool_calls.
   const EvalItem& chat = dataset->items[1];
@@ -562,9 +562,12 @@ TEST(GenericDataset, ReadsTheShapesOtherSetsUse) {
   // 11: ShareGPT's {from, value}; 12: BFCL's ground truth with acceptable values.
   EXPECT_EQ(dataset->items[7].query, "Tell me a joke");
   EXPECT_THAT(dataset->items[7].messages_json, HasSubstr(R"({"role":"system","content":"Be brief."})"));
-  EXPECT_THAT(dataset->items[8].answers[0].params,
-              ElementsAre(Pair("city", ElementsAre(json("Kyiv"), json("Kiev"))),
-                          Pair("days", ElementsAre(json(""), json(1)))));
+  EXPECT_THAT(dataset->items[8].answers[0].params, ElementsAre(Pair("city", ElementsAre(json("Kyiv"), json("Kiev"))),
+                                                               Pair("days", ElementsAre(json(""), json(1)))));
+
+  // 13: Hermes text as a model writes it; a category that is not a name is left out.
+  EXPECT_THAT(dataset->items[9].answers[0].params, ElementsAre(Pair("city", ElementsAre(json("Quito")))));
+  EXPECT_EQ(dataset->items[9].category, "all");
 
   // What was mapped is counted, for the user to see.
   EXPECT_EQ(dataset->mapped.at("tools given as JSON strings"), 2);

@@ -42,7 +42,9 @@ TEST(PythonCall, LiteralsAsPythonWritesThem) {
   EXPECT_EQ(call.positional_arguments[7], 2000.0);
   EXPECT_EQ(call.positional_arguments[8].dump(), "[1,[2,3]]");
   EXPECT_EQ(call.positional_arguments[9].dump(), R"({"k":[1],"2":"x"})");
-  EXPECT_EQ(call.positional_arguments[10], "\xC3\xA9" "A");
+  EXPECT_EQ(call.positional_arguments[10],
+            "\xC3\xA9"
+            "A");
 }
 
 TEST(PythonCall, ListOfCalls) {

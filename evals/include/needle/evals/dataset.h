@@ -42,7 +42,7 @@ struct EvalItem {
   std::string id;
   std::string category;   // our 15 domains, or the BFCL test category
   std::string call_type;  // single, multi, none, near_miss, indirect, disfluent, no_tools, ...
-  std::string query;  // the user's text: user messages joined with "\n", as Needle is prompted
+  std::string query;      // the user's text: user messages joined with "\n", as Needle is prompted
   // The conversation as the dataset gives it, OpenAI-style [{"role","content"}]
   // (system prompts, earlier turns); "" means the query as the one user message.
   std::string messages_json;
@@ -67,7 +67,7 @@ struct DatasetError {
 using MappingCounts = std::map<std::string, int>;
 
 struct Dataset {
-  std::string name;  // e.g. "bfcl_simple_python", or the file's stem
+  std::string name;    // e.g. "bfcl_simple_python", or the file's stem
   std::string format;  // "needle", "bfcl" or "generic", as detected or forced
   std::vector<EvalItem> items;
   std::vector<DatasetError> errors;
