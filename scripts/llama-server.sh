@@ -8,7 +8,8 @@
 #   llama-server.sh status    say whether it is installed and running; exit 0 only when running
 #   llama-server.sh url       print the needle-eval system spec: openai:http://127.0.0.1:PORT#MODEL
 # Environment: LLAMA_VENV (default ~/.cache/needle-bench/venv-llama), LLAMA_PORT (default 8939),
-# LLAMA_THREADS (default: all cores), LLAMA_CTX (default 4096 tokens).
+# LLAMA_THREADS (default: all cores), LLAMA_CTX (default 4096 tokens), LLAMA_CHAT_FORMAT (default: the
+# chat template in the GGUF file; e.g. chatml-function-calling for llama-cpp-python's own tool format).
 set -euo pipefail
 
 llama_cpp_python_version=0.3.36
@@ -49,8 +50,10 @@ start() {
   installed || { echo "llama-server: not installed; run $0 install" >&2; exit 1; }
   if running; then echo "llama-server: already running (pid $(cat "$pid_file"))" >&2; return; fi
   if answers; then echo "llama-server: port $port is taken by another server" >&2; exit 1; fi
-  # The chat template comes from the GGUF file itself (no --chat_format), as a user would run it.
-  "$python" -m llama_cpp.server --model "$model_file" --model_alias "$model_alias" \
+  # By default the chat template comes from the GGUF file itself, as a user would run it.
+  local format_args=()
+  [ -n "${LLAMA_CHAT_FORMAT:-}" ] && format_args=(--chat_format "$LLAMA_CHAT_FORMAT")
+  "$python" -m llama_cpp.server --model "$model_file" --model_alias "$model_alias" "${format_args[@]}" \
     --host 127.0.0.1 --port "$port" --n_threads "$threads" --n_ctx "$context" >"$log_file" 2>&1 &
   echo $! >"$pid_file"
   for _ in $(seq 1 120); do
