@@ -14,14 +14,23 @@ namespace {
 
 using OJson = nlohmann::ordered_json;
 
-// The calls with their arguments as the JSON text the server sent: ParseOutput
-// reads that text itself, so argument order and every number survive as
-// written, and arguments that are not a JSON object are reported as
+// CallsToJson needs argument objects; arguments that are not a JSON object
+// are passed on as the string they were, which ParseOutput then reports as
 // unreadable instead of this system inventing a call.
 std::string CallsText(const std::vector<RawToolCall>& raw_calls) {
-  OJson text = OJson::array();
-  for (const RawToolCall& call : raw_calls) text.push_back({{"name", call.name}, {"arguments", call.arguments}});
-  return text.dump(-1, ' ', false, OJson::error_handler_t::replace);
+  std::vector<ToolCall> calls;
+  for (const RawToolCall& raw : raw_calls) {
+    // Ordered: the arguments keep the order the server sent them in.
+    OJson arguments = OJson::parse(raw.arguments.empty() ? std::string("{}") : raw.arguments, nullptr,
+                                   /*allow_exceptions=*/false);
+    if (arguments.is_discarded() || !arguments.is_object()) {
+      OJson text = OJson::array();
+      for (const RawToolCall& call : raw_calls) text.push_back({{"name", call.name}, {"arguments", call.arguments}});
+      return text.dump(-1, ' ', false, OJson::error_handler_t::replace);
+    }
+    calls.push_back(ToolCall{raw.name, std::move(arguments)});
+  }
+  return CallsToJson(calls);
 }
 
 // Servers send "arguments" as a JSON string (OpenAI) or, some, as an object.
