@@ -811,7 +811,7 @@ absl::StatusOr<EvalItem> ReadGenericRecord(const OJson& record, const std::strin
   std::string key;
   if (const OJson* id = FirstField(record, {"id", "uuid", "sample_id", "question_id"}, &key); id != nullptr) {
     if (id->is_string() && !id->get_ref<const std::string&>().empty()) item.id = id->get<std::string>();
-    if (id->is_number_integer()) item.id = StrCat(stem, "_", id->dump());
+    if (id->is_number_integer()) item.id = id->dump();  // not "<file>_<n>": that names line n
   }
   // Other sets' categories may be lists or numbers; only a name groups the report.
   auto category = record.find("category");

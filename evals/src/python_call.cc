@@ -269,7 +269,7 @@ class Reader {
     OJson value = OJson::parse(digits, nullptr, /*allow_exceptions=*/false);
     if (value.is_discarded() || !value.is_number()) {
       pos_ = start;
-      return Error(StrCat("\"", digits, "\" is not a number"));
+      return Error(StrCat("\"", digits, "\" is not a number, or is out of a double's range"));
     }
     if (value.is_number_float() && !std::isfinite(value.get<double>())) return Error("number out of range");
     return value;

@@ -502,7 +502,7 @@ TEST(GenericDataset, ReadsTheShapesOtherSetsUse) {
 
   // 1: tools and answers as JSON strings, Python type names; a numeric id.
   const EvalItem& xlam = dataset->items[0];
-  EXPECT_EQ(xlam.id, "foreign_shapes_7");
+  EXPECT_EQ(xlam.id, "7");
   ASSERT_EQ(xlam.tools.size(), 1u);
   const std::vector<ParamSchema>& params = xlam.tools[0].params;
   ASSERT_EQ(params.size(), 3u);

@@ -75,7 +75,7 @@ TEST(PythonCall, BrokenInputIsAnErrorWithItsOffset) {
       {"f(a=[1, 2)", "expected ',' or ']'"},
       {"f(a={1: 2, True: 3})", "a dict key must be a string or a number"},
       {"f(a=007)", "integers do not start with 0"},
-      {"f(a=1e999)", "number out of range"},
+      {"f(a=1e999)", "out of a double's range"},
       {"f(a='\\u12')", "\\u needs 4 hex digits"},
       {"f(a='\\ud800')", "escape names no Unicode character"},
       {"f() g()", "unexpected text after the call"},
