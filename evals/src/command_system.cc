@@ -272,7 +272,7 @@ class Process {
 // What a reply line says, checked against the protocol.
 absl::StatusOr<Prediction> ReadReply(const std::string& line, const std::string& id) {
   auto excerpt = [&line] { return line.size() > 200 ? line.substr(0, 200) + "..." : line; };
-  const nlohmann::json reply = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  const OJson reply = OJson::parse(line, nullptr, /*allow_exceptions=*/false);  // ordered: arguments as sent
   if (reply.is_discarded() || !reply.is_object()) {
     return absl::DataLossError(StrCat("replied with a line that is not a JSON object: ", excerpt()));
   }
@@ -289,7 +289,7 @@ absl::StatusOr<Prediction> ReadReply(const std::string& line, const std::string&
     if (!calls->is_array()) return absl::DataLossError(StrCat("\"calls\" is not a list: ", excerpt()));
     std::vector<ToolCall> parsed;
     for (size_t i = 0; i < calls->size(); ++i) {
-      const nlohmann::json& call = (*calls)[i];
+      const OJson& call = (*calls)[i];
       ToolCall tool_call;
       if (!call.is_object() || !call.contains("name") || !call["name"].is_string()) {
         return absl::DataLossError(StrCat("calls[", i, "] has no string \"name\": ", excerpt()));
