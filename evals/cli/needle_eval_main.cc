@@ -10,14 +10,18 @@
 // interrupted run keeps what it did; at the end it is rewritten in item order.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <numeric>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,6 +47,10 @@ ABSL_FLAG(double, timeout, 120, "seconds per request for openai and command syst
 ABSL_FLAG(int, processes, 1, "command systems: copies run in parallel");
 ABSL_FLAG(int, parallel, 0, "requests in flight at once (0: one per CPU core)");
 ABSL_FLAG(int, limit, 0, "score only the first N items of each dataset (0: all)");
+ABSL_FLAG(std::vector<std::string>, underscore_to_dot, {},
+          "systems (by name) that get BFCL's underscore_to_dot: tool names with '.' shown and checked with '_'");
+ABSL_FLAG(int64_t, sample_seed, -1,
+          "with --limit: score N items drawn at random with this seed (kept in file order), not the first N");
 ABSL_FLAG(std::string, out, "", "directory for predictions.jsonl and report.{json,md,html}");
 ABSL_FLAG(bool, progress, true, "progress line on stderr");
 
@@ -105,8 +113,27 @@ int main(int argc, char** argv) {
     for (const needle::evals::DatasetError& error : dataset->errors) {
       std::fprintf(stderr, "needle-eval: skipped %s:%d: %s\n", error.file.c_str(), error.line, error.message.c_str());
     }
+    for (const auto& [what, count] : dataset->mapped) {
+      std::fprintf(stderr, "needle-eval: %s (%s format): mapped %s: %d\n", spec.c_str(), dataset->format.c_str(),
+                   what.c_str(), count);
+    }
     if (const int limit = absl::GetFlag(FLAGS_limit); limit > 0 && static_cast<int>(dataset->items.size()) > limit) {
-      dataset->items.resize(limit);
+      if (const int64_t seed = absl::GetFlag(FLAGS_sample_seed); seed >= 0) {
+        // A partial Fisher-Yates shuffle picks the sample; sorting the picks keeps file order.
+        std::mt19937_64 random(static_cast<uint64_t>(seed));
+        std::vector<size_t> order(dataset->items.size());
+        std::iota(order.begin(), order.end(), 0);
+        for (size_t i = 0; i < static_cast<size_t>(limit); ++i) {
+          std::swap(order[i], order[i + random() % (order.size() - i)]);
+        }
+        order.resize(limit);
+        std::sort(order.begin(), order.end());
+        std::vector<needle::evals::EvalItem> sample;
+        for (size_t index : order) sample.push_back(std::move(dataset->items[index]));
+        dataset->items = std::move(sample);
+      } else {
+        dataset->items.resize(limit);
+      }
     }
     datasets.push_back(*std::move(dataset));
   }
@@ -159,6 +186,15 @@ int main(int argc, char** argv) {
   needle::evals::RunOptions options;
   options.parallel = absl::GetFlag(FLAGS_parallel) > 0 ? absl::GetFlag(FLAGS_parallel)
                                                        : static_cast<int>(std::thread::hardware_concurrency());
+  for (const std::string& name : absl::GetFlag(FLAGS_underscore_to_dot)) {
+    if (std::find(system_names.begin(), system_names.end(), name) == system_names.end()) {
+      return Fail(absl::InvalidArgumentError(StrCat("--underscore_to_dot: no system named \"", name, "\"")));
+    }
+  }
+  for (const std::string& name : system_names) {
+    const std::vector<std::string> listed = absl::GetFlag(FLAGS_underscore_to_dot);
+    options.underscore_to_dot.push_back(std::find(listed.begin(), listed.end(), name) != listed.end());
+  }
   const auto start = std::chrono::steady_clock::now();
   int failed = 0, unparsed = 0;
   const bool tty = isatty(STDERR_FILENO) != 0;

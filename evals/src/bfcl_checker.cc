@@ -57,7 +57,8 @@
 // with a "bfcl_checker:..." error type naming the problem. Where its behaviour
 // depends on the order of the model's argument keys (only which error is
 // reported when several exist), ours follows key order, since nlohmann::json
-// keeps objects sorted; validity does not depend on it. Lower-casing is ASCII only.
+// keeps objects sorted; validity does not depend on it. Lower-casing is Python's
+// str.lower() (PythonLower, from a table generated off Python itself).
 //
 // Checked once against a transcription of the Python functions on 24,597 outputs
 // generated from the simple_python and multiple records (ground truth, mutated
@@ -65,19 +66,23 @@
 // error type agreed on all of them once argument keys were given in sorted order.
 #include "needle/evals/bfcl_checker.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <set>
 #include <string_view>
 #include <vector>
 
+#include "append_utf8.h"
 #include "needle/str_cat.h"
 
 namespace needle::evals {
 namespace {
 
-using nlohmann::json;
+// Ordered: a dict is walked in the order the model wrote it, as Python walks it.
+using json = nlohmann::ordered_json;
 
 enum class PyType { kStr, kInt, kFloat, kBool, kList, kDict, kNone };
 
@@ -207,15 +212,108 @@ std::optional<std::vector<json>> AsSequence(const json& value) {
 
 bool IsEmptyString(const json& value) { return value.is_string() && value.get_ref<const std::string&>().empty(); }
 
-// standardize_string: drop " ,./-_*^", lower-case, ' -> ".
-std::string Standardize(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (std::string_view(" ,./-_*^").find(c) != std::string_view::npos) continue;
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c == '\'') c = '"';
-    out += c;
+struct CodePointPair {
+  uint32_t first;
+  uint32_t second;
+};
+struct LongerLower {
+  uint32_t code_point;
+  const char* lower;  // UTF-8
+};
+#include "unicode_lower_table.inc"
+
+// Decodes UTF-8; a byte that starts no valid sequence stands for itself
+// (returned with `valid` false) so that nothing is lost.
+struct Decoded {
+  uint32_t code_point;
+  size_t length;
+  bool valid;
+};
+Decoded DecodeAt(std::string_view text, size_t pos) {
+  const unsigned char lead = static_cast<unsigned char>(text[pos]);
+  const size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 0;
+  if (length == 0 || pos + length > text.size()) return {lead, 1, false};
+  uint32_t code_point = length == 1 ? lead : lead & (0x7F >> length);
+  for (size_t i = 1; i < length; ++i) {
+    const unsigned char next = static_cast<unsigned char>(text[pos + i]);
+    if ((next & 0xC0) != 0x80) return {lead, 1, false};
+    code_point = (code_point << 6) | (next & 0x3F);
   }
+  return {code_point, length, true};
+}
+
+bool InRanges(const CodePointPair* begin, const CodePointPair* end, uint32_t code_point) {
+  const CodePointPair* it = std::upper_bound(begin, end, code_point,
+                                             [](uint32_t cp, const CodePointPair& range) { return cp < range.first; });
+  return it != begin && code_point <= (it - 1)->second;
+}
+
+bool IsCased(uint32_t cp) { return InRanges(std::begin(kCased), std::end(kCased), cp); }
+bool IsCaseIgnorable(uint32_t cp) { return InRanges(std::begin(kCaseIgnorable), std::end(kCaseIgnorable), cp); }
+
+// Python's rule for capital sigma: final form when a cased letter precedes it
+// and none follows, case-ignorable code points skipped both ways.
+bool IsFinalSigma(const std::vector<Decoded>& text, size_t at) {
+  size_t before = at;
+  while (before > 0 && IsCaseIgnorable(text[before - 1].code_point)) --before;
+  if (before == 0 || !IsCased(text[before - 1].code_point)) return false;
+  size_t after = at + 1;
+  while (after < text.size() && IsCaseIgnorable(text[after].code_point)) ++after;
+  return after == text.size() || !IsCased(text[after].code_point);
+}
+
+}  // namespace
+
+std::string PythonLower(std::string_view text) {
+  std::vector<Decoded> decoded;
+  for (size_t pos = 0; pos < text.size();) {
+    decoded.push_back(DecodeAt(text, pos));
+    pos += decoded.back().length;
+  }
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  for (size_t i = 0; i < decoded.size(); pos += decoded[i].length, ++i) {
+    const Decoded& c = decoded[i];
+    if (!c.valid) {
+      out += text[pos];
+      continue;
+    }
+    if (c.code_point == 0x3A3) {
+      AppendUtf8(IsFinalSigma(decoded, i) ? 0x3C2 : 0x3C3, &out);
+      continue;
+    }
+    const auto single = std::lower_bound(std::begin(kLowerSingle), std::end(kLowerSingle), c.code_point,
+                                         [](const CodePointPair& pair, uint32_t cp) { return pair.first < cp; });
+    if (single != std::end(kLowerSingle) && single->first == c.code_point) {
+      AppendUtf8(single->second, &out);
+      continue;
+    }
+    const LongerLower* longer =
+        std::find_if(std::begin(kLowerLonger), std::end(kLowerLonger),
+                     [&](const LongerLower& entry) { return entry.code_point == c.code_point; });
+    if (longer != std::end(kLowerLonger)) {
+      out += longer->lower;
+    } else {
+      out.append(text.substr(pos, c.length));
+    }
+  }
+  return out;
+}
+
+const char* PythonLowerUnicodeVersion() { return kUnicodeVersion; }
+
+namespace {
+
+// standardize_string: drop " ,./-_*^", then lower-case as Python's str.lower()
+// does (final sigma included), then ' -> ".
+std::string Standardize(const std::string& text) {
+  std::string kept;
+  for (char c : text) {
+    if (std::string_view(" ,./-_*^").find(c) == std::string_view::npos) kept += c;
+  }
+  std::string out = PythonLower(kept);
+  std::replace(out.begin(), out.end(), '\'', '"');
   return out;
 }
 
@@ -375,7 +473,7 @@ const ParamSchema* FindParam(const ToolSchema& tool, const std::string& name) {
   return nullptr;
 }
 
-const std::vector<json>* FindAnswer(const ExpectedCall& answer, const std::string& name) {
+const std::vector<nlohmann::json>* FindAnswer(const ExpectedCall& answer, const std::string& name) {
   for (const auto& [param, values] : answer.params) {
     if (param == name) return &values;
   }
@@ -398,7 +496,7 @@ BfclVerdict CheckCall(const ToolSchema& tool, const ToolCall& call, const Expect
   for (auto it = arguments.begin(); it != arguments.end(); ++it) {
     const std::string& name = it.key();
     const ParamSchema* schema = FindParam(tool, name);
-    const std::vector<json>* answer_values = FindAnswer(answer, name);
+    const std::vector<nlohmann::json>* answer_values = FindAnswer(answer, name);
     if (schema == nullptr || answer_values == nullptr) {
       return Invalid("simple_function_checker:unexpected_param", StrCat("Unexpected parameter: '", name, "'."));
     }
@@ -415,7 +513,7 @@ BfclVerdict CheckCall(const ToolSchema& tool, const ToolCall& call, const Expect
                                                            schema->item_type, "', which BFCL's mapping lacks."));
       }
     }
-    const json acceptable(*answer_values);
+    const json acceptable = json::array_t(answer_values->begin(), answer_values->end());
     json value = it.value();
     if (schema->type == "float" && TypeOf(value) == PyType::kInt) value = value.get<double>();
 
@@ -425,7 +523,7 @@ BfclVerdict CheckCall(const ToolSchema& tool, const ToolCall& call, const Expect
     if (!type_check.is_variable) {
       std::optional<BfclVerdict> special;
       if (*expected == PyType::kDict) {
-        special = CheckDict(name, value, *answer_values);
+        special = CheckDict(name, value, std::vector<json>(acceptable.begin(), acceptable.end()));
       } else if (*expected == PyType::kList && nested == PyType::kDict) {
         special = CheckListOfDicts(name, value, acceptable);
       } else if (*expected == PyType::kStr) {
@@ -444,7 +542,7 @@ BfclVerdict CheckCall(const ToolSchema& tool, const ToolCall& call, const Expect
     }
   }
   for (const auto& [name, values] : answer.params) {
-    if (!arguments.contains(name) && !PyContains(json(values), json(""))) {
+    if (!arguments.contains(name) && !PyContains(json::array_t(values.begin(), values.end()), json(""))) {
       return Invalid("simple_function_checker:missing_optional",
                      StrCat("Optional parameter '", name, "' not provided and not marked as optional."));
     }
@@ -517,6 +615,37 @@ BfclVerdict BfclCheck(const EvalItem& item, const ParsedOutput& output) {
   const ToolSchema* tool = FindTool(item, item.answers[0].name);
   if (tool == nullptr) return NoDescription(item.answers[0].name);
   return CheckCall(*tool, output.calls[0], item.answers[0]);
+}
+
+namespace {
+
+std::string Underscored(std::string name) {
+  std::replace(name.begin(), name.end(), '.', '_');
+  return name;
+}
+
+// Renames the tools of a JSON tool list; `wrapped` for OpenAI's {"function":{...}}.
+std::string RenameTools(const std::string& tools_json, bool wrapped) {
+  json tools = json::parse(tools_json, nullptr, /*allow_exceptions=*/false);
+  if (!tools.is_array()) return tools_json;  // not ours to judge here; the system reports it
+  for (json& tool : tools) {
+    json* named = wrapped && tool.is_object() && tool.contains("function") ? &tool["function"] : &tool;
+    if (named->is_object() && named->contains("name") && (*named)["name"].is_string()) {
+      (*named)["name"] = Underscored((*named)["name"].get<std::string>());
+    }
+  }
+  return tools.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+EvalItem WithDotsAsUnderscores(const EvalItem& item) {
+  EvalItem renamed = item;
+  for (ToolSchema& tool : renamed.tools) tool.name = Underscored(tool.name);
+  for (ExpectedCall& answer : renamed.answers) answer.name = Underscored(answer.name);
+  if (!renamed.tools_json.empty()) renamed.tools_json = RenameTools(renamed.tools_json, false);
+  if (!renamed.openai_tools_json.empty()) renamed.openai_tools_json = RenameTools(renamed.openai_tools_json, true);
+  return renamed;
 }
 
 }  // namespace needle::evals

@@ -31,7 +31,8 @@
 namespace needle::evals {
 namespace {
 
-using nlohmann::json;
+// Ordered: arguments keep the order the model wrote them in.
+using json = nlohmann::ordered_json;
 
 constexpr std::string_view kToolCallOpen = "<tool_call>";
 constexpr std::string_view kToolCallClose = "</tool_call>";

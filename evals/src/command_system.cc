@@ -1,7 +1,9 @@
 // A system behind a subprocess. The protocol, one JSON object per line:
 //
 //   request (our stdout -> its stdin):
-//     {"id":"<item id>","query":"...","tools":[<upstream Needle tools, as the model is prompted>]}
+//     {"id":"<item id>","query":"...","tools":[<upstream Needle tools, as the model is prompted>],
+//      "messages":[<the conversation as the dataset gives it: {"role","content"}, system prompts kept>],
+//      "openai_tools":[<the same tools as OpenAI "function" tools, the dataset's JSON Schema kept whole>]}
 //   reply (its stdout -> us), exactly one line per request, in order:
 //     {"id":"<the same id>","output":"<text as the model wrote it>"}
 //     {"id":"<the same id>","calls":[{"name":"...","arguments":{...}}]}   structured calls
@@ -271,7 +273,8 @@ class Process {
 // What a reply line says, checked against the protocol.
 absl::StatusOr<Prediction> ReadReply(const std::string& line, const std::string& id) {
   auto excerpt = [&line] { return line.size() > 200 ? line.substr(0, 200) + "..." : line; };
-  const nlohmann::json reply = ParseJson(line).value_or(nlohmann::json(nlohmann::json::value_t::discarded));
+  // Ordered: the arguments as sent.
+  const OJson reply = ParseJson<OJson>(line).value_or(OJson(OJson::value_t::discarded));
   if (reply.is_discarded() || !reply.is_object()) {
     return absl::DataLossError(StrCat("replied with a line that is not a JSON object: ", excerpt()));
   }
@@ -288,7 +291,7 @@ absl::StatusOr<Prediction> ReadReply(const std::string& line, const std::string&
     if (!calls->is_array()) return absl::DataLossError(StrCat("\"calls\" is not a list: ", excerpt()));
     std::vector<ToolCall> parsed;
     for (size_t i = 0; i < calls->size(); ++i) {
-      const nlohmann::json& call = (*calls)[i];
+      const OJson& call = (*calls)[i];
       ToolCall tool_call;
       if (!call.is_object() || !call.contains("name") || !call["name"].is_string()) {
         return absl::DataLossError(StrCat("calls[", i, "] has no string \"name\": ", excerpt()));
@@ -356,8 +359,14 @@ class CommandSystem : public System {
     if (tools.is_discarded()) {
       return absl::InvalidArgumentError(StrCat("item \"", item.id, "\": tools_json is not valid JSON"));
     }
-    const std::string request = OJson{{"id", item.id}, {"query", item.query}, {"tools", tools}}.dump(
-                                    -1, ' ', false, OJson::error_handler_t::replace) +
+    absl::StatusOr<OJson> openai_tools = OpenAiTools(item);
+    if (!openai_tools.ok()) return openai_tools.status();
+    const std::string request = OJson{{"id", item.id},
+                                      {"query", item.query},
+                                      {"tools", tools},
+                                      {"messages", ChatMessages(item)},
+                                      {"openai_tools", *std::move(openai_tools)}}
+                                    .dump(-1, ' ', false, OJson::error_handler_t::replace) +
                                 "\n";
 
     const int slot = Acquire();

@@ -1,39 +1,45 @@
-// Dataset readers. Choices written down here:
+// Dataset readers. Choices written down here (the accepted shapes are
+// tabled in docs/evals.md):
 //
 // - Records are parsed with nlohmann::ordered_json so that tools keep the key
 //   order of the file: the model is prompted with parameters in that order.
 // - Lines: a UTF-8 BOM at the start of the file, "\r" before "\n", blank lines
 //   and a missing final newline are all accepted. Line numbers are physical
-//   lines of the file, 1-based.
-// - Format detection looks at the first line that is a JSON object: "question"
-//   or "function" means BFCL; "id" or "call_type" means needle; "query" means
-//   generic. A generic file with an "id" field needs the "generic:" prefix.
+//   lines of the file, 1-based. A file starting with '[' is one JSON array;
+//   each element's "line" is the line where it starts.
+// - Format detection looks at the first line that is a JSON object: a
+//   "function" list or "question" turns (a list of lists) mean BFCL;
+//   "call_type" means needle; any query field the generic reader knows means
+//   generic.
 // - BFCL: the query is the user messages of the first turn joined with "\n";
-//   system and assistant messages are left out (the system prompt is not
-//   something Needle is given), later turns too. call_type is "none" for
+//   chat systems get the whole first turn (system messages too) as
+//   messages_json; later turns are left out. call_type is "none" for
 //   irrelevance files, else from the number of ground-truth calls: one is
 //   "single"; several are "parallel" in a category named parallel, else
 //   "multi". An answer whose id has no question is reported as an error in
 //   the answer file.
-// - Needle and generic answers: [{"name","arguments":{...}}]; each argument
-//   value becomes the one acceptable value. An answer must name a given tool.
-// - Tool conversion (JSON-Schema style -> upstream Needle format for the
-//   prompt, and ToolSchema in BFCL's vocabulary):
-//       as written        prompt     schema
-//       string            string     string
-//       integer           integer    integer
-//       float, number     number     float
-//       boolean           boolean    boolean
-//       array             array      array
-//       tuple             array      tuple
-//       dict, object      object     dict
-//       any               string     any
-//   Description, enum and required are kept; nested "properties" of a dict
-//   parameter are not (upstream's format has no place for them), nor
-//   "default" or BFCL's loose "optional" (BFCL's checker goes by "required").
+// - Needle and generic answers: each argument value becomes the one
+//   acceptable value (BFCL-shaped ground truth keeps its lists). An answer
+//   must name a given tool.
+// - Tool conversion (-> upstream Needle format for the prompt, ToolSchema in
+//   BFCL's vocabulary, and JSON Schema's word for chat systems):
+//       as written                    prompt     schema    JSON Schema
+//       string, str                   string     string    string
+//       integer, int                  integer    integer   integer
+//       float, number                 number     float     number
+//       boolean, bool                 boolean    boolean   boolean
+//       array, list, set, List[T]     array      array     array (items T)
+//       tuple, Tuple[T]               array      tuple     array
+//       dict, object, Dict[..]        object     dict      object
+//       any, Any, no type at all      string     any       (none)
+//   Optional[T], Union[T, None], "T | None", "T, optional": T, not required.
+//   Description, enum and required are kept in the prompt; nested
+//   "properties" of a dict parameter are not (upstream's format has no place
+//   for them), nor "default" or BFCL's loose "optional" (BFCL's checker goes
+//   by "required"); the JSON Schema for chat systems keeps all of them.
 //   A JSON-Schema "type" list such as ["string","null"] takes its first
-//   non-null entry. Tools already in upstream Needle format go into the prompt
-//   as written.
+//   non-null entry. Tools already in upstream Needle format go into the
+//   prompt as written.
 #include "needle/evals/dataset.h"
 
 #include <algorithm>
@@ -43,12 +49,17 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <string_view>
 #include <tuple>
 
+#include "needle/evals/call.h"
+#include "needle/evals/python_call.h"
 #include "needle/file.h"
 #include "needle/json.h"
+#include "needle/json_error.h"
 #include "needle/str_cat.h"
 
 namespace needle::evals {
@@ -96,15 +107,31 @@ struct TypeNames {
   const char* written;
   const char* prompt;
   const char* schema;
+  const char* json_schema;  // "" for any: JSON Schema says nothing then
+  bool python;              // Python's name for it, not JSON Schema's or BFCL's
 };
 
 // The table in the comment at the top of this file.
-const TypeNames* LookUpType(const std::string& written) {
+const TypeNames* LookUpType(std::string_view written) {
   static constexpr TypeNames kTypes[] = {
-      {"string", "string", "string"}, {"integer", "integer", "integer"}, {"float", "number", "float"},
-      {"number", "number", "float"},  {"boolean", "boolean", "boolean"}, {"array", "array", "array"},
-      {"tuple", "array", "tuple"},    {"dict", "object", "dict"},        {"object", "object", "dict"},
-      {"any", "string", "any"},
+      {"string", "string", "string", "string", false},
+      {"integer", "integer", "integer", "integer", false},
+      {"float", "number", "float", "number", false},
+      {"number", "number", "float", "number", false},
+      {"boolean", "boolean", "boolean", "boolean", false},
+      {"array", "array", "array", "array", false},
+      {"tuple", "array", "tuple", "array", false},
+      {"dict", "object", "dict", "object", false},
+      {"object", "object", "dict", "object", false},
+      {"any", "string", "any", "", false},
+      {"str", "string", "string", "string", true},
+      {"int", "integer", "integer", "integer", true},
+      {"bool", "boolean", "boolean", "boolean", true},
+      {"list", "array", "array", "array", true},
+      {"set", "array", "array", "array", true},
+      {"sequence", "array", "array", "array", true},
+      {"mapping", "object", "dict", "object", true},
+      {"literal", "string", "string", "string", true},
   };
   for (const TypeNames& type : kTypes) {
     if (written == type.written) return &type;
@@ -112,15 +139,102 @@ const TypeNames* LookUpType(const std::string& written) {
   return nullptr;
 }
 
-absl::StatusOr<const TypeNames*> ReadType(const OJson& param, const std::string& path) {
-  absl::StatusOr<const OJson*> type = Require(param, "type", path);
-  if (!type.ok()) return type.status();
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  return text;
+}
+
+std::string AsciiLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// A type as written, read: "List[str]" is an array of strings; "int, optional"
+// and "Optional[int]" are an integer that may be left out.
+struct ReadTypeName {
+  const TypeNames* names = nullptr;
+  const TypeNames* item = nullptr;  // element type of List[...] / Tuple[...]
+  bool optional = false;
+  bool python = false;  // written the Python way, not in JSON Schema's or BFCL's words
+};
+
+std::optional<ReadTypeName> ParseTypeName(std::string_view written, int depth = 0) {
+  if (depth > 4) return std::nullopt;
+  ReadTypeName read;
+  std::string lower = AsciiLower(Trim(written));
+  for (std::string_view suffix : {", optional", ",optional", " (optional)", " optional"}) {
+    if (lower.size() > suffix.size() && lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      lower.resize(lower.size() - suffix.size());
+      read.optional = true;
+      read.python = true;
+    }
+  }
+  for (std::string_view none : {" | none", "|none"}) {
+    if (size_t at = lower.find(none); at != std::string::npos && at + none.size() == lower.size()) {
+      lower.resize(at);
+      read.optional = true;
+      read.python = true;
+    }
+  }
+  std::string_view text = Trim(lower);
+  std::string_view head = text, inner;
+  if (size_t open = text.find('['); open != std::string_view::npos && text.back() == ']') {
+    head = Trim(text.substr(0, open));
+    inner = Trim(text.substr(open + 1, text.size() - open - 2));
+  }
+  if (head.rfind("typing.", 0) == 0) head.remove_prefix(7);
+  if (head == "optional" || head == "union") {
+    // Optional[X], Union[X, None]: the first member that is not None.
+    std::string_view member = inner.substr(0, inner.find(','));
+    if (Trim(member) == "none" && inner.find(',') != std::string_view::npos) {
+      member = inner.substr(inner.find(',') + 1);
+      member = member.substr(0, member.find(','));
+    }
+    std::optional<ReadTypeName> inside = ParseTypeName(member, depth + 1);
+    if (!inside) return std::nullopt;
+    inside->optional = inside->optional || head == "optional" || inner.find("none") != std::string_view::npos;
+    inside->python = true;
+    return inside;
+  }
+  read.names = LookUpType(head);
+  if (read.names == nullptr) return std::nullopt;
+  // "List", "Dict", "Any": capitals are Python's too.
+  read.python = read.python || read.names->python || !inner.empty() || Trim(written).substr(0, head.size()) != head;
+  if (!inner.empty() && std::string_view(read.names->prompt) == "array" && head != "literal") {
+    std::optional<ReadTypeName> item = ParseTypeName(inner.substr(0, inner.find(',')), depth + 1);
+    if (item) read.item = item->names;
+  }
+  return read;
+}
+
+absl::StatusOr<ReadTypeName> ReadType(const OJson& param, const std::string& path, MappingCounts* mapped) {
+  auto type = param.find("type");
   const std::string type_path = Child(path, "type");
   std::string written;
-  if ((*type)->is_string()) {
-    written = (*type)->get<std::string>();
-  } else if ((*type)->is_array()) {
-    for (const OJson& entry : **type) {
+  if (type == param.end()) {
+    // JSON Schema leaves "type" out for anything, or says it with anyOf/oneOf or an enum.
+    for (const char* alternatives : {"anyOf", "oneOf"}) {
+      auto list = param.find(alternatives);
+      if (list == param.end() || !list->is_array()) continue;
+      for (const OJson& entry : *list) {
+        if (entry.is_object() && entry.contains("type") && entry["type"] != "null") {
+          absl::StatusOr<ReadTypeName> first = ReadType(entry, Child(path, alternatives), mapped);
+          if (first.ok()) first->optional = true;
+          return first;
+        }
+      }
+    }
+    if (mapped != nullptr) ++(*mapped)["parameters without a type, read as any"];
+    ReadTypeName any;
+    any.names = LookUpType("any");
+    return any;
+  }
+  if (type->is_string()) {
+    written = type->get<std::string>();
+  } else if (type->is_array()) {
+    for (const OJson& entry : *type) {
       if (entry.is_string() && entry != "null") {
         written = entry.get<std::string>();
         break;
@@ -128,49 +242,57 @@ absl::StatusOr<const TypeNames*> ReadType(const OJson& param, const std::string&
     }
     if (written.empty()) return FieldError(type_path, "no type other than null in the list");
   } else {
-    return FieldError(type_path, Expected("a string", **type));
+    return FieldError(type_path, Expected("a string", *type));
   }
-  const TypeNames* names = LookUpType(written);
-  if (names == nullptr) {
+  std::optional<ReadTypeName> read = ParseTypeName(written);
+  if (!read) {
     return FieldError(type_path, StrCat("unknown type \"", written,
                                         "\" (known: string, integer, float, number, boolean, array, tuple, dict, "
-                                        "object, any)"));
+                                        "object, any, and Python's str, int, float, bool, list, dict, tuple, Any, "
+                                        "List[...], Dict[...], Optional[...])"));
   }
-  return names;
+  if (read->python && mapped != nullptr) ++(*mapped)["parameter types written the Python way"];
+  return *read;
 }
 
 // One parameter, in either style. `prompt` receives its upstream-format form.
 absl::StatusOr<ParamSchema> ConvertParam(const std::string& name, const OJson& param, bool json_schema,
-                                         const std::string& path, OJson* prompt) {
+                                         const std::string& path, OJson* prompt, MappingCounts* mapped) {
   if (!param.is_object()) return FieldError(path, Expected("a parameter object", param));
   ParamSchema schema;
   schema.name = name;
-  absl::StatusOr<const TypeNames*> type = ReadType(param, path);
+  absl::StatusOr<ReadTypeName> type = ReadType(param, path, mapped);
   if (!type.ok()) return type.status();
-  schema.type = (*type)->schema;
+  schema.type = type->names->schema;
+  if (type->item != nullptr) schema.item_type = type->item->schema;
   absl::StatusOr<std::string> description = OptionalString(param, "description", path);
   if (!description.ok()) return description.status();
   if (auto items = param.find("items"); items != param.end()) {
     if (!items->is_object()) return FieldError(Child(path, "items"), Expected("an object", *items));
     if (items->contains("type")) {
-      absl::StatusOr<const TypeNames*> item_type = ReadType(*items, Child(path, "items"));
+      absl::StatusOr<ReadTypeName> item_type = ReadType(*items, Child(path, "items"), mapped);
       if (!item_type.ok()) return item_type.status();
-      schema.item_type = (*item_type)->schema;
+      schema.item_type = item_type->names->schema;
     }
   }
+  // Without a word on it, a parameter written the Python way is required unless
+  // it has a default or its type says optional; upstream's format says false.
+  schema.required = type->python && !type->optional && !param.contains("default");
   if (auto required = param.find("required"); required != param.end()) {
     if (required->is_boolean()) {
       schema.required = required->get<bool>();
     } else if (!(json_schema && required->is_array())) {  // a list belongs to a nested object schema
       return FieldError(Child(path, "required"), Expected("true or false", *required));
     }
+  } else if (json_schema) {
+    schema.required = false;  // JSON Schema says it in the parent's "required" list
   }
   if (auto values = param.find("enum"); values != param.end()) {
     if (!values->is_array()) return FieldError(Child(path, "enum"), Expected("a list", *values));
     for (const OJson& value : *values) schema.enum_values.emplace_back(value);
   }
   *prompt = OJson::object();
-  (*prompt)["type"] = (*type)->prompt;
+  (*prompt)["type"] = type->names->prompt;
   (*prompt)["description"] = *description;
   (*prompt)["required"] = schema.required;
   if (auto values = param.find("enum"); values != param.end()) (*prompt)["enum"] = *values;
@@ -186,7 +308,54 @@ bool IsJsonSchema(const OJson& parameters) {
   return properties != parameters.end() && properties->is_object() && !properties->contains("type");
 }
 
-absl::StatusOr<ToolSchema> ConvertTool(const OJson& raw, const std::string& raw_path, OJson* prompt) {
+// A JSON Schema with every type name in JSON Schema's words (servers that
+// compile schemas into grammars, such as llama.cpp's, reject BFCL's "dict" or
+// Python's "str"); everything else is kept as given.
+void ToJsonSchemaTypes(OJson& schema, int depth = 0) {
+  if (!schema.is_object() || depth > 32) return;
+  if (auto type = schema.find("type"); type != schema.end() && type->is_string()) {
+    std::optional<ReadTypeName> read = ParseTypeName(type->get<std::string>());
+    if (read && *read->names->json_schema == '\0') {
+      schema.erase(type);
+    } else if (read) {
+      *type = read->names->json_schema;
+      if (read->item != nullptr && *read->item->json_schema != '\0' && !schema.contains("items")) {
+        schema["items"] = {{"type", read->item->json_schema}};
+      }
+    }
+  }
+  for (const char* key : {"items", "additionalProperties"}) {
+    if (auto child = schema.find(key); child != schema.end()) ToJsonSchemaTypes(*child, depth + 1);
+  }
+  for (const char* key : {"anyOf", "oneOf", "allOf"}) {
+    if (auto list = schema.find(key); list != schema.end() && list->is_array()) {
+      for (OJson& entry : *list) ToJsonSchemaTypes(entry, depth + 1);
+    }
+  }
+  if (auto properties = schema.find("properties"); properties != schema.end() && properties->is_object()) {
+    for (auto& [name, property] : properties->items()) ToJsonSchemaTypes(property, depth + 1);
+  }
+}
+
+// Some sets list parameters as [{"name","type","description","required"}]:
+// the same objects as a flat map, keyed by their names.
+absl::StatusOr<OJson> ParameterListToMap(const OJson& list, const std::string& path) {
+  OJson map = OJson::object();
+  for (size_t i = 0; i < list.size(); ++i) {
+    const OJson& param = list[i];
+    if (!param.is_object()) return FieldError(Index(path, i), Expected("a parameter object", param));
+    absl::StatusOr<std::string> name = RequireString(param, "name", Index(path, i));
+    if (!name.ok()) return name.status();
+    if (map.contains(*name)) return FieldError(Index(path, i), StrCat("duplicate parameter \"", *name, "\""));
+    OJson rest = param;
+    rest.erase("name");
+    map[*name] = std::move(rest);
+  }
+  return map;
+}
+
+absl::StatusOr<ToolSchema> ConvertTool(const OJson& raw, const std::string& raw_path, OJson* prompt, OJson* openai,
+                                       MappingCounts* mapped) {
   if (!raw.is_object()) return FieldError(raw_path, Expected("a tool object", raw));
   // OpenAI wraps each tool: {"type":"function","function":{...}}.
   const bool wrapped = raw.contains("function") && !raw.contains("name");
@@ -203,39 +372,86 @@ absl::StatusOr<ToolSchema> ConvertTool(const OJson& raw, const std::string& raw_
   if (!description.ok()) return description.status();
   schema.description = *description;
 
-  const std::string params_path = Child(path, "parameters");
-  auto parameters = tool.find("parameters");
-  const bool has_parameters = parameters != tool.end() && !parameters->is_null();
-  if (has_parameters && !parameters->is_object()) return FieldError(params_path, Expected("an object", *parameters));
-  if (has_parameters && !IsJsonSchema(*parameters)) {
-    for (const auto& [key, param] : parameters->items()) {
+  // Anthropic's tools call the schema "input_schema".
+  const char* params_key =
+      !tool.contains("parameters") && tool.contains("input_schema") ? "input_schema" : "parameters";
+  const std::string params_path = Child(path, params_key);
+  auto found = tool.find(params_key);
+  OJson parameters = found == tool.end() ? OJson() : *found;
+  if (parameters.is_array()) {
+    absl::StatusOr<OJson> map = ParameterListToMap(parameters, params_path);
+    if (!map.ok()) return map.status();
+    parameters = *std::move(map);
+    if (mapped != nullptr) ++(*mapped)["parameters given as a list of named objects"];
+  }
+  const bool has_parameters = !parameters.is_null();
+  if (has_parameters && !parameters.is_object()) return FieldError(params_path, Expected("an object", parameters));
+  *openai = OJson::object();
+  (*openai)["name"] = schema.name;
+  if (tool.contains("description")) (*openai)["description"] = tool["description"];
+  if (has_parameters && !IsJsonSchema(parameters)) {
+    OJson properties = OJson::object();
+    OJson required = OJson::array();
+    for (const auto& [key, param] : parameters.items()) {
       OJson unused;
-      absl::StatusOr<ParamSchema> converted = ConvertParam(key, param, false, Child(params_path, key), &unused);
+      absl::StatusOr<ParamSchema> converted = ConvertParam(key, param, false, Child(params_path, key), &unused, mapped);
       if (!converted.ok()) return converted.status();
+      OJson property = param;
+      property.erase("required");
+      properties[key] = std::move(property);
+      if (converted->required) required.push_back(key);
       schema.params.push_back(*std::move(converted));
     }
-    *prompt = tool;  // upstream format: prompted as written
+    // Upstream's own format is prompted as written; other flat maps (Python
+    // type names, parameter lists) are written in it first.
+    bool upstream = found != tool.end() && found->is_object();
+    for (const auto& [key, param] : parameters.items()) {
+      auto written = param.find("type");
+      upstream = upstream && written != param.end() && written->is_string() &&
+                 LookUpType(written->get<std::string>()) != nullptr && !LookUpType(written->get<std::string>())->python;
+    }
+    if (upstream) {
+      *prompt = tool;
+    } else {
+      OJson prompt_params = OJson::object();
+      for (const ParamSchema& param : schema.params) {
+        OJson prompt_param;
+        (void)ConvertParam(param.name, parameters[param.name], false, "", &prompt_param, nullptr);
+        prompt_param["required"] = param.required;
+        prompt_params[param.name] = std::move(prompt_param);
+      }
+      *prompt = OJson{{"name", schema.name}, {"description", schema.description}, {"parameters", prompt_params}};
+    }
+    OJson json_schema = {{"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)}};
+    ToJsonSchemaTypes(json_schema);
+    (*openai)["parameters"] = std::move(json_schema);
     return schema;
   }
 
   // Without "parameters" a tool takes none; it is prompted in full form.
   const OJson no_parameters = OJson::object();
-  const OJson& schema_parameters = has_parameters ? *parameters : no_parameters;
+  const OJson& schema_parameters = has_parameters ? parameters : no_parameters;
   const std::string type = schema_parameters.value("type", "object");  // IsJsonSchema: a string or absent
   if (type != "object" && type != "dict") {
     return FieldError(Child(params_path, "type"), StrCat("expected \"object\" or \"dict\", got \"", type, "\""));
   }
-  std::vector<std::string> required;
-  if (auto list = schema_parameters.find("required"); list != schema_parameters.end()) {
-    if (!list->is_array()) return FieldError(Child(params_path, "required"), Expected("a list", *list));
+  std::vector<std::pair<std::string, std::string>> required;  // (name, where it is listed)
+  // "required" is the schema's list, or (in some sets) the tool's, beside "parameters".
+  for (const auto& [holder, holder_path] :
+       {std::pair<const OJson*, std::string>{&schema_parameters, params_path}, {&tool, path}}) {
+    auto list = holder->find("required");
+    if (list == holder->end() || (holder == &tool && !list->is_array())) continue;
+    const std::string list_path = Child(holder_path, "required");
+    if (!list->is_array()) return FieldError(list_path, Expected("a list", *list));
     for (size_t i = 0; i < list->size(); ++i) {
       const OJson& entry = (*list)[i];
-      if (!entry.is_string()) {
-        return FieldError(Index(Child(params_path, "required"), i), Expected("a parameter name", entry));
-      }
-      required.push_back(entry.get<std::string>());
+      if (!entry.is_string()) return FieldError(Index(list_path, i), Expected("a parameter name", entry));
+      required.emplace_back(entry.get<std::string>(), Index(list_path, i));
     }
   }
+  auto is_required = [&](const std::string& key) {
+    return std::any_of(required.begin(), required.end(), [&](const auto& entry) { return entry.first == key; });
+  };
   OJson prompt_params = OJson::object();
   const std::string properties_path = Child(params_path, "properties");
   if (auto properties = schema_parameters.find("properties"); properties != schema_parameters.end()) {
@@ -243,9 +459,9 @@ absl::StatusOr<ToolSchema> ConvertTool(const OJson& raw, const std::string& raw_
     for (const auto& [key, param] : properties->items()) {
       OJson prompt_param;
       absl::StatusOr<ParamSchema> converted =
-          ConvertParam(key, param, true, Child(properties_path, key), &prompt_param);
+          ConvertParam(key, param, true, Child(properties_path, key), &prompt_param, mapped);
       if (!converted.ok()) return converted.status();
-      if (std::find(required.begin(), required.end(), key) != required.end()) {
+      if (is_required(key)) {
         converted->required = true;
         prompt_param["required"] = true;
       }
@@ -253,33 +469,46 @@ absl::StatusOr<ToolSchema> ConvertTool(const OJson& raw, const std::string& raw_
       schema.params.push_back(*std::move(converted));
     }
   }
-  for (size_t i = 0; i < required.size(); ++i) {
-    if (!prompt_params.contains(required[i])) {
-      return FieldError(Index(Child(params_path, "required"), i),
-                        StrCat("\"", required[i], "\" is not among the properties"));
-    }
+  for (const auto& [key, where] : required) {
+    if (!prompt_params.contains(key)) return FieldError(where, StrCat("\"", key, "\" is not among the properties"));
   }
   *prompt = OJson::object();
   (*prompt)["name"] = schema.name;
   (*prompt)["description"] = schema.description;
   (*prompt)["parameters"] = std::move(prompt_params);
+  OJson json_schema = schema_parameters;
+  if (!json_schema.contains("type")) json_schema["type"] = "object";
+  if (!json_schema.contains("properties")) json_schema["properties"] = OJson::object();
+  OJson all_required = OJson::array();
+  for (const ParamSchema& param : schema.params) {
+    if (param.required) all_required.push_back(param.name);
+  }
+  json_schema["required"] = std::move(all_required);
+  ToJsonSchemaTypes(json_schema);
+  (*openai)["parameters"] = std::move(json_schema);
   return schema;
 }
 
 // Fills the item's tools from a record's tool list.
-absl::Status ReadTools(const OJson& tools, const std::string& where, EvalItem* item) {
-  absl::StatusOr<ConvertedTools> converted = ConvertTools(tools, where);
+absl::Status ReadTools(const OJson& tools, const std::string& where, EvalItem* item, MappingCounts* mapped = nullptr) {
+  absl::StatusOr<ConvertedTools> converted = ConvertTools(tools, where, mapped);
   if (!converted.ok()) return converted.status();
   item->tools_json = std::move(converted->needle_json);
+  item->openai_tools_json = std::move(converted->openai_json);
   item->tools = std::move(converted->schemas);
   return absl::OkStatus();
 }
 
 // An expected call must name one of the item's tools, or it can never match.
-absl::Status CheckAnswerName(const EvalItem& item, const std::string& name, const std::string& path) {
+const ToolSchema* FindTool(const EvalItem& item, const std::string& name) {
   for (const ToolSchema& tool : item.tools) {
-    if (tool.name == name) return absl::OkStatus();
+    if (tool.name == name) return &tool;
   }
+  return nullptr;
+}
+
+absl::Status CheckAnswerName(const EvalItem& item, const std::string& name, const std::string& path) {
+  if (FindTool(item, name) != nullptr) return absl::OkStatus();
   return FieldError(path, StrCat("\"", name, "\" is not one of the item's tools"));
 }
 
@@ -331,19 +560,325 @@ absl::StatusOr<EvalItem> ReadNeedleRecord(const OJson& record) {
   return item;
 }
 
-absl::StatusOr<EvalItem> ReadGenericRecord(const OJson& record, const std::string& stem, int line) {
+// ---- The generic reader: the shapes other tool-calling sets use (table at the top). ----
+
+absl::StatusOr<ExpectedCall> ReadBfclCall(const OJson& entry, const std::string& path);
+
+// The first of `keys` that the record has; `which` receives its name.
+const OJson* FirstField(const OJson& record, std::initializer_list<const char*> keys, std::string* which) {
+  for (const char* key : keys) {
+    if (auto it = record.find(key); it != record.end()) {
+      *which = key;
+      return &*it;
+    }
+  }
+  return nullptr;
+}
+
+constexpr std::initializer_list<const char*> kQueryKeys = {
+    "query", "question", "prompt", "instruction", "input", "user_query", "messages", "conversation", "conversations"};
+constexpr std::initializer_list<const char*> kToolKeys = {"tools", "functions", "function", "available_tools", "apis"};
+constexpr std::initializer_list<const char*> kAnswerKeys = {"answers", "answer",     "ground_truth", "expected",
+                                                            "calls",   "tool_calls", "output",       "target"};
+constexpr std::initializer_list<const char*> kLabelKeys = {"correct_answer", "expected_behavior", "label",
+                                                           "answer_type"};
+constexpr std::initializer_list<const char*> kNameKeys = {"name",          "tool",     "tool_name",
+                                                          "function_name", "api_name", "api"};
+constexpr std::initializer_list<const char*> kArgumentKeys = {"arguments", "parameters", "args",
+                                                              "params",    "input",      "kwargs"};
+
+void Count(MappingCounts* mapped, const std::string& what) {
+  if (mapped != nullptr) ++(*mapped)[what];
+}
+
+// A JSON value written as a string inside the record.
+absl::StatusOr<OJson> ParseEmbedded(const std::string& text, const std::string& path) {
+  absl::StatusOr<OJson> value = ParseJson<OJson>(text);  // outside text: the nesting limit holds here too
+  if (!value.ok()) return FieldError(path, StrCat("a string that is not valid JSON: ", value.status().message()));
+  return value;
+}
+
+// A message's text: a string, a list of {"type":"text","text":..} parts, or null.
+absl::StatusOr<std::string> MessageText(const OJson& content, const std::string& path) {
+  if (content.is_null()) return std::string();
+  if (content.is_string()) return content.get<std::string>();
+  if (!content.is_array()) return FieldError(path, Expected("a string or a list of text parts", content));
+  std::string text;
+  for (size_t i = 0; i < content.size(); ++i) {
+    const OJson& part = content[i];
+    if (part.is_string()) {
+      text += part.get<std::string>();
+    } else if (part.is_object() && part.contains("text") && part["text"].is_string()) {
+      text += part["text"].get<std::string>();
+    } else {
+      return FieldError(Index(path, i), Expected("a text part", part));
+    }
+  }
+  return text;
+}
+
+// Chat messages: [{"role","content"}] (also ShareGPT's {"from","value"}), or
+// BFCL-style turns, a list of such lists. The query is the user messages'
+// text joined with "\n"; the messages are kept for chat systems.
+absl::Status ReadMessages(const OJson& list, const std::string& path, EvalItem* item, OJson* messages,
+                          MappingCounts* mapped) {
+  std::vector<std::pair<const OJson*, std::string>> flat;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (list[i].is_array()) {
+      for (size_t j = 0; j < list[i].size(); ++j) flat.emplace_back(&list[i][j], StrCat(Index(path, i), "[", j, "]"));
+    } else {
+      flat.emplace_back(&list[i], Index(path, i));
+    }
+  }
+  for (const auto& [message, where] : flat) {
+    if (!message->is_object()) return FieldError(where, Expected("a message object", *message));
+    std::string role;
+    if (auto it = message->find("role"); it != message->end() && it->is_string()) {
+      role = it->get<std::string>();
+    } else if (auto from = message->find("from"); from != message->end() && from->is_string()) {
+      static const std::map<std::string, std::string> kShareGpt = {
+          {"human", "user"},          {"user", "user"},     {"gpt", "assistant"},
+          {"assistant", "assistant"}, {"system", "system"}, {"function_call", "assistant"},
+          {"observation", "tool"},    {"tool", "tool"}};
+      auto known = kShareGpt.find(from->get<std::string>());
+      if (known == kShareGpt.end()) return FieldError(Child(where, "from"), StrCat("unknown speaker \"", *from, "\""));
+      role = known->second;
+    } else {
+      return FieldError(Child(where, "role"), "missing");
+    }
+    const char* content_key = message->contains("content") ? "content" : "value";
+    absl::StatusOr<std::string> text = MessageText(message->value(content_key, OJson()), Child(where, content_key));
+    if (!text.ok()) return text.status();
+    if (role == "user" && !text->empty()) item->query += item->query.empty() ? *text : "\n" + *text;
+    messages->push_back({{"role", role}, {"content", *text}});
+  }
+  if (item->query.empty()) return FieldError(path, "no user message with text");
+  Count(mapped, "queries given as chat messages");
+  return absl::OkStatus();
+}
+
+// What a label says: true when a call is expected, false when not.
+absl::StatusOr<bool> LabelExpectsCall(const std::string& label, const std::string& path) {
+  static const std::set<std::string> kCall = {"tool_call", "tool_calls", "call", "function_call", "relevant"};
+  static const std::set<std::string> kNoCall = {
+      "no_call",       "no_tool_call",     "none",   "irrelevant", "irrelevance",
+      "cannot_answer", "request_for_info", "direct", "refuse",     "no_function"};
+  const std::string lower = AsciiLower(label);
+  if (kCall.count(lower) != 0) return true;
+  if (kNoCall.count(lower) != 0) return false;
+  return FieldError(path, StrCat("unknown label \"", label,
+                                 "\" (a call: tool_call, call, function_call, relevant; no call: no_call, none, "
+                                 "irrelevant, cannot_answer, request_for_info, direct, refuse)"));
+}
+
+// Each argument of a call becomes the one acceptable value of its parameter.
+void AddArgumentsAsAnswers(const OJson& arguments, ExpectedCall* call) {
+  for (const auto& [key, argument] : arguments.items()) {
+    call->params.emplace_back(key, std::vector<nlohmann::json>{nlohmann::json(argument)});
+  }
+}
+
+absl::StatusOr<std::vector<ExpectedCall>> ReadAnswerValue(const OJson& value, const std::string& path,
+                                                          const EvalItem& item, MappingCounts* mapped, int depth);
+
+// One call object, in any of the shapes in the table at the top.
+absl::StatusOr<ExpectedCall> ReadAnswerCall(const OJson& raw, const std::string& raw_path, const EvalItem& item,
+                                            MappingCounts* mapped) {
+  const bool wrapped = !raw.contains("name") && raw.contains("function") && raw["function"].is_object();
+  const OJson& call_object = wrapped ? raw["function"] : raw;
+  const std::string path = wrapped ? Child(raw_path, "function") : raw_path;
+  if (wrapped) Count(mapped, "answers as {function: {name, arguments}}");
+  ExpectedCall call;
+  std::string name_key;
+  const OJson* name = FirstField(call_object, kNameKeys, &name_key);
+  if (name == nullptr && call_object.size() == 1 && call_object.begin().value().is_object()) {
+    // BFCL's ground truth: {"func": {"param": [acceptable values]}}.
+    absl::StatusOr<ExpectedCall> bfcl = ReadBfclCall(call_object, path);
+    if (!bfcl.ok()) return bfcl.status();
+    call = *std::move(bfcl);
+    Count(mapped, "answers as BFCL ground truth {name: {param: [values]}}");
+  } else {
+    if (name == nullptr)
+      return FieldError(Child(path, "name"), "missing (also looked for tool, tool_name, function_name)");
+    if (!name->is_string() || name->get_ref<const std::string&>().empty()) {
+      return FieldError(Child(path, name_key), Expected("a tool name", *name));
+    }
+    call.name = name->get<std::string>();
+    std::string arguments_key;
+    const OJson* found = FirstField(call_object, kArgumentKeys, &arguments_key);
+    OJson arguments = found == nullptr || found->is_null() ? OJson::object() : *found;
+    if (name_key != "name" || (found != nullptr && arguments_key != "arguments")) {
+      Count(mapped, StrCat("answers as {", name_key, ", ", found == nullptr ? "arguments" : arguments_key, "}"));
+    }
+    if (arguments.is_string()) {
+      const std::string text = arguments.get<std::string>();
+      absl::StatusOr<OJson> decoded =
+          Trim(text).empty() ? OJson::object() : ParseEmbedded(text, Child(path, arguments_key));
+      if (!decoded.ok()) return decoded.status();
+      arguments = *std::move(decoded);
+      Count(mapped, "arguments as a JSON string");
+    }
+    if (!arguments.is_object()) return FieldError(Child(path, arguments_key), Expected("an object", arguments));
+    AddArgumentsAsAnswers(arguments, &call);
+  }
+  if (absl::Status status = CheckAnswerName(item, call.name, Child(path, "name")); !status.ok()) return status;
+  return call;
+}
+
+absl::StatusOr<std::vector<ExpectedCall>> ReadPythonAnswers(const std::string& text, const std::string& path,
+                                                            const EvalItem& item, MappingCounts* mapped) {
+  absl::StatusOr<std::vector<PythonCall>> calls = ParsePythonCalls(text);
+  if (!calls.ok()) {
+    return FieldError(path, StrCat("neither JSON nor a Python call: ", std::string(calls.status().message())));
+  }
+  std::vector<ExpectedCall> expected;
+  for (PythonCall& python : *calls) {
+    const ToolSchema* tool = FindTool(item, python.name);
+    if (tool == nullptr) return FieldError(path, StrCat("\"", python.name, "\" is not one of the item's tools"));
+    ExpectedCall call;
+    call.name = python.name;
+    // Positional arguments take the tool's parameters in their order, as Python would bind them.
+    if (python.positional_arguments.size() > tool->params.size()) {
+      return FieldError(path, StrCat(python.name, " takes ", tool->params.size(), " parameters, given ",
+                                     python.positional_arguments.size(), " positional arguments"));
+    }
+    for (size_t i = 0; i < python.positional_arguments.size(); ++i) {
+      if (python.keyword_arguments.contains(tool->params[i].name)) {
+        return FieldError(path, StrCat(python.name, ": \"", tool->params[i].name, "\" given twice"));
+      }
+      call.params.emplace_back(tool->params[i].name,
+                               std::vector<nlohmann::json>{nlohmann::json(python.positional_arguments[i])});
+    }
+    AddArgumentsAsAnswers(python.keyword_arguments, &call);
+    expected.push_back(std::move(call));
+  }
+  Count(mapped, "answers as Python call strings");
+  return expected;
+}
+
+absl::StatusOr<std::vector<ExpectedCall>> ReadAnswerValue(const OJson& value, const std::string& path,
+                                                          const EvalItem& item, MappingCounts* mapped, int depth) {
+  if (depth > 2) return FieldError(path, "answers nested in strings too deeply");
+  if (value.is_null()) return std::vector<ExpectedCall>();
+  if (value.is_string()) {
+    const std::string text = value.get<std::string>();
+    const std::string_view trimmed = Trim(text);
+    if (trimmed.empty()) return std::vector<ExpectedCall>();
+    const bool json_like = trimmed.front() == '{' || (trimmed.front() == '[' && trimmed.find('(') == std::string::npos);
+    if (trimmed.front() == '<') {  // Hermes <tool_call> or FunctionGemma text, as a model writes it
+      ParsedOutput parsed = ParseOutput(text);
+      if (!parsed.parsed) return FieldError(path, StrCat("tagged calls that do not read: ", parsed.error));
+      std::vector<ExpectedCall> calls;
+      for (const ToolCall& call : parsed.calls) {
+        if (absl::Status status = CheckAnswerName(item, call.name, path); !status.ok()) return status;
+        ExpectedCall expected{call.name, {}};
+        AddArgumentsAsAnswers(call.arguments, &expected);
+        calls.push_back(std::move(expected));
+      }
+      Count(mapped, StrCat("answers as ", parsed.format, " text"));
+      return calls;
+    }
+    if (!json_like) return ReadPythonAnswers(text, path, item, mapped);
+    absl::StatusOr<OJson> decoded = ParseEmbedded(text, path);
+    if (!decoded.ok()) {
+      if (trimmed.front() == '[') return ReadPythonAnswers(text, path, item, mapped);
+      return decoded.status();
+    }
+    Count(mapped, "answers as JSON strings");
+    return ReadAnswerValue(*decoded, path, item, mapped, depth + 1);
+  }
+  if (value.is_object()) {
+    absl::StatusOr<ExpectedCall> call = ReadAnswerCall(value, path, item, mapped);
+    if (!call.ok()) return call.status();
+    return std::vector<ExpectedCall>{*std::move(call)};
+  }
+  if (!value.is_array()) return FieldError(path, Expected("a list of calls", value));
+  std::vector<ExpectedCall> calls;
+  for (size_t i = 0; i < value.size(); ++i) {
+    absl::StatusOr<std::vector<ExpectedCall>> some =
+        value[i].is_array() ? FieldError(Index(path, i), "expected a call, got a list")
+                            : ReadAnswerValue(value[i], Index(path, i), item, mapped, depth);
+    if (!some.ok()) return some.status();
+    for (ExpectedCall& call : *some) calls.push_back(std::move(call));
+  }
+  return calls;
+}
+
+absl::StatusOr<EvalItem> ReadGenericRecord(const OJson& record, const std::string& stem, int line,
+                                           MappingCounts* mapped) {
   EvalItem item;
   item.id = StrCat(stem, "_", line);
-  absl::StatusOr<std::string> query = RequireString(record, "query", "");
-  if (!query.ok()) return query.status();
-  item.query = *std::move(query);
-  absl::StatusOr<std::string> category = OptionalString(record, "category", "");
-  if (!category.ok()) return category.status();
-  item.category = category->empty() ? "all" : *std::move(category);
-  absl::StatusOr<const OJson*> tools = Require(record, "tools", "");
-  if (!tools.ok()) return tools.status();
-  if (absl::Status status = ReadTools(**tools, "tools", &item); !status.ok()) return status;
-  if (absl::Status status = ReadCallAnswers(record, &item); !status.ok()) return status;
+  std::string key;
+  if (const OJson* id = FirstField(record, {"id", "uuid", "sample_id", "question_id"}, &key); id != nullptr) {
+    if (id->is_string() && !id->get_ref<const std::string&>().empty()) item.id = id->get<std::string>();
+    if (id->is_number_integer()) item.id = id->dump();  // not "<file>_<n>": that names line n
+  }
+  // Other sets' categories may be lists or numbers; only a name groups the report.
+  auto category = record.find("category");
+  const bool named =
+      category != record.end() && category->is_string() && !category->get_ref<const std::string&>().empty();
+  item.category = named ? category->get<std::string>() : "all";
+
+  // Tools first: answers given as Python calls bind positional arguments by the tools' parameters.
+  const OJson* tools = FirstField(record, kToolKeys, &key);
+  if (tools == nullptr) return FieldError("tools", "missing (also looked for functions, function, available_tools)");
+  const std::string tools_key = key;
+  OJson tool_list = *tools;
+  if (tool_list.is_string()) {
+    absl::StatusOr<OJson> decoded = ParseEmbedded(tool_list.get<std::string>(), tools_key);
+    if (!decoded.ok()) return decoded.status();
+    tool_list = *std::move(decoded);
+    Count(mapped, "tool lists as a JSON string");
+  }
+  if (tool_list.is_object()) tool_list = OJson::array({std::move(tool_list)});
+  if (absl::Status status = ReadTools(tool_list, tools_key, &item, mapped); !status.ok()) return status;
+
+  OJson messages = OJson::array();
+  for (const char* system_key : {"system", "system_prompt"}) {
+    if (auto system = record.find(system_key); system != record.end() && system->is_string()) {
+      messages.push_back({{"role", "system"}, {"content", *system}});
+    }
+  }
+  const OJson* query = FirstField(record, kQueryKeys, &key);
+  if (query == nullptr) return FieldError("query", "missing (also looked for question, prompt, messages, ...)");
+  if (query->is_string()) {
+    item.query = query->get<std::string>();
+    if (!messages.empty()) messages.push_back({{"role", "user"}, {"content", item.query}});
+  } else if (query->is_array()) {
+    if (absl::Status status = ReadMessages(*query, key, &item, &messages, mapped); !status.ok()) return status;
+  } else {
+    return FieldError(key, Expected("a string or a list of chat messages", *query));
+  }
+  if (!messages.empty()) item.messages_json = messages.dump(-1, ' ', false, OJson::error_handler_t::replace);
+
+  std::optional<bool> label_expects_call;
+  std::string label;
+  if (const OJson* found = FirstField(record, kLabelKeys, &key); found != nullptr && found->is_string()) {
+    label = found->get<std::string>();
+    absl::StatusOr<bool> expects = LabelExpectsCall(label, key);
+    if (!expects.ok()) return expects.status();
+    label_expects_call = *expects;
+  }
+  const OJson* answers = FirstField(record, kAnswerKeys, &key);
+  if (label_expects_call == false) {
+    Count(mapped, "no call expected, by a label");
+  } else if (answers == nullptr) {
+    return FieldError("answers",
+                      "missing (also looked for answer, ground_truth, calls, tool_calls, output; or a "
+                      "label such as correct_answer saying no call is expected)");
+  } else {
+    // A label picks its entry from answers keyed by label, as When2Call-style sets store them.
+    const OJson* chosen = answers;
+    std::string path = key;
+    if (label_expects_call && answers->is_object() && answers->contains(label)) {
+      chosen = &(*answers)[label];
+      path = Child(key, label);
+    }
+    absl::StatusOr<std::vector<ExpectedCall>> calls = ReadAnswerValue(*chosen, path, item, mapped, 0);
+    if (!calls.ok()) return calls.status();
+    if (label_expects_call && calls->empty()) return FieldError(path, "the label expects a call, and none is given");
+    item.answers = *std::move(calls);
+  }
   item.call_type = CallTypeFromCount(item.answers.size());
   return item;
 }
@@ -362,21 +897,44 @@ absl::StatusOr<EvalItem> ReadBfclQuestion(const OJson& record, const std::string
   }
   const OJson& turn = (**question)[0];
   if (!turn.is_array()) return FieldError("question[0]", Expected("a list of messages", turn));
+  OJson messages = OJson::array();
   for (size_t i = 0; i < turn.size(); ++i) {
     const std::string path = StrCat("question[0][", i, "]");
     if (!turn[i].is_object()) return FieldError(path, Expected("a message object", turn[i]));
     absl::StatusOr<std::string> role = RequireString(turn[i], "role", path);
     if (!role.ok()) return role.status();
-    if (*role != "user") continue;
     absl::StatusOr<std::string> content = RequireString(turn[i], "content", path);
     if (!content.ok()) return content.status();
-    item.query += item.query.empty() ? *content : "\n" + *content;
+    messages.push_back({{"role", *role}, {"content", *content}});
+    if (*role == "user") item.query += item.query.empty() ? *content : "\n" + *content;
   }
   if (item.query.empty()) return FieldError("question[0]", "no user message with text");
+  // Chat systems get the turn whole; a lone user message is what they get without it.
+  if (messages.size() > 1) item.messages_json = messages.dump(-1, ' ', false, OJson::error_handler_t::replace);
   absl::StatusOr<const OJson*> functions = Require(record, "function", "");
   if (!functions.ok()) return functions.status();
   if (absl::Status status = ReadTools(**functions, "function", &item); !status.ok()) return status;
   return item;
+}
+
+// One BFCL ground-truth call: {"func_name":{"param":[acceptable...]}}.
+absl::StatusOr<ExpectedCall> ReadBfclCall(const OJson& entry, const std::string& path) {
+  if (!entry.is_object() || entry.size() != 1) {
+    return FieldError(path, StrCat("expected an object with one function name, got ",
+                                   entry.is_object() ? StrCat(entry.size(), " keys") : entry.type_name()));
+  }
+  ExpectedCall call;
+  call.name = entry.begin().key();
+  const OJson& params = entry.begin().value();
+  const std::string call_path = Child(path, call.name);
+  if (!params.is_object()) return FieldError(call_path, Expected("an object of parameters", params));
+  for (const auto& [key, acceptable] : params.items()) {
+    if (!acceptable.is_array()) {
+      return FieldError(Child(call_path, key), Expected("a list of acceptable values", acceptable));
+    }
+    call.params.emplace_back(key, std::vector<nlohmann::json>(acceptable.begin(), acceptable.end()));
+  }
+  return call;
 }
 
 // {"id", "ground_truth":[{"func_name":{"param":[acceptable...]}}]}
@@ -388,24 +946,9 @@ absl::StatusOr<std::pair<std::string, std::vector<ExpectedCall>>> ReadBfclAnswer
   if (!(*truth)->is_array()) return FieldError("ground_truth", Expected("a list of calls", **truth));
   std::vector<ExpectedCall> calls;
   for (size_t i = 0; i < (*truth)->size(); ++i) {
-    const OJson& entry = (**truth)[i];
-    const std::string path = Index("ground_truth", i);
-    if (!entry.is_object() || entry.size() != 1) {
-      return FieldError(path, StrCat("expected an object with one function name, got ",
-                                     entry.is_object() ? StrCat(entry.size(), " keys") : entry.type_name()));
-    }
-    ExpectedCall call;
-    call.name = entry.begin().key();
-    const OJson& params = entry.begin().value();
-    const std::string call_path = Child(path, call.name);
-    if (!params.is_object()) return FieldError(call_path, Expected("an object of parameters", params));
-    for (const auto& [key, acceptable] : params.items()) {
-      if (!acceptable.is_array()) {
-        return FieldError(Child(call_path, key), Expected("a list of acceptable values", acceptable));
-      }
-      call.params.emplace_back(key, std::vector<nlohmann::json>(acceptable.begin(), acceptable.end()));
-    }
-    calls.push_back(std::move(call));
+    absl::StatusOr<ExpectedCall> call = ReadBfclCall((**truth)[i], Index("ground_truth", i));
+    if (!call.ok()) return call.status();
+    calls.push_back(*std::move(call));
   }
   return std::make_pair(*std::move(id), std::move(calls));
 }
@@ -438,6 +981,60 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
     return absl::Status(bytes.status().code(), StrCat("dataset file ", std::string(bytes.status().message())));
   }
   return bytes;
+}
+
+// A file that is one JSON array: each element becomes a "line" that starts
+// where the element starts, so errors point at it. Only the array's own
+// brackets, commas and strings are scanned here; elements are parsed later.
+absl::StatusOr<std::vector<Line>> SplitArray(const std::string& path, std::string_view content) {
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (content.substr(0, kBom.size()) == kBom) content.remove_prefix(kBom.size());
+  std::vector<Line> elements;
+  int line = 1, start_line = 0, depth = 0;
+  size_t start = std::string_view::npos;
+  bool in_string = false, escaped = false, closed = false;
+  for (size_t i = 0; i < content.size(); ++i) {
+    const char c = content[i];
+    if (c == '\n') ++line;
+    if (closed) {
+      if (!std::isspace(static_cast<unsigned char>(c))) {
+        return absl::InvalidArgumentError(StrCat(path, ":", line, ": text after the closing ']' of the array"));
+      }
+      continue;
+    }
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    const bool top_level_separator = depth == 1 && (c == ',' || c == ']');
+    if (top_level_separator) {
+      if (start != std::string_view::npos) {
+        elements.push_back({start_line, content.substr(start, i - start)});
+        start = std::string_view::npos;
+      } else if (c == ',') {
+        return absl::InvalidArgumentError(StrCat(path, ":", line, ": empty element in the array"));
+      }
+      if (c == ']') closed = true;
+      depth -= c == ']' ? 1 : 0;
+      continue;
+    }
+    if (depth >= 1 && start == std::string_view::npos && !std::isspace(static_cast<unsigned char>(c))) {
+      start = i;
+      start_line = line;
+    }
+    if (c == '"') in_string = true;
+    if (c == '[' || c == '{') ++depth;
+    if (c == ']' || c == '}') --depth;
+    if (depth < 0) return absl::InvalidArgumentError(StrCat(path, ":", line, ": unbalanced '", std::string(1, c), "'"));
+  }
+  if (!closed) return absl::InvalidArgumentError(StrCat(path, ": the JSON array is not closed (file cut short?)"));
+  return elements;
 }
 
 absl::StatusOr<OJson> ParseRecord(std::string_view text) {
@@ -477,15 +1074,20 @@ absl::StatusOr<DatasetFormat> DetectFormat(const std::string& path, const std::v
   for (const Line& line : lines) {
     absl::StatusOr<OJson> record = ParseRecord(line.text);
     if (!record.ok()) continue;
-    if (record->contains("question") || record->contains("function")) return DatasetFormat::kBfcl;
-    if (record->contains("id") || record->contains("call_type")) return DatasetFormat::kNeedle;
-    if (record->contains("query")) return DatasetFormat::kGeneric;
+    auto question = record->find("question");
+    const bool bfcl_turns =
+        question != record->end() && question->is_array() && !question->empty() && (*question)[0].is_array();
+    if (record->contains("function") || bfcl_turns) return DatasetFormat::kBfcl;
+    if (record->contains("call_type")) return DatasetFormat::kNeedle;
+    std::string key;
+    if (FirstField(*record, kQueryKeys, &key) != nullptr) return DatasetFormat::kGeneric;
     std::string fields;
     for (const auto& [key, value] : record->items()) fields += (fields.empty() ? "" : ", ") + key;
     return absl::InvalidArgumentError(
         StrCat(path, ":", line.number, ": cannot tell the dataset format from the fields (", fields,
                "): expected needle (id, category, call_type, query, tools, answers), BFCL (id, question, function) "
-               "or generic (query, tools, answers); a prefix needle:, bfcl: or generic: forces one"));
+               "or generic (query or messages, tools, answers: see docs/evals.md); a prefix needle:, bfcl: or "
+               "generic: forces one"));
   }
   return absl::InvalidArgumentError(StrCat(path, ": no readable record (", lines.size(), " non-blank lines)"));
 }
@@ -585,24 +1187,58 @@ absl::Status LoadBfcl(const std::string& path, const std::vector<Line>& lines, D
 
 }  // namespace
 
-absl::StatusOr<ConvertedTools> ConvertTools(const OJson& tools, const std::string& where) {
+absl::StatusOr<ConvertedTools> ConvertTools(const OJson& tools, const std::string& where, MappingCounts* mapped) {
   if (!tools.is_array()) return FieldError(where, Expected("a list of tools", tools));
   ConvertedTools converted;
   OJson prompt_tools = OJson::array();
+  OJson openai_tools = OJson::array();
   std::map<std::string, size_t> seen;
   for (size_t i = 0; i < tools.size(); ++i) {
-    OJson prompt;
-    absl::StatusOr<ToolSchema> tool = ConvertTool(tools[i], Index(where, i), &prompt);
+    OJson tool_object = tools[i];
+    if (tool_object.is_string()) {  // some sets store each tool as a JSON string
+      absl::StatusOr<OJson> decoded = ParseEmbedded(tool_object.get<std::string>(), Index(where, i));
+      if (!decoded.ok()) return decoded.status();
+      tool_object = *std::move(decoded);
+      Count(mapped, "tools given as JSON strings");
+    }
+    OJson prompt, openai;
+    absl::StatusOr<ToolSchema> tool = ConvertTool(tool_object, Index(where, i), &prompt, &openai, mapped);
     if (!tool.ok()) return tool.status();
     if (auto [it, inserted] = seen.emplace(tool->name, i); !inserted) {
       return FieldError(Index(where, i),
                         StrCat("duplicate tool name \"", tool->name, "\" (also ", Index(where, it->second), ")"));
     }
     prompt_tools.push_back(std::move(prompt));
+    openai_tools.push_back({{"type", "function"}, {"function", std::move(openai)}});
     converted.schemas.push_back(*std::move(tool));
   }
   converted.needle_json = prompt_tools.dump(-1, ' ', false, OJson::error_handler_t::replace);
+  converted.openai_json = openai_tools.dump(-1, ' ', false, OJson::error_handler_t::replace);
   return converted;
+}
+
+OJson ChatMessages(const EvalItem& item) {
+  if (!item.messages_json.empty()) {
+    OJson messages = OJson::parse(item.messages_json, nullptr, /*allow_exceptions=*/false);
+    if (messages.is_array()) return messages;
+  }
+  return OJson::array({{{"role", "user"}, {"content", item.query}}});
+}
+
+absl::StatusOr<OJson> OpenAiTools(const EvalItem& item) {
+  std::string text = item.openai_tools_json;
+  if (text.empty()) {  // an item built by hand: its upstream-format tools, converted
+    const OJson tools = OJson::parse(item.tools_json.empty() ? std::string("[]") : item.tools_json, nullptr,
+                                     /*allow_exceptions=*/false);
+    if (tools.is_discarded())
+      return absl::InvalidArgumentError(StrCat("item \"", item.id, "\": tools_json is not valid JSON"));
+    absl::StatusOr<ConvertedTools> converted = ConvertTools(tools, StrCat("item \"", item.id, "\": tools"));
+    if (!converted.ok()) return converted.status();
+    text = converted->openai_json;
+  }
+  OJson tools = OJson::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!tools.is_array()) return absl::InvalidArgumentError(StrCat("item \"", item.id, "\": tools are not a JSON list"));
+  return tools;
 }
 
 absl::StatusOr<Dataset> LoadDataset(const std::string& spec) {
@@ -618,22 +1254,33 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& spec) {
   }
   absl::StatusOr<std::string> content = ReadFile(path);
   if (!content.ok()) return content.status();
-  const std::vector<Line> lines = SplitLines(*content);
+  Dataset dataset;
+  std::vector<Line> lines;
+  if (const size_t first = content->find_first_not_of(" \t\r\n\xEF\xBB\xBF");
+      first != std::string::npos && (*content)[first] == '[') {
+    absl::StatusOr<std::vector<Line>> elements = SplitArray(path, *content);
+    if (!elements.ok()) return elements.status();
+    lines = *std::move(elements);
+    ++dataset.mapped["whole file one JSON array, not JSON lines"];
+  } else {
+    lines = SplitLines(*content);
+  }
   if (format == DatasetFormat::kAuto) {
     absl::StatusOr<DatasetFormat> detected = DetectFormat(path, lines);
     if (!detected.ok()) return detected.status();
     format = *detected;
   }
 
-  Dataset dataset;
   dataset.name = std::filesystem::path(path).stem().string();
+  dataset.format = format == DatasetFormat::kBfcl ? "bfcl" : format == DatasetFormat::kNeedle ? "needle" : "generic";
   if (format == DatasetFormat::kBfcl) {
     if (absl::Status status = LoadBfcl(path, lines, &dataset); !status.ok()) return status;
   } else {
     IdRegistry ids;
     ForEachRecord(path, lines, &dataset.errors, [&](const OJson& record, int line) -> absl::Status {
-      absl::StatusOr<EvalItem> item =
-          format == DatasetFormat::kNeedle ? ReadNeedleRecord(record) : ReadGenericRecord(record, dataset.name, line);
+      absl::StatusOr<EvalItem> item = format == DatasetFormat::kNeedle
+                                          ? ReadNeedleRecord(record)
+                                          : ReadGenericRecord(record, dataset.name, line, &dataset.mapped);
       if (!item.ok()) return item.status();
       if (absl::Status status = ids.Claim(item->id, line); !status.ok()) return status;
       dataset.items.push_back(*std::move(item));

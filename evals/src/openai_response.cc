@@ -21,7 +21,8 @@ using OJson = nlohmann::ordered_json;
 std::string CallsText(const std::vector<RawToolCall>& raw_calls) {
   std::vector<ToolCall> calls;
   for (const RawToolCall& raw : raw_calls) {
-    absl::StatusOr<nlohmann::json> arguments = ParseJson(raw.arguments.empty() ? std::string("{}") : raw.arguments);
+    // Ordered: the arguments keep the order the server sent them in.
+    absl::StatusOr<OJson> arguments = ParseJson<OJson>(raw.arguments.empty() ? std::string("{}") : raw.arguments);
     if (!arguments.ok() || !arguments->is_object()) {
       OJson text = OJson::array();
       for (const RawToolCall& call : raw_calls) text.push_back({{"name", call.name}, {"arguments", call.arguments}});

@@ -1,8 +1,9 @@
 // A model behind an OpenAI-compatible /v1/chat/completions endpoint.
 //
-// Each item is one request: the query as the only user message, the item's
-// tools as "function" tools (upstream Needle parameters become a JSON Schema
-// object), tool_choice "auto", temperature 0. Structured tool_calls are
+// Each item is one request: the item's conversation as the dataset gives it
+// (system prompts and earlier turns kept; else the query as the only user
+// message), its tools as "function" tools with the dataset's JSON Schema kept
+// whole (evals::OpenAiTools), tool_choice "auto", temperature 0. Structured tool_calls are
 // serialised with CallsToJson; without them the message content is the
 // output, so servers that return Hermes <tool_call> or FunctionGemma text
 // are parsed like any other model output.
@@ -66,76 +67,6 @@ absl::StatusOr<Endpoint> ParseBaseUrl(const std::string& base_url) {
   return Endpoint{StrCat(scheme, "://", host_port), prefix + kPath};
 }
 
-// JSON Schema has no BFCL-style type names; servers that compile schemas into
-// grammars (llama.cpp) reject them.
-void ToJsonSchemaTypes(OJson& schema) {
-  static const std::map<std::string, std::string> kTypes = {
-      {"float", "number"}, {"dict", "object"}, {"tuple", "array"}, {"int", "integer"},
-      {"bool", "boolean"}, {"str", "string"},  {"list", "array"}};
-  if (!schema.is_object()) return;
-  if (auto type = schema.find("type"); type != schema.end() && type->is_string()) {
-    if (*type == "any") {
-      schema.erase(type);
-    } else if (auto known = kTypes.find(type->get<std::string>()); known != kTypes.end()) {
-      *type = known->second;
-    }
-  }
-  if (auto items = schema.find("items"); items != schema.end()) ToJsonSchemaTypes(*items);
-  if (auto properties = schema.find("properties"); properties != schema.end() && properties->is_object()) {
-    for (auto& [name, property] : properties->items()) ToJsonSchemaTypes(property);
-  }
-}
-
-// Upstream's "parameters" maps names to parameter objects; JSON Schema's has
-// a string "type", or else "properties" that is not itself a parameter.
-bool IsJsonSchema(const OJson& parameters) {
-  if (auto type = parameters.find("type"); type != parameters.end()) return type->is_string();
-  auto properties = parameters.find("properties");
-  return properties != parameters.end() && properties->is_object() && !properties->contains("type");
-}
-
-// Upstream Needle tools -> OpenAI "function" tools. Upstream parameters map
-// names to {"type","description","required":bool,...}; JSON Schema keeps the
-// same objects under "properties" and lists the required names.
-absl::StatusOr<OJson> OpenAiTools(const EvalItem& item) {
-  const OJson tools = ParseJson<OJson>(item.tools_json.empty() ? std::string("[]") : item.tools_json)
-                          .value_or(OJson(OJson::value_t::discarded));
-  if (tools.is_discarded() || !tools.is_array()) {
-    return absl::InvalidArgumentError(StrCat("item \"", item.id, "\": tools_json is not a JSON list"));
-  }
-  OJson out = OJson::array();
-  for (size_t i = 0; i < tools.size(); ++i) {
-    const OJson& tool = tools[i];
-    if (!tool.is_object() || !tool.contains("name")) {
-      return absl::InvalidArgumentError(StrCat("item \"", item.id, "\": tools[", i, "] has no name"));
-    }
-    OJson function = {{"name", tool["name"]}};
-    if (tool.contains("description")) function["description"] = tool["description"];
-    OJson parameters = tool.contains("parameters") ? tool["parameters"] : OJson::object();
-    if (parameters.is_null()) parameters = OJson::object();
-    if (!parameters.is_object()) {
-      return absl::InvalidArgumentError(StrCat("item \"", item.id, "\": tools[", i, "].parameters is not an object"));
-    }
-    if (!IsJsonSchema(parameters)) {
-      OJson properties = OJson::object();
-      OJson required = OJson::array();
-      for (auto& [key, spec] : parameters.items()) {
-        OJson property = spec;
-        if (property.is_object()) {
-          if (property.contains("required") && property["required"] == true) required.push_back(key);
-          property.erase("required");
-        }
-        properties[key] = std::move(property);
-      }
-      parameters = {{"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)}};
-    }
-    ToJsonSchemaTypes(parameters);
-    function["parameters"] = std::move(parameters);
-    out.push_back({{"type", "function"}, {"function", std::move(function)}});
-  }
-  return out;
-}
-
 class OpenAiSystem : public System {
  public:
   OpenAiSystem(OpenAiOptions options, Endpoint endpoint)
@@ -148,7 +79,7 @@ class OpenAiSystem : public System {
     if (!tools.ok()) return tools.status();
     OJson body = OJson::object();
     if (!options_.model.empty()) body["model"] = options_.model;
-    body["messages"] = OJson::array({{{"role", "user"}, {"content", item.query}}});
+    body["messages"] = ChatMessages(item);
     if (!tools->empty()) {
       body["tools"] = *std::move(tools);
       body["tool_choice"] = "auto";

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "needle/evals/bfcl_checker.h"
 #include "needle/str_cat.h"
 
 namespace needle::evals {
@@ -40,7 +41,11 @@ std::vector<ItemResult> RunEval(const std::vector<const System*>& systems, const
   auto work = [&] {
     for (size_t t = next++; t < tasks.size(); t = next++) {
       const Task& task = tasks[t];
-      const EvalItem& item = datasets[task.dataset].items[task.item];
+      const EvalItem& original = datasets[task.dataset].items[task.item];
+      const bool rename =
+          task.system < static_cast<int>(options.underscore_to_dot.size()) && options.underscore_to_dot[task.system];
+      const EvalItem renamed = rename ? WithDotsAsUnderscores(original) : EvalItem();
+      const EvalItem& item = rename ? renamed : original;
       ItemResult result = ScorePrediction(item, systems[task.system]->Predict(item));
       result.system = task.system;
       result.dataset = task.dataset;

@@ -334,5 +334,70 @@ TEST(BfclParallel, MatchesGreedilyLikeBfcl) {
   Expect(item, Output({{"f", R"({"x":2})"}, {"f", R"({"x":1})"}}), "");
 }
 
+// Python's str.lower() covers every Unicode capital, not only ASCII ones.
+TEST(BfclString, NonAsciiCapitalsAreLowerCasedAsPythonDoes) {
+  const EvalItem item = Item({Param("city", "string", true)}, R"({"city": ["Divinópolis"]})");
+  Expect(item, One(R"({"city": "DIVINÓPOLIS"})"), "");
+  Expect(item, One(R"({"city": "DIVINOPOLIS"})"), "value_error:string");
+  // Python: "ΟΔΟΣ".lower() == "οδος", with the final sigma; "οδοσ" is another string.
+  Expect(Item({Param("word", "string", true)}, R"({"word": ["οδος"]})"), One(R"({"word": "ΟΔΟΣ"})"), "");
+  Expect(Item({Param("word", "string", true)}, R"({"word": ["οδοσ"]})"), One(R"({"word": "ΟΔΟΣ"})"),
+         "value_error:string");
+}
+
+// Each expectation is what Python 3.11's str.lower() returns for the input.
+TEST(PythonLower, MatchesPython) {
+  EXPECT_EQ(PythonLower("DIVINÓPOLIS"), "divinópolis");
+  EXPECT_EQ(PythonLower("ΟΔΟΣ"), "οδος");          // final sigma at the end of a word
+  EXPECT_EQ(PythonLower("ΟΔΟΣ ΚΑΙ"), "οδος και");  // ... and before a space
+  EXPECT_EQ(PythonLower("ΣΑ"), "σα");              // not final: nothing cased before it
+  EXPECT_EQ(PythonLower("Α'Σ"), "α'ς");            // the apostrophe is case-ignorable
+  EXPECT_EQ(PythonLower("İ"), "i\xCC\x87");        // one code point becomes two
+  EXPECT_EQ(PythonLower("ÅNGSTRÖM Ǆ Ⅻ Ａ"), "ångström ǆ ⅻ ａ");
+  EXPECT_EQ(PythonLower("ABC\xFFZ"), "abc\xFFz");  // a byte that is not UTF-8 is kept
+  EXPECT_EQ(PythonLower(""), "");
+  EXPECT_STRNE(PythonLowerUnicodeVersion(), "");
+}
+
+// With several faults BFCL reports the first in the order the model wrote its
+// arguments, which decides the error type.
+TEST(BfclOrder, FirstFaultInTheModelsOrder) {
+  const EvalItem item = Item({Param("b", "integer", true), Param("a", "string", true)}, R"({"a": ["x"], "b": [1]})");
+  ParsedOutput b_first;
+  b_first.parsed = true;
+  b_first.calls.push_back({"f", nlohmann::ordered_json::parse(R"({"b": "not an int", "a": "wrong"})")});
+  Expect(item, b_first, "type_error:simple");
+  ParsedOutput a_first;
+  a_first.parsed = true;
+  a_first.calls.push_back({"f", nlohmann::ordered_json::parse(R"({"a": "wrong", "b": "not an int"})")});
+  Expect(item, a_first, "value_error:string");
+  // The parser keeps the order the text gives.
+  Expect(item, ParseOutput(R"([{"name":"f","arguments":{"b":"not an int","a":"wrong"}}])"), "type_error:simple");
+  Expect(item, ParseOutput(R"([{"name":"f","arguments":"{\"b\":\"x\",\"a\":\"wrong\"}"}])"), "type_error:simple");
+}
+
+// ... and inside a dict: an unexpected key before a wrong value is a dict_key error.
+TEST(BfclOrder, DictKeysInTheModelsOrder) {
+  const EvalItem item = Item({Param("d", "dict", true)}, R"({"d": [{"k": ["v"]}]})");
+  Expect(item, ParseOutput(R"([{"name":"f","arguments":{"d":{"z":1,"k":"bad"}}}])"), "value_error:dict_key");
+  Expect(item, ParseOutput(R"([{"name":"f","arguments":{"d":{"k":"bad","z":1}}}])"), "value_error:dict_value");
+}
+
+TEST(BfclUnderscoreToDot, NamesShownAndCheckedWithUnderscores) {
+  EvalItem item = Hypot();
+  item.tools_json = R"([{"name":"math.hypot","description":"","parameters":{}}])";
+  item.openai_tools_json = R"([{"type":"function","function":{"name":"math.hypot"}}])";
+  const EvalItem renamed = WithDotsAsUnderscores(item);
+  EXPECT_EQ(renamed.tools[0].name, "math_hypot");
+  EXPECT_EQ(renamed.answers[0].name, "math_hypot");
+  EXPECT_EQ(renamed.tools_json, R"([{"name":"math_hypot","description":"","parameters":{}}])");
+  EXPECT_EQ(renamed.openai_tools_json, R"([{"type":"function","function":{"name":"math_hypot"}}])");
+  Expect(renamed, One(R"({"x": 4, "y": 5})", "math_hypot"), "");
+  Expect(renamed, One(R"({"x": 4, "y": 5})", "math.hypot"), "simple_function_checker:wrong_func_name");
+  // Without it, the dotted name is the right one.
+  Expect(item, One(R"({"x": 4, "y": 5})", "math.hypot"), "");
+  Expect(item, One(R"({"x": 4, "y": 5})", "math_hypot"), "simple_function_checker:wrong_func_name");
+}
+
 }  // namespace
 }  // namespace needle::evals

@@ -61,6 +61,29 @@ int PidOf(const Prediction& prediction) {
 
 bool Alive(int pid) { return kill(pid, 0) == 0 || errno != ESRCH; }
 
+// Systems that read JSON Schema get the tools as OpenAI function tools, and the conversation whole.
+TEST(CommandSystemTest, SendsTheConversationAndTheJsonSchema) {
+  std::unique_ptr<System> system = MakeSystem("echo_system.py");
+  ASSERT_NE(system, nullptr);
+  EvalItem item = Item("c1", "echo the conversation and the schema");
+  item.messages_json = R"([{"role":"system","content":"Be terse."},{"role":"user","content":"hi"}])";
+  absl::StatusOr<Prediction> prediction = system->Predict(item);
+  ASSERT_TRUE(prediction.ok()) << prediction.status();
+  const ToolCall call = OnlyCall(*prediction);
+  EXPECT_EQ(call.arguments["messages"][0]["role"], "system");
+  EXPECT_EQ(call.arguments["messages"][1]["content"], "hi");
+  const nlohmann::ordered_json& tool = call.arguments["openai_tools"][0];
+  EXPECT_EQ(tool["type"], "function");
+  EXPECT_EQ(tool["function"]["name"], "search");
+  EXPECT_EQ(tool["function"]["parameters"]["properties"]["q"]["type"], "string");
+
+  // Without messages, the query is the one user message.
+  prediction = system->Predict(Item("c2", "echo the conversation and the schema"));
+  ASSERT_TRUE(prediction.ok()) << prediction.status();
+  EXPECT_EQ(OnlyCall(*prediction).arguments["messages"],
+            nlohmann::ordered_json::parse(R"([{"role":"user","content":"echo the conversation and the schema"}])"));
+}
+
 TEST(CommandSystemTest, EchoesOutputAndTimings) {
   std::unique_ptr<System> system = MakeSystem("echo_system.py");
   ASSERT_NE(system, nullptr);

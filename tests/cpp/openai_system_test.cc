@@ -306,11 +306,12 @@ TEST_F(NeedleServeTest, DeeplyNestedBodyGets400AndTheServerLives) {
 }
 
 TEST_F(NeedleServeTest, ServerErrorsBecomeErrorStatuses) {
-  // Upstream format lets any type through; the server's conversion refuses it.
+  // The adapter sends the dataset's JSON Schema as it is; the server's conversion refuses the type.
   EvalItem item;
   item.id = "odd";
   item.query = "rotate it";
-  item.tools_json = R"([{"name":"rotate","parameters":{"q":{"type":"quaternion","required":true}}}])";
+  item.openai_tools_json = R"([{"type":"function","function":{"name":"rotate","parameters":{"type":"object",)"
+                           R"("properties":{"q":{"type":"quaternion"}},"required":["q"]}}}])";
   std::unique_ptr<System> system = MakeSystem(server_->base_url(), true);
   ASSERT_NE(system, nullptr);
   absl::StatusOr<Prediction> prediction = system->Predict(item);

@@ -13,7 +13,9 @@ namespace needle::evals {
 
 struct ToolCall {
   std::string name;
-  nlohmann::json arguments = nlohmann::json::object();  // always an object
+  // Always an object, its keys in the order the model wrote them: BFCL
+  // reports the first faulty argument in that order.
+  nlohmann::ordered_json arguments = nlohmann::ordered_json::object();
 };
 
 // Serialises calls as Needle's compact output: [{"name":..,"arguments":{..}}].

@@ -1,8 +1,10 @@
 // Evaluation items and the readers that load them: our own JSONL, BFCL's
-// question + possible_answer files, and a generic {query, tools, answers} JSONL.
+// question + possible_answer files, and the generic reader that takes the
+// shapes other tool-calling sets use (JSON lines or one JSON array).
 #ifndef NEEDLE_EVALS_DATASET_H_
 #define NEEDLE_EVALS_DATASET_H_
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,8 +42,15 @@ struct EvalItem {
   std::string id;
   std::string category;   // our 15 domains, or the BFCL test category
   std::string call_type;  // single, multi, none, near_miss, indirect, disfluent, no_tools, ...
-  std::string query;
+  std::string query;      // the user's text: user messages joined with "\n", as Needle is prompted
+  // The conversation as the dataset gives it, OpenAI-style [{"role","content"}]
+  // (system prompts, earlier turns); "" means the query as the one user message.
+  std::string messages_json;
   std::string tools_json;  // upstream Needle tool format, as a model is prompted with it
+  // OpenAI "function" tools with the dataset's JSON Schema kept whole (items,
+  // nested properties, default, enums), type names in JSON Schema's words;
+  // "" for items built by hand, whose tools_json is converted on use.
+  std::string openai_tools_json;
   std::vector<ToolSchema> tools;
   std::vector<ExpectedCall> answers;  // empty: the right output is no call
 };
@@ -53,17 +62,24 @@ struct DatasetError {
   std::string message;
 };
 
+// What the readers adapted, e.g. "parameter types written the Python way"
+// -> number of parameters; printed so that a user sees how the file was read.
+using MappingCounts = std::map<std::string, int>;
+
 struct Dataset {
-  std::string name;  // e.g. "bfcl_simple_python", or the file's stem
+  std::string name;    // e.g. "bfcl_simple_python", or the file's stem
+  std::string format;  // "needle", "bfcl" or "generic", as detected or forced
   std::vector<EvalItem> items;
   std::vector<DatasetError> errors;
+  MappingCounts mapped;
 };
 
 enum class DatasetFormat { kAuto, kNeedle, kBfcl, kGeneric };
 
 // `spec` is a path, optionally prefixed by a format: "needle:PATH",
 // "bfcl:PATH", "generic:PATH". Without a prefix the format is detected from
-// the first record. For BFCL, PATH is the question file and the answers are
+// the first record. A file whose first character is '[' is one JSON array of
+// records; errors then give the line where the record starts. For BFCL, PATH is the question file and the answers are
 // read from possible_answer/<same name> next to it (irrelevance categories
 // have none: every item expects no call). A file that cannot be opened, or
 // has no readable record at all, is an error; bad records are counted.
@@ -75,10 +91,17 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& spec);
 // Accepts upstream Needle format unchanged. `where` prefixes error messages.
 struct ConvertedTools {
   std::string needle_json;
+  std::string openai_json;  // as EvalItem::openai_tools_json
   std::vector<ToolSchema> schemas;
 };
 // Takes ordered JSON: the model is prompted with parameters in the caller's order.
-absl::StatusOr<ConvertedTools> ConvertTools(const nlohmann::ordered_json& tools, const std::string& where);
+// `mapped`, when given, counts the adaptations made (Python type names, ...).
+absl::StatusOr<ConvertedTools> ConvertTools(const nlohmann::ordered_json& tools, const std::string& where,
+                                            MappingCounts* mapped = nullptr);
+
+// The item's conversation and its tools as an OpenAI-style chat request takes them.
+nlohmann::ordered_json ChatMessages(const EvalItem& item);
+absl::StatusOr<nlohmann::ordered_json> OpenAiTools(const EvalItem& item);
 
 }  // namespace needle::evals
 

@@ -32,6 +32,9 @@ struct RunOptions {
   // Called after each finished request, from the worker that finished it,
   // never concurrently. `done` counts all systems and datasets.
   std::function<void(int done, int total, const ItemResult& result)> on_result;
+  // Per system (missing entries: false): BFCL's underscore_to_dot, the system
+  // shown and checked against WithDotsAsUnderscores(item).
+  std::vector<bool> underscore_to_dot;
 };
 
 // Results come back ordered by system, dataset, item, whatever order the

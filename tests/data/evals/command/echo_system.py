@@ -20,6 +20,9 @@ for line in sys.stdin:
         reply["error"] = "asked to fail"
     elif query == "reply with a wrong id":
         reply["id"] = "not " + request["id"]
+    elif query == "echo the conversation and the schema":
+        echoed = {"messages": request["messages"], "openai_tools": request["openai_tools"]}
+        reply["calls"] = [{"name": tool, "arguments": echoed}]
     else:
         reply["output"] = json.dumps([call])
         reply["ttft_ms"] = 1.5
