@@ -594,7 +594,8 @@ void Count(MappingCounts* mapped, const std::string& what) {
 // A JSON value written as a string inside the record.
 absl::StatusOr<OJson> ParseEmbedded(const std::string& text, const std::string& path) {
   absl::StatusOr<OJson> value = ParseJson<OJson>(text);  // outside text: the nesting limit holds here too
-  if (!value.ok()) return FieldError(path, StrCat("a string that is not valid JSON: ", value.status().message()));
+  if (!value.ok())
+    return FieldError(path, StrCat("a string that is not valid JSON: ", std::string(value.status().message())));
   return value;
 }
 
