@@ -7,7 +7,7 @@
 namespace needle::evals {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;  // a call keeps its arguments in the order written
 using ::testing::HasSubstr;
 
 ParsedOutput MustParse(const std::string& text) {

@@ -199,7 +199,7 @@ TEST(InterpretOutputTest, CallsBecomeToolCalls) {
   EXPECT_FALSE(output.content.has_value());
   ASSERT_EQ(output.calls.size(), 1u);
   EXPECT_EQ(output.calls[0].name, "get_weather");
-  EXPECT_EQ(output.calls[0].arguments, nlohmann::json({{"location", "Paris"}}));
+  EXPECT_EQ(output.calls[0].arguments, nlohmann::ordered_json({{"location", "Paris"}}));
   EXPECT_EQ(output.finish_reason, "tool_calls");
 }
 
