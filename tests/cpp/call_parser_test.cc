@@ -269,10 +269,10 @@ TEST(CallParser, ListElementsMustBeCallObjects) {
   ExpectUnparsable(R"([{}])", "0", "missing \"name\"");
 }
 
-TEST(CallParser, CallsToJsonIsCompactWithNameFirst) {
+TEST(CallParser, CallsToJsonIsCompactWithNameFirstAndArgumentsInTheirOrder) {
   std::vector<ToolCall> calls = {{"get_weather", json({{"location", "San Francisco"}, {"days", 2}})},
                                  {"stop", json::object()}};
-  EXPECT_EQ(CallsToJson(calls), R"([{"name":"get_weather","arguments":{"days":2,"location":"San Francisco"}},)"
+  EXPECT_EQ(CallsToJson(calls), R"([{"name":"get_weather","arguments":{"location":"San Francisco","days":2}},)"
                                 R"({"name":"stop","arguments":{}}])");
   EXPECT_EQ(CallsToJson({}), "[]");
 }
