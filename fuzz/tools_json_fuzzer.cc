@@ -5,6 +5,7 @@
 
 #include "fuzz_input.h"
 #include "needle/evals/dataset.h"
+#include "needle/json.h"
 #include "needle/tools.h"
 #include "nlohmann/json.hpp"
 
@@ -16,7 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (nlohmann::json::parse(tool_set->prompt_json(), nullptr, false).is_discarded()) std::abort();
     (void)tool_set->RestoreNames(output);
   }
-  const auto tools = nlohmann::ordered_json::parse(tools_json, nullptr, /*allow_exceptions=*/false);
-  if (!tools.is_discarded()) (void)needle::evals::ConvertTools(tools, "fuzz");
+  // Every caller of ConvertTools parses through ParseJson, so the harness does
+  // too: an unbounded parse here would only find the harness's own recursion.
+  const auto tools = needle::ParseJson<nlohmann::ordered_json>(tools_json);
+  if (tools.ok()) (void)needle::evals::ConvertTools(*tools, "fuzz");
   return 0;
 }
