@@ -29,6 +29,7 @@ import json
 import math
 import os
 import random
+import signal
 import sys
 import time
 
@@ -429,6 +430,21 @@ class Trainer:
             self.epoch += 1
         return [self.train_examples[i] for i in self.batches.pop()]
 
+    # Everything a resumed run needs to continue exactly where this one stopped: the weights, the
+    # optimiser's moments, the position in the epoch's batch order and every random stream.
+    def state(self):
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "rng": self.rng.getstate(), "torch_rng": torch.get_rng_state(), "batches": self.batches,
+                "epoch": self.epoch, "step": self.step, "examples_seen": self.examples_seen}
+
+    def load_state(self, state):
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.batches = state["batches"]
+        self.epoch, self.step, self.examples_seen = state["epoch"], state["step"], state["examples_seen"]
+
     def train_step(self, total_steps):
         examples = self.next_batch()
         lr = lr_at(self.step, total_steps, self.args.warmup_steps, self.args.lr, self.args.final_lr_ratio)
@@ -468,6 +484,30 @@ def bench(args, config):
               "tokens_per_batch": args.tokens_per_batch, "threads": torch.get_num_threads()}
     print(json.dumps(result))
     return 0
+
+
+# Arguments that change what a run trains on or how: a checkpoint resumes only under the same ones.
+RESUME_MUST_MATCH = ("train", "dev", "tokenizer", "config", "config_json", "seed", "steps", "lr", "final_lr_ratio",
+                     "warmup_steps", "weight_decay", "clip", "tokens_per_batch", "max_batch", "name_value_weight",
+                     "init", "distractor_drop", "thin_negatives", "without_answer", "procedural",
+                     "procedural_seed", "oversample", "evals", "eval_every", "dev_loss_n", "dev_greedy_n",
+                     "train_limit")
+
+
+def save_checkpoint(path, trainer, run_state):
+    """Writes the resumable state atomically: a crash mid-write leaves the previous checkpoint."""
+    torch.save({"trainer": trainer.state(), **run_state}, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def load_checkpoint(path, args):
+    state = torch.load(path, weights_only=False)
+    saved = state["log"]["args"]
+    changed = [key for key in RESUME_MUST_MATCH if saved.get(key) != getattr(args, key)]
+    if changed:
+        raise SystemExit(f"{path}: cannot resume with different {', '.join(changed)} "
+                         f"(checkpoint: {', '.join(f'{k}={saved.get(k)!r}' for k in changed)})")
+    return state
 
 
 def train(args, config):
@@ -515,6 +555,22 @@ def train(args, config):
     torch.manual_seed(args.seed)
     trainer = Trainer(args, config, train_examples, log)
     best = None
+    checkpoint_path = os.path.join(args.out, "checkpoint.pt")
+    resumed = None
+    if args.resume and os.path.exists(checkpoint_path):
+        resumed = load_checkpoint(checkpoint_path, args)
+        trainer.load_state(resumed["trainer"])
+        best, previous = resumed["best"], resumed["log"]
+        # The log continues the old one; this session's wall clock starts at zero again.
+        previous.setdefault("sessions", []).append({"resumed_at_step": trainer.step, "args": vars(args)})
+        log.update({key: previous[key] for key in ("steps", "evals", "sessions", "plans") if key in previous})
+        say(f"resumed {checkpoint_path} at step {trainer.step} (epoch {trainer.epoch})")
+    last_checkpoint = time.time()
+
+    def checkpoint():
+        nonlocal last_checkpoint
+        save_checkpoint(checkpoint_path, trainer, {"best": best, "log": log, "eval_from": eval_from})
+        last_checkpoint = time.time()
 
     def run_eval():
         nonlocal best
@@ -580,9 +636,22 @@ def train(args, config):
     if not args.steps:
         total_steps = plan_steps(step_seconds, eval_seconds, args.evals + 1)
 
-    eval_from = trainer.step  # evaluations are spaced from the end of the probe
-    stopped_by_clock = False
+    eval_from = resumed["eval_from"] if resumed else trainer.step  # spaced from the end of the probe
+    stopped_by_clock = paused = False
+    stop_requested = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, frame: stop_requested.append(signum))
     while trainer.step < total_steps:
+        out_of_session = (args.pause_after_minutes and time.time() - t_start > 60 * args.pause_after_minutes) or (
+            args.pause_at_step is not None and trainer.step >= args.pause_at_step)
+        if stop_requested or out_of_session:
+            # Paused, not finished: the schedule goes on when a later run gives --resume.
+            checkpoint()
+            paused = True
+            say(f"paused at step {trainer.step}/{total_steps}; checkpoint {checkpoint_path}")
+            break
+        if args.checkpoint_minutes and time.time() - last_checkpoint > 60 * args.checkpoint_minutes:
+            checkpoint()
         # The plan can be off when the machine gets busier; never overrun the budget, and
         # keep time for the final evaluation and export.
         last_eval = log["evals"][-1]["seconds"] if log["evals"] else 0.0
@@ -605,7 +674,7 @@ def train(args, config):
                 later = [e["seconds"] for e in log["evals"][1:]] or [e["seconds"] for e in log["evals"]]
                 evals_left = (total_steps - trainer.step) // eval_every + 1  # + the final one
                 total_steps = plan_steps(float(np.mean(recent)), float(np.mean(later)), evals_left)
-    final_eval = run_eval()
+    final_eval = None if paused else run_eval()
 
     trainer.model.save(os.path.join(args.out, "needle.safetensors"))
     if not dev_examples:
@@ -614,9 +683,11 @@ def train(args, config):
     log.update(wall_seconds=round(time.time() - t_start, 1), train_seconds=round(train_seconds, 1),
                examples_per_s=round(trainer.examples_seen / max(train_seconds, 1e-9), 2),
                total_steps=trainer.step, planned_steps=total_steps,
-               stopped_by_clock=stopped_by_clock, epochs=trainer.epoch, examples_seen=trainer.examples_seen,
-               final_eval=final_eval)
+               stopped_by_clock=stopped_by_clock, paused=paused, epochs=trainer.epoch,
+               examples_seen=trainer.examples_seen, final_eval=final_eval)
     write_log()
+    if not paused and os.path.exists(checkpoint_path):
+        os.remove(checkpoint_path)  # finished: nothing left to resume
     say(f"done: {trainer.step} steps, {trainer.examples_seen} examples ({trainer.epoch} epochs), "
         f"{log['wall_seconds']}s; wrote {args.out}/needle.safetensors")
     return 0
@@ -688,6 +759,14 @@ def main(argv=None):
     parser.add_argument("--reserve-seconds", type=float, default=20.0, help="kept free for the final export")
     parser.add_argument("--log-every", type=int, default=25)
     parser.add_argument("--bench-steps", type=int, help="only measure throughput on synthetic data")
+    parser.add_argument("--checkpoint-minutes", type=float, default=10.0,
+                        help="write OUT/checkpoint.pt (weights, optimiser, data order, random state) this often")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from OUT/checkpoint.pt if it exists (same data and schedule arguments)")
+    parser.add_argument("--pause-after-minutes", type=float,
+                        help="checkpoint and stop after this long, leaving the schedule for a later --resume "
+                             "(SIGTERM and SIGINT pause the same way)")
+    parser.add_argument("--pause-at-step", type=int, help="the same, once this many steps are done")
     args = parser.parse_args(argv)
 
     keep_freed_memory()
@@ -702,6 +781,8 @@ def main(argv=None):
         parser.error("--procedural N needs N >= 0")
     if bool(args.minutes) == bool(args.steps):
         parser.error("give exactly one of --minutes and --steps")
+    if args.minutes and (args.resume or args.pause_after_minutes or args.pause_at_step is not None):
+        parser.error("--resume and --pause-after-minutes need --steps: a --minutes plan cannot span runs")
     return train(args, config)
 
 

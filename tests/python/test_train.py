@@ -161,6 +161,37 @@ def test_same_seed_same_result(tmp_path, default_model_dir):
     assert results[0] == results[1]
 
 
+def test_paused_and_resumed_run_equals_an_uninterrupted_one(tmp_path, default_model_dir):
+    train, dev = tmp_path / "train.jsonl", tmp_path / "dev.jsonl"
+    write_jsonl(train, tiny_records(40))
+    write_jsonl(dev, tiny_records(6))
+
+    def run(out, *extra):
+        argv = ["--train", str(train), "--dev", str(dev), "--out", str(out), "--threads", "1",
+                "--tokenizer", os.path.join(default_model_dir, "tokenizer.model"),
+                "--config-json", json.dumps(TINY), "--steps", "9", "--warmup-steps", "2",
+                "--tokens-per-batch", "1000", "--max-batch", "8", "--evals", "3", "--dev-greedy-n", "2", *extra]
+        assert tr.main(argv) == 0
+        return json.loads((out / "train_log.json").read_text())
+
+    straight = run(tmp_path / "straight")
+    # Paused mid-epoch (40 records in batches of at most 8) and between evaluations, twice.
+    first = run(tmp_path / "parts", "--pause-at-step", "4")
+    assert first["paused"] and first["total_steps"] == 4 and (tmp_path / "parts" / "checkpoint.pt").exists()
+    run(tmp_path / "parts", "--resume", "--pause-at-step", "7")
+    last = run(tmp_path / "parts", "--resume")
+    assert not last["paused"] and not (tmp_path / "parts" / "checkpoint.pt").exists()
+    for name in ("needle.safetensors", "best.safetensors"):
+        assert (tmp_path / "parts" / name).read_bytes() == (tmp_path / "straight" / name).read_bytes()
+    assert [s["loss"] for s in last["steps"]] == [s["loss"] for s in straight["steps"]]
+    assert [e["dev_loss"] for e in last["evals"]] == [e["dev_loss"] for e in straight["evals"]]
+    assert len(last["sessions"]) == 2
+
+    with pytest.raises(SystemExit, match="different lr"):
+        run(tmp_path / "parts2", "--pause-at-step", "2")
+        run(tmp_path / "parts2", "--resume", "--lr", "1e-4")
+
+
 def test_thin_distractors_keeps_answer_tools_and_the_record_otherwise():
     import random
 
