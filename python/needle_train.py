@@ -17,7 +17,10 @@ of one dev evaluation, then fixes the total step count so that the warmup + cosi
 ends on time. With --steps the count is fixed instead.
 
 Outputs in --out: needle.safetensors (final weights), best.safetensors (best dev evaluation),
-train_log.json (arguments, config, every logged step and evaluation, wall time, steps).
+train_log.json (arguments, config, every logged step and evaluation, wall time, steps), with
+--snapshots the weights at each evaluation (snapshots/step-N.safetensors), and while a run with
+--steps is under way checkpoint.pt, from which --resume continues it (a session can end with
+--pause-after-minutes; the schedule then goes on in the next).
 --bench-steps N only measures training throughput (examples/s) on synthetic ids of realistic
 lengths and exits.
 """
@@ -582,6 +585,10 @@ def train(args, config):
         result.update(step=trainer.step, seconds=round(time.time() - t0, 2),
                       wall=round(time.time() - t_start, 1))
         log["evals"].append(result)
+        if args.snapshots:
+            # The weights at every evaluation: a learning curve on other data can be drawn later.
+            os.makedirs(os.path.join(args.out, "snapshots"), exist_ok=True)
+            trainer.model.save(os.path.join(args.out, "snapshots", f"step-{trainer.step:07d}.safetensors"))
         key = (result["dev_exact"], -result["dev_loss"])
         if best is None or key > best:
             best = key
@@ -767,6 +774,8 @@ def main(argv=None):
                         help="checkpoint and stop after this long, leaving the schedule for a later --resume "
                              "(SIGTERM and SIGINT pause the same way)")
     parser.add_argument("--pause-at-step", type=int, help="the same, once this many steps are done")
+    parser.add_argument("--snapshots", action="store_true",
+                        help="keep the weights of every evaluation as OUT/snapshots/step-N.safetensors")
     args = parser.parse_args(argv)
 
     keep_freed_memory()

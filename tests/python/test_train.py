@@ -170,7 +170,8 @@ def test_paused_and_resumed_run_equals_an_uninterrupted_one(tmp_path, default_mo
         argv = ["--train", str(train), "--dev", str(dev), "--out", str(out), "--threads", "1",
                 "--tokenizer", os.path.join(default_model_dir, "tokenizer.model"),
                 "--config-json", json.dumps(TINY), "--steps", "9", "--warmup-steps", "2",
-                "--tokens-per-batch", "1000", "--max-batch", "8", "--evals", "3", "--dev-greedy-n", "2", *extra]
+                "--tokens-per-batch", "1000", "--max-batch", "8", "--evals", "3", "--dev-greedy-n", "2",
+                "--snapshots", *extra]
         assert tr.main(argv) == 0
         return json.loads((out / "train_log.json").read_text())
 
@@ -186,6 +187,11 @@ def test_paused_and_resumed_run_equals_an_uninterrupted_one(tmp_path, default_mo
     assert [s["loss"] for s in last["steps"]] == [s["loss"] for s in straight["steps"]]
     assert [e["dev_loss"] for e in last["evals"]] == [e["dev_loss"] for e in straight["evals"]]
     assert len(last["sessions"]) == 2
+    snapshots = sorted(p.name for p in (tmp_path / "straight" / "snapshots").iterdir())
+    assert snapshots == ["step-0000003.safetensors", "step-0000006.safetensors", "step-0000009.safetensors"]
+    for name in snapshots:
+        assert (tmp_path / "parts" / "snapshots" / name).read_bytes() == \
+            (tmp_path / "straight" / "snapshots" / name).read_bytes()
 
     with pytest.raises(SystemExit, match="different lr"):
         run(tmp_path / "parts2", "--pause-at-step", "2")
