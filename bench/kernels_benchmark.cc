@@ -262,7 +262,7 @@ void RegisterAll() {
           // The scalar fallback's prefill logits take seconds per product.
           if (isa == Isa::kScalar && m > 1 && shape.out > 512) continue;
           for (int threads : {1, 2}) {
-            const std::string name = StrCat("MatMul/", IsaName(isa), "/", WeightTypeName(type), "/m:", m, "/", shape.in,
+            const std::string name = StrCat("MatMul/", IsaName(isa), "/", PrecisionName(type), "/m:", m, "/", shape.in,
                                             "x", shape.out, "/threads:", threads);
             benchmark::RegisterBenchmark(name.c_str(), BM_MatMul, isa, type, m, shape, threads)
                 ->Unit(benchmark::kMicrosecond)
@@ -278,7 +278,7 @@ void RegisterAll() {
                             WeightType::kW8A8, WeightType::kW4A8}) {
       for (int threads : {1, 2}) {
         const std::string name =
-            StrCat("DecodeWeights/", IsaName(isa), "/", WeightTypeName(type), "/26m/threads:", threads);
+            StrCat("DecodeWeights/", IsaName(isa), "/", PrecisionName(type), "/26m/threads:", threads);
         benchmark::RegisterBenchmark(name.c_str(), BM_DecodeWeights, isa, type, threads)
             ->Unit(benchmark::kMicrosecond)
             ->UseRealTime();

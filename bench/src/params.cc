@@ -8,8 +8,8 @@
 #include "needle/bench/system_info.h"
 #include "needle/config.h"
 #include "needle/engine.h"
+#include "needle/precision.h"
 #include "needle/str_cat.h"
-#include "optimized/matmul.h"
 
 namespace needle::bench {
 namespace {
@@ -234,7 +234,7 @@ absl::StatusOr<Params> ParseArgs(const std::vector<std::string>& args, const std
       absl::StatusOr<std::vector<std::string>> precisions = ParseStringList(*text, flag);
       if (!precisions.ok()) return precisions.status();
       for (const std::string& precision : *precisions) {
-        if (absl::Status known = optimized::ParseWeightType(precision).status(); !known.ok()) {
+        if (absl::Status known = ParsePrecision(precision).status(); !known.ok()) {
           return absl::InvalidArgumentError(StrCat(flag, ": ", std::string(known.message())));
         }
       }

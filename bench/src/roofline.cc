@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "needle/str_cat.h"
-#include "optimized/matmul.h"
+#include "needle/precision.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -433,9 +433,11 @@ MachinePeak MeasurePeak(int threads) {
   return peak;
 }
 
-double PeakFlopsFor(const MachinePeak& peak, std::string_view precision) {
-  if (precision == "w8a8" || precision == "w4a8") return peak.int8_ops;
-  if (precision == "bf16") return peak.bf16_flops;
+double PeakFlopsFor(const MachinePeak& peak, std::string_view precision_name) {
+  const absl::StatusOr<Precision> precision = ParsePrecision(precision_name);
+  if (!precision.ok()) return peak.fp32_flops;  // a peer's own precision: its products are taken as fp32
+  if (QuantizesActivations(*precision)) return peak.int8_ops;
+  if (*precision == Precision::kBF16) return peak.bf16_flops;
   return peak.fp32_flops;
 }
 
@@ -447,25 +449,15 @@ std::string DescribePeak(const MachinePeak& peak) {
                      Figure(peak.cache_bytes_per_s / 1e9));
 }
 
-absl::StatusOr<int64_t> PackedMatrixBytes(int in, int out, std::string_view precision) {
-  absl::StatusOr<optimized::WeightType> type = optimized::ParseWeightType(precision);
-  if (!type.ok()) return type.status();
-  constexpr int64_t kPanel = optimized::internal::kPanel;
-  const int64_t panels = (out + kPanel - 1) / kPanel;
-  return panels * static_cast<int64_t>(optimized::internal::PanelBytes(*type, in));
-}
-
-absl::StatusOr<RowWork> WorkOf(const ModelConfig& config, std::string_view precision, int n_prompt, int n_gen,
+absl::StatusOr<RowWork> WorkOf(const ModelConfig& config, std::string_view precision_name, int n_prompt, int n_gen,
                                int n_depth) {
+  const absl::StatusOr<Precision> precision = ParsePrecision(precision_name);
+  if (!precision.ok()) return precision.status();
   const double d = config.d_model, kv = config.kv_dim(), hd = config.head_dim(), vocab = config.vocab_size;
   const double le = config.num_encoder_layers, ld = config.num_decoder_layers;
-  absl::StatusOr<int64_t> square = PackedMatrixBytes(config.d_model, config.d_model, precision);
-  if (!square.ok()) return square.status();
-  absl::StatusOr<int64_t> narrow = PackedMatrixBytes(config.d_model, config.kv_dim(), precision);
-  if (!narrow.ok()) return narrow.status();
-  absl::StatusOr<int64_t> output = PackedMatrixBytes(config.d_model, config.vocab_size, precision);
-  if (!output.ok()) return output.status();
-  const double dd = static_cast<double>(*square), dkv = static_cast<double>(*narrow);
+  const double dd = static_cast<double>(PackedMatrixBytes(*precision, config.d_model, config.d_model));
+  const double dkv = static_cast<double>(PackedMatrixBytes(*precision, config.d_model, config.kv_dim()));
+  const double output = static_cast<double>(PackedMatrixBytes(*precision, config.d_model, config.vocab_size));
 
   RowWork work;
   if (n_prompt > 0) {
@@ -481,12 +473,9 @@ absl::StatusOr<RowWork> WorkOf(const ModelConfig& config, std::string_view preci
     work.flop +=
         2 * (g * ld * (4 * d * d + 2 * d * kv) + ld * 2 * d * self_positions + g * ld * 2 * d * t + g * d * vocab);
     const double norm_scales = ld * (2 * d + 3 * hd) + d;  // block norms, self q/k and cross q norms, final
-    // The optimized engine keeps the cross-attention K/V in fp32 at fp32, in int8 with an fp32 scale per
-    // row and KV head at w8a8 and w4a8 (when head_dim is a multiple of 4), and in bf16 otherwise.
-    const bool int8_kv = (precision == "w8a8" || precision == "w4a8") && config.head_dim() % 4 == 0;
-    const double cross_kv_row_bytes = int8_kv ? kv + config.num_kv_heads * 4 : kv * (precision == "fp32" ? 4 : 2);
-    const double per_step = ld * (4 * dd + 2 * dkv) + static_cast<double>(*output) + ld * 2 * t * cross_kv_row_bytes +
-                            d * 4 + norm_scales * 4;
+    // The cross-attention K/V in the form the optimized engine keeps them at this precision.
+    const double cross_kv_bytes = static_cast<double>(CrossKvBytesPerToken(*precision, config));
+    const double per_step = ld * (4 * dd + 2 * dkv) + output + ld * t * cross_kv_bytes + d * 4 + norm_scales * 4;
     work.bytes += g * per_step + ld * 2 * kv * 4 * self_positions;
   }
   return work;

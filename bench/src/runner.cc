@@ -133,8 +133,7 @@ absl::StatusOr<Row> RunTest(const Engine& engine, const TestSpec& spec, int warm
 
   Row row = RowFor(spec, warmup, repetitions);
   row.engine = std::string(engine.name());
-  // Only the optimized engine dispatches kernels per instruction set.
-  if (row.engine == "optimized") row.isa = ActiveIsaName();
+  row.isa = engine.info().isa;  // empty for an engine without per-ISA kernels
 
   for (int run = 0; run < warmup + repetitions; ++run) {
     if (progress) {

@@ -13,7 +13,6 @@
 #include <thread>
 
 #include "needle/str_cat.h"
-#include "optimized/matmul.h"
 
 namespace needle::bench {
 namespace {
@@ -74,8 +73,6 @@ std::string UtcTimestamp() {
   std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return text;
 }
-
-std::string ActiveIsaName() { return std::string(optimized::IsaName(optimized::ActiveIsa())); }
 
 absl::Status ResetPeakRss() {
   std::ofstream clear_refs("/proc/self/clear_refs");

@@ -322,37 +322,24 @@ absl::Status ForceIsa(Isa isa) {
   return absl::OkStatus();
 }
 
-std::string_view WeightTypeName(WeightType type) {
-  switch (type) {
-    case WeightType::kF32:
-      return "fp32";
-    case WeightType::kBF16:
-      return "bf16";
-    case WeightType::kInt8:
-      return "int8";
-    case WeightType::kInt4:
-      return "int4";
-    case WeightType::kW8A8:
-      return "w8a8";
-    case WeightType::kW4A8:
-      return "w4a8";
-  }
-  return "?";
+}  // namespace needle::optimized
+
+namespace needle {
+
+int64_t PackedMatrixBytes(Precision precision, int in, int out) {
+  const int64_t panels = (out + optimized::internal::kPanel - 1) / optimized::internal::kPanel;
+  return panels * static_cast<int64_t>(optimized::internal::PanelBytes(precision, in));
 }
 
-absl::StatusOr<WeightType> ParseWeightType(std::string_view name) {
-  for (WeightType type : {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4, WeightType::kW8A8,
-                          WeightType::kW4A8}) {
-    if (WeightTypeName(type) == name) return type;
-  }
-  return absl::InvalidArgumentError(StrCat("unknown weight type \"", name, "\" (fp32, bf16, int8, int4, w8a8, w4a8)"));
-}
+}  // namespace needle
+
+namespace needle::optimized {
 
 absl::StatusOr<PackedMatrix> PackedMatrix::Pack(const float* w, int in, int out, WeightType type) {
   if (in <= 0 || out <= 0) return absl::InvalidArgumentError(StrCat("bad matrix shape ", in, "x", out));
   if (type != WeightType::kF32 && type != WeightType::kBF16 && in % kGroup != 0) {
     return absl::InvalidArgumentError(
-        StrCat(WeightTypeName(type), " needs an input size that is a multiple of ", kGroup, ", not ", in));
+        StrCat(PrecisionName(type), " needs an input size that is a multiple of ", kGroup, ", not ", in));
   }
   PackedMatrix packed;
   internal::PackedView& v = packed.view_;

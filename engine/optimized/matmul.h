@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "needle/precision.h"
 
 namespace needle::optimized {
 
@@ -34,9 +35,8 @@ Isa ActiveIsa();    // DetectedIsa(), or what was forced
 absl::Status ForceIsa(Isa isa);
 bool IsaSupported(Isa isa);  // the CPU and this build have it
 
-// Weight precisions. int8 and int4 are symmetric, one fp32 scale per group
-// of 32 input rows per output column, as upstream's quantisation-aware
-// training; their products keep the activations in fp32.
+// Weight types are the precisions (needle/precision.h). int8 and int4 keep
+// the activations in fp32.
 // kW8A8 ("w8a8") has the same int8 weights and also quantises the activations:
 // each row of x to int8 with one fp32 scale (symmetric, max |x| -> 127), so
 // that a group of 32 inputs is an exact int32 dot product:
@@ -45,15 +45,9 @@ bool IsaSupported(Isa isa);  // the CPU and this build have it
 // kW4A8 ("w4a8") is the same product with int4 weights (q in [-7, 7], as kInt4):
 // half the weight bytes of w8a8 for decode, which reads every weight per token,
 // and the same integer dot products (nibbles become bytes by a mask and a subtraction).
-enum class WeightType { kF32, kBF16, kInt8, kInt4, kW8A8, kW4A8 };
-// w8a8 and w4a8: the products quantise their input rows and run on integers.
-inline bool QuantizesActivations(WeightType type) { return type == WeightType::kW8A8 || type == WeightType::kW4A8; }
-std::string_view WeightTypeName(WeightType type);
+using WeightType = Precision;
 // The bf16 nearest to value (ties to even), as the upper 16 bits of an fp32.
 uint16_t RoundToBf16Bits(float value);
-
-// "fp32", "bf16", "int8", "int4", "w8a8", "w4a8"
-absl::StatusOr<WeightType> ParseWeightType(std::string_view name);
 
 // The packed layout, shared by every instruction set so that a matrix packed
 // once runs under any of them (ForceIsa may change between Pack and MatMul).

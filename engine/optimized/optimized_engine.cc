@@ -160,7 +160,7 @@ class OptimizedSession : public Session {
   void RunEncoder(absl::Span<const int32_t> tokens);
 
  private:
-  // The cross-attention K/V in the engine's CrossKv form: only that form's buffers are set.
+  // The cross-attention K/V in the engine's cross_kv_ form: only that form's buffers are set.
   struct LayerCache {
     float *self_key_t, *self_v, *cross_key_t, *cross_v;
     uint16_t *cross_key_t_bf16, *cross_v_bf16;
@@ -178,7 +178,7 @@ class OptimizedSession : public Session {
   Arena arena_;
   // Encoder work buffers (kMaxEncoderTokens rows).
   float *x_, *h_, *q_, *k_, *v_, *attended_, *projected_, *key_t_, *key_bias_, *encoder_out_;
-  // The encoder's self-attention K/V in int8, where the cross-attention's are (CrossKv::kInt8).
+  // The encoder's self-attention K/V in int8, where the cross-attention's are (NumberType::kInt8).
   int8_t *key_t_int8_ = nullptr, *v_int8_ = nullptr;
   float *key_scales_ = nullptr, *v_scales_ = nullptr;
   // Decoder step buffers (one row) and caches.
@@ -194,7 +194,7 @@ class OptimizedSession : public Session {
 class OptimizedEngine : public Engine {
  public:
   static absl::StatusOr<std::unique_ptr<OptimizedEngine>> Create(std::shared_ptr<const ModelWeights> weights,
-                                                                 const EngineOptions& options);
+                                                                 Precision precision, int threads);
 
   std::string_view name() const override { return "optimized"; }
   const ModelConfig& config() const override { return config_; }
@@ -202,6 +202,16 @@ class OptimizedEngine : public Engine {
     return std::make_unique<OptimizedSession>(*this, /*encoder_only=*/false);
   }
   absl::StatusOr<std::vector<float>> RetrievalEmbedding(absl::Span<const int32_t> tokens) const override;
+  EngineInfo info() const override {
+    int64_t weight_bytes = logits_matrix_.bytes();
+    auto add = [&](const AttentionWeights& w) {
+      for (const PackedMatrix* m : {&w.q_proj, &w.k_proj, &w.v_proj, &w.out_proj}) weight_bytes += m->bytes();
+    };
+    for (const EncoderLayer& layer : encoder_) add(layer.self_attn);
+    for (const DecoderLayer& layer : decoder_) add(layer.self_attn), add(layer.cross_attn);
+    return {std::string(IsaName(ActiveIsa())), type_, weight_bytes,
+            config_.num_decoder_layers * CrossKvBytesPerToken(type_, config_)};
+  }
 
   // Sessions run one step at a time on the shared pool: ParallelFor is not
   // reentrant, and one request already keeps every core busy, so taking turns
@@ -266,13 +276,13 @@ class OptimizedEngine : public Engine {
 
   ModelConfig config_;
   WeightType type_ = WeightType::kF32;
-  // How the cross-attention K/V are kept: fp32 at fp32 (the reference's
-  // numbers); int8 where activations are int8 anyway (w8a8, w4a8); bf16 at the
-  // other precisions (and where head_dim is not a multiple of 4, as int8 needs).
-  // With int8, on AVX-512 VNNI, the encoder's self-attention takes int8 K/V too: its
-  // scores, a quarter of a long prefill's multiply-adds, become integer dot products.
-  enum class CrossKv { kF32, kBf16, kInt8 };
-  CrossKv cross_kv_ = CrossKv::kF32;
+  // How the cross-attention K/V are kept (CrossKvType): fp32 at fp32 (the
+  // reference's numbers); int8 where activations are int8 anyway (w8a8, w4a8);
+  // bf16 at the other precisions (and where head_dim is not a multiple of 4, as
+  // int8 needs). With int8, on AVX-512 VNNI, the encoder's self-attention takes
+  // int8 K/V too: its scores, a quarter of a long prefill's multiply-adds,
+  // become integer dot products.
+  NumberType cross_kv_ = NumberType::kF32;
   std::shared_ptr<const ModelWeights> weights_;  // keeps a mapped F32 embedding alive
   const uint8_t* embedding_ = nullptr;           // vocab x d fp32
   std::vector<float> embedding_owned_;           // widened copy when the file is not F32
@@ -293,15 +303,8 @@ class OptimizedEngine : public Engine {
 };
 
 absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::shared_ptr<const ModelWeights> weights,
-                                                                         const EngineOptions& options) {
-  absl::StatusOr<WeightType> type = ParseWeightType(options.precision);
-  if (!type.ok()) {
-    return absl::InvalidArgumentError(
-        StrCat("unknown precision \"", options.precision, "\" (available: fp32, bf16, int8, int4, w8a8, w4a8)"));
-  }
-  if (options.threads < 0 || options.threads > kMaxEngineThreads) {
-    return absl::InvalidArgumentError(StrCat("threads must be in [0, ", kMaxEngineThreads, "], got ", options.threads));
-  }
+                                                                         Precision precision, int threads) {
+  const WeightType type = precision;
   const ModelWeights& w = *weights;
   const ModelConfig& c = w.config();
   if (c.head_dim() > kMaxAttentionHeadDim) {
@@ -318,17 +321,15 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
     for (int i = 0; i < d; ++i)
       transposed[static_cast<size_t>(i) * vocab + t] = scratch[static_cast<size_t>(t) * d + i];
   }
-  absl::StatusOr<PackedMatrix> logits = PackedMatrix::Pack(transposed.data(), d, vocab, *type);
+  absl::StatusOr<PackedMatrix> logits = PackedMatrix::Pack(transposed.data(), d, vocab, type);
   if (!logits.ok())
     return absl::Status(logits.status().code(), StrCat("embedding: ", std::string(logits.status().message())));
   std::vector<float>().swap(transposed);
 
   std::unique_ptr<OptimizedEngine> engine(new OptimizedEngine(*std::move(logits)));
   engine->config_ = c;
-  engine->type_ = *type;
-  engine->cross_kv_ = *type == WeightType::kF32                              ? CrossKv::kF32
-                      : QuantizesActivations(*type) && c.head_dim() % 4 == 0 ? CrossKv::kInt8
-                                                                             : CrossKv::kBf16;
+  engine->type_ = type;
+  engine->cross_kv_ = CrossKvType(type, c.head_dim());
   engine->weights_ = weights;
   if (embedding.dtype == DType::kF32) {
     engine->embedding_ = embedding.data;
@@ -354,7 +355,7 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
 
   for (int l = 0; l < c.num_encoder_layers; ++l) {
     const std::string p = "encoder/layers/EncoderBlock_0";
-    absl::StatusOr<AttentionWeights> attn = LoadAttention(w, p + "/self_attn", l, *type, scratch);
+    absl::StatusOr<AttentionWeights> attn = LoadAttention(w, p + "/self_attn", l, type, scratch);
     if (!attn.ok()) return attn.status();
     engine->encoder_.push_back({reference::Sigmoid(LayerF32(w, p + "/attn_gate", l)[0]),
                                 LayerF32(w, p + "/ZCRMSNorm_0/scale", l), *std::move(attn)});
@@ -362,9 +363,9 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
   engine->encoder_final_norm_ = w.Get("encoder/final_norm/scale").ToF32();
   for (int l = 0; l < c.num_decoder_layers; ++l) {
     const std::string p = "decoder/layers/DecoderBlock_0";
-    absl::StatusOr<AttentionWeights> self_attn = LoadAttention(w, p + "/self_attn", l, *type, scratch);
+    absl::StatusOr<AttentionWeights> self_attn = LoadAttention(w, p + "/self_attn", l, type, scratch);
     if (!self_attn.ok()) return self_attn.status();
-    absl::StatusOr<AttentionWeights> cross_attn = LoadAttention(w, p + "/cross_attn", l, *type, scratch);
+    absl::StatusOr<AttentionWeights> cross_attn = LoadAttention(w, p + "/cross_attn", l, type, scratch);
     if (!cross_attn.ok()) return cross_attn.status();
     engine->decoder_.push_back({reference::Sigmoid(LayerF32(w, p + "/self_attn_gate", l)[0]),
                                 reference::Sigmoid(LayerF32(w, p + "/cross_attn_gate", l)[0]),
@@ -374,8 +375,8 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
   engine->decoder_final_norm_ = w.Get("decoder/ZCRMSNorm_0/scale").ToF32();
   engine->retrieval_ = reference::RetrievalHead::Load(w);
 
-  const int threads = options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  engine->pool_ = std::make_unique<ThreadPool>(threads);
+  engine->pool_ =
+      std::make_unique<ThreadPool>(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency()));
   return engine;
 }
 
@@ -409,7 +410,7 @@ void OptimizedSession::Carve() {
   attended_ = arena_.Take(t * d);
   projected_ = arena_.Take(t * d);
   key_t_ = arena_.Take(kv * encoder_stride);
-  if (engine_.cross_kv_ == OptimizedEngine::CrossKv::kInt8) {
+  if (engine_.cross_kv_ == NumberType::kInt8) {
     key_t_int8_ = arena_.Take<int8_t>(kv * encoder_stride);
     v_int8_ = arena_.Take<int8_t>(t * kv);
     key_scales_ = arena_.Take(c.num_kv_heads * encoder_stride);
@@ -431,15 +432,15 @@ void OptimizedSession::Carve() {
     cache.self_key_t = arena_.Take(kv * decoder_stride);
     cache.self_v = arena_.Take((kMaxGeneratedTokens + 1) * kv);
     switch (engine_.cross_kv_) {
-      case OptimizedEngine::CrossKv::kF32:
+      case NumberType::kF32:
         cache.cross_key_t = arena_.Take(kv * encoder_stride);
         cache.cross_v = arena_.Take(t * kv);
         break;
-      case OptimizedEngine::CrossKv::kBf16:
+      case NumberType::kBF16:
         cache.cross_key_t_bf16 = arena_.Take<uint16_t>(kv * encoder_stride);
         cache.cross_v_bf16 = arena_.Take<uint16_t>(t * kv);
         break;
-      case OptimizedEngine::CrossKv::kInt8:
+      case NumberType::kInt8:
         cache.cross_key_t_int8 = arena_.Take<int8_t>(kv * encoder_stride);
         cache.cross_v_int8 = arena_.Take<int8_t>(t * kv);
         cache.cross_key_scales = arena_.Take(c.num_kv_heads * encoder_stride);
@@ -512,13 +513,13 @@ absl::Status OptimizedSession::Prefill(absl::Span<const int32_t> tokens) {
   // Every layer's cross-attention K/V reads the encoder output: quantised once.
   const bool w8a8 = QuantizesActivations(engine_.type_);
   if (w8a8) xq_.Quantize(encoder_out_, t, c.d_model, engine_.pool());
-  const OptimizedEngine::CrossKv form = engine_.cross_kv_;
+  const NumberType form = engine_.cross_kv_;
   const int kv = c.kv_dim(), hd = c.head_dim(), stride = KeyStride(kMaxEncoderTokens);
   for (size_t l = 0; l < engine_.decoder_.size(); ++l) {
     const AttentionWeights& w = engine_.decoder_[l].cross_attn;
     LayerCache& cache = caches_[l];
     // Reduced forms are computed in fp32, then rounded into the cache.
-    float* values = form == OptimizedEngine::CrossKv::kF32 ? cache.cross_v : v_;
+    float* values = form == NumberType::kF32 ? cache.cross_v : v_;
     if (w8a8) {
       MatMul(xq_, w.k_proj, k_, engine_.pool());
       MatMul(xq_, w.v_proj, values, engine_.pool());
@@ -528,17 +529,17 @@ absl::Status OptimizedSession::Prefill(absl::Span<const int32_t> tokens) {
     }
     engine_.NormAndRope(w.k_norm, k_, t, c.num_kv_heads, 0, /*rope=*/false);
     switch (form) {
-      case OptimizedEngine::CrossKv::kF32:
+      case NumberType::kF32:
         TransposeKeys(k_, 0, t, c.num_kv_heads, hd, cache.cross_key_t, stride);
         break;
-      case OptimizedEngine::CrossKv::kBf16:
+      case NumberType::kBF16:
         ParallelRows(engine_.pool(), t, 64, [&](int begin, int end) {
           ToBf16(v_ + static_cast<size_t>(begin) * kv, static_cast<size_t>(end - begin) * kv,
                  cache.cross_v_bf16 + static_cast<size_t>(begin) * kv);
         });
         TransposeKeys(k_, 0, t, c.num_kv_heads, hd, cache.cross_key_t_bf16, stride);
         break;
-      case OptimizedEngine::CrossKv::kInt8:
+      case NumberType::kInt8:
         QuantizeKeyValues(t, stride, cache.cross_key_t_int8, cache.cross_key_scales, cache.cross_v_int8,
                           cache.cross_v_scales);
         break;
@@ -585,15 +586,15 @@ absl::StatusOr<absl::Span<const float>> OptimizedSession::Decode(int32_t token) 
     Project(dh_, 1, xq_, {{&layer.cross_attn.q_proj, dq_}}, pool);
     engine_.NormAndRope(layer.cross_attn.q_norm, dq_, 1, c.num_heads, 0, /*rope=*/false);
     switch (engine_.cross_kv_) {
-      case OptimizedEngine::CrossKv::kF32:
+      case NumberType::kF32:
         engine_.Attend(dq_, 1, KeysT{cache.cross_key_t, cross_stride}, cache.cross_v, encoder_tokens_, key_bias_,
                        any_key_visible_, dattended_);
         break;
-      case OptimizedEngine::CrossKv::kBf16:
+      case NumberType::kBF16:
         engine_.Attend(dq_, 1, KeysBf16{cache.cross_key_t_bf16, cross_stride}, cache.cross_v_bf16, encoder_tokens_,
                        key_bias_, any_key_visible_, dattended_);
         break;
-      case OptimizedEngine::CrossKv::kInt8:
+      case NumberType::kInt8:
         engine_.Attend(dq_, 1, KeysInt8{cache.cross_key_t_int8, cache.cross_key_scales, cross_stride},
                        ValuesInt8{cache.cross_v_int8, cache.cross_v_scales}, encoder_tokens_, key_bias_,
                        any_key_visible_, dattended_);
@@ -610,9 +611,10 @@ absl::StatusOr<absl::Span<const float>> OptimizedSession::Decode(int32_t token) 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> CreateOptimizedEngine(std::shared_ptr<const ModelWeights> weights,
-                                                              const EngineOptions& options) {
+                                                              Precision precision, int threads) {
   if (weights == nullptr) return absl::InvalidArgumentError("CreateOptimizedEngine: no weights");
-  absl::StatusOr<std::unique_ptr<OptimizedEngine>> engine = OptimizedEngine::Create(std::move(weights), options);
+  absl::StatusOr<std::unique_ptr<OptimizedEngine>> engine =
+      OptimizedEngine::Create(std::move(weights), precision, threads);
   if (!engine.ok()) return engine.status();
   return std::unique_ptr<Engine>(*std::move(engine));
 }

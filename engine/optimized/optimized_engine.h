@@ -14,10 +14,10 @@
 
 namespace needle::optimized {
 
-// Fails on an unknown precision, a shape the kernels cannot take (int8/int4
-// need d_model to be a multiple of 32) or a negative thread count.
+// Fails on a shape the kernels cannot take (int8/int4 need d_model to be a
+// multiple of 32). The options are CreateEngine's, checked there; threads 0 = all cores.
 absl::StatusOr<std::unique_ptr<Engine>> CreateOptimizedEngine(std::shared_ptr<const ModelWeights> weights,
-                                                              const EngineOptions& options);
+                                                              Precision precision, int threads);
 
 }  // namespace needle::optimized
 

@@ -105,6 +105,17 @@ class ReferenceEngine : public Engine {
   std::string_view name() const override { return "reference"; }
   const ModelConfig& config() const override { return config_; }
   std::unique_ptr<Session> NewSession() const override { return std::make_unique<ReferenceSession>(*this); }
+  EngineInfo info() const override {
+    // fp32 copies of every projection and the embedding (which is also the tied output projection).
+    size_t floats = embedding_.size();
+    auto add = [&](const AttentionWeights& w) {
+      for (const std::vector<float>* m : {&w.q_proj, &w.k_proj, &w.v_proj, &w.out_proj}) floats += m->size();
+    };
+    for (const EncoderLayer& layer : encoder_) add(layer.self_attn);
+    for (const DecoderLayer& layer : decoder_) add(layer.self_attn), add(layer.cross_attn);
+    return {"", Precision::kF32, static_cast<int64_t>(floats * sizeof(float)),
+            config_.num_decoder_layers * CrossKvBytesPerToken(Precision::kF32, config_)};
+  }
 
   absl::StatusOr<std::vector<float>> RetrievalEmbedding(absl::Span<const int32_t> tokens) const override {
     ReferenceSession session(*this);

@@ -22,9 +22,11 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view name, std:
   if (options.threads < 0 || options.threads > kMaxEngineThreads) {
     return absl::InvalidArgumentError(StrCat("threads must be in [0, ", kMaxEngineThreads, "], got ", options.threads));
   }
+  absl::StatusOr<Precision> precision = ParsePrecision(options.precision);
+  if (!precision.ok()) return precision.status();
   if (name == "reference") {
     // The reference is fp32 by definition; another precision would be silently ignored.
-    if (options.precision != "fp32") {
+    if (*precision != Precision::kF32) {
       return absl::InvalidArgumentError(
           StrCat("the reference engine runs fp32 only, not precision \"", options.precision, "\""));
     }
@@ -35,7 +37,7 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view name, std:
       return absl::InvalidArgumentError(
           "the optimized engine has no upstream numerics: use the reference engine to reproduce upstream's tokens");
     }
-    return optimized::CreateOptimizedEngine(std::move(weights), options);
+    return optimized::CreateOptimizedEngine(std::move(weights), *precision, options.threads);
   }
   return absl::InvalidArgumentError(
       fmt::format("unknown engine \"{}\" (available: {})", name, fmt::join(EngineNames(), ", ")));

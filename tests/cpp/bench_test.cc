@@ -114,7 +114,7 @@ TEST(ParamsTest, ParsesEveryFlagAndRepeatsAppend) {
 TEST(ParamsTest, RefusesBadArgumentsWithTheReason) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"-e", "fast"}, "unknown engine \"fast\""},
-      {{"-P", "fp8"}, "unknown weight type \"fp8\""},
+      {{"-P", "fp8"}, "unknown precision \"fp8\""},
       {{"-o", "xml"}, "unknown format \"xml\""},
       {{"-t", "1,,2"}, "\"\" is not an integer"},
       {{"-p", "2000"}, "outside [0, 1024]"},

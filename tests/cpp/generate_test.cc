@@ -57,6 +57,7 @@ class ScriptedEngine : public Engine {
 
   std::string_view name() const override { return "scripted"; }
   const ModelConfig& config() const override { return config_; }
+  EngineInfo info() const override { return {}; }
   std::unique_ptr<Session> NewSession() const override { return std::make_unique<ScriptedSession>(*this); }
   absl::StatusOr<std::vector<float>> RetrievalEmbedding(absl::Span<const int32_t>) const override {
     return absl::UnimplementedError("not scripted");

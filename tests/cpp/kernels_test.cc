@@ -92,11 +92,26 @@ TEST_F(IsaTest, ForceIsaRefusesWhatTheCpuLacks) {
 
 TEST(PackedMatrixTest, ParsesAndNamesWeightTypes) {
   for (WeightType type : kAllTypes) {
-    auto parsed = ParseWeightType(WeightTypeName(type));
+    auto parsed = ParsePrecision(PrecisionName(type));
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(*parsed, type);
   }
-  EXPECT_FALSE(ParseWeightType("fp16").ok());
+  EXPECT_FALSE(ParsePrecision("fp16").ok());
+}
+
+// The precision table's bytes per weight are the packing's, where no panel is padded.
+TEST(PackedMatrixTest, PrecisionTableGivesThePackedSize) {
+  ASSERT_EQ(Precisions().size(), std::size(kAllTypes));
+  for (const PrecisionInfo& info : Precisions()) {
+    SCOPED_TRACE(info.name);
+    EXPECT_EQ(&InfoOf(info.precision), &info);
+    constexpr int kIn = 256, kOut = 64;
+    const std::vector<float> zeros(kIn * kOut, 0.0f);
+    const absl::StatusOr<PackedMatrix> packed = PackedMatrix::Pack(zeros.data(), kIn, kOut, info.precision);
+    ASSERT_TRUE(packed.ok());
+    EXPECT_EQ(static_cast<double>(packed->bytes()), info.bytes_per_weight * kIn * kOut);
+    EXPECT_EQ(PackedMatrixBytes(info.precision, kIn, kOut), static_cast<int64_t>(packed->bytes()));
+  }
 }
 
 TEST(PackedMatrixTest, QuantisedTypesNeedWholeGroups) {
@@ -115,7 +130,7 @@ TEST(PackedMatrixTest, QuantisationErrorIsWithinHalfAStep) {
   std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, 2);
   for (int k = 0; k < 32; ++k) w[k * out + 3] = 0.0f;  // an all-zero group
   for (WeightType type : kAllTypes) {
-    SCOPED_TRACE(WeightTypeName(type));
+    SCOPED_TRACE(PrecisionName(type));
     auto packed = PackedMatrix::Pack(w.data(), in, out, type);
     ASSERT_TRUE(packed.ok()) << packed.status();
     EXPECT_EQ(packed->in(), in);
@@ -162,7 +177,7 @@ TEST(PackedMatrixTest, QuantisationErrorIsWithinHalfAStep) {
 // dequantised weights, so only the kernels' fp32 rounding is measured: each
 // output within 1e-5 of sum |x| |w| (fp32 sums of up to 512 terms).
 void ExpectMatMulMatches(int m, int in, int out, WeightType type, ThreadPool* pool, uint32_t seed) {
-  SCOPED_TRACE(testing::Message() << WeightTypeName(type) << " m " << m << " in " << in << " out " << out);
+  SCOPED_TRACE(testing::Message() << PrecisionName(type) << " m " << m << " in " << in << " out " << out);
   const std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, seed);
   const std::vector<float> x = RandomValues(static_cast<size_t>(m) * in, seed + 1);
   auto packed = PackedMatrix::Pack(w.data(), in, out, type);
@@ -285,7 +300,7 @@ TEST_F(IsaTest, W8A8IsBitExactOnEveryIsa) {
       for (int out : {1, 7, 16, 31, 33, 100}) {
         for (int m = 1; m <= 17; ++m) {
           if (in == 512 && m % 4 != 1) continue;  // keeps the qemu run short
-          SCOPED_TRACE(testing::Message() << WeightTypeName(type) << " m " << m << " in " << in << " out " << out);
+          SCOPED_TRACE(testing::Message() << PrecisionName(type) << " m " << m << " in " << in << " out " << out);
           std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, seed++);
           std::vector<float> x = RandomValues(static_cast<size_t>(m) * in, seed++);
           for (int k = 0; k < 32; ++k) w[static_cast<size_t>(k) * out] = 0.0f;  // an all-zero weight group
@@ -331,7 +346,7 @@ TEST_F(IsaTest, W8A8IsExactAtTheExtremesOfItsIntegers) {
     ASSERT_TRUE(packed.ok()) << packed.status();
     for (Isa isa : kAllIsas) {
       if (!IsaSupported(isa)) continue;
-      SCOPED_TRACE(testing::Message() << WeightTypeName(type) << " " << IsaName(isa));
+      SCOPED_TRACE(testing::Message() << PrecisionName(type) << " " << IsaName(isa));
       ASSERT_TRUE(ForceIsa(isa).ok());
       std::vector<float> y(expected.size(), std::nanf(""));
       MatMul(x.data(), kM, *packed, y.data(), nullptr);
@@ -352,7 +367,7 @@ void ForEachIntegerTypeOnEveryIsa(const std::function<void(WeightType, Isa)>& ch
   for (WeightType type : kIntegerTypes) {
     for (Isa isa : kAllIsas) {
       if (!IsaSupported(isa)) continue;
-      SCOPED_TRACE(testing::Message() << IsaName(isa) << " " << WeightTypeName(type));
+      SCOPED_TRACE(testing::Message() << IsaName(isa) << " " << PrecisionName(type));
       ASSERT_TRUE(ForceIsa(isa).ok());
       check(type, isa);
     }

@@ -521,6 +521,33 @@ TEST(OptimizedEngineTest, Errors) {
   EXPECT_EQ(session->Decode(7).status().code(), absl::StatusCode::kOutOfRange);
 }
 
+TEST(OptimizedEngineTest, InfoDescribesWhatTheEngineHolds) {
+  const ModelConfig config = test::SmallConfig();
+  absl::StatusOr<std::shared_ptr<const ModelWeights>> weights = test::LoadWeights(test::RandomCheckpoint(config, 1));
+  ASSERT_TRUE(weights.ok());
+  const int64_t d = config.d_model, kv = config.kv_dim();
+  const int64_t layers = config.num_encoder_layers + 2 * config.num_decoder_layers;
+  for (const PrecisionInfo& precision : Precisions()) {
+    SCOPED_TRACE(precision.name);
+    absl::StatusOr<std::unique_ptr<Engine>> engine =
+        CreateEngine("optimized", *weights, {std::string(precision.name), 1});
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    const EngineInfo info = (*engine)->info();
+    EXPECT_FALSE(info.isa.empty());
+    EXPECT_EQ(info.precision, precision.precision);
+    const Precision p = precision.precision;
+    EXPECT_EQ(info.weight_bytes, layers * (2 * PackedMatrixBytes(p, d, d) + 2 * PackedMatrixBytes(p, d, kv)) +
+                                     PackedMatrixBytes(p, d, config.vocab_size));
+    EXPECT_EQ(info.kv_bytes_per_token, config.num_decoder_layers * CrossKvBytesPerToken(precision.precision, config));
+  }
+  absl::StatusOr<std::unique_ptr<Engine>> reference = CreateEngine("reference", *weights);
+  ASSERT_TRUE(reference.ok());
+  const EngineInfo info = (*reference)->info();
+  EXPECT_EQ(info.isa, "");  // no per-ISA kernels
+  EXPECT_EQ(info.kv_bytes_per_token, config.num_decoder_layers * 2 * kv * 4);
+  EXPECT_EQ(info.weight_bytes, 4 * (layers * (2 * d * d + 2 * d * kv) + d * config.vocab_size));
+}
+
 TEST(OptimizedEngineTest, CreateEngineErrors) {
   absl::StatusOr<std::shared_ptr<const ModelWeights>> weights =
       test::LoadWeights(test::RandomCheckpoint(test::SmallConfig(), 1));

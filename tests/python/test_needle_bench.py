@@ -154,7 +154,7 @@ def test_help_exits_zero(needle_bench_bin):
     (["-m", "/nonexistent/model.safetensors"], "/nonexistent/model.safetensors"),
     (["-t", "1,,2"], "is not an integer"),
     (["-e", "fast"], "unknown engine \"fast\""),
-    (["-P", "fp8"], "unknown weight type \"fp8\""),
+    (["-P", "fp8"], "unknown precision \"fp8\""),
     (["-o", "xml"], "unknown format \"xml\""),
     (["--cpu-mask", "0xz"], "not a hex mask"),
 ])

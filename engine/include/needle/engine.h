@@ -1,4 +1,5 @@
-// The interface every Needle engine implements (reference now, optimized later).
+// The interface every Needle engine implements (reference, optimized), and the
+// factory that makes them by name.
 //
 // An Engine owns immutable, loaded weights and may be shared by any number of
 // threads. All per-request state lives in a Session, so concurrent requests
@@ -15,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "needle/config.h"
+#include "needle/precision.h"
 #include "needle/weights.h"
 
 namespace needle {
@@ -37,11 +39,21 @@ class Session {
   virtual int num_decoded_tokens() const = 0;
 };
 
+// What an engine runs on and holds, for throughput and bandwidth figures.
+struct EngineInfo {
+  std::string isa;  // the kernels' instruction set (IsaName); empty for an engine without kernels
+  Precision precision = Precision::kF32;
+  int64_t weight_bytes = 0;  // the weight matrices as the engine holds them (packed), embedding included
+  // Cross-attention K and V of one encoder token, summed over the decoder layers.
+  int64_t kv_bytes_per_token = 0;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
   virtual std::string_view name() const = 0;
   virtual const ModelConfig& config() const = 0;
+  virtual EngineInfo info() const = 0;
   virtual std::unique_ptr<Session> NewSession() const = 0;
 
   // Retrieval head: L2-normalised embedding of a (query or tool) encoding.
@@ -62,8 +74,7 @@ inline constexpr int kMaxEngineThreads = 1024;
 
 // How an engine runs; the reference engine accepts only the defaults' precision.
 struct EngineOptions {
-  // Precision of the projections and the logits: weights "fp32", "bf16", "int8" or "int4" with fp32
-  // activations, or "w8a8"/"w4a8" (int8/int4 weights and int8 activations, integer dot products).
+  // Precision of the projections and the logits, a name from the precision table (needle/precision.h).
   std::string precision = "fp32";
   int threads = 0;  // 0 = all cores; at most kMaxEngineThreads
   Numerics numerics = Numerics::kExact;

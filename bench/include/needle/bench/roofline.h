@@ -50,14 +50,9 @@ struct RowWork {
   double bytes = 0;
 };
 
-// Bytes of one weight matrix (in x out) packed at `precision` by the optimized
-// engine: output columns in panels of 32 (the last padded), each panel rounded
-// up to 64 bytes; int8/int4/w8a8/w4a8 add one fp32 scale per 32 input rows
-// per column, and w8a8/w4a8 one int32 bias beside each scale.
-absl::StatusOr<int64_t> PackedMatrixBytes(int in, int out, std::string_view precision);
-
 // With d = d_model, kv = kv_dim, V = vocab, L_e / L_d encoder / decoder
-// layers, P(i, o) = PackedMatrixBytes(i, o):
+// layers, P(i, o) = PackedMatrixBytes(precision, i, o)
+// (needle/precision.h), K/V(t) = CrossKvBytesPerToken x t:
 //
 // Prefill of n ids (prompt tests, and the first part of combined tests):
 //   flop  = 2 x [ L_e x n x (2 d^2 + 2 d kv)      Q, K, V, O projections
@@ -74,7 +69,7 @@ absl::StatusOr<int64_t> PackedMatrixBytes(int in, int out, std::string_view prec
 //               + d V ]                           tied output projection
 //   bytes = L_d x (4 P(d,d) + 2 P(d,kv))          the decoder weights decode reads
 //         + P(d, V)                               output projection
-//         + L_d x 2 t kv x (4 at fp32, else 2)    cross-attention K/V (fp32 / bf16)
+//         + L_d x K/V(t)                          cross-attention K/V (fp32, bf16 or int8)
 //         + L_d x 2 (s + 1) kv x 4                self-attention K/V cache (fp32)
 //         + d x 4 (embedding row) + fp32 norm scales
 // The cross-attention K/V projections run once, in prefill, so decode does not

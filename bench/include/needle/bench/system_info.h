@@ -29,9 +29,6 @@ SystemInfo LocalSystemInfo(const std::string& source_dir);
 // "2026-11-26T17:52:00Z".
 std::string UtcTimestamp();
 
-// The kernels' instruction set the optimized engine uses now ("avx512", ...).
-std::string ActiveIsaName();
-
 // Peak resident set size is process-wide: ResetPeakRss lowers the high-water
 // mark to the current RSS (Linux clear_refs), PeakRssBytes reads VmHWM
 // (-1 when /proc has none).
