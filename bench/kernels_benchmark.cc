@@ -49,10 +49,11 @@ void SetCounters(benchmark::State& state, double macs, double weight_bytes, bool
 }
 
 void BM_MatMul(benchmark::State& state, Isa isa, WeightType type, int m, Shape shape, int threads) {
-  if (!ForceIsa(isa).ok()) {
+  if (!IsaSupported(isa)) {
     state.SkipWithError("instruction set not available");
     return;
   }
+  const IsaKernels& kernels = KernelsFor(isa);
   const std::vector<float> w = RandomValues(static_cast<size_t>(shape.in) * shape.out);
   const std::vector<float> x = RandomValues(static_cast<size_t>(m) * shape.in);
   std::vector<float> y(static_cast<size_t>(m) * shape.out);
@@ -63,7 +64,7 @@ void BM_MatMul(benchmark::State& state, Isa isa, WeightType type, int m, Shape s
   }
   std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
   for (auto _ : state) {
-    MatMul(x.data(), m, *packed, y.data(), pool.get());
+    MatMul(kernels, x.data(), m, *packed, y.data(), pool.get());
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -72,14 +73,15 @@ void BM_MatMul(benchmark::State& state, Isa isa, WeightType type, int m, Shape s
 }
 
 void BM_QuantizeRows(benchmark::State& state, Isa isa, int m, int in) {
-  if (!ForceIsa(isa).ok()) {
+  if (!IsaSupported(isa)) {
     state.SkipWithError("instruction set not available");
     return;
   }
+  const IsaKernels& kernels = KernelsFor(isa);
   const std::vector<float> x = RandomValues(static_cast<size_t>(m) * in);
   QuantizedRows rows;
   for (auto _ : state) {
-    rows.Quantize(x.data(), m, in, nullptr);
+    rows.Quantize(kernels, x.data(), m, in, nullptr);
     benchmark::ClobberMemory();
   }
   state.counters["GB/s"] = benchmark::Counter(static_cast<double>(x.size()) * sizeof(float) * state.iterations() * 1e-9,
@@ -104,10 +106,11 @@ void BM_ReferenceMatMul(benchmark::State& state, int m, Shape shape) {
 // MatMul repeated, whose panels stay in cache, the step's weights (11 MB at
 // w4a8) stream from the last-level cache or memory as in a real decode.
 void BM_DecodeWeights(benchmark::State& state, Isa isa, WeightType type, int threads) {
-  if (!ForceIsa(isa).ok()) {
+  if (!IsaSupported(isa)) {
     state.SkipWithError("instruction set not available");
     return;
   }
+  const IsaKernels& kernels = KernelsFor(isa);
   constexpr int kLayers = 8;
   constexpr Shape kLayerShapes[] = {{512, 512}, {512, 256}, {512, 256}, {512, 512}, {512, 512}, {512, 512}};
   std::vector<Shape> shapes;
@@ -130,7 +133,7 @@ void BM_DecodeWeights(benchmark::State& state, Isa isa, WeightType type, int thr
   std::vector<float> y(8192);
   std::unique_ptr<ThreadPool> pool = threads > 1 ? std::make_unique<ThreadPool>(threads) : nullptr;
   for (auto _ : state) {
-    for (const PackedMatrix& m : matrices) MatMul(x.data(), 1, m, y.data(), pool.get());
+    for (const PackedMatrix& m : matrices) MatMul(kernels, x.data(), 1, m, y.data(), pool.get());
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -143,7 +146,7 @@ void BM_DecodeWeights(benchmark::State& state, Isa isa, WeightType type, int thr
 // them. Counter: GFLOP/s (GOP/s) of QK^T and PV.
 template <typename T>
 void BM_Attention(benchmark::State& state, Isa isa, int t, int threads) {
-  if (!ForceIsa(isa).ok()) {
+  if (!IsaSupported(isa)) {
     state.SkipWithError("instruction set not available");
     return;
   }
@@ -167,10 +170,10 @@ void BM_Attention(benchmark::State& state, Isa isa, int t, int threads) {
     if constexpr (std::is_same_v<T, int8_t>) {
       Attention(q.data(), t, KeysInt8{key_t.data(), key_scales.data(), stride},
                 ValuesInt8{v_int8.data(), v_scales.data()}, t, kHeads, kKvHeads, kHeadDim, 0.125f, nullptr, out.data(),
-                pool.get());
+                pool.get(), isa);
     } else {
       Attention(q.data(), t, KeysT{key_t.data(), stride}, v.data(), t, kHeads, kKvHeads, kHeadDim, 0.125f, nullptr,
-                out.data(), pool.get());
+                out.data(), pool.get(), isa);
     }
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
@@ -186,7 +189,7 @@ void BM_Attention(benchmark::State& state, Isa isa, int t, int threads) {
 // from L3 or DRAM as in a real step. Counter: GB/s of K/V read (int8: with scales).
 template <typename T>
 void BM_DecodeCrossAttention(benchmark::State& state, Isa isa, int layer_count, int threads) {
-  if (!ForceIsa(isa).ok()) {
+  if (!IsaSupported(isa)) {
     state.SkipWithError("instruction set not available");
     return;
   }
@@ -225,11 +228,11 @@ void BM_DecodeCrossAttention(benchmark::State& state, Isa isa, int layer_count, 
       if constexpr (std::is_same_v<T, int8_t>) {
         Attention(q.data(), 1, KeysInt8{layer.key_t.data(), layer.key_scales.data(), stride},
                   ValuesInt8{layer.v.data(), layer.value_scales.data()}, kKeys, kHeads, kKvHeads, kHeadDim, 0.125f,
-                  nullptr, out.data(), pool.get());
+                  nullptr, out.data(), pool.get(), isa);
       } else {
         using Keys = std::conditional_t<std::is_same_v<T, float>, KeysT, KeysBf16>;
         Attention(q.data(), 1, Keys{layer.key_t.data(), stride}, layer.v.data(), kKeys, kHeads, kKvHeads, kHeadDim,
-                  0.125f, nullptr, out.data(), pool.get());
+                  0.125f, nullptr, out.data(), pool.get(), isa);
       }
     }
     benchmark::DoNotOptimize(out.data());
@@ -251,7 +254,7 @@ void BM_ParallelForOverhead(benchmark::State& state) {
 BENCHMARK(BM_ParallelForOverhead)->Arg(2);
 
 void RegisterAll() {
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni, Isa::kNeon, Isa::kNeonDot}) {
     if (!IsaSupported(isa)) continue;
     const std::string name = StrCat("QuantizeRows/", IsaName(isa), "/m:1024/512");
     benchmark::RegisterBenchmark(name.c_str(), BM_QuantizeRows, isa, 1024, 512)->Unit(benchmark::kMicrosecond);
@@ -272,7 +275,7 @@ void RegisterAll() {
       }
     }
   }
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512Vnni, Isa::kNeon, Isa::kNeonDot}) {
     if (!IsaSupported(isa)) continue;
     for (WeightType type : {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4,
                             WeightType::kW8A8, WeightType::kW4A8}) {
@@ -285,7 +288,7 @@ void RegisterAll() {
       }
     }
   }
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512, Isa::kNeon}) {
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512Vnni, Isa::kNeon}) {
     if (!IsaSupported(isa)) continue;
     for (int threads : {1, 2}) {
       const std::string name = StrCat("Attention/", IsaName(isa), "/t:1024/threads:", threads);

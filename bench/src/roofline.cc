@@ -12,19 +12,15 @@
 #include <thread>
 #include <vector>
 
-#include "needle/str_cat.h"
+#include "needle/cpu.h"
 #include "needle/precision.h"
+#include "needle/str_cat.h"
 
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
 #define NEEDLE_ROOFLINE_X86 1
 #elif defined(__aarch64__)
 #include <arm_neon.h>
-#if defined(__linux__)
-#include <asm/hwcap.h>
-#include <sys/auxv.h>
-#endif
 #define NEEDLE_ROOFLINE_NEON 1
 #endif
 
@@ -84,16 +80,6 @@ using Float8Lanes = float __attribute__((vector_size(32)));
 using Float4Lanes = float __attribute__((vector_size(16)));
 
 #if defined(NEEDLE_ROOFLINE_X86)
-bool CpuHasAvx512() { return __builtin_cpu_supports("avx512f"); }
-bool CpuHasAvx2Fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-bool CpuHasVnni() { return CpuHasAvx512() && __builtin_cpu_supports("avx512vnni"); }
-// CPUID leaf 7 sub-leaf 1, EAX bit 5; asked directly because not every
-// compiler's __builtin_cpu_supports knows "avx512bf16".
-bool CpuHasAvx512Bf16() {
-  unsigned eax, ebx, ecx, edx;
-  return CpuHasAvx512() && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 5)) != 0;
-}
-
 __attribute__((target("avx512f"))) double Fp32Avx512(int64_t reps) { return Fp32FmaChains<Float16Lanes>(reps); }
 __attribute__((target("avx2,fma"))) double Fp32Avx2(int64_t reps) { return Fp32FmaChains<Float8Lanes>(reps); }
 
@@ -207,14 +193,6 @@ __attribute__((target("avx2"))) double ReadAvx2(const uint8_t* data, int64_t byt
 #endif  // NEEDLE_ROOFLINE_X86
 
 #if defined(NEEDLE_ROOFLINE_NEON)
-bool CpuHasDotProd() {
-#if defined(__linux__)
-  return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
-#else
-  return false;
-#endif
-}
-
 double Fp32Neon(int64_t reps) { return Fp32FmaChains<Float4Lanes>(reps); }
 
 __attribute__((target("arch=armv8.2-a+dotprod"))) double Int8NeonDot(int64_t reps) {
@@ -316,24 +294,25 @@ struct Kernels {
 
 Kernels BestKernels() {
   Kernels k;
+  [[maybe_unused]] const CpuFeatures& cpu = HostCpu();
 #if defined(NEEDLE_ROOFLINE_X86)
-  if (CpuHasAvx512()) {
+  if (cpu.avx512f) {
     k.fp32 = Fp32Avx512, k.fp32_ops = 2.0 * kChains * 16, k.fp32_isa = "avx512";
     k.read = ReadAvx512;
-  } else if (CpuHasAvx2Fma()) {
+  } else if (cpu.avx2 && cpu.fma) {
     k.fp32 = Fp32Avx2, k.fp32_ops = 2.0 * kChains * 8, k.fp32_isa = "avx2";
   }
-  if (!CpuHasAvx512() && __builtin_cpu_supports("avx2")) k.read = ReadAvx2;
-  if (CpuHasAvx512Bf16()) k.bf16 = Bf16Avx512, k.bf16_ops = 2.0 * kChains * 32;  // 16 lanes x 2 pairs
-  if (CpuHasVnni()) {
+  if (!cpu.avx512f && cpu.avx2) k.read = ReadAvx2;
+  if (cpu.avx512bf16) k.bf16 = Bf16Avx512, k.bf16_ops = 2.0 * kChains * 32;  // 16 lanes x 2 pairs
+  if (cpu.avx512f && cpu.avx512vnni) {
     k.int8 = Int8Vnni, k.int8_ops = 2.0 * kChains * 64, k.int8_isa = "avx512vnni";
-  } else if (__builtin_cpu_supports("avx2")) {
+  } else if (cpu.avx2) {
     k.int8 = Int8Avx2, k.int8_ops = 2.0 * kAvx2Int8Chains * 32, k.int8_isa = "avx2";
   }
 #elif defined(NEEDLE_ROOFLINE_NEON)
   k.fp32 = Fp32Neon, k.fp32_ops = 2.0 * kChains * 4, k.fp32_isa = "neon";
   k.read = ReadNeon;
-  if (CpuHasDotProd()) {
+  if (cpu.neon_dot) {
     k.int8 = Int8NeonDot, k.int8_ops = 2.0 * kChains * 16, k.int8_isa = "neon-sdot";
   } else {
     k.int8 = Int8NeonWiden, k.int8_ops = 2.0 * kChains * 8, k.int8_isa = "neon-smlal";

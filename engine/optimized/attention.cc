@@ -852,11 +852,11 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx51
 
 // The widest kernel the active ISA has whose value step (kPerLane<T> * W) divides head_dim.
 template <typename T>
-TaskFn<T> ChooseKernel(int head_dim) {
+TaskFn<T> ChooseKernel(Isa isa, int head_dim) {
   const auto fits = [head_dim](int w) { return head_dim % (kPerLane<T> * w) == 0; };
 #if defined(__x86_64__)
-  switch (ActiveIsa()) {
-    case Isa::kAvx512:  // which implies VNNI (see ActiveIsa)
+  switch (isa) {
+    case Isa::kAvx512Vnni:
       if constexpr (kScaled<T>) {
         if (fits(16)) return TaskAvx512Vnni_16;
       }
@@ -880,8 +880,8 @@ TaskFn<T> ChooseKernel(int head_dim) {
 }
 
 template <typename T>
-void RunAttention(const Problem<T>& problem, ThreadPool* pool) {
-  const TaskFn<T> kernel = ChooseKernel<T>(problem.head_dim);
+void RunAttention(const Problem<T>& problem, ThreadPool* pool, Isa isa) {
+  const TaskFn<T> kernel = ChooseKernel<T>(isa, problem.head_dim);
   const int query_blocks = (problem.tq + kQueryBlock - 1) / kQueryBlock;
   const int tasks = problem.kv_heads * query_blocks;
   auto run = [&](int begin, int end) {
@@ -980,30 +980,30 @@ float QuantizeInt8(const float* x, int n, int8_t* q) {
   return scale;
 }
 
-bool Int8PrefillAttentionPays() { return ActiveIsa() == Isa::kAvx512; }  // which implies VNNI
+bool Int8PrefillAttentionPays(Isa isa) { return isa == Isa::kAvx512Vnni; }
 
 void ToBf16(const float* src, size_t count, uint16_t* dst) {
   for (size_t i = 0; i < count; ++i) dst[i] = RoundToBf16Bits(src[i]);
 }
 
 void Attention(const float* q, int tq, KeysT keys, const float* v, int tk, int heads, int kv_heads, int head_dim,
-               float scale, const float* key_bias, float* out, ThreadPool* pool) {
+               float scale, const float* key_bias, float* out, ThreadPool* pool, Isa isa) {
   RunAttention(Problem<float>{q, tq, keys.data, keys.stride, v, tk, heads, kv_heads, head_dim, scale, key_bias, out},
-               pool);
+               pool, isa);
 }
 
 void Attention(const float* q, int tq, KeysInt8 keys, ValuesInt8 v, int tk, int heads, int kv_heads, int head_dim,
-               float scale, const float* key_bias, float* out, ThreadPool* pool) {
+               float scale, const float* key_bias, float* out, ThreadPool* pool, Isa isa) {
   Problem<int8_t> problem{q, tq, keys.data, keys.stride, v.data, tk, heads, kv_heads, head_dim, scale, key_bias, out};
   problem.key_scales = keys.scales;
   problem.value_scales = v.scales;
-  RunAttention(problem, pool);
+  RunAttention(problem, pool, isa);
 }
 
 void Attention(const float* q, int tq, KeysBf16 keys, const uint16_t* v, int tk, int heads, int kv_heads, int head_dim,
-               float scale, const float* key_bias, float* out, ThreadPool* pool) {
+               float scale, const float* key_bias, float* out, ThreadPool* pool, Isa isa) {
   RunAttention(Problem<uint16_t>{q, tq, keys.data, keys.stride, v, tk, heads, kv_heads, head_dim, scale, key_bias, out},
-               pool);
+               pool, isa);
 }
 
 }  // namespace needle::optimized

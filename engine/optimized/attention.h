@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "needle/cpu.h"
+
 namespace needle::optimized {
 
 class ThreadPool;
@@ -64,13 +66,13 @@ struct ValuesInt8 {
 // score = (q . k) * scale + (key_bias ? key_bias[j] : 0); a masked key has a large
 // negative bias (kMaskedKeyBias). At least one key must be unmasked (with every
 // key masked the reference gives the uniform average: pass no bias and scale 0).
-// Split across `pool` (may be null) by (KV head, query block).
+// Split across `pool` (may be null) by (KV head, query block); `isa` picks the kernels.
 inline constexpr float kMaskedKeyBias = -1e30f;
 void Attention(const float* q, int tq, KeysT keys, const float* v, int tk, int heads, int kv_heads, int head_dim,
-               float scale, const float* key_bias, float* out, ThreadPool* pool);
+               float scale, const float* key_bias, float* out, ThreadPool* pool, Isa isa);
 // The same with keys and values (v: tk x kv_heads*head_dim) in bf16; queries and arithmetic stay fp32.
 void Attention(const float* q, int tq, KeysBf16 keys, const uint16_t* v, int tk, int heads, int kv_heads, int head_dim,
-               float scale, const float* key_bias, float* out, ThreadPool* pool);
+               float scale, const float* key_bias, float* out, ThreadPool* pool, Isa isa);
 
 // int8 keys and values: each query row (per head) is quantised as well (QuantizeInt8), so that on
 // AVX-512 VNNI a score is an exact integer dot product; every instruction set gives the reference's
@@ -79,12 +81,12 @@ void Attention(const float* q, int tq, KeysBf16 keys, const uint16_t* v, int tk,
 // integers too, each row's probabilities rounded to u8 against its largest in each tile of kKeyTile
 // keys (an error of up to 1/510 of that largest per probability, below the values' own rounding).
 void Attention(const float* q, int tq, KeysInt8 keys, ValuesInt8 v, int tk, int heads, int kv_heads, int head_dim,
-               float scale, const float* key_bias, float* out, ThreadPool* pool);
+               float scale, const float* key_bias, float* out, ThreadPool* pool, Isa isa);
 
-// Whether prefill-sized attention (many query rows) with int8 K/V outruns fp32 K/V on the active
-// instruction set: only AVX-512 VNNI scores int8 keys with integer dot products there; elsewhere the
-// int8 path converts K and V to fp32 on the fly and is slower.
-bool Int8PrefillAttentionPays();
+// Whether prefill-sized attention (many query rows) with int8 K/V outruns fp32 K/V on `isa`: only
+// AVX-512 VNNI scores int8 keys with integer dot products; elsewhere the int8 path converts K and V
+// to fp32 on the fly and is slower.
+bool Int8PrefillAttentionPays(Isa isa);
 
 // Writes rows [first, first + count) of k (row-major, kv_heads*head_dim wide) into the tiled layout.
 void TransposeKeys(const float* k, int first, int count, int kv_heads, int head_dim, float* key_t, int stride);

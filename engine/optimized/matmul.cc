@@ -5,7 +5,7 @@
 // statically, so Highway would have to be vendored; and the kernels are few
 // and small (one GEMV and one register-blocked GEMM per instruction set, over
 // one packed layout), so per-ISA files compiled with their own -m flags and
-// chosen with __builtin_cpu_supports / getauxval cost little and let each use
+// chosen from what HostCpu() reports (needle/cpu.h) cost little and let each use
 // its own register blocking (8x32 on AVX-512, 6x16 on AVX2 and NEON).
 #include "optimized/matmul.h"
 
@@ -14,18 +14,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <vector>
 
 #include "needle/str_cat.h"
 #include "optimized/thread_pool.h"
-
-#if defined(NEEDLE_HAVE_X86_KERNELS)
-#include <cpuid.h>
-#endif
-#if defined(__aarch64__) && defined(__linux__)
-#include <asm/hwcap.h>
-#include <sys/auxv.h>
-#endif
 
 namespace needle::optimized {
 namespace {
@@ -35,115 +28,25 @@ using internal::IntegerGroupHeader;
 using internal::kGroup;
 using internal::kPanel;
 
+// One row per ISA, in Isa's order; an ISA without kernels in this build keeps the scalar ones.
+constexpr IsaKernels kScalarKernels{Isa::kScalar, internal::MatMulScalar, internal::QuantizeRowsScalar,
+                                    internal::MatMulW8A8Scalar, false};
+const IsaKernels kKernels[] = {
+    kScalarKernels,
 #if defined(NEEDLE_HAVE_X86_KERNELS)
-// CPUID leaf 1, ECX bit 29. Asked directly because clang's __builtin_cpu_supports has no "f16c".
-bool CpuHasF16c() {
-  unsigned eax, ebx, ecx, edx;
-  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
-}
-#endif
-
-bool CpuHas(Isa isa) {
-  switch (isa) {
-    case Isa::kScalar:
-      return true;
-#if defined(NEEDLE_HAVE_X86_KERNELS)
-    case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && CpuHasF16c();
-    case Isa::kAvx512:
-      // The file is compiled with VNNI enabled, so it is required too.
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-             __builtin_cpu_supports("avx512vnni");
-#endif
-#if defined(NEEDLE_HAVE_NEON_KERNELS)
-    case Isa::kNeon:
-      return true;  // Advanced SIMD is mandatory on aarch64
-    case Isa::kNeonDot:
-#if defined(__linux__)
-      return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+    {Isa::kAvx2, internal::MatMulAvx2, internal::QuantizeRowsAvx2, internal::MatMulW8A8Avx2, true},
+    {Isa::kAvx512Vnni, internal::MatMulAvx512, internal::QuantizeRowsAvx512, internal::MatMulW8A8Avx512, false},
 #else
-      return false;
-#endif
-#endif
-    default:
-      return false;
-  }
-}
-
-Isa Detect() {
-  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kNeonDot, Isa::kNeon}) {
-    if (CpuHas(isa)) return isa;
-  }
-  return Isa::kScalar;
-}
-
-std::atomic<int> forced_isa{-1};
-
-Isa FromEnvironment() {
-  const char* name = std::getenv("NEEDLE_ISA");
-  if (name != nullptr) {
-    for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
-      if (IsaName(isa) == name && CpuHas(isa)) return isa;
-    }
-  }
-  return Detect();
-}
-
-internal::KernelFn Kernel(Isa isa) {
-  switch (isa) {
-#if defined(NEEDLE_HAVE_X86_KERNELS)
-    case Isa::kAvx2:
-      return internal::MatMulAvx2;
-    case Isa::kAvx512:
-      return internal::MatMulAvx512;
+    kScalarKernels, kScalarKernels,
 #endif
 #if defined(NEEDLE_HAVE_NEON_KERNELS)
-    case Isa::kNeon:
-    case Isa::kNeonDot:
-      return internal::MatMulNeon;
+    {Isa::kNeon, internal::MatMulNeon, internal::QuantizeRowsNeon, internal::MatMulW8A8Neon, false},
+    {Isa::kNeonDot, internal::MatMulNeon, internal::QuantizeRowsNeon, internal::MatMulW8A8NeonDot, false},
+#else
+    kScalarKernels, kScalarKernels,
 #endif
-    default:
-      return internal::MatMulScalar;
-  }
-}
-
-internal::QuantizeFn Quantizer(Isa isa) {
-  switch (isa) {
-#if defined(NEEDLE_HAVE_X86_KERNELS)
-    case Isa::kAvx2:
-      return internal::QuantizeRowsAvx2;
-    case Isa::kAvx512:
-      return internal::QuantizeRowsAvx512;
-#endif
-#if defined(NEEDLE_HAVE_NEON_KERNELS)
-    case Isa::kNeon:
-    case Isa::kNeonDot:
-      return internal::QuantizeRowsNeon;
-#endif
-    default:
-      return internal::QuantizeRowsScalar;
-  }
-}
-
-internal::W8A8KernelFn W8A8Kernel(Isa isa) {
-  switch (isa) {
-#if defined(NEEDLE_HAVE_X86_KERNELS)
-    case Isa::kAvx2:
-      return internal::MatMulW8A8Avx2;
-    case Isa::kAvx512:
-      return internal::MatMulW8A8Avx512;
-#endif
-#if defined(NEEDLE_HAVE_NEON_KERNELS)
-    case Isa::kNeon:
-      return internal::MatMulW8A8Neon;
-    case Isa::kNeonDot:
-      return internal::MatMulW8A8NeonDot;
-#endif
-    default:
-      return internal::MatMulW8A8Scalar;
-  }
-}
+};
+static_assert(std::size(kKernels) == std::size(kAllIsas));
 
 size_t UnpaddedPanelBytes(WeightType type, int in) {
   const size_t groups = static_cast<size_t>(in) / kGroup;
@@ -283,44 +186,7 @@ uint16_t RoundToBf16Bits(float value) {
   return static_cast<uint16_t>(bits >> 16);
 }
 
-std::string_view IsaName(Isa isa) {
-  switch (isa) {
-    case Isa::kScalar:
-      return "scalar";
-    case Isa::kAvx2:
-      return "avx2";
-    case Isa::kAvx512:
-      return "avx512";
-    case Isa::kNeon:
-      return "neon";
-    case Isa::kNeonDot:
-      return "neondot";
-  }
-  return "?";
-}
-
-bool IsaSupported(Isa isa) { return CpuHas(isa); }
-
-Isa DetectedIsa() {
-  static const Isa detected = Detect();
-  return detected;
-}
-
-Isa ActiveIsa() {
-  const int forced = forced_isa.load(std::memory_order_relaxed);
-  if (forced >= 0) return static_cast<Isa>(forced);
-  static const Isa from_environment = FromEnvironment();
-  return from_environment;
-}
-
-absl::Status ForceIsa(Isa isa) {
-  if (!CpuHas(isa)) {
-    return absl::FailedPreconditionError(
-        StrCat("instruction set ", IsaName(isa), " is not available on this CPU/build"));
-  }
-  forced_isa.store(static_cast<int>(isa), std::memory_order_relaxed);
-  return absl::OkStatus();
-}
+const IsaKernels& KernelsFor(Isa isa) { return kKernels[static_cast<size_t>(isa)]; }
 
 }  // namespace needle::optimized
 
@@ -380,15 +246,15 @@ void QuantizedRows::Reserve(int rows, int in) {
 
 void QuantizedRows::QuantizeRange(const float* x, int begin, int end) {
   const size_t offset = static_cast<size_t>(begin) * in_;
-  Quantizer(isa_)(x + offset, end - begin, in_, q_.data() + offset, scale_.data() + begin,
-                  group_sums_.data() + offset / kGroup);
+  kernels_->quantize_rows(x + offset, end - begin, in_, q_.data() + offset, scale_.data() + begin,
+                          group_sums_.data() + offset / kGroup);
 }
 
-void QuantizedRows::Quantize(const float* x, int m, int in, ThreadPool* pool) {
+void QuantizedRows::Quantize(const IsaKernels& kernels, const float* x, int m, int in, ThreadPool* pool) {
   Reserve(m, in);
   m_ = m;
   in_ = in;
-  isa_ = ActiveIsa();
+  kernels_ = &kernels;
   // A row costs about as much as a few hundred multiply-adds: only long inputs are worth a dispatch.
   constexpr int kMinParallelRows = 64;
   if (pool == nullptr || pool->size() == 1 || m < kMinParallelRows) {
@@ -401,7 +267,7 @@ void QuantizedRows::Quantize(const float* x, int m, int in, ThreadPool* pool) {
 void MatMul(const QuantizedRows& x, const PackedMatrix& w, float* y, ThreadPool* pool) {
   const internal::PackedView& v = w.view();
   const internal::QuantizedView xv = x.view();
-  const internal::W8A8KernelFn kernel = W8A8Kernel(x.isa());
+  const internal::W8A8KernelFn kernel = x.kernels().matmul_integer;
   const int m = x.rows();
   const int threads = pool != nullptr ? pool->size() : 1;
   constexpr double kMinParallelMacs = 64 * 1024;
@@ -428,15 +294,15 @@ void MatMul(const QuantizedRows& x, const PackedMatrix& w, float* y, ThreadPool*
   });
 }
 
-void MatMul(const float* x, int m, const PackedMatrix& w, float* y, ThreadPool* pool) {
+void MatMul(const IsaKernels& kernels, const float* x, int m, const PackedMatrix& w, float* y, ThreadPool* pool) {
   const internal::PackedView& v = w.view();
   if (QuantizesActivations(v.type)) {
     thread_local QuantizedRows rows;
-    rows.Quantize(x, m, v.in, pool);
+    rows.Quantize(kernels, x, m, v.in, pool);
     MatMul(rows, w, y, pool);
     return;
   }
-  const internal::KernelFn kernel = Kernel(ActiveIsa());
+  const internal::KernelFn kernel = kernels.matmul;
   const int threads = pool != nullptr ? pool->size() : 1;
   // Below this many multiply-adds, waking the workers costs more than it saves.
   constexpr double kMinParallelMacs = 64 * 1024;

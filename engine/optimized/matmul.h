@@ -15,25 +15,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "needle/cpu.h"
 #include "needle/precision.h"
 
 namespace needle::optimized {
 
 class ThreadPool;
-
-// Instruction sets with kernels. The best one the CPU has is chosen at run
-// time; a lower one can be forced (tests, benchmarks) with ForceIsa or the
-// environment variable NEEDLE_ISA=scalar|avx2|avx512|neon|neondot.
-// kNeonDot is kNeon plus the Armv8.2 dot-product instructions (SDOT), which
-// only the w8a8 products use; it is its own ISA so that both Arm integer
-// paths can be forced and tested on a CPU that has SDOT.
-enum class Isa { kScalar, kAvx2, kAvx512, kNeon, kNeonDot };
-std::string_view IsaName(Isa isa);
-Isa DetectedIsa();  // the best the CPU supports
-Isa ActiveIsa();    // DetectedIsa(), or what was forced
-// Refuses an ISA the CPU (or this build) lacks.
-absl::Status ForceIsa(Isa isa);
-bool IsaSupported(Isa isa);  // the CPU and this build have it
 
 // Weight types are the precisions (needle/precision.h). int8 and int4 keep
 // the activations in fp32.
@@ -50,7 +37,7 @@ using WeightType = Precision;
 uint16_t RoundToBf16Bits(float value);
 
 // The packed layout, shared by every instruction set so that a matrix packed
-// once runs under any of them (ForceIsa may change between Pack and MatMul).
+// once runs under any of them (the kernels are chosen per product, not per matrix).
 //
 // Output columns are cut into panels of kPanel columns (the last one padded
 // with zeros); panel p is one contiguous block of panel_bytes, walking the
@@ -145,6 +132,19 @@ void MatMulW8A8NeonDot(const QuantizedView& x, int m, const PackedView& w, int p
 
 }  // namespace internal
 
+// The kernels of one instruction set, one row per ISA: an engine looks its row
+// up once (KernelsFor its options' ISA) and hands it to every product.
+struct IsaKernels {
+  Isa isa;
+  internal::KernelFn matmul;              // fp32, bf16, int8, int4 weights
+  internal::QuantizeFn quantize_rows;     // w8a8/w4a8 input rows
+  internal::W8A8KernelFn matmul_integer;  // w8a8/w4a8 weights times quantize_rows' rows
+  bool quantize_writes_group_sums;        // AVX2's w4a8 kernel reads per-group sums of q
+};
+// The row of `isa`, which must be supported (IsaSupported); an ISA this build
+// has no kernels for gets the scalar ones.
+const IsaKernels& KernelsFor(Isa isa);
+
 class PackedMatrix {
  public:
   // w: in x out floats, row-major. `in` must be a multiple of 32 for int8/int4.
@@ -170,18 +170,18 @@ class PackedMatrix {
 
 // Rows of activations quantised once for several w8a8 products that read the
 // same input (Q/K/V of one layer, the cross-attention K/V of every layer).
-// The form depends on the ISA active when Quantize ran, and the products use
-// that ISA's kernel whatever is active later.
+// The form depends on the kernels that quantised them, and the products use
+// those kernels' integer product.
 class QuantizedRows {
  public:
   // Allocates room for `rows` rows of `in` values up front (none later if they fit).
   void Reserve(int rows, int in);
-  void Quantize(const float* x, int m, int in, ThreadPool* pool);
+  void Quantize(const IsaKernels& kernels, const float* x, int m, int in, ThreadPool* pool);
   int rows() const { return m_; }
   int in() const { return in_; }
-  Isa isa() const { return isa_; }
+  const IsaKernels& kernels() const { return *kernels_; }
   internal::QuantizedView view() const {
-    return {q_.data(), scale_.data(), isa_ == Isa::kAvx2 ? group_sums_.data() : nullptr, in_};
+    return {q_.data(), scale_.data(), kernels_->quantize_writes_group_sums ? group_sums_.data() : nullptr, in_};
   }
 
  private:
@@ -191,13 +191,13 @@ class QuantizedRows {
   std::vector<float> scale_;
   std::vector<int32_t> group_sums_;
   int m_ = 0, in_ = 0;
-  Isa isa_ = Isa::kScalar;
+  const IsaKernels* kernels_ = &KernelsFor(Isa::kScalar);
 };
 
 // y[m x out] = x[m x in] @ W, x and y row-major. Splits over output columns
 // (and rows when m is large) across the pool; pool may be null (one thread).
 // A w8a8/w4a8 matrix quantises x first (in a per-thread buffer).
-void MatMul(const float* x, int m, const PackedMatrix& w, float* y, ThreadPool* pool);
+void MatMul(const IsaKernels& kernels, const float* x, int m, const PackedMatrix& w, float* y, ThreadPool* pool);
 // The w8a8/w4a8 product of already quantised rows; w must be kW8A8 or kW4A8 with w.in() == x.in().
 void MatMul(const QuantizedRows& x, const PackedMatrix& w, float* y, ThreadPool* pool);
 

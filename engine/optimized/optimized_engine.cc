@@ -99,14 +99,14 @@ void ZcRmsNorm(const float* x, const float* scale, int n, float* y) {
 
 // y_i = x @ W_i for every (W_i, y_i): the same rows times several matrices of
 // one type. For w8a8/w4a8 the rows are quantised once into `xq`, not once per product.
-void Project(const float* x, int rows, QuantizedRows& xq,
+void Project(const IsaKernels& kernels, const float* x, int rows, QuantizedRows& xq,
              std::initializer_list<std::pair<const PackedMatrix*, float*>> products, ThreadPool* pool) {
   const PackedMatrix& first = *products.begin()->first;
   if (QuantizesActivations(first.type())) {
-    xq.Quantize(x, rows, first.in(), pool);
+    xq.Quantize(kernels, x, rows, first.in(), pool);
     for (const auto& [w, y] : products) MatMul(xq, *w, y, pool);
   } else {
-    for (const auto& [w, y] : products) MatMul(x, rows, *w, y, pool);
+    for (const auto& [w, y] : products) MatMul(kernels, x, rows, *w, y, pool);
   }
 }
 
@@ -194,7 +194,7 @@ class OptimizedSession : public Session {
 class OptimizedEngine : public Engine {
  public:
   static absl::StatusOr<std::unique_ptr<OptimizedEngine>> Create(std::shared_ptr<const ModelWeights> weights,
-                                                                 Precision precision, int threads);
+                                                                 Precision precision, int threads, Isa isa);
 
   std::string_view name() const override { return "optimized"; }
   const ModelConfig& config() const override { return config_; }
@@ -209,7 +209,7 @@ class OptimizedEngine : public Engine {
     };
     for (const EncoderLayer& layer : encoder_) add(layer.self_attn);
     for (const DecoderLayer& layer : decoder_) add(layer.self_attn), add(layer.cross_attn);
-    return {std::string(IsaName(ActiveIsa())), type_, weight_bytes,
+    return {std::string(IsaName(kernels_->isa)), type_, weight_bytes,
             config_.num_decoder_layers * CrossKvBytesPerToken(type_, config_)};
   }
 
@@ -219,6 +219,7 @@ class OptimizedEngine : public Engine {
   // split of the work (hence every rounding) never depends on other sessions.
   std::unique_lock<std::mutex> LockPool() const { return std::unique_lock<std::mutex>(pool_mutex_); }
   ThreadPool* pool() const { return pool_.get(); }
+  const IsaKernels& kernels() const { return *kernels_; }
 
   void Embed(int32_t token, float* x) const {
     const int d = config_.d_model;
@@ -259,7 +260,7 @@ class OptimizedEngine : public Engine {
   void GatedResidual(const AttentionWeights& w, float gate, const float* attended, int rows, QuantizedRows& xq,
                      float* projected, float* x) const {
     const int d = config_.d_model;
-    Project(attended, rows, xq, {{&w.out_proj, projected}}, pool());
+    Project(*kernels_, attended, rows, xq, {{&w.out_proj, projected}}, pool());
     ParallelRows(pool(), rows, 64, [&](int begin, int end) {
       for (size_t i = static_cast<size_t>(begin) * d; i < static_cast<size_t>(end) * d; ++i)
         x[i] += gate * projected[i];
@@ -271,7 +272,7 @@ class OptimizedEngine : public Engine {
               float* out) const {
     // With every key masked the reference's softmax is uniform: equal scores, no bias.
     Attention(q, tq, keys, v, tk, config_.num_heads, config_.num_kv_heads, config_.head_dim(),
-              any_visible ? attention_scale_ : 0.0f, any_visible ? key_bias : nullptr, out, pool());
+              any_visible ? attention_scale_ : 0.0f, any_visible ? key_bias : nullptr, out, pool(), kernels_->isa);
   }
 
   ModelConfig config_;
@@ -283,6 +284,7 @@ class OptimizedEngine : public Engine {
   // int8 K/V too: its scores, a quarter of a long prefill's multiply-adds,
   // become integer dot products.
   NumberType cross_kv_ = NumberType::kF32;
+  const IsaKernels* kernels_ = &KernelsFor(Isa::kScalar);
   std::shared_ptr<const ModelWeights> weights_;  // keeps a mapped F32 embedding alive
   const uint8_t* embedding_ = nullptr;           // vocab x d fp32
   std::vector<float> embedding_owned_;           // widened copy when the file is not F32
@@ -303,7 +305,7 @@ class OptimizedEngine : public Engine {
 };
 
 absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::shared_ptr<const ModelWeights> weights,
-                                                                         Precision precision, int threads) {
+                                                                         Precision precision, int threads, Isa isa) {
   const WeightType type = precision;
   const ModelWeights& w = *weights;
   const ModelConfig& c = w.config();
@@ -330,6 +332,7 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
   engine->config_ = c;
   engine->type_ = type;
   engine->cross_kv_ = CrossKvType(type, c.head_dim());
+  engine->kernels_ = &KernelsFor(isa);
   engine->weights_ = weights;
   if (embedding.dtype == DType::kF32) {
     engine->embedding_ = embedding.data;
@@ -473,10 +476,10 @@ void OptimizedSession::RunEncoderLocked(absl::Span<const int32_t> tokens) {
   for (const EncoderLayer& layer : engine_.encoder_) {
     const AttentionWeights& w = layer.self_attn;
     engine_.NormRows(x_, layer.norm, t, h_);
-    Project(h_, t, xq_, {{&w.q_proj, q_}, {&w.k_proj, k_}, {&w.v_proj, v_}}, engine_.pool());
+    Project(engine_.kernels(), h_, t, xq_, {{&w.q_proj, q_}, {&w.k_proj, k_}, {&w.v_proj, v_}}, engine_.pool());
     engine_.NormAndRope(w.q_norm, q_, t, c.num_heads, 0, /*rope=*/true);
     engine_.NormAndRope(w.k_norm, k_, t, c.num_kv_heads, 0, /*rope=*/true);
-    if (key_t_int8_ != nullptr && Int8PrefillAttentionPays()) {
+    if (key_t_int8_ != nullptr && Int8PrefillAttentionPays(engine_.kernels().isa)) {
       QuantizeKeyValues(t, keys.stride, key_t_int8_, key_scales_, v_int8_, v_scales_);
       engine_.Attend(q_, t, KeysInt8{key_t_int8_, key_scales_, keys.stride}, ValuesInt8{v_int8_, v_scales_}, t,
                      key_bias_, any_key_visible_, attended_);
@@ -512,7 +515,7 @@ absl::Status OptimizedSession::Prefill(absl::Span<const int32_t> tokens) {
   const int t = encoder_tokens_;
   // Every layer's cross-attention K/V reads the encoder output: quantised once.
   const bool w8a8 = QuantizesActivations(engine_.type_);
-  if (w8a8) xq_.Quantize(encoder_out_, t, c.d_model, engine_.pool());
+  if (w8a8) xq_.Quantize(engine_.kernels(), encoder_out_, t, c.d_model, engine_.pool());
   const NumberType form = engine_.cross_kv_;
   const int kv = c.kv_dim(), hd = c.head_dim(), stride = KeyStride(kMaxEncoderTokens);
   for (size_t l = 0; l < engine_.decoder_.size(); ++l) {
@@ -524,8 +527,8 @@ absl::Status OptimizedSession::Prefill(absl::Span<const int32_t> tokens) {
       MatMul(xq_, w.k_proj, k_, engine_.pool());
       MatMul(xq_, w.v_proj, values, engine_.pool());
     } else {
-      MatMul(encoder_out_, t, w.k_proj, k_, engine_.pool());
-      MatMul(encoder_out_, t, w.v_proj, values, engine_.pool());
+      MatMul(engine_.kernels(), encoder_out_, t, w.k_proj, k_, engine_.pool());
+      MatMul(engine_.kernels(), encoder_out_, t, w.v_proj, values, engine_.pool());
     }
     engine_.NormAndRope(w.k_norm, k_, t, c.num_kv_heads, 0, /*rope=*/false);
     switch (form) {
@@ -569,7 +572,7 @@ absl::StatusOr<absl::Span<const float>> OptimizedSession::Decode(int32_t token) 
     LayerCache& cache = caches_[l];
 
     ZcRmsNorm(dx_, layer.self_norm.data(), d, dh_);
-    Project(dh_, 1, xq_,
+    Project(engine_.kernels(), dh_, 1, xq_,
             {{&layer.self_attn.q_proj, dq_},
              {&layer.self_attn.k_proj, dk_},
              {&layer.self_attn.v_proj, cache.self_v + static_cast<size_t>(position) * kv}},
@@ -583,7 +586,7 @@ absl::StatusOr<absl::Span<const float>> OptimizedSession::Decode(int32_t token) 
     engine_.GatedResidual(layer.self_attn, layer.self_gate, dattended_, 1, xq_, dprojected_, dx_);
 
     ZcRmsNorm(dx_, layer.cross_norm.data(), d, dh_);
-    Project(dh_, 1, xq_, {{&layer.cross_attn.q_proj, dq_}}, pool);
+    Project(engine_.kernels(), dh_, 1, xq_, {{&layer.cross_attn.q_proj, dq_}}, pool);
     engine_.NormAndRope(layer.cross_attn.q_norm, dq_, 1, c.num_heads, 0, /*rope=*/false);
     switch (engine_.cross_kv_) {
       case NumberType::kF32:
@@ -603,7 +606,7 @@ absl::StatusOr<absl::Span<const float>> OptimizedSession::Decode(int32_t token) 
     engine_.GatedResidual(layer.cross_attn, layer.cross_gate, dattended_, 1, xq_, dprojected_, dx_);
   }
   ZcRmsNorm(dx_, engine_.decoder_final_norm_.data(), d, dh_);
-  Project(dh_, 1, xq_, {{&engine_.logits_matrix_, logits_}}, pool);
+  Project(engine_.kernels(), dh_, 1, xq_, {{&engine_.logits_matrix_, logits_}}, pool);
   ++decoded_;
   return absl::Span<const float>(logits_, c.vocab_size);
 }
@@ -611,10 +614,10 @@ absl::StatusOr<absl::Span<const float>> OptimizedSession::Decode(int32_t token) 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> CreateOptimizedEngine(std::shared_ptr<const ModelWeights> weights,
-                                                              Precision precision, int threads) {
+                                                              Precision precision, int threads, Isa isa) {
   if (weights == nullptr) return absl::InvalidArgumentError("CreateOptimizedEngine: no weights");
   absl::StatusOr<std::unique_ptr<OptimizedEngine>> engine =
-      OptimizedEngine::Create(std::move(weights), precision, threads);
+      OptimizedEngine::Create(std::move(weights), precision, threads, isa);
   if (!engine.ok()) return engine.status();
   return std::unique_ptr<Engine>(*std::move(engine));
 }

@@ -15,9 +15,10 @@
 namespace needle::optimized {
 
 // Fails on a shape the kernels cannot take (int8/int4 need d_model to be a
-// multiple of 32). The options are CreateEngine's, checked there; threads 0 = all cores.
+// multiple of 32). The options are CreateEngine's, checked there: threads 0 =
+// all cores, `isa` supported by this CPU and build.
 absl::StatusOr<std::unique_ptr<Engine>> CreateOptimizedEngine(std::shared_ptr<const ModelWeights> weights,
-                                                              Precision precision, int threads);
+                                                              Precision precision, int threads, Isa isa);
 
 }  // namespace needle::optimized
 

@@ -37,7 +37,12 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view name, std:
       return absl::InvalidArgumentError(
           "the optimized engine has no upstream numerics: use the reference engine to reproduce upstream's tokens");
     }
-    return optimized::CreateOptimizedEngine(std::move(weights), *precision, options.threads);
+    const Isa isa = options.isa.value_or(DefaultIsa());
+    if (!IsaSupported(isa)) {
+      return absl::FailedPreconditionError(
+          StrCat("instruction set ", IsaName(isa), " is not available on this CPU/build"));
+    }
+    return optimized::CreateOptimizedEngine(std::move(weights), *precision, options.threads, isa);
   }
   return absl::InvalidArgumentError(
       fmt::format("unknown engine \"{}\" (available: {})", name, fmt::join(EngineNames(), ", ")));

@@ -23,7 +23,6 @@ constexpr WeightType kAllTypes[] = {WeightType::kF32,  WeightType::kBF16, Weight
 constexpr WeightType kWeightOnlyTypes[] = {WeightType::kF32, WeightType::kBF16, WeightType::kInt8, WeightType::kInt4};
 // The types whose products quantise the activations too.
 constexpr WeightType kIntegerTypes[] = {WeightType::kW8A8, WeightType::kW4A8};
-constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot};
 
 std::vector<float> RandomValues(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -33,11 +32,14 @@ std::vector<float> RandomValues(size_t n, uint32_t seed) {
   return values;
 }
 
-// Restores the detected instruction set when a test that forces one ends.
-class IsaTest : public testing::Test {
- protected:
-  void TearDown() override { ASSERT_TRUE(ForceIsa(DetectedIsa()).ok()); }
-};
+// The kernels of every instruction set this CPU and build support.
+std::vector<const IsaKernels*> SupportedKernels() {
+  std::vector<const IsaKernels*> kernels;
+  for (Isa isa : kAllIsas) {
+    if (IsaSupported(isa)) kernels.push_back(&KernelsFor(isa));
+  }
+  return kernels;
+}
 
 TEST(ThreadPoolTest, CoversEveryIndexOnceInGrainAlignedChunks) {
   for (int threads : {1, 2, 3, 5}) {
@@ -73,21 +75,22 @@ TEST(ThreadPoolTest, RunsManyJobsInARow) {
   EXPECT_EQ(total.load(), 2000L * 45);
 }
 
-TEST_F(IsaTest, ForceIsaRefusesWhatTheCpuLacks) {
-  int refused = 0;
+TEST(IsaTest, KernelTableHasARowPerIsaAndNamesParse) {
+  int unsupported = 0;
   for (Isa isa : kAllIsas) {
     SCOPED_TRACE(IsaName(isa));
-    const absl::Status status = ForceIsa(isa);
-    EXPECT_EQ(status.ok(), IsaSupported(isa));
-    if (status.ok()) {
-      EXPECT_EQ(ActiveIsa(), isa);
+    EXPECT_EQ(*ParseIsa(IsaName(isa)), isa);
+    if (IsaSupported(isa)) {
+      EXPECT_EQ(KernelsFor(isa).isa, isa);
     } else {
-      ++refused;
+      ++unsupported;
     }
   }
-  EXPECT_GE(refused, 1);  // no build has both the x86 and the Arm kernels
+  EXPECT_GE(unsupported, 1);  // no build has both the x86 and the Arm kernels
+  EXPECT_FALSE(ParseIsa("avx512").ok());
   EXPECT_TRUE(IsaSupported(Isa::kScalar));
-  EXPECT_TRUE(IsaSupported(DetectedIsa()));
+  EXPECT_TRUE(IsaSupported(BestIsa()));
+  EXPECT_TRUE(IsaSupported(DefaultIsa()));
 }
 
 TEST(PackedMatrixTest, ParsesAndNamesWeightTypes) {
@@ -176,7 +179,8 @@ TEST(PackedMatrixTest, QuantisationErrorIsWithinHalfAStep) {
 // y = x @ deq(W) against the double-accumulating reference product with the
 // dequantised weights, so only the kernels' fp32 rounding is measured: each
 // output within 1e-5 of sum |x| |w| (fp32 sums of up to 512 terms).
-void ExpectMatMulMatches(int m, int in, int out, WeightType type, ThreadPool* pool, uint32_t seed) {
+void ExpectMatMulMatches(const IsaKernels& kernels, int m, int in, int out, WeightType type, ThreadPool* pool,
+                         uint32_t seed) {
   SCOPED_TRACE(testing::Message() << PrecisionName(type) << " m " << m << " in " << in << " out " << out);
   const std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, seed);
   const std::vector<float> x = RandomValues(static_cast<size_t>(m) * in, seed + 1);
@@ -191,17 +195,16 @@ void ExpectMatMulMatches(int m, int in, int out, WeightType type, ThreadPool* po
   reference::MatMul(abs_x.data(), m, in, abs_w.data(), out, magnitude.data());
   // Poisoned output: every element must be written.
   std::vector<float> y(static_cast<size_t>(m) * out, std::nanf(""));
-  MatMul(x.data(), m, *packed, y.data(), pool);
+  MatMul(kernels, x.data(), m, *packed, y.data(), pool);
   for (size_t i = 0; i < y.size(); ++i) {
     ASSERT_NEAR(y[i], expected[i], 1e-5f * magnitude[i] + 1e-7f) << "row " << i / out << " column " << i % out;
   }
 }
 
-TEST_F(IsaTest, MatMulMatchesDequantisedProductOnEveryIsa) {
-  for (Isa isa : kAllIsas) {
-    if (!IsaSupported(isa)) continue;
-    SCOPED_TRACE(IsaName(isa));
-    ASSERT_TRUE(ForceIsa(isa).ok());
+TEST(IsaTest, MatMulMatchesDequantisedProductOnEveryIsa) {
+  for (const IsaKernels* each : SupportedKernels()) {
+    const IsaKernels& kernels = *each;
+    SCOPED_TRACE(IsaName(kernels.isa));
     uint32_t seed = 10;
     for (WeightType type : kWeightOnlyTypes) {
       for (int m : {1, 2, 3, 7, 64, 130}) {
@@ -210,30 +213,29 @@ TEST_F(IsaTest, MatMulMatchesDequantisedProductOnEveryIsa) {
             // Many rows times a long K once per type (out = 33) is enough, and
             // keeps the test quick under qemu.
             if (m * in * out > 1024 * 1024 && out != 33) continue;
-            ExpectMatMulMatches(m, in, out, type, nullptr, seed++);
+            ExpectMatMulMatches(kernels, m, in, out, type, nullptr, seed++);
             if (HasFatalFailure()) return;
           }
         }
       }
       // Float types take any input size.
       if (type == WeightType::kF32 || type == WeightType::kBF16) {
-        for (int m : {1, 5, 9}) ExpectMatMulMatches(m, 41, 40, type, nullptr, seed++);
+        for (int m : {1, 5, 9}) ExpectMatMulMatches(kernels, m, 41, 40, type, nullptr, seed++);
       }
     }
   }
 }
 
-TEST_F(IsaTest, MatMulSplitsAcrossThreadsWithTheSameResult) {
-  for (Isa isa : kAllIsas) {
-    if (!IsaSupported(isa)) continue;
-    SCOPED_TRACE(IsaName(isa));
-    ASSERT_TRUE(ForceIsa(isa).ok());
+TEST(IsaTest, MatMulSplitsAcrossThreadsWithTheSameResult) {
+  for (const IsaKernels* each : SupportedKernels()) {
+    const IsaKernels& kernels = *each;
+    SCOPED_TRACE(IsaName(kernels.isa));
     for (int threads : {2, 3}) {
       ThreadPool pool(threads);
       for (WeightType type : kWeightOnlyTypes) {
-        ExpectMatMulMatches(1, 512, 1000, type, &pool, 100);
-        ExpectMatMulMatches(150, 256, 96, type, &pool, 200);
-        ExpectMatMulMatches(2, 64, 33, type, &pool, 300);  // below the threshold for threads
+        ExpectMatMulMatches(kernels, 1, 512, 1000, type, &pool, 100);
+        ExpectMatMulMatches(kernels, 150, 256, 96, type, &pool, 200);
+        ExpectMatMulMatches(kernels, 2, 64, 33, type, &pool, 300);  // below the threshold for threads
       }
     }
   }
@@ -293,7 +295,7 @@ std::vector<float> W8A8Definition(const std::vector<float>& x, int m, const std:
 
 // Every ISA's w8a8 and w4a8 product equals the definition bit for bit: the
 // integer sums are exact and the float epilogue runs in the same order everywhere.
-TEST_F(IsaTest, W8A8IsBitExactOnEveryIsa) {
+TEST(IsaTest, W8A8IsBitExactOnEveryIsa) {
   uint32_t seed = 500;
   for (WeightType type : kIntegerTypes) {
     for (int in : {32, 64, 96, 512}) {
@@ -309,12 +311,10 @@ TEST_F(IsaTest, W8A8IsBitExactOnEveryIsa) {
           const std::vector<float> expected = W8A8Definition(x, m, w, in, out, type);
           auto packed = PackedMatrix::Pack(w.data(), in, out, type);
           ASSERT_TRUE(packed.ok()) << packed.status();
-          for (Isa isa : kAllIsas) {
-            if (!IsaSupported(isa)) continue;
-            SCOPED_TRACE(IsaName(isa));
-            ASSERT_TRUE(ForceIsa(isa).ok());
+          for (const IsaKernels* kernels : SupportedKernels()) {
+            SCOPED_TRACE(IsaName(kernels->isa));
             std::vector<float> y(expected.size(), std::nanf(""));
-            MatMul(x.data(), m, *packed, y.data(), nullptr);
+            MatMul(*kernels, x.data(), m, *packed, y.data(), nullptr);
             for (size_t i = 0; i < y.size(); ++i) {
               ASSERT_EQ(y[i], expected[i]) << "row " << i / out << " column " << i % out;
             }
@@ -328,7 +328,7 @@ TEST_F(IsaTest, W8A8IsBitExactOnEveryIsa) {
 // Operands at their largest magnitudes, with equal and opposite signs, push the
 // kernels' narrow intermediate sums (int16 pairs, and AVX2 w4a8's int16 group
 // sums) to their bounds; they must still equal the definition exactly.
-TEST_F(IsaTest, W8A8IsExactAtTheExtremesOfItsIntegers) {
+TEST(IsaTest, W8A8IsExactAtTheExtremesOfItsIntegers) {
   constexpr int kIn = 96, kOut = 40, kM = 5;
   std::vector<float> w(static_cast<size_t>(kIn) * kOut), x(static_cast<size_t>(kM) * kIn);
   for (int k = 0; k < kIn; ++k) {
@@ -344,32 +344,28 @@ TEST_F(IsaTest, W8A8IsExactAtTheExtremesOfItsIntegers) {
     EXPECT_NEAR(expected[0], 96.0f, 1e-3f);  // 96 products of 1 * 1: the operands are exact
     auto packed = PackedMatrix::Pack(w.data(), kIn, kOut, type);
     ASSERT_TRUE(packed.ok()) << packed.status();
-    for (Isa isa : kAllIsas) {
-      if (!IsaSupported(isa)) continue;
-      SCOPED_TRACE(testing::Message() << PrecisionName(type) << " " << IsaName(isa));
-      ASSERT_TRUE(ForceIsa(isa).ok());
+    for (const IsaKernels* kernels : SupportedKernels()) {
+      SCOPED_TRACE(testing::Message() << PrecisionName(type) << " " << IsaName(kernels->isa));
       std::vector<float> y(expected.size(), std::nanf(""));
-      MatMul(x.data(), kM, *packed, y.data(), nullptr);
+      MatMul(*kernels, x.data(), kM, *packed, y.data(), nullptr);
       for (size_t i = 0; i < y.size(); ++i)
         ASSERT_EQ(y[i], expected[i]) << "row " << i / kOut << " column " << i % kOut;
       // Each row alone, as decode multiplies (some ISAs have a one-row kernel).
       for (int r = 0; r < kM; ++r) {
         std::vector<float> row(kOut, std::nanf(""));
-        MatMul(x.data() + static_cast<size_t>(r) * kIn, 1, *packed, row.data(), nullptr);
+        MatMul(*kernels, x.data() + static_cast<size_t>(r) * kIn, 1, *packed, row.data(), nullptr);
         for (int c = 0; c < kOut; ++c) ASSERT_EQ(row[c], expected[static_cast<size_t>(r) * kOut + c]) << "row " << r;
       }
     }
   }
 }
 
-// Runs `check` for w8a8 and w4a8 under every ISA this CPU has, forced.
-void ForEachIntegerTypeOnEveryIsa(const std::function<void(WeightType, Isa)>& check) {
+// Runs `check` for w8a8 and w4a8 with the kernels of every ISA this CPU has.
+void ForEachIntegerTypeOnEveryIsa(const std::function<void(WeightType, const IsaKernels&)>& check) {
   for (WeightType type : kIntegerTypes) {
-    for (Isa isa : kAllIsas) {
-      if (!IsaSupported(isa)) continue;
-      SCOPED_TRACE(testing::Message() << IsaName(isa) << " " << PrecisionName(type));
-      ASSERT_TRUE(ForceIsa(isa).ok());
-      check(type, isa);
+    for (const IsaKernels* kernels : SupportedKernels()) {
+      SCOPED_TRACE(testing::Message() << IsaName(kernels->isa) << " " << PrecisionName(type));
+      check(type, *kernels);
     }
   }
 }
@@ -377,10 +373,10 @@ void ForEachIntegerTypeOnEveryIsa(const std::function<void(WeightType, Isa)>& ch
 // Against the fp32 product of the unquantised operands: per output the error
 // is bounded by the two quantisations, sum_k (|dx_k| |w_k| + |x_k| |dw_k| +
 // |dx_k| |dw_k|) with |dx| <= x_scale / 2 and |dw| <= w_scale / 2, plus fp32 rounding.
-TEST_F(IsaTest, W8A8IsWithinTheQuantisationBoundOfFp32) {
+TEST(IsaTest, W8A8IsWithinTheQuantisationBoundOfFp32) {
   ThreadPool pool(2);
   uint32_t seed = 900;
-  ForEachIntegerTypeOnEveryIsa([&](WeightType type, Isa) {
+  ForEachIntegerTypeOnEveryIsa([&](WeightType type, const IsaKernels& kernels) {
     for (const auto& [m, in, out] :
          std::vector<std::tuple<int, int, int>>{{1, 512, 300}, {9, 96, 45}, {130, 256, 70}}) {
       SCOPED_TRACE(testing::Message() << "m " << m << " in " << in << " out " << out);
@@ -389,7 +385,7 @@ TEST_F(IsaTest, W8A8IsWithinTheQuantisationBoundOfFp32) {
       auto packed = PackedMatrix::Pack(w.data(), in, out, type);
       ASSERT_TRUE(packed.ok());
       std::vector<float> y(static_cast<size_t>(m) * out);
-      MatMul(x.data(), m, *packed, y.data(), &pool);
+      MatMul(kernels, x.data(), m, *packed, y.data(), &pool);
       double worst_relative = 0.0;
       for (int r = 0; r < m; ++r) {
         float x_max = 0.0f;
@@ -422,8 +418,8 @@ TEST_F(IsaTest, W8A8IsWithinTheQuantisationBoundOfFp32) {
 }
 
 // Splitting over threads, and quantising once for several products, change no bit.
-TEST_F(IsaTest, W8A8ThreadsAndSharedQuantisationAreExact) {
-  ForEachIntegerTypeOnEveryIsa([&](WeightType type, Isa isa) {
+TEST(IsaTest, W8A8ThreadsAndSharedQuantisationAreExact) {
+  ForEachIntegerTypeOnEveryIsa([&](WeightType type, const IsaKernels& kernels) {
     for (const auto& [m, in, out] :
          std::vector<std::tuple<int, int, int>>{{1, 512, 1000}, {150, 256, 96}, {2, 64, 33}}) {
       const std::vector<float> w = RandomValues(static_cast<size_t>(in) * out, 7);
@@ -431,14 +427,14 @@ TEST_F(IsaTest, W8A8ThreadsAndSharedQuantisationAreExact) {
       auto packed = PackedMatrix::Pack(w.data(), in, out, type);
       ASSERT_TRUE(packed.ok());
       std::vector<float> single(static_cast<size_t>(m) * out), split(single.size()), shared(single.size());
-      MatMul(x.data(), m, *packed, single.data(), nullptr);
+      MatMul(kernels, x.data(), m, *packed, single.data(), nullptr);
       for (int threads : {2, 3}) {
         ThreadPool pool(threads);
-        MatMul(x.data(), m, *packed, split.data(), &pool);
+        MatMul(kernels, x.data(), m, *packed, split.data(), &pool);
         EXPECT_EQ(split, single) << "threads " << threads << " m " << m;
         QuantizedRows rows;
-        rows.Quantize(x.data(), m, in, &pool);
-        EXPECT_EQ(rows.isa(), isa);
+        rows.Quantize(kernels, x.data(), m, in, &pool);
+        EXPECT_EQ(&rows.kernels(), &kernels);
         MatMul(rows, *packed, shared.data(), &pool);
         EXPECT_EQ(shared, single) << "threads " << threads << " m " << m;
       }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -35,17 +36,11 @@ namespace opt = ::needle::optimized;
 // logits, every ISA); 2e-6 leaves a 10x margin.
 constexpr float kF32Tolerance = 2e-6f;
 
-// Restores the detected instruction set when a test forced another.
-class IsaGuard {
- public:
-  ~IsaGuard() { (void)opt::ForceIsa(opt::DetectedIsa()); }
-};
-
 // Every ISA this build and CPU can run (the portable one included).
-std::vector<opt::Isa> RunnableIsas() {
-  std::vector<opt::Isa> isas;
-  for (opt::Isa isa : {opt::Isa::kScalar, opt::Isa::kAvx2, opt::Isa::kAvx512, opt::Isa::kNeon, opt::Isa::kNeonDot}) {
-    if (opt::IsaSupported(isa)) isas.push_back(isa);
+std::vector<Isa> RunnableIsas() {
+  std::vector<Isa> isas;
+  for (Isa isa : kAllIsas) {
+    if (IsaSupported(isa)) isas.push_back(isa);
   }
   return isas;
 }
@@ -76,7 +71,7 @@ struct AttentionCase {
   bool mask;
 };
 
-void CheckAttention(const AttentionCase& c, opt::ThreadPool* pool) {
+void CheckAttention(const AttentionCase& c, opt::ThreadPool* pool, Isa isa) {
   std::mt19937 rng(c.tq * 1000 + c.tk);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const int kv_dim = c.kv_heads * c.head_dim, q_dim = c.heads * c.head_dim;
@@ -99,7 +94,8 @@ void CheckAttention(const AttentionCase& c, opt::ThreadPool* pool) {
   reference::Attention(q.data(), c.tq, k.data(), v.data(), c.tk, c.heads, c.kv_heads, c.head_dim, visible,
                        expected.data());
   opt::Attention(q.data(), c.tq, {key_t.data(), stride}, v.data(), c.tk, c.heads, c.kv_heads, c.head_dim,
-                 1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.mask ? bias.data() : nullptr, actual.data(), pool);
+                 1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.mask ? bias.data() : nullptr, actual.data(), pool,
+                 isa);
   EXPECT_LT(RelativeError(actual, expected), 1e-5f)
       << "tq " << c.tq << " tk " << c.tk << " head_dim " << c.head_dim << " mask " << c.mask;
 
@@ -121,7 +117,7 @@ void CheckAttention(const AttentionCase& c, opt::ThreadPool* pool) {
                        visible, expected.data());
   opt::Attention(q.data(), c.tq, opt::KeysBf16{key_t_bf16.data(), stride}, v_bf16.data(), c.tk, c.heads, c.kv_heads,
                  c.head_dim, 1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.mask ? bias.data() : nullptr,
-                 actual.data(), pool);
+                 actual.data(), pool, isa);
   EXPECT_LT(RelativeError(actual, expected), 1e-5f)
       << "bf16 K/V: tq " << c.tq << " tk " << c.tk << " head_dim " << c.head_dim << " mask " << c.mask;
 
@@ -147,11 +143,12 @@ void CheckAttention(const AttentionCase& c, opt::ThreadPool* pool) {
                        c.kv_heads, c.head_dim, visible, expected.data());
   opt::Attention(q.data(), c.tq, opt::KeysInt8{key_t_int8.data(), key_scales.data(), stride},
                  opt::ValuesInt8{v_int8.data(), value_scales.data()}, c.tk, c.heads, c.kv_heads, c.head_dim,
-                 1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.mask ? bias.data() : nullptr, actual.data(), pool);
+                 1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.mask ? bias.data() : nullptr, actual.data(), pool,
+                 isa);
   // Except where the value pass rounds probabilities to 8 bits (attention.h): AVX-512 VNNI, tasks of
   // more than 4 query rows per KV head, head_dim a multiple of 64. Measured there: 7.5e-3.
   const bool rounds_probabilities =
-      opt::ActiveIsa() == opt::Isa::kAvx512 && c.head_dim % 64 == 0 && c.tq * (c.heads / c.kv_heads) > 4;
+      isa == Isa::kAvx512Vnni && c.head_dim % 64 == 0 && c.tq * (c.heads / c.kv_heads) > 4;
   EXPECT_LT(RelativeError(actual, expected), rounds_probabilities ? 0.015f : 1e-5f)
       << "int8 K/V: tq " << c.tq << " tk " << c.tk << " head_dim " << c.head_dim << " mask " << c.mask;
 }
@@ -183,11 +180,9 @@ TEST(OptimizedAttentionTest, QuantizeInt8IsSymmetricRoundHalfEven) {
 }
 
 TEST(OptimizedAttentionTest, MatchesReferenceOnEveryIsa) {
-  IsaGuard guard;
   opt::ThreadPool pool(2);
-  for (opt::Isa isa : RunnableIsas()) {
-    SCOPED_TRACE(std::string(opt::IsaName(isa)));
-    ASSERT_TRUE(opt::ForceIsa(isa).ok());
+  for (Isa isa : RunnableIsas()) {
+    SCOPED_TRACE(std::string(IsaName(isa)));
     for (const AttentionCase& c : std::vector<AttentionCase>{{1, 1, 2, 1, 64, false},
                                                              {1, 200, 8, 4, 64, true},
                                                              {37, 37, 8, 4, 64, false},
@@ -202,8 +197,8 @@ TEST(OptimizedAttentionTest, MatchesReferenceOnEveryIsa) {
                                                              {2, 530, 8, 4, 32, true},
                                                              {1, 77, 6, 2, 8, true},
                                                              {1, 513, 4, 1, 4, false}}) {
-      CheckAttention(c, &pool);
-      CheckAttention(c, nullptr);
+      CheckAttention(c, &pool, isa);
+      CheckAttention(c, nullptr, isa);
     }
   }
 }
@@ -221,7 +216,7 @@ TEST(OptimizedAttentionTest, AllKeysMaskedGiveTheUniformAverage) {
   std::vector<float> expected(hd), actual(hd);
   reference::Attention(q.data(), 1, k.data(), v.data(), tk, 1, 1, hd, std::vector<bool>(tk, false), expected.data());
   opt::Attention(q.data(), 1, {key_t.data(), opt::KeyStride(tk)}, v.data(), tk, 1, 1, hd, 0.0f, nullptr, actual.data(),
-                 nullptr);
+                 nullptr, DefaultIsa());
   for (int i = 0; i < hd; ++i) EXPECT_NEAR(actual[i], expected[i], 1e-5f);
 }
 
@@ -326,7 +321,7 @@ void ExpectMatchesReference(const ModelConfig& config, uint32_t seed, const Engi
     worst_logits = std::max(worst_logits, errors.logits);
   }
   std::printf("fp32 vs reference (d_model %d, head_dim %d, isa %s): encoder %.2g, logits %.2g\n", config.d_model,
-              config.head_dim(), std::string(opt::IsaName(opt::ActiveIsa())).c_str(), worst_encoder, worst_logits);
+              config.head_dim(), engines.optimized->info().isa.c_str(), worst_encoder, worst_logits);
   EXPECT_LT(worst_encoder, kF32Tolerance);
   EXPECT_LT(worst_logits, kF32Tolerance);
 }
@@ -345,11 +340,9 @@ TEST(OptimizedEngineTest, Fp32MatchesReferenceHeadDim64) { ExpectMatchesReferenc
 
 TEST(OptimizedEngineTest, Fp32MatchesReferenceOnEveryIsa) {
   // AVX2 (and the portable kernels) are forced here so they are covered on an AVX-512 machine too.
-  IsaGuard guard;
-  for (opt::Isa isa : RunnableIsas()) {
-    SCOPED_TRACE(std::string(opt::IsaName(isa)));
-    ASSERT_TRUE(opt::ForceIsa(isa).ok());
-    ExpectMatchesReference(MidConfig(), 44, {"fp32", 2});
+  for (Isa isa : RunnableIsas()) {
+    SCOPED_TRACE(std::string(IsaName(isa)));
+    ExpectMatchesReference(MidConfig(), 44, {"fp32", 2, Numerics::kExact, isa});
   }
 }
 
@@ -380,9 +373,9 @@ constexpr float kW8A8Tolerance = 0.02f;
 constexpr float kW4A8Tolerance = 0.1f;
 
 // Teacher-forced on the reference's tokens so both see the same decoder inputs.
-Errors QuantisedErrors(const std::string& precision, uint32_t seed) {
+Errors QuantisedErrors(const std::string& precision, uint32_t seed, std::optional<Isa> isa = std::nullopt) {
   const ModelConfig config = MidConfig();
-  Engines engines = MakeEngines(config, seed, {precision, 2});
+  Engines engines = MakeEngines(config, seed, {precision, 2, Numerics::kExact, isa});
   EXPECT_NE(engines.optimized, nullptr);
   if (engines.optimized == nullptr) return {1, 1};
   const std::vector<int32_t> tokens = Tokens(40, 3, config.vocab_size);
@@ -422,15 +415,13 @@ TEST(OptimizedEngineTest, W8A8StaysCloseOnEveryIsa) {
   // Every ISA's w8a8 and w4a8 products are bit-identical (kernels_test); what differs is the
   // attention and norms around them (on AVX-512 the encoder's self-attention takes int8 K/V,
   // elsewhere fp32), so each ISA gets the same bound.
-  IsaGuard guard;
-  for (opt::Isa isa : RunnableIsas()) {
-    ASSERT_TRUE(opt::ForceIsa(isa).ok());
+  for (Isa isa : RunnableIsas()) {
     for (const auto& [precision, tolerance] :
          std::vector<std::pair<std::string, float>>{{"w8a8", kW8A8Tolerance}, {"w4a8", kW4A8Tolerance}}) {
-      SCOPED_TRACE(precision + " " + std::string(opt::IsaName(isa)));
-      const Errors errors = QuantisedErrors(precision, 51);
+      SCOPED_TRACE(precision + " " + std::string(IsaName(isa)));
+      const Errors errors = QuantisedErrors(precision, 51, isa);
       std::printf("%s (%s) vs reference fp32: encoder %.3g, logits %.3g\n", precision.c_str(),
-                  std::string(opt::IsaName(isa)).c_str(), errors.encoder, errors.logits);
+                  std::string(IsaName(isa)).c_str(), errors.encoder, errors.logits);
       EXPECT_LT(errors.encoder, tolerance);
       EXPECT_LT(errors.logits, tolerance);
     }
@@ -558,6 +549,12 @@ TEST(OptimizedEngineTest, CreateEngineErrors) {
   EXPECT_FALSE(CreateEngine("optimized", *weights, {"fp32", -1}).ok());
   EXPECT_FALSE(CreateEngine("reference", *weights, {"int8", 0}).ok());
   EXPECT_FALSE(CreateEngine("optimized", nullptr).ok());
+  for (Isa isa : kAllIsas) {
+    if (IsaSupported(isa)) continue;
+    SCOPED_TRACE(std::string(IsaName(isa)));
+    EXPECT_EQ(CreateEngine("optimized", *weights, {"fp32", 1, Numerics::kExact, isa}).status().code(),
+              absl::StatusCode::kFailedPrecondition);
+  }
 }
 
 }  // namespace

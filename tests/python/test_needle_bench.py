@@ -73,7 +73,7 @@ def test_json_rows_have_every_field(json_run, model):
         else:
             assert row["engine"] == "optimized"
             assert row["precision"] in ("fp32", "int8") and row["n_threads"] in (1, 2)
-            assert row["isa"] in ("scalar", "avx2", "avx512", "neon", "neondot")
+            assert row["isa"] in ("scalar", "avx2", "avx512vnni", "neon", "neondot")
         expected_test = {(32, 0, 0): "pp32", (0, 8, GENERATION_DEPTH): f"tg8 @ d{GENERATION_DEPTH}",
                          (32, 8, 0): "pp32+tg8"}[(row["n_prompt"], row["n_gen"], row["n_depth"])]
         assert row["test"] == expected_test

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "needle/config.h"
+#include "needle/cpu.h"
 #include "needle/precision.h"
 #include "needle/weights.h"
 
@@ -78,6 +80,9 @@ struct EngineOptions {
   std::string precision = "fp32";
   int threads = 0;  // 0 = all cores; at most kMaxEngineThreads
   Numerics numerics = Numerics::kExact;
+  // The optimized engine's kernels; unset = DefaultIsa() (NEEDLE_ISA, else the best the CPU has).
+  // One the CPU or this build lacks is refused. The reference engine has no kernels and ignores it.
+  std::optional<Isa> isa = std::nullopt;
 };
 
 // Engines by name ("reference", "optimized"); the list is what `--engine` accepts.
