@@ -5,9 +5,11 @@
 #include <cstring>
 #include <initializer_list>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "needle/str_cat.h"
@@ -146,6 +148,109 @@ class Arena {
   size_t used_ = 0;
 };
 
+// K/V of up to kMaxEncoderTokens encoder positions, keys in the tiled layout
+// of attention.h (stride KeyStride(kMaxEncoderTokens)), values row-major. One
+// struct per storage form, each carving its buffers from a session's arena,
+// filling them from fp32 K/V rows and naming them as the attention takes them.
+struct F32KeyValues {
+  float *key_t = nullptr, *v = nullptr;
+
+  void Carve(Arena& arena, const ModelConfig& c) {
+    key_t = arena.Take(static_cast<size_t>(c.kv_dim()) * KeyStride(kMaxEncoderTokens));
+    v = arena.Take(static_cast<size_t>(kMaxEncoderTokens) * c.kv_dim());
+  }
+  // The V projection writes its rows here directly: fp32 needs no conversion.
+  float* ValueRows(float*) const { return v; }
+  void Fill(const float* k, const float*, int t, const ModelConfig& c, ThreadPool*) const {
+    TransposeKeys(k, 0, t, c.num_kv_heads, c.head_dim(), key_t, KeyStride(kMaxEncoderTokens));
+  }
+  KeysT keys() const { return {key_t, KeyStride(kMaxEncoderTokens)}; }
+  const float* values() const { return v; }
+};
+
+struct Bf16KeyValues {
+  uint16_t *key_t = nullptr, *v = nullptr;
+
+  void Carve(Arena& arena, const ModelConfig& c) {
+    key_t = arena.Take<uint16_t>(static_cast<size_t>(c.kv_dim()) * KeyStride(kMaxEncoderTokens));
+    v = arena.Take<uint16_t>(static_cast<size_t>(kMaxEncoderTokens) * c.kv_dim());
+  }
+  // Values are projected in fp32 into `scratch`, then rounded in by Fill.
+  float* ValueRows(float* scratch) const { return scratch; }
+  void Fill(const float* k, const float* v_rows, int t, const ModelConfig& c, ThreadPool* pool) const {
+    const size_t kv = c.kv_dim();
+    ParallelRows(pool, t, 64,
+                 [&](int begin, int end) { ToBf16(v_rows + begin * kv, (end - begin) * kv, v + begin * kv); });
+    TransposeKeys(k, 0, t, c.num_kv_heads, c.head_dim(), key_t, KeyStride(kMaxEncoderTokens));
+  }
+  KeysBf16 keys() const { return {key_t, KeyStride(kMaxEncoderTokens)}; }
+  const uint16_t* values() const { return v; }
+};
+
+// One scale per (KV head, position) for keys and for values.
+struct Int8KeyValues {
+  int8_t *key_t = nullptr, *v = nullptr;
+  float *key_scales = nullptr, *v_scales = nullptr;
+
+  void Carve(Arena& arena, const ModelConfig& c) {
+    const size_t stride = KeyStride(kMaxEncoderTokens);
+    key_t = arena.Take<int8_t>(c.kv_dim() * stride);
+    v = arena.Take<int8_t>(static_cast<size_t>(kMaxEncoderTokens) * c.kv_dim());
+    key_scales = arena.Take(c.num_kv_heads * stride);
+    v_scales = arena.Take(c.num_kv_heads * stride);
+  }
+  float* ValueRows(float* scratch) const { return scratch; }
+  // Quantises each (row, KV head) vector on its own, split across the pool.
+  void Fill(const float* k, const float* v_rows, int t, const ModelConfig& c, ThreadPool* pool) const {
+    const int kv = c.kv_dim(), hd = c.head_dim(), stride = KeyStride(kMaxEncoderTokens);
+    ParallelRows(pool, t, 64, [&](int begin, int end) {
+      QuantizeKeys(k + static_cast<size_t>(begin) * kv, begin, end - begin, c.num_kv_heads, hd, key_t, key_scales,
+                   stride);
+      QuantizeValues(v_rows + static_cast<size_t>(begin) * kv, end - begin, c.num_kv_heads, hd,
+                     v + static_cast<size_t>(begin) * kv, v_scales + begin, stride);
+    });
+  }
+  KeysInt8 keys() const { return {key_t, key_scales, KeyStride(kMaxEncoderTokens)}; }
+  ValuesInt8 values() const { return {v, v_scales}; }
+};
+
+// One decoder layer's cross-attention K/V: computed once per request from the
+// encoder output, read at every decode step, in the engine's form
+// (CrossKvType: fp32, bf16 or int8).
+class CrossKvCache {
+ public:
+  void Carve(Arena& arena, NumberType form, const ModelConfig& c) {
+    switch (form) {
+      case NumberType::kF32:
+        kv_.emplace<F32KeyValues>();
+        break;
+      case NumberType::kBF16:
+        kv_.emplace<Bf16KeyValues>();
+        break;
+      case NumberType::kInt8:
+        kv_.emplace<Int8KeyValues>();
+        break;
+    }
+    std::visit([&](auto& kv) { kv.Carve(arena, c); }, kv_);
+  }
+  // Where the V projection writes its fp32 rows for Fill: the cache itself at fp32, else `scratch`.
+  float* ValueRows(float* scratch) const {
+    return std::visit([&](const auto& kv) { return kv.ValueRows(scratch); }, kv_);
+  }
+  // Stores t positions: k the normed keys, v_rows what the V projection wrote to ValueRows.
+  void Fill(const float* k, const float* v_rows, int t, const ModelConfig& c, ThreadPool* pool) const {
+    std::visit([&](const auto& kv) { kv.Fill(k, v_rows, t, c, pool); }, kv_);
+  }
+  // attend(keys, values) with this form's keys and values.
+  template <typename AttendFn>
+  void Attend(const AttendFn& attend) const {
+    std::visit([&](const auto& kv) { attend(kv.keys(), kv.values()); }, kv_);
+  }
+
+ private:
+  std::variant<F32KeyValues, Bf16KeyValues, Int8KeyValues> kv_;
+};
+
 class OptimizedSession : public Session {
  public:
   OptimizedSession(const OptimizedEngine& engine, bool encoder_only);
@@ -160,18 +265,14 @@ class OptimizedSession : public Session {
   void RunEncoder(absl::Span<const int32_t> tokens);
 
  private:
-  // The cross-attention K/V in the engine's cross_kv_ form: only that form's buffers are set.
+  // Per decoder layer: the self-attention K/V of the positions so far (fp32) and the cross-attention's.
   struct LayerCache {
-    float *self_key_t, *self_v, *cross_key_t, *cross_v;
-    uint16_t *cross_key_t_bf16, *cross_v_bf16;
-    int8_t *cross_key_t_int8, *cross_v_int8;
-    float *cross_key_scales, *cross_v_scales;
+    float *self_key_t, *self_v;
+    CrossKvCache cross;
   };
 
   void RunEncoderLocked(absl::Span<const int32_t> tokens);
   void Carve();  // lays the buffers out in arena_
-  // k_ and v_'s first t rows into int8 K/V (key tiles of `stride` keys), split across the pool.
-  void QuantizeKeyValues(int t, int stride, int8_t* key_t, float* key_scales, int8_t* v, float* v_scales);
 
   const OptimizedEngine& engine_;
   const bool encoder_only_;
@@ -179,8 +280,7 @@ class OptimizedSession : public Session {
   // Encoder work buffers (kMaxEncoderTokens rows).
   float *x_, *h_, *q_, *k_, *v_, *attended_, *projected_, *key_t_, *key_bias_, *encoder_out_;
   // The encoder's self-attention K/V in int8, where the cross-attention's are (NumberType::kInt8).
-  int8_t *key_t_int8_ = nullptr, *v_int8_ = nullptr;
-  float *key_scales_ = nullptr, *v_scales_ = nullptr;
+  std::optional<Int8KeyValues> encoder_int8_kv_;
   // Decoder step buffers (one row) and caches.
   float *dx_, *dh_, *dq_, *dk_, *dattended_, *dprojected_, *logits_;
   std::vector<LayerCache> caches_;
@@ -413,12 +513,7 @@ void OptimizedSession::Carve() {
   attended_ = arena_.Take(t * d);
   projected_ = arena_.Take(t * d);
   key_t_ = arena_.Take(kv * encoder_stride);
-  if (engine_.cross_kv_ == NumberType::kInt8) {
-    key_t_int8_ = arena_.Take<int8_t>(kv * encoder_stride);
-    v_int8_ = arena_.Take<int8_t>(t * kv);
-    key_scales_ = arena_.Take(c.num_kv_heads * encoder_stride);
-    v_scales_ = arena_.Take(c.num_kv_heads * encoder_stride);
-  }
+  if (engine_.cross_kv_ == NumberType::kInt8) encoder_int8_kv_.emplace().Carve(arena_, c);
   key_bias_ = arena_.Take(encoder_stride);
   encoder_out_ = arena_.Take(t * d);
   if (encoder_only_) return;
@@ -431,26 +526,10 @@ void OptimizedSession::Carve() {
   logits_ = arena_.Take(c.vocab_size);
   caches_.clear();
   for (int l = 0; l < c.num_decoder_layers; ++l) {
-    LayerCache cache{};
+    LayerCache& cache = caches_.emplace_back();
     cache.self_key_t = arena_.Take(kv * decoder_stride);
     cache.self_v = arena_.Take((kMaxGeneratedTokens + 1) * kv);
-    switch (engine_.cross_kv_) {
-      case NumberType::kF32:
-        cache.cross_key_t = arena_.Take(kv * encoder_stride);
-        cache.cross_v = arena_.Take(t * kv);
-        break;
-      case NumberType::kBF16:
-        cache.cross_key_t_bf16 = arena_.Take<uint16_t>(kv * encoder_stride);
-        cache.cross_v_bf16 = arena_.Take<uint16_t>(t * kv);
-        break;
-      case NumberType::kInt8:
-        cache.cross_key_t_int8 = arena_.Take<int8_t>(kv * encoder_stride);
-        cache.cross_v_int8 = arena_.Take<int8_t>(t * kv);
-        cache.cross_key_scales = arena_.Take(c.num_kv_heads * encoder_stride);
-        cache.cross_v_scales = arena_.Take(c.num_kv_heads * encoder_stride);
-        break;
-    }
-    caches_.push_back(cache);
+    cache.cross.Carve(arena_, engine_.cross_kv_, c);
   }
 }
 
@@ -479,10 +558,10 @@ void OptimizedSession::RunEncoderLocked(absl::Span<const int32_t> tokens) {
     Project(engine_.kernels(), h_, t, xq_, {{&w.q_proj, q_}, {&w.k_proj, k_}, {&w.v_proj, v_}}, engine_.pool());
     engine_.NormAndRope(w.q_norm, q_, t, c.num_heads, 0, /*rope=*/true);
     engine_.NormAndRope(w.k_norm, k_, t, c.num_kv_heads, 0, /*rope=*/true);
-    if (key_t_int8_ != nullptr && Int8PrefillAttentionPays(engine_.kernels().isa)) {
-      QuantizeKeyValues(t, keys.stride, key_t_int8_, key_scales_, v_int8_, v_scales_);
-      engine_.Attend(q_, t, KeysInt8{key_t_int8_, key_scales_, keys.stride}, ValuesInt8{v_int8_, v_scales_}, t,
-                     key_bias_, any_key_visible_, attended_);
+    if (encoder_int8_kv_.has_value() && Int8PrefillAttentionPays(engine_.kernels().isa)) {
+      encoder_int8_kv_->Fill(k_, v_, t, c, engine_.pool());
+      engine_.Attend(q_, t, encoder_int8_kv_->keys(), encoder_int8_kv_->values(), t, key_bias_, any_key_visible_,
+                     attended_);
     } else {
       TransposeKeys(k_, 0, t, c.num_kv_heads, c.head_dim(), key_t_, keys.stride);
       engine_.Attend(q_, t, keys, v_, t, key_bias_, any_key_visible_, attended_);
@@ -491,18 +570,6 @@ void OptimizedSession::RunEncoderLocked(absl::Span<const int32_t> tokens) {
   }
   engine_.NormRows(x_, engine_.encoder_final_norm_, t, encoder_out_);
   encoder_tokens_ = t;
-}
-
-void OptimizedSession::QuantizeKeyValues(int t, int stride, int8_t* key_t, float* key_scales, int8_t* v,
-                                         float* v_scales) {
-  const ModelConfig& c = engine_.config();
-  const int kv = c.kv_dim(), hd = c.head_dim();
-  ParallelRows(engine_.pool(), t, 64, [&](int begin, int end) {
-    QuantizeKeys(k_ + static_cast<size_t>(begin) * kv, begin, end - begin, c.num_kv_heads, hd, key_t, key_scales,
-                 stride);
-    QuantizeValues(v_ + static_cast<size_t>(begin) * kv, end - begin, c.num_kv_heads, hd,
-                   v + static_cast<size_t>(begin) * kv, v_scales + begin, stride);
-  });
 }
 
 absl::Status OptimizedSession::Prefill(absl::Span<const int32_t> tokens) {
@@ -516,13 +583,11 @@ absl::Status OptimizedSession::Prefill(absl::Span<const int32_t> tokens) {
   // Every layer's cross-attention K/V reads the encoder output: quantised once.
   const bool w8a8 = QuantizesActivations(engine_.type_);
   if (w8a8) xq_.Quantize(engine_.kernels(), encoder_out_, t, c.d_model, engine_.pool());
-  const NumberType form = engine_.cross_kv_;
-  const int kv = c.kv_dim(), hd = c.head_dim(), stride = KeyStride(kMaxEncoderTokens);
   for (size_t l = 0; l < engine_.decoder_.size(); ++l) {
     const AttentionWeights& w = engine_.decoder_[l].cross_attn;
-    LayerCache& cache = caches_[l];
+    const CrossKvCache& cache = caches_[l].cross;
     // Reduced forms are computed in fp32, then rounded into the cache.
-    float* values = form == NumberType::kF32 ? cache.cross_v : v_;
+    float* values = cache.ValueRows(v_);
     if (w8a8) {
       MatMul(xq_, w.k_proj, k_, engine_.pool());
       MatMul(xq_, w.v_proj, values, engine_.pool());
@@ -531,22 +596,7 @@ absl::Status OptimizedSession::Prefill(absl::Span<const int32_t> tokens) {
       MatMul(engine_.kernels(), encoder_out_, t, w.v_proj, values, engine_.pool());
     }
     engine_.NormAndRope(w.k_norm, k_, t, c.num_kv_heads, 0, /*rope=*/false);
-    switch (form) {
-      case NumberType::kF32:
-        TransposeKeys(k_, 0, t, c.num_kv_heads, hd, cache.cross_key_t, stride);
-        break;
-      case NumberType::kBF16:
-        ParallelRows(engine_.pool(), t, 64, [&](int begin, int end) {
-          ToBf16(v_ + static_cast<size_t>(begin) * kv, static_cast<size_t>(end - begin) * kv,
-                 cache.cross_v_bf16 + static_cast<size_t>(begin) * kv);
-        });
-        TransposeKeys(k_, 0, t, c.num_kv_heads, hd, cache.cross_key_t_bf16, stride);
-        break;
-      case NumberType::kInt8:
-        QuantizeKeyValues(t, stride, cache.cross_key_t_int8, cache.cross_key_scales, cache.cross_v_int8,
-                          cache.cross_v_scales);
-        break;
-    }
+    cache.Fill(k_, values, t, c, engine_.pool());
   }
   decoded_ = 0;
   return absl::OkStatus();
@@ -564,7 +614,6 @@ absl::StatusOr<absl::Span<const float>> OptimizedSession::Decode(int32_t token) 
   std::unique_lock<std::mutex> lock = engine_.LockPool();
   const int d = c.d_model, kv = c.kv_dim(), position = decoded_;
   const int self_stride = KeyStride(kMaxGeneratedTokens + 1);
-  const int cross_stride = KeyStride(kMaxEncoderTokens);
   ThreadPool* pool = engine_.pool();
   engine_.Embed(token, dx_);
   for (size_t l = 0; l < engine_.decoder_.size(); ++l) {
@@ -588,21 +637,9 @@ absl::StatusOr<absl::Span<const float>> OptimizedSession::Decode(int32_t token) 
     ZcRmsNorm(dx_, layer.cross_norm.data(), d, dh_);
     Project(engine_.kernels(), dh_, 1, xq_, {{&layer.cross_attn.q_proj, dq_}}, pool);
     engine_.NormAndRope(layer.cross_attn.q_norm, dq_, 1, c.num_heads, 0, /*rope=*/false);
-    switch (engine_.cross_kv_) {
-      case NumberType::kF32:
-        engine_.Attend(dq_, 1, KeysT{cache.cross_key_t, cross_stride}, cache.cross_v, encoder_tokens_, key_bias_,
-                       any_key_visible_, dattended_);
-        break;
-      case NumberType::kBF16:
-        engine_.Attend(dq_, 1, KeysBf16{cache.cross_key_t_bf16, cross_stride}, cache.cross_v_bf16, encoder_tokens_,
-                       key_bias_, any_key_visible_, dattended_);
-        break;
-      case NumberType::kInt8:
-        engine_.Attend(dq_, 1, KeysInt8{cache.cross_key_t_int8, cache.cross_key_scales, cross_stride},
-                       ValuesInt8{cache.cross_v_int8, cache.cross_v_scales}, encoder_tokens_, key_bias_,
-                       any_key_visible_, dattended_);
-        break;
-    }
+    cache.cross.Attend([&](auto keys, auto values) {
+      engine_.Attend(dq_, 1, keys, values, encoder_tokens_, key_bias_, any_key_visible_, dattended_);
+    });
     engine_.GatedResidual(layer.cross_attn, layer.cross_gate, dattended_, 1, xq_, dprojected_, dx_);
   }
   ZcRmsNorm(dx_, engine_.decoder_final_norm_.data(), d, dh_);
