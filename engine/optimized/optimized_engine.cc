@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "needle/str_cat.h"
+#include "needle/tensor_names.h"
 #include "optimized/attention.h"
 #include "optimized/matmul.h"
 #include "optimized/thread_pool.h"
@@ -65,22 +66,22 @@ absl::StatusOr<PackedMatrix> PackLayer(const ModelWeights& weights, const std::s
   return packed;
 }
 
-absl::StatusOr<AttentionWeights> LoadAttention(const ModelWeights& weights, const std::string& prefix, int layer,
-                                               WeightType type, std::vector<float>& scratch) {
-  absl::StatusOr<PackedMatrix> q = PackLayer(weights, prefix + "/q_proj/kernel", layer, type, scratch);
+absl::StatusOr<AttentionWeights> LoadAttention(const ModelWeights& weights, const AttentionTensorNames& names,
+                                               int layer, WeightType type, std::vector<float>& scratch) {
+  absl::StatusOr<PackedMatrix> q = PackLayer(weights, names.q_proj, layer, type, scratch);
   if (!q.ok()) return q.status();
-  absl::StatusOr<PackedMatrix> k = PackLayer(weights, prefix + "/k_proj/kernel", layer, type, scratch);
+  absl::StatusOr<PackedMatrix> k = PackLayer(weights, names.k_proj, layer, type, scratch);
   if (!k.ok()) return k.status();
-  absl::StatusOr<PackedMatrix> v = PackLayer(weights, prefix + "/v_proj/kernel", layer, type, scratch);
+  absl::StatusOr<PackedMatrix> v = PackLayer(weights, names.v_proj, layer, type, scratch);
   if (!v.ok()) return v.status();
-  absl::StatusOr<PackedMatrix> o = PackLayer(weights, prefix + "/out_proj/kernel", layer, type, scratch);
+  absl::StatusOr<PackedMatrix> o = PackLayer(weights, names.out_proj, layer, type, scratch);
   if (!o.ok()) return o.status();
   return AttentionWeights{*std::move(q),
                           *std::move(k),
                           *std::move(v),
                           *std::move(o),
-                          LayerF32(weights, prefix + "/q_norm/scale", layer),
-                          LayerF32(weights, prefix + "/k_norm/scale", layer)};
+                          LayerF32(weights, names.q_norm, layer),
+                          LayerF32(weights, names.k_norm, layer)};
 }
 
 // ZCRMSNorm with reference::ZcRmsNorm's arithmetic (double sums), but the sum
@@ -416,7 +417,8 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
   const int d = c.d_model, vocab = c.vocab_size;
 
   // Tied output head: pack embedding^T so that logits = h @ E^T is an ordinary product.
-  const TensorView& embedding = w.Get("embedding/embedding");
+  const TensorNames& names = Tensors();
+  const TensorView& embedding = w.Get(names.embedding);
   std::vector<float> scratch = embedding.ToF32();
   std::vector<float> transposed(scratch.size());
   for (int t = 0; t < vocab; ++t) {
@@ -457,25 +459,24 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
   }
 
   for (int l = 0; l < c.num_encoder_layers; ++l) {
-    const std::string p = "encoder/layers/EncoderBlock_0";
-    absl::StatusOr<AttentionWeights> attn = LoadAttention(w, p + "/self_attn", l, type, scratch);
+    absl::StatusOr<AttentionWeights> attn = LoadAttention(w, names.encoder_self_attn, l, type, scratch);
     if (!attn.ok()) return attn.status();
-    engine->encoder_.push_back({reference::Sigmoid(LayerF32(w, p + "/attn_gate", l)[0]),
-                                LayerF32(w, p + "/ZCRMSNorm_0/scale", l), *std::move(attn)});
+    engine->encoder_.push_back({reference::Sigmoid(LayerF32(w, names.encoder_attn_gate, l)[0]),
+                                LayerF32(w, names.encoder_norm, l), *std::move(attn)});
   }
-  engine->encoder_final_norm_ = w.Get("encoder/final_norm/scale").ToF32();
+  engine->encoder_final_norm_ = w.Get(names.encoder_final_norm).ToF32();
   for (int l = 0; l < c.num_decoder_layers; ++l) {
-    const std::string p = "decoder/layers/DecoderBlock_0";
-    absl::StatusOr<AttentionWeights> self_attn = LoadAttention(w, p + "/self_attn", l, type, scratch);
+    absl::StatusOr<AttentionWeights> self_attn = LoadAttention(w, names.decoder_self_attn, l, type, scratch);
     if (!self_attn.ok()) return self_attn.status();
-    absl::StatusOr<AttentionWeights> cross_attn = LoadAttention(w, p + "/cross_attn", l, type, scratch);
+    absl::StatusOr<AttentionWeights> cross_attn = LoadAttention(w, names.decoder_cross_attn, l, type, scratch);
     if (!cross_attn.ok()) return cross_attn.status();
-    engine->decoder_.push_back({reference::Sigmoid(LayerF32(w, p + "/self_attn_gate", l)[0]),
-                                reference::Sigmoid(LayerF32(w, p + "/cross_attn_gate", l)[0]),
-                                LayerF32(w, p + "/ZCRMSNorm_0/scale", l), LayerF32(w, p + "/ZCRMSNorm_1/scale", l),
-                                *std::move(self_attn), *std::move(cross_attn)});
+    engine->decoder_.push_back({reference::Sigmoid(LayerF32(w, names.decoder_self_attn_gate, l)[0]),
+                                reference::Sigmoid(LayerF32(w, names.decoder_cross_attn_gate, l)[0]),
+                                LayerF32(w, names.decoder_self_attn_norm, l),
+                                LayerF32(w, names.decoder_cross_attn_norm, l), *std::move(self_attn),
+                                *std::move(cross_attn)});
   }
-  engine->decoder_final_norm_ = w.Get("decoder/ZCRMSNorm_0/scale").ToF32();
+  engine->decoder_final_norm_ = w.Get(names.decoder_final_norm).ToF32();
   engine->retrieval_ = reference::RetrievalHead::Load(w);
 
   engine->pool_ =

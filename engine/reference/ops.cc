@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "needle/tensor_names.h"
 #include "optimized/matmul.h"
 
 namespace needle::reference {
@@ -114,8 +115,10 @@ void Attention(const float* q, int tq, const float* k, const float* v, int tk, i
 }
 
 RetrievalHead RetrievalHead::Load(const ModelWeights& weights, Numerics numerics) {
-  RetrievalHead head{weights.Get("contrastive_hidden/kernel").ToF32(), weights.Get("contrastive_hidden/bias").ToF32(),
-                     weights.Get("contrastive_proj/kernel").ToF32()};
+  const TensorNames& names = Tensors();
+  RetrievalHead head{weights.Get(names.retrieval_hidden_kernel).ToF32(),
+                     weights.Get(names.retrieval_hidden_bias).ToF32(),
+                     weights.Get(names.retrieval_proj_kernel).ToF32()};
   for (std::vector<float>* values : {&head.hidden_kernel, &head.hidden_bias, &head.proj_kernel}) {
     RoundTo(numerics, absl::MakeSpan(*values));
   }

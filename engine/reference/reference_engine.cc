@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "needle/str_cat.h"
+#include "needle/tensor_names.h"
 #include "reference/ops.h"
 
 namespace needle::reference {
@@ -45,10 +46,11 @@ std::vector<float> LayerSlice(const ModelWeights& weights, const std::string& na
   return Parameter(slice, numerics);
 }
 
-AttentionWeights LoadAttention(const ModelWeights& weights, const std::string& prefix, int layer, Numerics numerics) {
-  auto load = [&](const char* name) { return LayerSlice(weights, prefix + name, layer, numerics); };
-  return {load("/q_proj/kernel"),   load("/k_proj/kernel"), load("/v_proj/kernel"),
-          load("/out_proj/kernel"), load("/q_norm/scale"),  load("/k_norm/scale")};
+AttentionWeights LoadAttention(const ModelWeights& weights, const AttentionTensorNames& names, int layer,
+                               Numerics numerics) {
+  auto load = [&](const std::string& name) { return LayerSlice(weights, name, layer, numerics); };
+  return {load(names.q_proj),   load(names.k_proj), load(names.v_proj),
+          load(names.out_proj), load(names.q_norm), load(names.k_norm)};
 }
 
 class ReferenceEngine;
@@ -85,20 +87,20 @@ class ReferenceEngine : public Engine {
     const ModelWeights& w = *weights_;
     const Numerics n = numerics_;
     config_ = w.config();
-    embedding_ = Parameter(w.Get("embedding/embedding"), n);
+    const TensorNames& names = Tensors();
+    embedding_ = Parameter(w.Get(names.embedding), n);
     for (int l = 0; l < config_.num_encoder_layers; ++l) {
-      const std::string p = "encoder/layers/EncoderBlock_0";
-      encoder_.push_back({LayerSlice(w, p + "/attn_gate", l, n)[0], LayerSlice(w, p + "/ZCRMSNorm_0/scale", l, n),
-                          LoadAttention(w, p + "/self_attn", l, n)});
+      encoder_.push_back({LayerSlice(w, names.encoder_attn_gate, l, n)[0], LayerSlice(w, names.encoder_norm, l, n),
+                          LoadAttention(w, names.encoder_self_attn, l, n)});
     }
-    encoder_final_norm_ = Parameter(w.Get("encoder/final_norm/scale"), n);
+    encoder_final_norm_ = Parameter(w.Get(names.encoder_final_norm), n);
     for (int l = 0; l < config_.num_decoder_layers; ++l) {
-      const std::string p = "decoder/layers/DecoderBlock_0";
-      decoder_.push_back({LayerSlice(w, p + "/self_attn_gate", l, n)[0], LayerSlice(w, p + "/cross_attn_gate", l, n)[0],
-                          LayerSlice(w, p + "/ZCRMSNorm_0/scale", l, n), LayerSlice(w, p + "/ZCRMSNorm_1/scale", l, n),
-                          LoadAttention(w, p + "/self_attn", l, n), LoadAttention(w, p + "/cross_attn", l, n)});
+      decoder_.push_back(
+          {LayerSlice(w, names.decoder_self_attn_gate, l, n)[0], LayerSlice(w, names.decoder_cross_attn_gate, l, n)[0],
+           LayerSlice(w, names.decoder_self_attn_norm, l, n), LayerSlice(w, names.decoder_cross_attn_norm, l, n),
+           LoadAttention(w, names.decoder_self_attn, l, n), LoadAttention(w, names.decoder_cross_attn, l, n)});
     }
-    decoder_final_norm_ = Parameter(w.Get("decoder/ZCRMSNorm_0/scale"), n);
+    decoder_final_norm_ = Parameter(w.Get(names.decoder_final_norm), n);
     retrieval_ = RetrievalHead::Load(w, n);
   }
 

@@ -4,6 +4,7 @@
 
 #include "needle/json.h"
 #include "needle/str_cat.h"
+#include "needle/tensor_names.h"
 #include "nlohmann/json.hpp"
 
 namespace needle {
@@ -94,38 +95,66 @@ int64_t TensorSpec::num_elements() const {
   return n;
 }
 
+const TensorNames& Tensors() {
+  static const TensorNames names = [] {
+    auto attention = [](const std::string& prefix) {
+      return AttentionTensorNames{prefix + "/q_proj/kernel",   prefix + "/k_proj/kernel", prefix + "/v_proj/kernel",
+                                  prefix + "/out_proj/kernel", prefix + "/q_norm/scale",  prefix + "/k_norm/scale"};
+    };
+    const std::string enc = "encoder/layers/EncoderBlock_0", dec = "decoder/layers/DecoderBlock_0";
+    TensorNames n;
+    n.embedding = "embedding/embedding";
+    n.encoder_attn_gate = enc + "/attn_gate";
+    n.encoder_norm = enc + "/ZCRMSNorm_0/scale";
+    n.encoder_self_attn = attention(enc + "/self_attn");
+    n.encoder_final_norm = "encoder/final_norm/scale";
+    n.decoder_self_attn_gate = dec + "/self_attn_gate";
+    n.decoder_cross_attn_gate = dec + "/cross_attn_gate";
+    n.decoder_self_attn_norm = dec + "/ZCRMSNorm_0/scale";
+    n.decoder_cross_attn_norm = dec + "/ZCRMSNorm_1/scale";
+    n.decoder_self_attn = attention(dec + "/self_attn");
+    n.decoder_cross_attn = attention(dec + "/cross_attn");
+    n.decoder_final_norm = "decoder/ZCRMSNorm_0/scale";
+    n.retrieval_hidden_kernel = "contrastive_hidden/kernel";
+    n.retrieval_hidden_bias = "contrastive_hidden/bias";
+    n.retrieval_proj_kernel = "contrastive_proj/kernel";
+    n.log_temp = "log_temp";
+    return n;
+  }();
+  return names;
+}
+
 std::vector<TensorSpec> ExpectedTensors(const ModelConfig& c) {
+  const TensorNames& n = Tensors();
   const int64_t d = c.d_model, kv = c.kv_dim(), hd = c.head_dim(), r = c.retrieval_dim();
-  std::vector<TensorSpec> specs = {{"embedding/embedding", {c.vocab_size, d}}};
-  auto add_attention = [&](const std::string& prefix, int64_t layers) {
-    specs.push_back({prefix + "/q_proj/kernel", {layers, d, d}});
-    specs.push_back({prefix + "/k_proj/kernel", {layers, d, kv}});
-    specs.push_back({prefix + "/v_proj/kernel", {layers, d, kv}});
-    specs.push_back({prefix + "/out_proj/kernel", {layers, d, d}});
-    specs.push_back({prefix + "/q_norm/scale", {layers, hd}});
-    specs.push_back({prefix + "/k_norm/scale", {layers, hd}});
+  std::vector<TensorSpec> specs = {{n.embedding, {c.vocab_size, d}}};
+  auto add_attention = [&](const AttentionTensorNames& names, int64_t layers) {
+    specs.push_back({names.q_proj, {layers, d, d}});
+    specs.push_back({names.k_proj, {layers, d, kv}});
+    specs.push_back({names.v_proj, {layers, d, kv}});
+    specs.push_back({names.out_proj, {layers, d, d}});
+    specs.push_back({names.q_norm, {layers, hd}});
+    specs.push_back({names.k_norm, {layers, hd}});
   };
-  const std::string enc = "encoder/layers/EncoderBlock_0";
   const int64_t le = c.num_encoder_layers;
-  specs.push_back({enc + "/attn_gate", {le}});
-  specs.push_back({enc + "/ZCRMSNorm_0/scale", {le, d}});
-  add_attention(enc + "/self_attn", le);
-  specs.push_back({"encoder/final_norm/scale", {d}});
+  specs.push_back({n.encoder_attn_gate, {le}});
+  specs.push_back({n.encoder_norm, {le, d}});
+  add_attention(n.encoder_self_attn, le);
+  specs.push_back({n.encoder_final_norm, {d}});
 
-  const std::string dec = "decoder/layers/DecoderBlock_0";
   const int64_t ld = c.num_decoder_layers;
-  specs.push_back({dec + "/self_attn_gate", {ld}});
-  specs.push_back({dec + "/cross_attn_gate", {ld}});
-  specs.push_back({dec + "/ZCRMSNorm_0/scale", {ld, d}});
-  specs.push_back({dec + "/ZCRMSNorm_1/scale", {ld, d}});
-  add_attention(dec + "/self_attn", ld);
-  add_attention(dec + "/cross_attn", ld);
-  specs.push_back({"decoder/ZCRMSNorm_0/scale", {d}});
+  specs.push_back({n.decoder_self_attn_gate, {ld}});
+  specs.push_back({n.decoder_cross_attn_gate, {ld}});
+  specs.push_back({n.decoder_self_attn_norm, {ld, d}});
+  specs.push_back({n.decoder_cross_attn_norm, {ld, d}});
+  add_attention(n.decoder_self_attn, ld);
+  add_attention(n.decoder_cross_attn, ld);
+  specs.push_back({n.decoder_final_norm, {d}});
 
-  specs.push_back({"contrastive_hidden/kernel", {d, r}});
-  specs.push_back({"contrastive_hidden/bias", {r}});
-  specs.push_back({"contrastive_proj/kernel", {r, r}});
-  specs.push_back({"log_temp", {}});
+  specs.push_back({n.retrieval_hidden_kernel, {d, r}});
+  specs.push_back({n.retrieval_hidden_bias, {r}});
+  specs.push_back({n.retrieval_proj_kernel, {r, r}});
+  specs.push_back({n.log_temp, {}});
   return specs;
 }
 
