@@ -850,9 +850,10 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx51
 }
 #endif
 
-// The widest kernel the active ISA has whose value step (kPerLane<T> * W) divides head_dim.
+// The widest kernel `isa` has whose value step (kPerLane<T> * W) divides head_dim. Only the x86 sets
+// have kernels of their own here; the others take the generic ones.
 template <typename T>
-TaskFn<T> ChooseKernel(Isa isa, int head_dim) {
+TaskFn<T> ChooseKernel([[maybe_unused]] Isa isa, int head_dim) {
   const auto fits = [head_dim](int w) { return head_dim % (kPerLane<T> * w) == 0; };
 #if defined(__x86_64__)
   switch (isa) {
