@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "optimized/matmul.h"
+#include "optimized/row_blocks.h"
 
 namespace needle::optimized::internal {
 namespace {
@@ -190,27 +191,10 @@ void MicroKernel(const float* x, int in, const float* panel, float* y, int ldy, 
 }
 
 void GemmHalfPanel(const float* x, int m, int in, const float* panel, float* y, int ldy, int width) {
-  constexpr int kRows = 6;
-  int r = 0;
-  for (; r + kRows <= m; r += kRows) {
-    MicroKernel<kRows>(x + static_cast<size_t>(r) * in, in, panel, y + static_cast<size_t>(r) * ldy, ldy, width);
-  }
-  const float* xr = x + static_cast<size_t>(r) * in;
-  float* yr = y + static_cast<size_t>(r) * ldy;
-  switch (m - r) {
-    case 5:
-      return MicroKernel<5>(xr, in, panel, yr, ldy, width);
-    case 4:
-      return MicroKernel<4>(xr, in, panel, yr, ldy, width);
-    case 3:
-      return MicroKernel<3>(xr, in, panel, yr, ldy, width);
-    case 2:
-      return MicroKernel<2>(xr, in, panel, yr, ldy, width);
-    case 1:
-      return MicroKernel<1>(xr, in, panel, yr, ldy, width);
-    default:
-      return;
-  }
+  ForEachRowBlock<6>(m, [&](auto rows, int r) {
+    MicroKernel<decltype(rows)::value>(x + static_cast<size_t>(r) * in, in, panel, y + static_cast<size_t>(r) * ldy,
+                                       ldy, width);
+  });
 }
 
 // ---- w8a8 and w4a8. VPMADDUBSW multiplies unsigned by signed bytes into saturating
@@ -329,26 +313,11 @@ void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const int32_t*
 template <bool kInt4>
 void W8A8HalfPanel(const QuantizedView& x, int m, const uint8_t* panel, int groups, int half, float* y, int ldy,
                    int width) {
-  constexpr int kRows = 4;
-  int r = 0;
-  for (; r + kRows <= m; r += kRows) {
-    W8A8MicroKernel<kRows, kInt4>(x.q + static_cast<size_t>(r) * x.in, x.in, x.scale + r,
-                                  x.group_sums + static_cast<size_t>(r) * groups, panel, groups, half,
-                                  y + static_cast<size_t>(r) * ldy, ldy, width);
-  }
-  const uint8_t* xr = x.q + static_cast<size_t>(r) * x.in;
-  const int32_t* sums = x.group_sums + static_cast<size_t>(r) * groups;
-  float* yr = y + static_cast<size_t>(r) * ldy;
-  switch (m - r) {
-    case 3:
-      return W8A8MicroKernel<3, kInt4>(xr, x.in, x.scale + r, sums, panel, groups, half, yr, ldy, width);
-    case 2:
-      return W8A8MicroKernel<2, kInt4>(xr, x.in, x.scale + r, sums, panel, groups, half, yr, ldy, width);
-    case 1:
-      return W8A8MicroKernel<1, kInt4>(xr, x.in, x.scale + r, sums, panel, groups, half, yr, ldy, width);
-    default:
-      return;
-  }
+  ForEachRowBlock<4>(m, [&](auto rows, int r) {
+    W8A8MicroKernel<decltype(rows)::value, kInt4>(x.q + static_cast<size_t>(r) * x.in, x.in, x.scale + r,
+                                                  x.group_sums + static_cast<size_t>(r) * groups, panel, groups, half,
+                                                  y + static_cast<size_t>(r) * ldy, ldy, width);
+  });
 }
 
 // Decode's w4a8 product (one row of x): the whole panel from one load of each

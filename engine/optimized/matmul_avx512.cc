@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "optimized/matmul.h"
+#include "optimized/row_blocks.h"
 
 namespace needle::optimized::internal {
 namespace {
@@ -193,31 +194,10 @@ void MicroKernel(const float* x, int in, const float* panel, float* y, int ldy, 
 }
 
 void GemmPanel(const float* x, int m, int in, const float* panel, float* y, int ldy, int width) {
-  constexpr int kRows = 8;
-  int r = 0;
-  for (; r + kRows <= m; r += kRows) {
-    MicroKernel<kRows>(x + static_cast<size_t>(r) * in, in, panel, y + static_cast<size_t>(r) * ldy, ldy, width);
-  }
-  const float* xr = x + static_cast<size_t>(r) * in;
-  float* yr = y + static_cast<size_t>(r) * ldy;
-  switch (m - r) {
-    case 7:
-      return MicroKernel<7>(xr, in, panel, yr, ldy, width);
-    case 6:
-      return MicroKernel<6>(xr, in, panel, yr, ldy, width);
-    case 5:
-      return MicroKernel<5>(xr, in, panel, yr, ldy, width);
-    case 4:
-      return MicroKernel<4>(xr, in, panel, yr, ldy, width);
-    case 3:
-      return MicroKernel<3>(xr, in, panel, yr, ldy, width);
-    case 2:
-      return MicroKernel<2>(xr, in, panel, yr, ldy, width);
-    case 1:
-      return MicroKernel<1>(xr, in, panel, yr, ldy, width);
-    default:
-      return;
-  }
+  ForEachRowBlock<8>(m, [&](auto rows, int r) {
+    MicroKernel<decltype(rows)::value>(x + static_cast<size_t>(r) * in, in, panel, y + static_cast<size_t>(r) * ldy,
+                                       ldy, width);
+  });
 }
 
 // ---- w8a8 and w4a8 with VNNI. VPDPBUSD multiplies unsigned by signed bytes, so the
@@ -307,28 +287,10 @@ void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const uint8_t*
 
 template <bool kInt4>
 void W8A8Panel(const QuantizedView& x, int m, const uint8_t* panel, int groups, float* y, int ldy, int width) {
-  constexpr int kRows = 6;
-  int r = 0;
-  for (; r + kRows <= m; r += kRows) {
-    W8A8MicroKernel<kRows, kInt4>(x.q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups,
-                                  y + static_cast<size_t>(r) * ldy, ldy, width);
-  }
-  const uint8_t* xr = x.q + static_cast<size_t>(r) * x.in;
-  float* yr = y + static_cast<size_t>(r) * ldy;
-  switch (m - r) {
-    case 5:
-      return W8A8MicroKernel<5, kInt4>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
-    case 4:
-      return W8A8MicroKernel<4, kInt4>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
-    case 3:
-      return W8A8MicroKernel<3, kInt4>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
-    case 2:
-      return W8A8MicroKernel<2, kInt4>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
-    case 1:
-      return W8A8MicroKernel<1, kInt4>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
-    default:
-      return;
-  }
+  ForEachRowBlock<6>(m, [&](auto rows, int r) {
+    W8A8MicroKernel<decltype(rows)::value, kInt4>(x.q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups,
+                                                  y + static_cast<size_t>(r) * ldy, ldy, width);
+  });
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "optimized/matmul.h"
+#include "optimized/row_blocks.h"
 
 namespace needle::optimized::internal {
 namespace {
@@ -161,27 +162,10 @@ void MicroKernel(const float* x, int in, const float* panel, float* y, int ldy, 
 }
 
 void GemmHalfPanel(const float* x, int m, int in, const float* panel, float* y, int ldy, int width) {
-  constexpr int kRows = 6;
-  int r = 0;
-  for (; r + kRows <= m; r += kRows) {
-    MicroKernel<kRows>(x + static_cast<size_t>(r) * in, in, panel, y + static_cast<size_t>(r) * ldy, ldy, width);
-  }
-  const float* xr = x + static_cast<size_t>(r) * in;
-  float* yr = y + static_cast<size_t>(r) * ldy;
-  switch (m - r) {
-    case 5:
-      return MicroKernel<5>(xr, in, panel, yr, ldy, width);
-    case 4:
-      return MicroKernel<4>(xr, in, panel, yr, ldy, width);
-    case 3:
-      return MicroKernel<3>(xr, in, panel, yr, ldy, width);
-    case 2:
-      return MicroKernel<2>(xr, in, panel, yr, ldy, width);
-    case 1:
-      return MicroKernel<1>(xr, in, panel, yr, ldy, width);
-    default:
-      return;
-  }
+  ForEachRowBlock<6>(m, [&](auto rows, int r) {
+    MicroKernel<decltype(rows)::value>(x + static_cast<size_t>(r) * in, in, panel, y + static_cast<size_t>(r) * ldy,
+                                       ldy, width);
+  });
 }
 
 // ---- w8a8 and w4a8: exact int32 dot products per group of 32, then the fp32
@@ -309,26 +293,17 @@ template <bool kDot, bool kInt4>
 void W8A8HalfPanel(const QuantizedView& x, int m, const uint8_t* panel, int groups, int half, float* y, int ldy,
                    int width) {
   const int8_t* q = reinterpret_cast<const int8_t*>(x.q);
-  constexpr int kRows = kDot ? 3 : 2;
-  int r = 0;
-  for (; r + kRows <= m; r += kRows) {
+  // SDOT's kernel has the registers for 3 rows, the widening one for 2.
+  ForEachRowBlock<kDot ? 3 : 2>(m, [&](auto rows, int r) {
+    constexpr int kRows = decltype(rows)::value;
+    const int8_t* xr = q + static_cast<size_t>(r) * x.in;
+    float* yr = y + static_cast<size_t>(r) * ldy;
     if constexpr (kDot) {
-      W8A8DotMicroKernel<kRows, kInt4>(q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups, half,
-                                       y + static_cast<size_t>(r) * ldy, ldy, width);
+      W8A8DotMicroKernel<kRows, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
     } else {
-      W8A8MicroKernel<kRows, kInt4>(q + static_cast<size_t>(r) * x.in, x.in, x.scale + r, panel, groups, half,
-                                    y + static_cast<size_t>(r) * ldy, ldy, width);
+      W8A8MicroKernel<kRows, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
     }
-  }
-  const int8_t* xr = q + static_cast<size_t>(r) * x.in;
-  float* yr = y + static_cast<size_t>(r) * ldy;
-  const int rest = m - r;
-  if constexpr (kDot) {
-    if (rest == 2) W8A8DotMicroKernel<2, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
-    if (rest == 1) W8A8DotMicroKernel<1, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
-  } else {
-    if (rest == 1) W8A8MicroKernel<1, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
-  }
+  });
 }
 
 template <bool kDot>
