@@ -20,9 +20,9 @@
 #include "needle/bench/output.h"
 #include "needle/bench/params.h"
 #include "needle/bench/runner.h"
-#include "needle/bench/subprocess.h"
 #include "needle/bench/system_info.h"
 #include "needle/str_cat.h"
+#include "needle/subprocess.h"
 
 namespace {
 
@@ -59,11 +59,11 @@ absl::StatusOr<std::string> DeviceBinary(const Params& params, const ProgressFn&
     if (!std::filesystem::exists(path)) {
       Note("cross-building the static aarch64 needle-bench (cmake --preset aarch64)");
       if (progress) progress("cross build started");
-      absl::StatusOr<needle::bench::CommandResult> built =
-          needle::bench::RunCommand({"/bin/sh", "-c",
-                                     "cd " NEEDLE_SOURCE_DIR " && cmake --preset aarch64 >&2 && "
-                                     "cmake --build build/aarch64 --target needle-bench >&2"},
-                                    std::chrono::seconds(params.timeout_seconds));
+      absl::StatusOr<needle::CommandResult> built =
+          needle::RunCommand({"/bin/sh", "-c",
+                              "cd " NEEDLE_SOURCE_DIR " && cmake --preset aarch64 >&2 && "
+                              "cmake --build build/aarch64 --target needle-bench >&2"},
+                             std::chrono::seconds(params.timeout_seconds));
       if (!built.ok()) return built.status();
       if (!built->Succeeded()) return absl::InternalError(StrCat("the aarch64 cross build ", built->Describe()));
     }

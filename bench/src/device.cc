@@ -7,10 +7,10 @@
 #include <thread>
 #include <utility>
 
-#include "needle/bench/subprocess.h"
 #include "needle/bench/system_info.h"
 #include "needle/json.h"
 #include "needle/str_cat.h"
+#include "needle/subprocess.h"
 #include "nlohmann/json.hpp"
 
 namespace needle::bench {

@@ -7,10 +7,10 @@
 #include <memory>
 #include <utility>
 
-#include "needle/bench/subprocess.h"
 #include "needle/config.h"
 #include "needle/json.h"
 #include "needle/str_cat.h"
+#include "needle/subprocess.h"
 #include "needle/tokenizer.h"
 #include "needle/weights.h"
 

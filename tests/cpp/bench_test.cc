@@ -15,10 +15,10 @@
 #include "needle/bench/params.h"
 #include "needle/bench/row.h"
 #include "needle/bench/runner.h"
-#include "needle/bench/subprocess.h"
 #include "needle/bench/system_info.h"
 #include "needle/config.h"
 #include "needle/str_cat.h"
+#include "needle/subprocess.h"
 #include "nlohmann/json.hpp"
 #include "test_checkpoint.h"
 

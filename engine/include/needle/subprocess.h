@@ -1,8 +1,9 @@
-// Running another program to completion: a peer runtime timing itself, or adb
-// talking to a phone. Both can hang (a stuck device, a runaway script), so
-// every run has a deadline after which the program and its children are killed.
-#ifndef NEEDLE_BENCH_SUBPROCESS_H_
-#define NEEDLE_BENCH_SUBPROCESS_H_
+// Running another program to completion (needle-bench: a peer runtime timing
+// itself, or adb talking to a phone). Programs can hang (a stuck device, a
+// runaway script), so every run has a deadline after which the program and
+// its children are killed.
+#ifndef NEEDLE_SUBPROCESS_H_
+#define NEEDLE_SUBPROCESS_H_
 
 #include <chrono>
 #include <string>
@@ -10,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace needle::bench {
+namespace needle {
 
 struct CommandResult {
   int exit_code = -1;  // -1 when a signal ended it
@@ -32,6 +33,6 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, s
 // "a b 'c d'": argv joined for messages and for remote shells, quoted for sh.
 std::string ShellJoin(const std::vector<std::string>& argv);
 
-}  // namespace needle::bench
+}  // namespace needle
 
-#endif  // NEEDLE_BENCH_SUBPROCESS_H_
+#endif  // NEEDLE_SUBPROCESS_H_

@@ -1,4 +1,4 @@
-#include "needle/bench/subprocess.h"
+#include "needle/subprocess.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -17,7 +17,7 @@
 
 extern char** environ;
 
-namespace needle::bench {
+namespace needle {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -179,4 +179,4 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, s
   return result;
 }
 
-}  // namespace needle::bench
+}  // namespace needle
