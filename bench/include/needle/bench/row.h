@@ -36,7 +36,7 @@ struct Row {
 
   // The model file.
   std::string model_filename;
-  std::string model_type;  // shape summary, e.g. "needle d512 e12 d8 v8192"
+  std::string model_type;  // shape summary, e.g. "needle d512 h8/4 L12+8 v8192" (heads/KV heads, layers enc+dec)
   int64_t model_size = 0;  // file bytes
   int64_t model_n_params = 0;
 
