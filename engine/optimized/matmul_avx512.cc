@@ -14,8 +14,8 @@
 
 #include <cstring>
 
+#include "optimized/kernel_loops.h"
 #include "optimized/matmul.h"
-#include "optimized/row_blocks.h"
 
 namespace needle::optimized::internal {
 namespace {
@@ -324,21 +324,8 @@ void MatMulW8A8Avx512(const QuantizedView& x, int m, const PackedView& w, int p0
 }
 
 void MatMulAvx512(const float* x, int m, const PackedView& w, int p0, int p1, float* y, float* scratch) {
-  for (int p = p0; p < p1; ++p) {
-    const int c0 = p * kPanel;
-    const int width = w.out - c0 < kPanel ? w.out - c0 : kPanel;
-    if (m == 1) {
-      GemvPanel(x, w, p, y + c0, width);
-      continue;
-    }
-    const float* panel = scratch;
-    if (w.type == WeightType::kF32) {
-      panel = reinterpret_cast<const float*>(PanelData(w, p));
-    } else {
-      DequantizePanelAvx512(w, p, scratch);
-    }
-    GemmPanel(x, m, w.in, panel, y + c0, w.out, width);
-  }
+  FloatProductPanels(x, m, w, p0, p1, y, scratch, GemvPanel, DequantizePanelAvx512,
+                     [&](const float* panel, float* yc, int width) { GemmPanel(x, m, w.in, panel, yc, w.out, width); });
 }
 
 }  // namespace needle::optimized::internal

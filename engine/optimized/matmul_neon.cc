@@ -7,8 +7,8 @@
 
 #include <cstring>
 
+#include "optimized/kernel_loops.h"
 #include "optimized/matmul.h"
-#include "optimized/row_blocks.h"
 
 namespace needle::optimized::internal {
 namespace {
@@ -346,22 +346,12 @@ void MatMulW8A8NeonDot(const QuantizedView& x, int m, const PackedView& w, int p
 }
 
 void MatMulNeon(const float* x, int m, const PackedView& w, int p0, int p1, float* y, float* scratch) {
-  for (int p = p0; p < p1; ++p) {
-    const int c0 = p * kPanel;
-    const int width = w.out - c0 < kPanel ? w.out - c0 : kPanel;
-    if (m == 1) {
-      GemvPanel(x, w, p, y + c0, width);
-      continue;
-    }
-    const float* panel = scratch;
-    if (w.type == WeightType::kF32) {
-      panel = reinterpret_cast<const float*>(PanelData(w, p));
-    } else {
-      DequantizePanelNeon(w, p, scratch);
-    }
-    GemmHalfPanel(x, m, w.in, panel, y + c0, w.out, width);
-    if (width > 16) GemmHalfPanel(x, m, w.in, panel + 16, y + c0 + 16, w.out, width - 16);
-  }
+  // Two half panels of 16 columns each.
+  FloatProductPanels(x, m, w, p0, p1, y, scratch, GemvPanel, DequantizePanelNeon,
+                     [&](const float* panel, float* yc, int width) {
+                       GemmHalfPanel(x, m, w.in, panel, yc, w.out, width);
+                       if (width > 16) GemmHalfPanel(x, m, w.in, panel + 16, yc + 16, w.out, width - 16);
+                     });
 }
 
 }  // namespace needle::optimized::internal
