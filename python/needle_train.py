@@ -31,6 +31,7 @@ import ctypes
 import json
 import math
 import os
+import pickle
 import random
 import signal
 import sys
@@ -489,6 +490,33 @@ def bench(args, config):
     return 0
 
 
+def prepare_examples(args, sp):
+    """(train, dev) examples from the run's data arguments: records read or generated, thinned, tokenized."""
+    train_records = oversample(read_jsonl(args.train, args.train_limit) if args.train else [],
+                               parse_oversample(args.oversample))
+    procedural_seed = args.seed if args.procedural_seed is None else args.procedural_seed
+    train_records += procedural_records(args.procedural, procedural_seed)
+    dev_records = read_jsonl(args.dev) if args.dev else []
+    catalog = load_catalog_tools() if args.thin_negatives else None
+    train_records = training_records(train_records, random.Random(args.seed + 2), args.distractor_drop, catalog,
+                                     args.without_answer)
+    train_examples = make_examples(sp, train_records, args.name_value_weight)
+    for example in train_examples:
+        example.record = None  # only evaluation reads records: dropping them halves the memory
+    return train_examples, make_examples(sp, dev_records)
+
+
+def save_examples(path, train_examples, dev_examples):
+    with open(path + ".tmp", "wb") as f:
+        pickle.dump((train_examples, dev_examples), f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(path + ".tmp", path)
+
+
+def load_examples(path):
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
 # Arguments that change what a run trains on or how: a checkpoint resumes only under the same ones.
 RESUME_MUST_MATCH = ("train", "dev", "tokenizer", "config", "config_json", "seed", "steps", "lr", "final_lr_ratio",
                      "warmup_steps", "weight_decay", "clip", "tokens_per_batch", "max_batch", "name_value_weight",
@@ -534,17 +562,18 @@ def train(args, config):
     sp = spm.SentencePieceProcessor(model_file=args.tokenizer)
     if sp.get_piece_size() != config["vocab_size"]:
         raise SystemExit(f"tokenizer has {sp.get_piece_size()} pieces, config vocab_size {config['vocab_size']}")
-    train_records = oversample(read_jsonl(args.train, args.train_limit) if args.train else [],
-                               parse_oversample(args.oversample))
-    procedural_seed = args.seed if args.procedural_seed is None else args.procedural_seed
-    train_records += procedural_records(args.procedural, procedural_seed)
-    dev_records = read_jsonl(args.dev) if args.dev else []
-    catalog = load_catalog_tools() if args.thin_negatives else None
-    train_records = training_records(train_records, random.Random(args.seed + 2), args.distractor_drop, catalog,
-                                     args.without_answer)
-    train_examples = make_examples(sp, train_records, args.name_value_weight)
+    checkpoint_path = os.path.join(args.out, "checkpoint.pt")
+    examples_path = os.path.join(args.out, "examples.pkl")
+    if args.resume and os.path.exists(checkpoint_path) and os.path.exists(examples_path):
+        # A resumed run reads the examples it started with: the generators may have changed since,
+        # and the checkpoint's batch order indexes these very examples.
+        train_examples, dev_examples = load_examples(examples_path)
+        say(f"examples of the run read from {examples_path}")
+    else:
+        train_examples, dev_examples = prepare_examples(args, sp)
+        if args.steps:
+            save_examples(examples_path, train_examples, dev_examples)
     dev_rng = random.Random(args.seed + 1)
-    dev_examples = make_examples(sp, dev_records)
     dev_rng.shuffle(dev_examples)
     dev_loss_examples = dev_examples[:args.dev_loss_n]
     dev_greedy_examples = dev_examples[:args.dev_greedy_n]
@@ -558,7 +587,6 @@ def train(args, config):
     torch.manual_seed(args.seed)
     trainer = Trainer(args, config, train_examples, log)
     best = None
-    checkpoint_path = os.path.join(args.out, "checkpoint.pt")
     resumed = None
     if args.resume and os.path.exists(checkpoint_path):
         resumed = load_checkpoint(checkpoint_path, args)
@@ -693,8 +721,10 @@ def train(args, config):
                stopped_by_clock=stopped_by_clock, paused=paused, epochs=trainer.epoch,
                examples_seen=trainer.examples_seen, final_eval=final_eval)
     write_log()
-    if not paused and os.path.exists(checkpoint_path):
-        os.remove(checkpoint_path)  # finished: nothing left to resume
+    if not paused:
+        for path in (checkpoint_path, examples_path):  # finished: nothing left to resume
+            if os.path.exists(path):
+                os.remove(path)
     say(f"done: {trainer.step} steps, {trainer.examples_seen} examples ({trainer.epoch} epochs), "
         f"{log['wall_seconds']}s; wrote {args.out}/needle.safetensors")
     return 0
