@@ -60,6 +60,7 @@
 #include "needle/file.h"
 #include "needle/json.h"
 #include "needle/json_error.h"
+#include "needle/json_string_scanner.h"
 #include "needle/str_cat.h"
 
 namespace needle::evals {
@@ -993,7 +994,8 @@ absl::StatusOr<std::vector<Line>> SplitArray(const std::string& path, std::strin
   std::vector<Line> elements;
   int line = 1, start_line = 0, depth = 0;
   size_t start = std::string_view::npos;
-  bool in_string = false, escaped = false, closed = false;
+  JsonStringScanner strings;
+  bool closed = false;
   for (size_t i = 0; i < content.size(); ++i) {
     const char c = content[i];
     if (c == '\n') ++line;
@@ -1003,14 +1005,8 @@ absl::StatusOr<std::vector<Line>> SplitArray(const std::string& path, std::strin
       }
       continue;
     }
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
+    if (strings.inside()) {
+      strings.Feed(c);
       continue;
     }
     const bool top_level_separator = depth == 1 && (c == ',' || c == ']');
@@ -1029,7 +1025,7 @@ absl::StatusOr<std::vector<Line>> SplitArray(const std::string& path, std::strin
       start = i;
       start_line = line;
     }
-    if (c == '"') in_string = true;
+    strings.Feed(c);  // a quote opens a string
     if (c == '[' || c == '{') ++depth;
     if (c == ']' || c == '}') --depth;
     if (depth < 0) return absl::InvalidArgumentError(StrCat(path, ":", line, ": unbalanced '", std::string(1, c), "'"));
