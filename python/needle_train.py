@@ -461,7 +461,7 @@ class Trainer:
         self.optimizer.step()
         self.step += 1
         self.examples_seen += len(examples)
-        return float(loss), float(grad_norm), lr, len(examples), tokens
+        return float(loss.detach()), float(grad_norm), lr, len(examples), tokens
 
 
 def bench(args, config):
