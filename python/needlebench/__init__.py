@@ -4,7 +4,7 @@ The compiled module `_core` does the work (with the GIL released); this file
 re-exports it and adds the conveniences that only resolve names and paths:
 
     import needlebench as nb
-    model = nb.load()                                  # models/default, reference engine
+    model = nb.load()                                  # models/default, optimized engine
     result = model.generate("set a timer for 10 minutes", tools)
     run = nb.evaluate(["needle", "keyword"], ["needle:datasets/needle15/test.jsonl"], limit=100)
     rows = nb.run_bench(n_prompt=[64], n_gen=[16], engines=["optimized"], precisions=["fp32"])
@@ -69,13 +69,15 @@ MODEL_FILE = "needle.safetensors"
 TOKENIZER_FILE = "tokenizer.model"
 
 
-def load(path: str = DEFAULT_MODEL_DIR, engine: str = "reference", precision: str = "fp32", threads: int = 0,
+def load(path: str = DEFAULT_MODEL_DIR, engine: str = "optimized", precision: str = "auto", threads: int = 0,
          tokenizer: Optional[str] = None, numerics: str = "exact") -> Model:
     """Loads a model by directory (holding needle.safetensors and tokenizer.model) or by checkpoint file.
 
-    With a checkpoint file, `tokenizer` defaults to tokenizer.model beside it. engine is "reference" or
-    "optimized"; precision (optimized engine) is fp32, bf16, int8, int4, w8a8 or w4a8; threads 0 means all cores;
-    numerics "upstream" makes the reference engine round to bfloat16 where upstream does.
+    With a checkpoint file, `tokenizer` defaults to tokenizer.model beside it. engine is "optimized" (the
+    default, as in every needle tool) or "reference" (single-threaded fp32, the numbers to check against);
+    precision (optimized engine) is "auto" (w8a8 where the CPU has SIMD integer kernels, else fp32), fp32,
+    bf16, int8, int4, w8a8 or w4a8; threads 0 means all cores; numerics "upstream" makes the reference engine
+    round to bfloat16 where upstream does.
     """
     if os.path.isdir(path):
         model_path = os.path.join(path, MODEL_FILE)

@@ -127,9 +127,13 @@ class GenerateResult:
 class Model:
     """A loaded model: engine plus tokenizer. Thread-safe; compute runs with the GIL released."""
 
-    def __init__(self, model_path: str, tokenizer_path: str, engine: str = "reference", precision: str = "fp32",
+    def __init__(self, model_path: str, tokenizer_path: str, engine: str = "optimized", precision: str = "auto",
                  threads: int = 0) -> None:
         """Loads a checkpoint and tokenizer (FileNotFoundError, ValueError on bad input)."""
+    def __enter__(self) -> "Model": ...
+    def __exit__(self, *exc_info: Any) -> bool: ...
+    def stream(self, query: str, tools: Tools, **options: Any) -> Iterator[str]:
+        """generate() as an iterator of text pieces (needlebench.GenerateStream); .result after the loop."""
     @property
     def engine(self) -> str: ...
     @property

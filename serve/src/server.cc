@@ -94,7 +94,7 @@ Usage UsageOf(const GenerateResult& result) {
 
 ConnectionLimits LimitsOf(const ServerOptions& options) {
   ConnectionLimits limits;
-  limits.workers = std::max(options.threads, 1);  // Start refuses fewer
+  limits.workers = std::max(options.parallel, 1);  // Start refuses fewer
   limits.max_connections = options.max_connections;
   limits.max_connections_per_client = options.max_connections_per_client;
   limits.request_timeout = std::chrono::seconds(options.request_timeout_seconds);
@@ -123,7 +123,9 @@ class Server::Impl {
     if (listener_.joinable() || stopping_) {
       return absl::FailedPreconditionError("the server was started before; a server starts once");
     }
-    if (options_.threads < 1) return absl::InvalidArgumentError(StrCat("threads must be >= 1, got ", options_.threads));
+    if (options_.parallel < 1) {
+      return absl::InvalidArgumentError(StrCat("parallel must be >= 1, got ", options_.parallel));
+    }
     if (options_.max_body_bytes < 1) return absl::InvalidArgumentError("max_body_bytes must be >= 1");
     for (auto [name, value] : {std::pair{"max_connections", options_.max_connections},
                                {"max_connections_per_client", options_.max_connections_per_client},
@@ -131,9 +133,9 @@ class Server::Impl {
                                {"keep_alive_seconds", options_.keep_alive_seconds}}) {
       if (value < 1) return absl::InvalidArgumentError(StrCat(name, " must be >= 1, got ", value));
     }
-    if (options_.threads > kMaxThreads || options_.max_connections > kMaxThreads) {
-      return absl::InvalidArgumentError(StrCat("threads and max_connections must be at most ", kMaxThreads, ", got ",
-                                               options_.threads, " and ", options_.max_connections));
+    if (options_.parallel > kMaxThreads || options_.max_connections > kMaxThreads) {
+      return absl::InvalidArgumentError(StrCat("parallel and max_connections must be at most ", kMaxThreads, ", got ",
+                                               options_.parallel, " and ", options_.max_connections));
     }
     if (options_.max_new_tokens < 1 || options_.max_new_tokens > kMaxGeneratedTokens) {
       return absl::InvalidArgumentError(

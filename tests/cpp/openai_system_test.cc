@@ -46,7 +46,7 @@ class ServeProcess {
     ASSERT_EQ(pipe(err), 0);
     const std::string binary = std::string(NEEDLE_BINARY_DIR) + "/needle-serve";
     const std::string max_new_tokens = std::to_string(kMaxNewTokens);
-    std::vector<const char*> argv = {binary.c_str(),         "--port", "0", "--threads", "4", "--max_new_tokens",
+    std::vector<const char*> argv = {binary.c_str(),         "--port", "0", "--parallel", "4", "--max_new_tokens",
                                      max_new_tokens.c_str(), nullptr};
     pid_ = fork();
     ASSERT_GE(pid_, 0);

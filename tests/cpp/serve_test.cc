@@ -307,7 +307,7 @@ class ServerTest : public ::testing::Test {
   void SetUp() override {
     ServerOptions options;
     options.port = 0;
-    options.threads = 2;
+    options.parallel = 2;
     options.max_body_bytes = 4096;
     options.model_id = "test-model";
     options.max_new_tokens = kMaxNewTokens;  // keeps each request short
@@ -607,13 +607,13 @@ TEST(FrameRequestTest, LimitsAreErrorsBeforeTheBody) {
 TEST(ServerStartTest, RefusesBadOptions) {
   ServerOptions options;
   options.port = 0;
-  options.threads = 0;
+  options.parallel = 0;
   Server server(nullptr, options);
   absl::StatusOr<int> port = server.Start();
   ASSERT_FALSE(port.ok());
-  EXPECT_THAT(std::string(port.status().message()), HasSubstr("threads must be >= 1"));
+  EXPECT_THAT(std::string(port.status().message()), HasSubstr("parallel must be >= 1"));
 
-  options.threads = 1;
+  options.parallel = 1;
   options.max_new_tokens = 600;
   Server too_long(nullptr, options);
   port = too_long.Start();

@@ -83,7 +83,10 @@ def test_package_exports_and_constants(nb):
 def test_load_by_directory_and_by_file_agree(nb, model):
     by_file = nb.load(nb.DEFAULT_MODEL)
     assert by_file.tokenizer_path == model.tokenizer_path
-    assert model.engine == "reference" and model.precision == "fp32"
+    # The default is the optimized engine, its "auto" precision resolved for this CPU.
+    assert model.engine == "optimized" and model.precision in ("w8a8", "fp32")
+    reference = nb.load(engine="reference")
+    assert (reference.engine, reference.precision) == ("reference", "fp32")
     config = model.config
     assert config.vocab_size == model.tokenizer.vocab_size
     assert config.head_dim * config.num_heads == config.d_model
@@ -92,7 +95,7 @@ def test_load_by_directory_and_by_file_agree(nb, model):
 
 
 def test_upstream_numerics_match_the_cli(nb, model, weather_tools, needle_bin):
-    upstream = nb.load(numerics="upstream")
+    upstream = nb.load(engine="reference", numerics="upstream")
     assert upstream.numerics == "upstream" and model.numerics == "exact"
     encoder = model.tokenizer.encode(QUERIES[0])
     exact_logits, upstream_logits = model.logits(encoder, [1, 4]), upstream.logits(encoder, [1, 4])
@@ -103,7 +106,7 @@ def test_upstream_numerics_match_the_cli(nb, model, weather_tools, needle_bin):
     assert expected["numerics"] == "upstream"
     assert upstream.generate(QUERIES[0], weather_tools).tokens == expected["tokens"]
     with pytest.raises(ValueError, match='unknown numerics "bf16"'):
-        nb.load(numerics="bf16")
+        nb.load(engine="reference", numerics="bf16")
     with pytest.raises(ValueError, match="no upstream numerics"):
         nb.load(engine="optimized", numerics="upstream")
 
@@ -375,9 +378,9 @@ def test_run_eval_matches_needle_eval(nb, model, needle_bin, tmp_path):
         expected = json.load(handle)
 
     progress = []
-    run = nb.evaluate(["keyword", nb.System.from_model(model, name="needle-reference")], NEEDLE15_TEST, limit=12,
+    run = nb.evaluate(["keyword", nb.System.from_model(model, name="needle-optimized")], NEEDLE15_TEST, limit=12,
                       parallel=2, on_result=lambda done, total, record: progress.append((done, total)))
-    assert run.systems == ["keyword", "needle-reference"]
+    assert run.systems == ["keyword", "needle-optimized"]
     assert sorted(progress) == [(done, 24) for done in range(1, 25)]
     for system in run.systems:
         ours, theirs = run.result(system), next(r for r in expected["results"] if r["system"] == system)

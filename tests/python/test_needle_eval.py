@@ -164,9 +164,9 @@ def test_every_kind_of_system_runs_through_the_cli(needle_eval_bin, repo_root, t
     for record in records:
         assert record["request_error"] is None, record
         by_system.setdefault(record["system"], []).append(record)
-    assert sorted(by_system) == ["command-python3", "keyword", "needle-reference", "served"]
+    assert sorted(by_system) == ["command-python3", "keyword", "needle-optimized", "served"]
     # The same model over HTTP reads back as the same calls as in process.
-    for local, served in zip(by_system["needle-reference"], by_system["served"]):
+    for local, served in zip(by_system["needle-optimized"], by_system["served"]):
         assert (local["parsed"], local["calls"]) == (served["parsed"], served["calls"]), (local, served)
     # The subprocess answered each request with its own query.
     for record in by_system["command-python3"]:
