@@ -562,6 +562,8 @@ TEST_F(FakeServerTest, StreamedToolCallFragmentsAreJoined) {
                               Event(R"({"content":"<tool_call>{\"name\":"})") +
                               Event(R"({"content":"\"f\",\"arguments\":{}}</tool_call>"})") + Event("{}", "\"stop\"") +
                               "data: [DONE]\n\n"};
+  replies_["no call"] = {
+      "", Event(R"({"role":"assistant","content":null})") + Event("{}", "\"stop\"") + "data: [DONE]\n\n"};
   replies_["cut"] = {"", Event(R"({"content":"[{\"na"})")};
   replies_["error"] = {"", R"(data: {"error":{"message":"model overloaded"}})"
                            "\n\n"};
@@ -577,6 +579,10 @@ TEST_F(FakeServerTest, StreamedToolCallFragmentsAreJoined) {
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_EQ(text->text, R"(<tool_call>{"name":"f","arguments":{}}</tool_call>)");
   EXPECT_EQ(text->output_tokens, -1);
+
+  absl::StatusOr<Prediction> no_call = Predict("no call", true);
+  ASSERT_TRUE(no_call.ok()) << no_call.status();
+  EXPECT_EQ(no_call->text, "[]");
 
   absl::StatusOr<Prediction> cut = Predict("cut", true);
   ASSERT_FALSE(cut.ok());
