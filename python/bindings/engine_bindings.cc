@@ -17,6 +17,7 @@
 #include "model.h"
 #include "needle/config.h"
 #include "needle/engine.h"
+#include "needle/evals/call.h"
 #include "needle/generate.h"
 #include "needle/str_cat.h"
 #include "needle/tokenizer.h"
@@ -365,6 +366,15 @@ void RegisterGenerateResult(py::module_& m) {
                     "The call, leading <tool_call> stripped, caller's tool names; a valid call as upstream prints it "
                     "(json.dumps of the parsed call, compact, ASCII-escaped).")
       .def_readonly("raw_text", &GenerateResult::raw_text, "The decoded output exactly as generated.")
+      .def_property_readonly(
+          "calls",
+          [](const GenerateResult& result) -> py::object {
+            const evals::ParsedOutput parsed = evals::ParseOutput(result.text);
+            if (!parsed.parsed) return py::none();
+            return JsonToPython(nlohmann::ordered_json::parse(evals::CallsToJson(parsed.calls)));
+          },
+          "The call parsed as needle-eval parses outputs: a list of {'name', 'arguments'} dicts ([] for no call), "
+          "None when the text is not a readable call.")
       .def_readonly("encoder_tokens", &GenerateResult::encoder_tokens)
       .def_readonly("tokens", &GenerateResult::tokens, "Generated ids, EOS excluded.")
       .def_readonly("query_truncated", &GenerateResult::query_truncated)
