@@ -470,7 +470,7 @@ TEST_F(FakeServerTest, SendsOpenAiRequest) {
 
   prediction = Predict("q", true);
   ASSERT_TRUE(prediction.ok()) << prediction.status();
-  EXPECT_EQ(prediction->text, "");
+  EXPECT_EQ(prediction->text, "[]") << "a stream with neither calls nor text holds no call";
   ASSERT_EQ(requests_.size(), 2u);
   EXPECT_EQ(requests_[1]["stream_options"], Json::parse(R"({"include_usage":true})"));
   EXPECT_FALSE(requests_[1].contains("tools"));  // no tools, no tool_choice either
