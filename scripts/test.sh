@@ -29,7 +29,8 @@ PYTHONPATH="$PWD/build/release/python" NEEDLE_BIN="$PWD/build/release/needle" NE
   /usr/bin/python3 -m pytest -q tests/python
 
 step "accuracy gate: the default model on the needle15 test split (report in reports/ci/needle15-test)"
-build/release/needle-eval --system needle:optimized --dataset needle:datasets/needle15/test.jsonl \
+# fp32, the precision the baseline was measured at, under the baseline's system name.
+build/release/needle-eval --system needle-optimized=needle:optimized:fp32 --dataset needle:datasets/needle15/test.jsonl \
   --parallel "$jobs" --out reports/ci/needle15-test >/dev/null
 /usr/bin/python3 scripts/accuracy_gate.py --baseline reports/baselines/needle15-test/report.json \
   --current reports/ci/needle15-test/report.json

@@ -297,7 +297,7 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
   absl::StatusOr<WeightType> type = ParseWeightType(options.precision);
   if (!type.ok()) {
     return absl::InvalidArgumentError(
-        StrCat("unknown precision \"", options.precision, "\" (available: fp32, bf16, int8, int4, w8a8, w4a8)"));
+        StrCat("unknown precision \"", options.precision, "\" (available: auto, fp32, bf16, int8, int4, w8a8, w4a8)"));
   }
   if (options.threads < 0 || options.threads > kMaxEngineThreads) {
     return absl::InvalidArgumentError(StrCat("threads must be in [0, ", kMaxEngineThreads, "], got ", options.threads));

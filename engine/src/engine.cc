@@ -1,12 +1,19 @@
 #include "needle/engine.h"
 
 #include "needle/str_cat.h"
+#include "optimized/matmul.h"
 #include "optimized/optimized_engine.h"
 #include "reference/reference_engine.h"
 
 namespace needle {
 
 std::vector<std::string> EngineNames() { return {"reference", "optimized"}; }
+
+std::string ResolvePrecision(std::string_view engine, std::string_view precision) {
+  if (precision != kAutoPrecision) return std::string(precision);
+  if (engine != "optimized") return "fp32";
+  return optimized::ActiveIsa() == optimized::Isa::kScalar ? "fp32" : "w8a8";
+}
 
 std::string_view NumericsName(Numerics numerics) { return numerics == Numerics::kUpstream ? "upstream" : "exact"; }
 
@@ -22,20 +29,23 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view name, std:
   if (options.threads < 0 || options.threads > kMaxEngineThreads) {
     return absl::InvalidArgumentError(StrCat("threads must be in [0, ", kMaxEngineThreads, "], got ", options.threads));
   }
+  EngineOptions resolved = options;
+  resolved.precision = ResolvePrecision(name, options.precision);
   if (name == "reference") {
     // The reference is fp32 by definition; another precision would be silently ignored.
-    if (options.precision != "fp32") {
+    if (resolved.precision != "fp32") {
       return absl::InvalidArgumentError(
-          StrCat("the reference engine runs fp32 only, not precision \"", options.precision, "\""));
+          StrCat("the reference engine runs fp32 only, not precision \"", resolved.precision, "\""));
     }
-    return reference::CreateReferenceEngine(std::move(weights), options.numerics);
+    return reference::CreateReferenceEngine(std::move(weights), resolved.numerics);
   }
   if (name == "optimized") {
-    if (options.numerics != Numerics::kExact) {
+    if (resolved.numerics != Numerics::kExact) {
       return absl::InvalidArgumentError(
-          "the optimized engine has no upstream numerics: use the reference engine to reproduce upstream's tokens");
+          "the optimized engine has no upstream numerics: use the reference engine (--engine reference) to "
+          "reproduce upstream's tokens");
     }
-    return optimized::CreateOptimizedEngine(std::move(weights), options);
+    return optimized::CreateOptimizedEngine(std::move(weights), resolved);
   }
   return absl::InvalidArgumentError(
       fmt::format("unknown engine \"{}\" (available: {})", name, fmt::join(EngineNames(), ", ")));

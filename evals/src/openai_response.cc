@@ -87,7 +87,8 @@ bool ChatStreamReader::Feed(const char* data, size_t size) {
 }
 
 std::string ChatStreamReader::Text() const {
-  if (calls_.empty()) return content_;
+  // No call and no text is the no-call answer, as a whole message with null content is.
+  if (calls_.empty()) return content_.empty() ? "[]" : content_;
   std::vector<RawToolCall> calls;
   for (const auto& [index, call] : calls_) calls.push_back(call);
   return CallsText(calls);

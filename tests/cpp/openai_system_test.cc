@@ -46,7 +46,7 @@ class ServeProcess {
     ASSERT_EQ(pipe(err), 0);
     const std::string binary = std::string(NEEDLE_BINARY_DIR) + "/needle-serve";
     const std::string max_new_tokens = std::to_string(kMaxNewTokens);
-    std::vector<const char*> argv = {binary.c_str(),         "--port", "0", "--threads", "4", "--max_new_tokens",
+    std::vector<const char*> argv = {binary.c_str(),         "--port", "0", "--parallel", "4", "--max_new_tokens",
                                      max_new_tokens.c_str(), nullptr};
     pid_ = fork();
     ASSERT_GE(pid_, 0);
@@ -470,7 +470,7 @@ TEST_F(FakeServerTest, SendsOpenAiRequest) {
 
   prediction = Predict("q", true);
   ASSERT_TRUE(prediction.ok()) << prediction.status();
-  EXPECT_EQ(prediction->text, "");
+  EXPECT_EQ(prediction->text, "[]") << "a stream with neither calls nor text holds no call";
   ASSERT_EQ(requests_.size(), 2u);
   EXPECT_EQ(requests_[1]["stream_options"], Json::parse(R"({"include_usage":true})"));
   EXPECT_FALSE(requests_[1].contains("tools"));  // no tools, no tool_choice either
@@ -562,6 +562,8 @@ TEST_F(FakeServerTest, StreamedToolCallFragmentsAreJoined) {
                               Event(R"({"content":"<tool_call>{\"name\":"})") +
                               Event(R"({"content":"\"f\",\"arguments\":{}}</tool_call>"})") + Event("{}", "\"stop\"") +
                               "data: [DONE]\n\n"};
+  replies_["no call"] = {
+      "", Event(R"({"role":"assistant","content":null})") + Event("{}", "\"stop\"") + "data: [DONE]\n\n"};
   replies_["cut"] = {"", Event(R"({"content":"[{\"na"})")};
   replies_["error"] = {"", R"(data: {"error":{"message":"model overloaded"}})"
                            "\n\n"};
@@ -577,6 +579,10 @@ TEST_F(FakeServerTest, StreamedToolCallFragmentsAreJoined) {
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_EQ(text->text, R"(<tool_call>{"name":"f","arguments":{}}</tool_call>)");
   EXPECT_EQ(text->output_tokens, -1);
+
+  absl::StatusOr<Prediction> no_call = Predict("no call", true);
+  ASSERT_TRUE(no_call.ok()) << no_call.status();
+  EXPECT_EQ(no_call->text, "[]");
 
   absl::StatusOr<Prediction> cut = Predict("cut", true);
   ASSERT_FALSE(cut.ok());

@@ -60,14 +60,29 @@ absl::StatusOr<Numerics> ParseNumerics(std::string_view name);
 // Far more than any CPU has cores; past it, starting the threads would fail.
 inline constexpr int kMaxEngineThreads = 1024;
 
-// How an engine runs; the reference engine accepts only the defaults' precision.
+// How an engine runs; the reference engine accepts only fp32 (or "auto").
 struct EngineOptions {
   // Precision of the projections and the logits: weights "fp32", "bf16", "int8" or "int4" with fp32
-  // activations, or "w8a8"/"w4a8" (int8/int4 weights and int8 activations, integer dot products).
+  // activations, or "w8a8"/"w4a8" (int8/int4 weights and int8 activations, integer dot products);
+  // kAutoPrecision is resolved by CreateEngine (ResolvePrecision).
   std::string precision = "fp32";
   int threads = 0;  // 0 = all cores; at most kMaxEngineThreads
   Numerics numerics = Numerics::kExact;
 };
+
+// What every tool loads unless told otherwise: the optimized engine at the
+// precision ResolvePrecision picks for this CPU. The reference engine is the
+// one to choose for checking numbers, not for speed.
+inline constexpr char kDefaultEngine[] = "optimized";
+// A precision name that stands for "the best this engine has on this CPU".
+inline constexpr char kAutoPrecision[] = "auto";
+
+// `precision` unless it is kAutoPrecision. For "auto" the reference engine
+// gets fp32 (its only precision) and the optimized engine w8a8 where the CPU
+// has SIMD integer kernels (AVX2, AVX-512, NEON): decode 2.5x fp32's speed on
+// a 2-core Zen 1, and exact match on the needle15 test split within 0.2
+// points of fp32 (docs/engine.md). Without SIMD it gets fp32.
+std::string ResolvePrecision(std::string_view engine, std::string_view precision);
 
 // Engines by name ("reference", "optimized"); the list is what `--engine` accepts.
 std::vector<std::string> EngineNames();
