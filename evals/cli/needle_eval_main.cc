@@ -40,7 +40,8 @@
 ABSL_FLAG(std::string, model, NEEDLE_DEFAULT_MODEL_DIR "/needle.safetensors", "Needle checkpoint for needle systems");
 ABSL_FLAG(std::string, tokenizer, NEEDLE_DEFAULT_MODEL_DIR "/tokenizer.model", "Needle SentencePiece model");
 ABSL_FLAG(bool, constrained, true, "Needle: constrain tool names and argument keys to the given tools");
-ABSL_FLAG(int, max_new_tokens, needle::kMaxGeneratedTokens, "Needle: generation limit per request");
+ABSL_FLAG(int, max_new_tokens, needle::kMaxGeneratedTokens,
+          "generation limit per request: Needle's, and max_tokens for openai systems");
 ABSL_FLAG(int, threads, 0, "Needle: engine threads per model (0: all cores)");
 ABSL_FLAG(bool, stream, true, "openai systems: stream responses (gives time to first token)");
 ABSL_FLAG(double, timeout, 120, "seconds per request for openai and command systems");
