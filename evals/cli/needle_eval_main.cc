@@ -45,7 +45,8 @@
 #include "needle/str_cat.h"
 
 ABSL_FLAG(bool, constrained, true, "Needle: constrain tool names and argument keys to the given tools");
-ABSL_FLAG(int, max_new_tokens, needle::kMaxGeneratedTokens, "Needle: generation limit per request");
+ABSL_FLAG(int, max_new_tokens, needle::kMaxGeneratedTokens,
+          "generation limit per request: Needle's, and max_tokens for openai systems");
 ABSL_FLAG(bool, stream, true, "openai systems: stream responses (gives time to first token)");
 ABSL_FLAG(double, timeout, 120, "seconds per request for openai and command systems");
 ABSL_FLAG(int, processes, 1, "command systems: copies run in parallel");

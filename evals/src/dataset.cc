@@ -55,6 +55,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "needle/evals/big_int.h"
 #include "needle/evals/call.h"
 #include "needle/evals/python_call.h"
 #include "needle/file.h"
@@ -594,7 +595,7 @@ void Count(MappingCounts* mapped, const std::string& what) {
 
 // A JSON value written as a string inside the record.
 absl::StatusOr<OJson> ParseEmbedded(const std::string& text, const std::string& path) {
-  absl::StatusOr<OJson> value = ParseJson<OJson>(text);  // outside text: the nesting limit holds here too
+  absl::StatusOr<OJson> value = ParseJsonKeepingBigInts(text);  // the nesting limit holds here too
   if (!value.ok())
     return FieldError(path, StrCat("a string that is not valid JSON: ", std::string(value.status().message())));
   return value;
@@ -851,7 +852,7 @@ absl::StatusOr<EvalItem> ReadGenericRecord(const OJson& record, const std::strin
   } else {
     return FieldError(key, Expected("a string or a list of chat messages", *query));
   }
-  if (!messages.empty()) item.messages_json = messages.dump(-1, ' ', false, OJson::error_handler_t::replace);
+  if (!messages.empty()) item.messages_json = DumpKeepingBigInts(messages);
 
   std::optional<bool> label_expects_call;
   std::string label;
@@ -912,7 +913,7 @@ absl::StatusOr<EvalItem> ReadBfclQuestion(const OJson& record, const std::string
   }
   if (item.query.empty()) return FieldError("question[0]", "no user message with text");
   // Chat systems get the turn whole; a lone user message is what they get without it.
-  if (messages.size() > 1) item.messages_json = messages.dump(-1, ' ', false, OJson::error_handler_t::replace);
+  if (messages.size() > 1) item.messages_json = DumpKeepingBigInts(messages);
   absl::StatusOr<const OJson*> functions = Require(record, "function", "");
   if (!functions.ok()) return functions.status();
   if (absl::Status status = ReadTools(**functions, "function", &item); !status.ok()) return status;
@@ -1035,7 +1036,8 @@ absl::StatusOr<std::vector<Line>> SplitArray(const std::string& path, std::strin
 }
 
 absl::StatusOr<OJson> ParseRecord(std::string_view text) {
-  absl::StatusOr<OJson> record = ParseJson<OJson>(text);
+  // Integers past 64 bits stay ints (BigInts): answers are checked with Python's types.
+  absl::StatusOr<OJson> record = ParseJsonKeepingBigInts(text);
   if (!record.ok()) return absl::InvalidArgumentError(StrCat("invalid JSON: ", std::string(record.status().message())));
   if (!record->is_object()) return absl::InvalidArgumentError(Expected("a JSON object per line", *record));
   return record;
@@ -1209,8 +1211,8 @@ absl::StatusOr<ConvertedTools> ConvertTools(const OJson& tools, const std::strin
     openai_tools.push_back({{"type", "function"}, {"function", std::move(openai)}});
     converted.schemas.push_back(*std::move(tool));
   }
-  converted.needle_json = prompt_tools.dump(-1, ' ', false, OJson::error_handler_t::replace);
-  converted.openai_json = openai_tools.dump(-1, ' ', false, OJson::error_handler_t::replace);
+  converted.needle_json = DumpKeepingBigInts(prompt_tools);
+  converted.openai_json = DumpKeepingBigInts(openai_tools);
   return converted;
 }
 

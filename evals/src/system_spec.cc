@@ -54,6 +54,7 @@ absl::StatusOr<std::unique_ptr<System>> MakeSystem(const std::string& spec, cons
     options.name = name.empty() ? "openai-" + (options.model.empty() ? options.base_url : options.model) : name;
     options.stream = defaults.stream;
     options.timeout_seconds = defaults.timeout_seconds;
+    options.max_tokens = defaults.max_new_tokens;  // the same generation limit Needle gets
     return MakeOpenAiSystem(options);
   }
   if (kind == "command") {

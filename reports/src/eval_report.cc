@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "needle/evals/big_int.h"
 
 namespace needle::reports {
 namespace {
@@ -174,7 +175,8 @@ nlohmann::ordered_json PredictionRecord(const std::string& system, const evals::
   record["parse_error"] = result.output.error;
   nlohmann::ordered_json calls = nlohmann::ordered_json::array();
   for (const evals::ToolCall& call : result.output.calls) {
-    calls.push_back({{"name", call.name}, {"arguments", call.arguments}});
+    // JSON has no place for a BigInt; "output" keeps the digits the model wrote.
+    calls.push_back({{"name", call.name}, {"arguments", evals::BigIntsAsDoubles(call.arguments)}});
   }
   record["calls"] = std::move(calls);
   record["bfcl_valid"] = result.score.bfcl.valid;

@@ -410,8 +410,10 @@ class FakeServerTest : public ::testing::Test {
     std::string stream;  // SSE
   };
 
-  absl::StatusOr<Prediction> Predict(const std::string& query, bool stream, const std::string& tools_json = "[]") {
+  absl::StatusOr<Prediction> Predict(const std::string& query, bool stream, const std::string& tools_json = "[]",
+                                     int max_tokens = 0) {
     OpenAiOptions options;
+    options.max_tokens = max_tokens;
     options.name = "fake";
     options.base_url = "http://127.0.0.1:" + std::to_string(port_) + "/prefix/";
     options.model = "qwen";
@@ -475,6 +477,24 @@ TEST_F(FakeServerTest, SendsOpenAiRequest) {
   EXPECT_EQ(requests_[1]["stream_options"], Json::parse(R"({"include_usage":true})"));
   EXPECT_FALSE(requests_[1].contains("tools"));  // no tools, no tool_choice either
   EXPECT_FALSE(requests_[1].contains("tool_choice"));
+}
+
+TEST_F(FakeServerTest, MaxTokensSentWhenSet) {
+  replies_["q"] = {Whole(R"({"role":"assistant","content":"[]"})"), ""};
+  ASSERT_TRUE(Predict("q", false, "[]", 511).ok());
+  ASSERT_TRUE(Predict("q", false).ok());
+  ASSERT_EQ(requests_.size(), 2u);
+  EXPECT_EQ(requests_[0]["max_tokens"], 511);
+  EXPECT_FALSE(requests_[1].contains("max_tokens"));
+}
+
+TEST_F(FakeServerTest, IntegersPast64BitsKeepTheirDigits) {
+  replies_["big"] = {Whole(R"({"role":"assistant","tool_calls":[{"function":{"name":"f",)"
+                           R"("arguments":"{\"n\": 123456789012345678901234567890}"}}]})"),
+                     ""};
+  absl::StatusOr<Prediction> big = Predict("big", false);
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ(big->text, R"([{"name":"f","arguments":{"n":123456789012345678901234567890}}])");
 }
 
 TEST_F(FakeServerTest, WholeResponses) {
