@@ -674,8 +674,10 @@ def train(args, config):
     eval_from = resumed["eval_from"] if resumed else trainer.step  # spaced from the end of the probe
     stopped_by_clock = paused = False
     stop_requested = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda signum, frame: stop_requested.append(signum))
+    # Only while training: afterwards (the export, or a caller that runs train() in-process) the
+    # signals do what they did before.
+    previous_handlers = {signum: signal.signal(signum, lambda signum, frame: stop_requested.append(signum))
+                         for signum in (signal.SIGTERM, signal.SIGINT)}
     while trainer.step < total_steps:
         out_of_session = (args.pause_after_minutes and time.time() - t_start > 60 * args.pause_after_minutes) or (
             args.pause_at_step is not None and trainer.step >= args.pause_at_step)
@@ -709,6 +711,8 @@ def train(args, config):
                 later = [e["seconds"] for e in log["evals"][1:]] or [e["seconds"] for e in log["evals"]]
                 evals_left = (total_steps - trainer.step) // eval_every + 1  # + the final one
                 total_steps = plan_steps(float(np.mean(recent)), float(np.mean(later)), evals_left)
+    for signum, handler in previous_handlers.items():
+        signal.signal(signum, handler)
     final_eval = None if paused else run_eval()
 
     trainer.model.save(os.path.join(args.out, "needle.safetensors"))
