@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "needle/json.h"
+#include "needle/json_string_scanner.h"
 #include "needle/str_cat.h"
 
 namespace needle::serve {
@@ -281,7 +282,8 @@ struct PartialCall {
 std::vector<PartialCall> ScanCalls(std::string_view text) {
   std::vector<PartialCall> calls;
   int depth = 0;
-  bool in_string = false, escaped = false, expect_key = false;
+  JsonStringScanner strings;
+  bool expect_key = false;
   std::string key;  // the depth-2 key whose value comes next or is being read
   size_t string_begin = 0, value_begin = std::string_view::npos;
   auto decode = [&](size_t end) -> std::optional<std::string> {
@@ -291,13 +293,9 @@ std::vector<PartialCall> ScanCalls(std::string_view text) {
   };
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
+    if (strings.inside()) {
+      strings.Feed(c);
+      if (!strings.inside()) {  // the closing quote
         if (depth == 2 && expect_key) {
           key = decode(i).value_or("");
         } else if (depth == 2 && key == "name" && !calls.empty()) {
@@ -313,7 +311,7 @@ std::vector<PartialCall> ScanCalls(std::string_view text) {
     }
     switch (c) {
       case '"':
-        in_string = true;
+        strings.Feed(c);
         string_begin = i;
         break;
       case '[':
