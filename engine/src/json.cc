@@ -3,32 +3,26 @@
 #include <cstddef>
 #include <vector>
 
+#include "needle/json_string_scanner.h"
 #include "needle/str_cat.h"
 
 namespace needle {
 
 absl::Status CheckJsonNesting(std::string_view text, int max_depth, int max_object_members) {
-  // Brackets inside strings do not nest; a string ends at an unescaped quote.
-  // The count is never below the parser's own depth, so whatever passes here
-  // nests at most max_depth levels once parsed. An object's members are
-  // counted by the colons directly inside it.
+  // Brackets inside strings do not nest. The count is never below the
+  // parser's own depth, so whatever passes here nests at most max_depth levels
+  // once parsed. An object's members are counted by the colons directly
+  // inside it.
   struct Container {
     bool is_object;
     int members;
   };
   std::vector<Container> open;
-  bool in_string = false;
+  JsonStringScanner strings;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
+    if (strings.Feed(c)) continue;
+    if (c == '[' || c == '{') {
       if (static_cast<int>(open.size()) >= max_depth) {
         return absl::InvalidArgumentError(
             StrCat("nested deeper than ", max_depth, " levels at byte offset ", i, " (arrays and objects)"));

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "needle/json.h"
+#include "needle/json_string_scanner.h"
 #include "needle/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -138,21 +139,10 @@ std::string ToolSet::RestoreNames(std::string_view output) const {
   constexpr std::string_view kNameKey = "\"name\":\"";
   std::string restored;
   int depth = 0;
-  bool in_string = false, escaped = false;
+  JsonStringScanner strings;
   for (size_t i = 0; i < output.size(); ++i) {
     const char c = output[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      restored += c;
-      continue;
-    }
-    if (c == '"' && depth == 2 && output.substr(i, kNameKey.size()) == kNameKey) {
+    if (!strings.inside() && c == '"' && depth == 2 && output.substr(i, kNameKey.size()) == kNameKey) {
       size_t end = i + kNameKey.size();
       while (end < output.size() && output[end] != '"') end += output[end] == '\\' ? 2 : 1;
       if (end < output.size()) {
@@ -164,7 +154,10 @@ std::string ToolSet::RestoreNames(std::string_view output) const {
         continue;
       }
     }
-    if (c == '"') in_string = true;
+    if (strings.Feed(c)) {
+      restored += c;
+      continue;
+    }
     if (c == '{' || c == '[') ++depth;
     if (c == '}' || c == ']') --depth;
     restored += c;

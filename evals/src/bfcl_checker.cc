@@ -54,11 +54,11 @@
 //
 // Where BFCL's Python would raise instead (a schema type outside the mapping, an
 // acceptable value of a shape Python cannot index), the item is judged invalid
-// with a "bfcl_checker:..." error type naming the problem. Where its behaviour
-// depends on the order of the model's argument keys (only which error is
-// reported when several exist), ours follows key order, since nlohmann::json
-// keeps objects sorted; validity does not depend on it. Lower-casing is Python's
-// str.lower() (PythonLower, from a table generated off Python itself).
+// with a "bfcl_checker:..." error type naming the problem. Arguments are walked
+// in the order the model wrote them, as Python walks a dict, so with several
+// faults the one reported is BFCL's. Lower-casing is Python's str.lower()
+// (PythonLower, from a table generated off Python itself). Integers past 64 bits
+// arrive as BigInts (big_int.h) and are ints, of any size, as in Python.
 //
 // Checked once against a transcription of the Python functions on 24,597 outputs
 // generated from the simple_python and multiple records (ground truth, mutated
@@ -76,6 +76,7 @@
 #include <vector>
 
 #include "append_utf8.h"
+#include "needle/evals/big_int.h"
 #include "needle/str_cat.h"
 
 namespace needle::evals {
@@ -97,6 +98,8 @@ PyType TypeOf(const json& value) {
       return PyType::kInt;
     case json::value_t::number_float:
       return PyType::kFloat;
+    case json::value_t::binary:  // only ever a BigInt: outputs and answers hold no other binary
+      return IsBigInt(value) ? PyType::kInt : PyType::kNone;
     case json::value_t::array:
       return PyType::kList;
     case json::value_t::object:
@@ -137,7 +140,7 @@ std::optional<PyType> MapType(const std::string& bfcl_type) {
   return std::nullopt;
 }
 
-std::string Repr(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string Repr(const json& value) { return DumpKeepingBigInts(value); }
 
 // bool and int as Python sees them: both integers (True == 1).
 std::optional<__int128> AsInteger(const json& value) {
@@ -150,8 +153,16 @@ std::optional<__int128> AsInteger(const json& value) {
 // Python's ==: numbers and bools compare by value (exactly, as Python compares
 // int with float), lists element-wise, dicts key by key, other types never equal.
 bool PyEquals(const json& a, const json& b) {
-  const bool a_numeric = a.is_number() || a.is_boolean();
-  const bool b_numeric = b.is_number() || b.is_boolean();
+  const bool a_numeric = a.is_number() || a.is_boolean() || IsBigInt(a);
+  const bool b_numeric = b.is_number() || b.is_boolean() || IsBigInt(b);
+  if (a_numeric && b_numeric && (IsBigInt(a) || IsBigInt(b))) {
+    // Integers of any size compare by their digits; an int with a float exactly,
+    // by the float's own digits when it is whole.
+    std::optional<std::string> da = IntegerDigits(a), db = IntegerDigits(b);
+    if (da && db) return *da == *db;
+    const double f = da ? b.get<double>() : a.get<double>();
+    return std::isfinite(f) && std::trunc(f) == f && ExactIntegerDigits(f) == (da ? *da : *db);
+  }
   if (a_numeric && b_numeric) {
     std::optional<__int128> ia = AsInteger(a), ib = AsInteger(b);
     if (ia && ib) return *ia == *ib;
@@ -515,7 +526,16 @@ BfclVerdict CheckCall(const ToolSchema& tool, const ToolCall& call, const Expect
     }
     const json acceptable = json::array_t(answer_values->begin(), answer_values->end());
     json value = it.value();
-    if (schema->type == "float" && TypeOf(value) == PyType::kInt) value = value.get<double>();
+    if (schema->type == "float" && TypeOf(value) == PyType::kInt) {
+      if (!IsBigInt(value)) {
+        value = value.get<double>();
+      } else if (std::optional<double> converted = BigIntToDouble(*IntegerDigits(value))) {
+        value = *converted;
+      } else {  // float(value) raises in Python, and BFCL's checker with it
+        return Invalid("bfcl_checker:overflow",
+                       StrCat("Parameter '", name, "' holds ", Repr(value), ", too large to convert to float."));
+      }
+    }
 
     TypeCheck type_check = CheckType(name, value, acceptable, schema->type, *expected, nested);
     if (!type_check.verdict.valid) return type_check.verdict;

@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 
+#include "needle/evals/big_int.h"
 #include "needle/json.h"
 #include "needle/str_cat.h"
 #include "needle/utf8.h"
@@ -54,7 +55,7 @@ size_t SkipSpace(std::string_view text, size_t pos) {
 
 bool At(std::string_view text, size_t pos, std::string_view token) { return text.substr(pos, token.size()) == token; }
 
-std::string Dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string Dump(const json& value) { return DumpKeepingBigInts(value); }
 
 // The text at `pos`, quoted and escaped, short enough for an error message.
 std::string Snippet(std::string_view text, size_t pos) {
@@ -101,7 +102,7 @@ std::optional<std::string> ToCall(const json& value, const std::string& where, T
     }
     json decoded;
     try {
-      decoded = json::parse(inner);
+      decoded = ParseKeepingBigInts(inner);
     } catch (const json::parse_error& e) {
       return StrCat(where, ": \"arguments\" string is not valid JSON at its byte offset ", e.byte == 0 ? 0 : e.byte - 1,
                     ": ", JsonErrorReason(e));
@@ -160,7 +161,7 @@ class Parser {
       return std::nullopt;
     }
     try {
-      return json::parse(text_.substr(begin, end - begin));
+      return ParseKeepingBigInts(text_.substr(begin, end - begin));
     } catch (const json::parse_error& e) {
       size_t offset = begin + (e.byte == 0 ? 0 : e.byte - 1);
       *error = StrCat("at byte offset ", std::min(offset, text_.size()), ": invalid JSON: ", JsonErrorReason(e));
@@ -289,9 +290,11 @@ class Parser {
     if (token == "false") return json(false);
     if (token == "null") return json(nullptr);
     if (IsJsonNumber(token)) {
-      json number = json::parse(token, nullptr, /*allow_exceptions=*/false);
-      if (number.is_discarded()) return GemmaFail(begin, StrCat("number ", Snippet(token, 0), " is out of range"));
-      return number;
+      try {
+        return ParseKeepingBigInts(token);  // an integer past 64 bits stays an int, as BFCL's Python reads it
+      } catch (const json::exception&) {
+        return GemmaFail(begin, StrCat("number ", Snippet(token, 0), " is out of range"));
+      }
     }
     if (token.empty()) return GemmaFail(begin, StrCat("expected a value, found ", Snippet(text_, begin)));
     return GemmaFail(begin, StrCat("unquoted value ", Snippet(token, 0), " (strings must be wrapped in <escape>)"));

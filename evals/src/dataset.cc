@@ -55,11 +55,13 @@
 #include <string_view>
 #include <tuple>
 
+#include "needle/evals/big_int.h"
 #include "needle/evals/call.h"
 #include "needle/evals/python_call.h"
 #include "needle/file.h"
 #include "needle/json.h"
 #include "needle/json_error.h"
+#include "needle/json_string_scanner.h"
 #include "needle/str_cat.h"
 
 namespace needle::evals {
@@ -593,7 +595,7 @@ void Count(MappingCounts* mapped, const std::string& what) {
 
 // A JSON value written as a string inside the record.
 absl::StatusOr<OJson> ParseEmbedded(const std::string& text, const std::string& path) {
-  absl::StatusOr<OJson> value = ParseJson<OJson>(text);  // outside text: the nesting limit holds here too
+  absl::StatusOr<OJson> value = ParseJsonKeepingBigInts(text);  // the nesting limit holds here too
   if (!value.ok())
     return FieldError(path, StrCat("a string that is not valid JSON: ", std::string(value.status().message())));
   return value;
@@ -850,7 +852,7 @@ absl::StatusOr<EvalItem> ReadGenericRecord(const OJson& record, const std::strin
   } else {
     return FieldError(key, Expected("a string or a list of chat messages", *query));
   }
-  if (!messages.empty()) item.messages_json = messages.dump(-1, ' ', false, OJson::error_handler_t::replace);
+  if (!messages.empty()) item.messages_json = DumpKeepingBigInts(messages);
 
   std::optional<bool> label_expects_call;
   std::string label;
@@ -911,7 +913,7 @@ absl::StatusOr<EvalItem> ReadBfclQuestion(const OJson& record, const std::string
   }
   if (item.query.empty()) return FieldError("question[0]", "no user message with text");
   // Chat systems get the turn whole; a lone user message is what they get without it.
-  if (messages.size() > 1) item.messages_json = messages.dump(-1, ' ', false, OJson::error_handler_t::replace);
+  if (messages.size() > 1) item.messages_json = DumpKeepingBigInts(messages);
   absl::StatusOr<const OJson*> functions = Require(record, "function", "");
   if (!functions.ok()) return functions.status();
   if (absl::Status status = ReadTools(**functions, "function", &item); !status.ok()) return status;
@@ -993,7 +995,8 @@ absl::StatusOr<std::vector<Line>> SplitArray(const std::string& path, std::strin
   std::vector<Line> elements;
   int line = 1, start_line = 0, depth = 0;
   size_t start = std::string_view::npos;
-  bool in_string = false, escaped = false, closed = false;
+  JsonStringScanner strings;
+  bool closed = false;
   for (size_t i = 0; i < content.size(); ++i) {
     const char c = content[i];
     if (c == '\n') ++line;
@@ -1003,14 +1006,8 @@ absl::StatusOr<std::vector<Line>> SplitArray(const std::string& path, std::strin
       }
       continue;
     }
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
+    if (strings.inside()) {
+      strings.Feed(c);
       continue;
     }
     const bool top_level_separator = depth == 1 && (c == ',' || c == ']');
@@ -1029,7 +1026,7 @@ absl::StatusOr<std::vector<Line>> SplitArray(const std::string& path, std::strin
       start = i;
       start_line = line;
     }
-    if (c == '"') in_string = true;
+    strings.Feed(c);  // a quote opens a string
     if (c == '[' || c == '{') ++depth;
     if (c == ']' || c == '}') --depth;
     if (depth < 0) return absl::InvalidArgumentError(StrCat(path, ":", line, ": unbalanced '", std::string(1, c), "'"));
@@ -1039,7 +1036,8 @@ absl::StatusOr<std::vector<Line>> SplitArray(const std::string& path, std::strin
 }
 
 absl::StatusOr<OJson> ParseRecord(std::string_view text) {
-  absl::StatusOr<OJson> record = ParseJson<OJson>(text);
+  // Integers past 64 bits stay ints (BigInts): answers are checked with Python's types.
+  absl::StatusOr<OJson> record = ParseJsonKeepingBigInts(text);
   if (!record.ok()) return absl::InvalidArgumentError(StrCat("invalid JSON: ", std::string(record.status().message())));
   if (!record->is_object()) return absl::InvalidArgumentError(Expected("a JSON object per line", *record));
   return record;
@@ -1213,8 +1211,8 @@ absl::StatusOr<ConvertedTools> ConvertTools(const OJson& tools, const std::strin
     openai_tools.push_back({{"type", "function"}, {"function", std::move(openai)}});
     converted.schemas.push_back(*std::move(tool));
   }
-  converted.needle_json = prompt_tools.dump(-1, ' ', false, OJson::error_handler_t::replace);
-  converted.openai_json = openai_tools.dump(-1, ' ', false, OJson::error_handler_t::replace);
+  converted.needle_json = DumpKeepingBigInts(prompt_tools);
+  converted.openai_json = DumpKeepingBigInts(openai_tools);
   return converted;
 }
 

@@ -37,6 +37,7 @@
 #include <system_error>
 #include <vector>
 
+#include "needle/evals/big_int.h"
 #include "needle/tools.h"
 
 namespace needle::evals {
@@ -67,6 +68,8 @@ std::optional<double> ParseDecimal(std::string_view text) {
 
 json Normalize(const json& value) {
   if (value.is_number()) return value.get<double>();
+  // Upstream compares numbers as Python floats; float() of an int too large for one raises there.
+  if (IsBigInt(value)) return BigIntToDouble(*IntegerDigits(value)).value_or(HUGE_VAL);
   if (value.is_string()) {
     const std::string& text = value.get_ref<const std::string&>();
     if (std::optional<double> number = ParseDecimal(text)) return *number;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "elapsed.h"
+#include "needle/evals/big_int.h"
 #include "needle/evals/call.h"
 #include "needle/json.h"
 #include "needle/str_cat.h"
@@ -22,7 +23,8 @@ std::string CallsText(const std::vector<RawToolCall>& raw_calls) {
   std::vector<ToolCall> calls;
   for (const RawToolCall& raw : raw_calls) {
     // Ordered: the arguments keep the order the server sent them in.
-    absl::StatusOr<OJson> arguments = ParseJson<OJson>(raw.arguments.empty() ? std::string("{}") : raw.arguments);
+    absl::StatusOr<OJson> arguments =
+        ParseJsonKeepingBigInts(raw.arguments.empty() ? std::string("{}") : raw.arguments);
     if (!arguments.ok() || !arguments->is_object()) {
       OJson text = OJson::array();
       for (const RawToolCall& call : raw_calls) text.push_back({{"name", call.name}, {"arguments", call.arguments}});
@@ -87,7 +89,8 @@ bool ChatStreamReader::Feed(const char* data, size_t size) {
 }
 
 std::string ChatStreamReader::Text() const {
-  if (calls_.empty()) return content_;
+  // No call and no text is the no-call answer, as a whole message with null content is.
+  if (calls_.empty()) return content_.empty() ? "[]" : content_;
   std::vector<RawToolCall> calls;
   for (const auto& [index, call] : calls_) calls.push_back(call);
   return CallsText(calls);

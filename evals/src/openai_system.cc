@@ -3,7 +3,8 @@
 // Each item is one request: the item's conversation as the dataset gives it
 // (system prompts and earlier turns kept; else the query as the only user
 // message), its tools as "function" tools with the dataset's JSON Schema kept
-// whole (evals::OpenAiTools), tool_choice "auto", temperature 0. Structured tool_calls are
+// whole (evals::OpenAiTools), tool_choice "auto", temperature 0, max_tokens when set
+// (needle-eval sends its --max_new_tokens, the limit Needle itself gets). Structured tool_calls are
 // serialised with CallsToJson; without them the message content is the
 // output, so servers that return Hermes <tool_call> or FunctionGemma text
 // are parsed like any other model output.
@@ -85,6 +86,7 @@ class OpenAiSystem : public System {
       body["tool_choice"] = "auto";
     }
     body["temperature"] = 0;
+    if (options_.max_tokens > 0) body["max_tokens"] = options_.max_tokens;
     body["stream"] = options_.stream;
     if (options_.stream) body["stream_options"] = {{"include_usage", true}};
 

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "append_utf8.h"
+#include "needle/evals/big_int.h"
 #include "needle/str_cat.h"
 
 namespace needle::evals {
@@ -266,8 +267,13 @@ class Reader {
       pos_ = start;
       return Error("integers do not start with 0");
     }
-    OJson value = OJson::parse(digits, nullptr, /*allow_exceptions=*/false);
-    if (value.is_discarded() || !value.is_number()) {
+    // An int past 64 bits stays an int (a BigInt), as Python keeps it.
+    OJson value(OJson::value_t::discarded);
+    try {
+      value = ParseKeepingBigInts(digits);
+    } catch (const OJson::exception&) {
+    }
+    if (value.is_discarded() || !(value.is_number() || IsBigInt(value))) {
       pos_ = start;
       return Error(StrCat("\"", digits, "\" is not a number, or is out of a double's range"));
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "needle/evals/bfcl_checker.h"
@@ -25,35 +26,53 @@ ItemResult ScorePrediction(const EvalItem& item, absl::StatusOr<Prediction> pred
 
 std::vector<ItemResult> RunEval(const std::vector<const System*>& systems, const std::vector<Dataset>& datasets,
                                 const RunOptions& options) {
-  struct Task {
-    int system, dataset, item;
+  auto scored = [&](int system, int dataset, int item, absl::StatusOr<Prediction> prediction) {
+    const EvalItem& original = datasets[dataset].items[item];
+    const bool rename =
+        system < static_cast<int>(options.underscore_to_dot.size()) && options.underscore_to_dot[system];
+    ItemResult result = ScorePrediction(rename ? WithDotsAsUnderscores(original) : original, std::move(prediction));
+    result.system = system;
+    result.dataset = dataset;
+    result.item = item;
+    return result;
   };
-  std::vector<Task> tasks;
+  std::vector<ItemResult> results;
+  std::vector<size_t> tasks;  // indexes into results still to be asked for
   for (int s = 0; s < static_cast<int>(systems.size()); ++s) {
     for (int d = 0; d < static_cast<int>(datasets.size()); ++d) {
-      for (int i = 0; i < static_cast<int>(datasets[d].items.size()); ++i) tasks.push_back({s, d, i});
+      for (int i = 0; i < static_cast<int>(datasets[d].items.size()); ++i) {
+        if (options.saved) {
+          if (std::optional<absl::StatusOr<Prediction>> saved = options.saved(s, d, i)) {
+            results.push_back(scored(s, d, i, *std::move(saved)));
+            continue;
+          }
+        }
+        if (systems[s] == nullptr) {
+          results.push_back(scored(s, d, i, absl::FailedPreconditionError("no prediction saved and no system to ask")));
+          continue;
+        }
+        ItemResult& pending = results.emplace_back();
+        pending.system = s;
+        pending.dataset = d;
+        pending.item = i;
+        tasks.push_back(results.size() - 1);
+      }
     }
   }
-  std::vector<ItemResult> results(tasks.size());
   std::atomic<size_t> next{0};
   std::mutex progress_mutex;
   int done = 0;
   auto work = [&] {
     for (size_t t = next++; t < tasks.size(); t = next++) {
-      const Task& task = tasks[t];
-      const EvalItem& original = datasets[task.dataset].items[task.item];
-      const bool rename =
-          task.system < static_cast<int>(options.underscore_to_dot.size()) && options.underscore_to_dot[task.system];
-      const EvalItem renamed = rename ? WithDotsAsUnderscores(original) : EvalItem();
-      const EvalItem& item = rename ? renamed : original;
-      ItemResult result = ScorePrediction(item, systems[task.system]->Predict(item));
-      result.system = task.system;
-      result.dataset = task.dataset;
-      result.item = task.item;
-      results[t] = std::move(result);
+      ItemResult& result = results[tasks[t]];
+      const EvalItem& item = datasets[result.dataset].items[result.item];
+      const bool rename = result.system < static_cast<int>(options.underscore_to_dot.size()) &&
+                          options.underscore_to_dot[result.system];
+      result = scored(result.system, result.dataset, result.item,
+                      systems[result.system]->Predict(rename ? WithDotsAsUnderscores(item) : item));
       if (options.on_result) {
         std::lock_guard<std::mutex> lock(progress_mutex);
-        options.on_result(++done, static_cast<int>(tasks.size()), results[t]);
+        options.on_result(++done, static_cast<int>(tasks.size()), result);
       }
     }
   };

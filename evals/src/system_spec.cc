@@ -28,14 +28,14 @@ absl::StatusOr<std::unique_ptr<System>> MakeSystem(const std::string& spec, cons
 
   if (kind == "needle") {
     const size_t colon = argument.find(':');
-    const std::string engine = argument.empty() ? "reference" : argument.substr(0, colon);
-    EngineOptions options;
-    options.threads = defaults.threads;
-    if (colon != std::string::npos) options.precision = argument.substr(colon + 1);
+    const std::string engine = argument.empty() ? defaults.engine : argument.substr(0, colon);
+    EngineOptions options{colon == std::string::npos ? defaults.precision : argument.substr(colon + 1),
+                          defaults.threads, defaults.numerics};
     absl::StatusOr<std::unique_ptr<ToolCaller>> caller =
         ToolCaller::Load(defaults.model_path, defaults.tokenizer_path, engine, options);
     if (!caller.ok()) return caller.status();
-    const std::string suffix = colon == std::string::npos ? "" : "-" + options.precision;
+    // "auto" is left out of the name: the name says what was asked for.
+    const std::string suffix = options.precision == kAutoPrecision ? "" : "-" + options.precision;
     return MakeNeedleSystem(name.empty() ? "needle-" + engine + suffix : name,
                             std::shared_ptr<const ToolCaller>(*std::move(caller)), defaults.constrained,
                             defaults.max_new_tokens);
@@ -54,6 +54,7 @@ absl::StatusOr<std::unique_ptr<System>> MakeSystem(const std::string& spec, cons
     options.name = name.empty() ? "openai-" + (options.model.empty() ? options.base_url : options.model) : name;
     options.stream = defaults.stream;
     options.timeout_seconds = defaults.timeout_seconds;
+    options.max_tokens = defaults.max_new_tokens;  // the same generation limit Needle gets
     return MakeOpenAiSystem(options);
   }
   if (kind == "command") {

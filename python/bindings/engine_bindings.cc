@@ -17,6 +17,7 @@
 #include "model.h"
 #include "needle/config.h"
 #include "needle/engine.h"
+#include "needle/evals/call.h"
 #include "needle/generate.h"
 #include "needle/str_cat.h"
 #include "needle/tokenizer.h"
@@ -365,6 +366,15 @@ void RegisterGenerateResult(py::module_& m) {
                     "The call, leading <tool_call> stripped, caller's tool names; a valid call as upstream prints it "
                     "(json.dumps of the parsed call, compact, ASCII-escaped).")
       .def_readonly("raw_text", &GenerateResult::raw_text, "The decoded output exactly as generated.")
+      .def_property_readonly(
+          "calls",
+          [](const GenerateResult& result) -> py::object {
+            const evals::ParsedOutput parsed = evals::ParseOutput(result.text);
+            if (!parsed.parsed) return py::none();
+            return JsonToPython(nlohmann::ordered_json::parse(evals::CallsToJson(parsed.calls)));
+          },
+          "The call parsed as needle-eval parses outputs: a list of {'name', 'arguments'} dicts ([] for no call), "
+          "None when the text is not a readable call.")
       .def_readonly("encoder_tokens", &GenerateResult::encoder_tokens)
       .def_readonly("tokens", &GenerateResult::tokens, "Generated ids, EOS excluded.")
       .def_readonly("query_truncated", &GenerateResult::query_truncated)
@@ -385,11 +395,16 @@ void RegisterModel(py::module_& m) {
   py::class_<Model>(m, "Model",
                     "A loaded model: engine plus tokenizer. Immutable and thread-safe: any number of Python threads "
                     "may call it at once; each request runs in its own session with the GIL released.")
-      .def(py::init(&Model::Load), py::arg("model_path"), py::arg("tokenizer_path"), py::arg("engine") = "reference",
-           py::arg("precision") = "fp32", py::arg("threads") = 0, py::arg("numerics") = "exact",
-           "Loads a checkpoint and tokenizer. engine: 'reference' or 'optimized'; precision (optimized engine): "
-           "fp32, bf16, int8, int4, w8a8; threads: 0 = all cores; numerics (reference engine): 'exact' (fp32) or "
-           "'upstream' (bfloat16 where upstream rounds, to reproduce its tokens).")
+      .def(py::init(&Model::Load), py::arg("model_path"), py::arg("tokenizer_path"), py::arg("engine") = kDefaultEngine,
+           py::arg("precision") = kAutoPrecision, py::arg("threads") = 0, py::arg("numerics") = "exact",
+           "Loads a checkpoint and tokenizer. engine: 'optimized' (the default) or 'reference'; precision "
+           "(optimized engine): 'auto' (w8a8 where the CPU has SIMD integer kernels, else fp32), fp32, bf16, int8, "
+           "int4, w8a8, w4a8; threads: 0 = all cores; numerics (reference engine): 'exact' (fp32) or 'upstream' "
+           "(bfloat16 where upstream rounds, to reproduce its tokens).")
+      // A Model holds no handle to give back early (its memory goes with the
+      // last reference), so a `with` block only scopes the name.
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__", [](const Model&, py::args) { return false; })
       .def_property_readonly("engine", [](const Model& model) { return model.engine_name; })
       .def_property_readonly("precision", [](const Model& model) { return model.options.precision; })
       .def_property_readonly("threads", [](const Model& model) { return model.options.threads; })
@@ -466,7 +481,7 @@ absl::StatusOr<Model> Model::Create(const std::string& model_path, const std::st
   model.model_path = model_path;
   model.tokenizer_path = tokenizer_path;
   model.engine_name = engine_name;
-  model.options.precision = precision;
+  model.options.precision = ResolvePrecision(engine_name, precision);
   model.options.threads = threads;
   absl::StatusOr<Numerics> parsed_numerics = ParseNumerics(numerics);
   if (!parsed_numerics.ok()) return parsed_numerics.status();

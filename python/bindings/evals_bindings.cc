@@ -228,6 +228,16 @@ void RegisterDatasets(py::module_& m) {
       .def_readonly("items", &Dataset::items, "The items (a list of copies).")
       .def_readonly("errors", &Dataset::errors)
       .def("__len__", [](const Dataset& dataset) { return dataset.items.size(); })
+      .def(
+          "__iter__",
+          [](const Dataset& dataset) { return py::make_iterator(dataset.items.begin(), dataset.items.end()); },
+          py::keep_alive<0, 1>(), "The items in file order.")
+      .def("__getitem__",
+           [](const Dataset& dataset, py::ssize_t index) {
+             const auto size = static_cast<py::ssize_t>(dataset.items.size());
+             if (index < -size || index >= size) throw py::index_error(StrCat("item ", index, " of ", size));
+             return dataset.items[static_cast<size_t>(index < 0 ? index + size : index)];
+           })
       .def("__repr__", [](const Dataset& dataset) {
         return StrCat("Dataset(name=", dataset.name, ", items=", dataset.items.size(), ")");
       });
@@ -298,7 +308,28 @@ void RegisterRunner(py::module_& m) {
           "report.md as needle-eval writes it.")
       .def(
           "html", [](const EvalRun& run) { return reports::RenderHtml(run.report); },
-          "report.html: a self-contained page with SVG charts.");
+          "report.html: a self-contained page with SVG charts.")
+      .def(
+          "save",
+          [](const EvalRun& run, const std::string& dir) {
+            absl::Status status;
+            {
+              py::gil_scoped_release release;
+              status = reports::WriteEvalFiles(dir, run.systems, run.datasets, run.results, run.report);
+            }
+            ThrowIfError(status);
+          },
+          py::arg("dir"),
+          "Writes what needle-eval --out writes: predictions.jsonl, report.json, report.md and report.html "
+          "(`needle-eval score` can score the predictions again).")
+      .def("_repr_html_", [](const EvalRun& run) { return reports::RenderHtml(run.report); })
+      .def("__repr__", [](const EvalRun& run) {
+        std::string datasets;
+        for (const Dataset& dataset : run.datasets) datasets += StrCat(datasets.empty() ? "" : ", ", dataset.name);
+        std::string systems;
+        for (const std::string& system : run.systems) systems += StrCat(systems.empty() ? "" : ", ", system);
+        return StrCat("EvalRun(systems=[", systems, "], datasets=[", datasets, "], items=", run.results.size(), ")");
+      });
 
   m.def("run_eval", &RunEval, py::arg("systems"), py::arg("datasets"), py::kw_only(), py::arg("parallel") = 0,
         py::arg("on_result") = py::none(),

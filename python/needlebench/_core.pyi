@@ -1,6 +1,6 @@
 """Type stubs of the compiled needlebench._core module (python/bindings/*.cc)."""
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -108,6 +108,9 @@ class GenerateResult:
     def raw_text(self) -> str:
         """The decoded output exactly as generated."""
     @property
+    def calls(self) -> Optional[List[Dict[str, Any]]]:
+        """The call parsed as needle-eval parses it: [{'name', 'arguments'}] ([] for no call), None if unreadable."""
+    @property
     def encoder_tokens(self) -> List[int]: ...
     @property
     def tokens(self) -> List[int]:
@@ -127,9 +130,13 @@ class GenerateResult:
 class Model:
     """A loaded model: engine plus tokenizer. Thread-safe; compute runs with the GIL released."""
 
-    def __init__(self, model_path: str, tokenizer_path: str, engine: str = "reference", precision: str = "fp32",
+    def __init__(self, model_path: str, tokenizer_path: str, engine: str = "optimized", precision: str = "auto",
                  threads: int = 0) -> None:
         """Loads a checkpoint and tokenizer (FileNotFoundError, ValueError on bad input)."""
+    def __enter__(self) -> "Model": ...
+    def __exit__(self, *exc_info: Any) -> bool: ...
+    def stream(self, query: str, tools: Tools, **options: Any) -> Iterator[str]:
+        """generate() as an iterator of text pieces (needlebench.GenerateStream); .result after the loop."""
     @property
     def engine(self) -> str: ...
     @property
@@ -203,6 +210,8 @@ class Dataset:
     @property
     def errors(self) -> List[DatasetError]: ...
     def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[EvalItem]: ...
+    def __getitem__(self, index: int) -> EvalItem: ...
 
 def load_dataset(spec: str, limit: int = 0) -> Dataset:
     """Loads '[needle:|bfcl:|generic:]PATH'; limit > 0 keeps the first items."""
@@ -242,6 +251,9 @@ class EvalRun:
         """One system on one dataset: 'overall', 'by_category', 'by_call_type', 'by_tool_count', 'latency_ms' (KeyError if absent)."""
     def markdown(self) -> str: ...
     def html(self) -> str: ...
+    def save(self, dir: str) -> None:
+        """Writes predictions.jsonl, report.json, report.md and report.html as needle-eval --out does."""
+    def _repr_html_(self) -> str: ...
 
 def run_eval(systems: Sequence[System], datasets: Sequence[Dataset], *, parallel: int = 0,
              on_result: Optional[Callable[[int, int, Dict[str, Any]], None]] = None) -> EvalRun:

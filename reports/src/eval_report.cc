@@ -1,10 +1,13 @@
 #include "needle/reports/eval_report.h"
 
+#include <filesystem>
+#include <fstream>
 #include <iterator>
 #include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "needle/evals/big_int.h"
 
 namespace needle::reports {
 namespace {
@@ -154,6 +157,15 @@ nlohmann::ordered_json PredictionRecord(const std::string& system, const evals::
   record["category"] = item.category;
   record["call_type"] = item.call_type;
   record["query"] = item.query;
+  record["tools"] = nlohmann::ordered_json::parse(item.tools_json, nullptr, /*allow_exceptions=*/false);
+  // As BFCL's possible answers: [{name: {parameter: [acceptable values]}}]; [] expects no call.
+  nlohmann::ordered_json expected = nlohmann::ordered_json::array();
+  for (const evals::ExpectedCall& call : item.answers) {
+    nlohmann::ordered_json params = nlohmann::ordered_json::object();
+    for (const auto& [name, values] : call.params) params[name] = values;
+    expected.push_back({{call.name, std::move(params)}});
+  }
+  record["expected"] = std::move(expected);
   record["request_error"] = result.request_status.ok()
                                 ? nlohmann::ordered_json(nullptr)
                                 : nlohmann::ordered_json(std::string(result.request_status.message()));
@@ -163,7 +175,8 @@ nlohmann::ordered_json PredictionRecord(const std::string& system, const evals::
   record["parse_error"] = result.output.error;
   nlohmann::ordered_json calls = nlohmann::ordered_json::array();
   for (const evals::ToolCall& call : result.output.calls) {
-    calls.push_back({{"name", call.name}, {"arguments", call.arguments}});
+    // JSON has no place for a BigInt; "output" keeps the digits the model wrote.
+    calls.push_back({{"name", call.name}, {"arguments", evals::BigIntsAsDoubles(call.arguments)}});
   }
   record["calls"] = std::move(calls);
   record["bfcl_valid"] = result.score.bfcl.valid;
@@ -175,6 +188,67 @@ nlohmann::ordered_json PredictionRecord(const std::string& system, const evals::
   record["output_tokens"] = result.prediction.output_tokens;
   record["input_truncated"] = result.prediction.input_truncated;
   return record;
+}
+
+absl::Status WriteEvalFiles(const std::string& dir, const std::vector<std::string>& systems,
+                            const std::vector<evals::Dataset>& datasets, const std::vector<evals::ItemResult>& results,
+                            const EvalReport& report) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) return absl::InternalError(StrCat("cannot create ", dir, ": ", error.message()));
+  std::string predictions;
+  for (const evals::ItemResult& result : results) {
+    predictions += PredictionRecord(systems[result.system], datasets[result.dataset], result)
+                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    predictions += '\n';
+  }
+  for (const auto& [name, text] :
+       {std::pair<std::string, std::string>{"predictions.jsonl", std::move(predictions)},
+        {"report.json", ReportToJson(report).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"},
+        {"report.md", RenderMarkdown(report)},
+        {"report.html", RenderHtml(report)}}) {
+    const std::filesystem::path path = std::filesystem::path(dir) / name;
+    std::ofstream file(path, std::ios::binary);
+    file << text;
+    file.close();
+    if (!file) return absl::InternalError(StrCat("cannot write ", path.string()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SavedPrediction> ReadPredictionRecord(std::string_view line) {
+  const nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!record.is_object()) return absl::InvalidArgumentError("not a JSON object");
+  auto text = [&](const char* key) -> absl::StatusOr<std::string> {
+    auto field = record.find(key);
+    if (field == record.end() || !field->is_string()) return absl::InvalidArgumentError(StrCat(key, ": not a string"));
+    return field->get<std::string>();
+  };
+  auto number = [&](const char* key, double fallback) {
+    auto field = record.find(key);
+    return field != record.end() && field->is_number() ? field->get<double>() : fallback;
+  };
+  SavedPrediction saved;
+  for (auto [key, out] : {std::pair{"system", &saved.system}, {"dataset", &saved.dataset}, {"id", &saved.id}}) {
+    absl::StatusOr<std::string> value = text(key);
+    if (!value.ok()) return value.status();
+    *out = *std::move(value);
+  }
+  if (auto error = record.find("request_error"); error != record.end() && error->is_string()) {
+    saved.prediction = absl::UnavailableError(error->get<std::string>());
+    return saved;
+  }
+  absl::StatusOr<std::string> output = text("output");
+  if (!output.ok()) return output.status();
+  evals::Prediction prediction;
+  prediction.text = *std::move(output);
+  prediction.latency_ms = number("latency_ms", prediction.latency_ms);
+  prediction.ttft_ms = number("ttft_ms", prediction.ttft_ms);
+  prediction.output_tokens = static_cast<int>(number("output_tokens", prediction.output_tokens));
+  auto truncated = record.find("input_truncated");
+  prediction.input_truncated = truncated != record.end() && truncated->is_boolean() && truncated->get<bool>();
+  saved.prediction = std::move(prediction);
+  return saved;
 }
 
 }  // namespace needle::reports

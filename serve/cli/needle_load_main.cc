@@ -25,8 +25,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
+#include "cli/command_line.h"
 #include "needle/evals/call.h"
 #include "needle/evals/dataset.h"
 #include "needle/evals/openai_system.h"
@@ -224,8 +223,8 @@ int Run() {
 }  // namespace needle::serve
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  needle::cli::ParseCommandLine(
+      argc, argv,
       "needle-load --url URL [--dataset SPEC] [--items N] [--clients C] [--requests R] [--server_pid PID] [--json F]");
-  absl::ParseCommandLine(argc, argv);
   return needle::serve::Run();
 }

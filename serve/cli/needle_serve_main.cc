@@ -15,20 +15,14 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "cli/model_flags.h"
 #include "needle/generate.h"
 #include "needle/serve/server.h"
 
-ABSL_FLAG(std::string, model, NEEDLE_DEFAULT_MODEL_DIR "/needle.safetensors", "checkpoint (.safetensors)");
-ABSL_FLAG(std::string, tokenizer, NEEDLE_DEFAULT_MODEL_DIR "/tokenizer.model", "SentencePiece model");
-ABSL_FLAG(std::string, engine, "reference", "engine name");
-ABSL_FLAG(std::string, precision, "fp32",
-          "optimized engine: fp32, bf16, int8, int4 (weights; fp32 activations) or w8a8, w4a8 (int8 activations too)");
-ABSL_FLAG(int, engine_threads, 0, "threads of the optimized engine (0 = all cores)");
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on");
 ABSL_FLAG(int, port, 8080, "port to listen on; 0 picks a free one");
-ABSL_FLAG(int, threads, 4, "requests generating at once");
+ABSL_FLAG(int, parallel, 4, "requests generating at once (each uses --threads engine threads)");
 ABSL_FLAG(int64_t, max_body_bytes, 4 << 20, "largest request body accepted (larger ones get HTTP 413)");
 ABSL_FLAG(int, max_connections, 128, "connections open at once (past it HTTP 503)");
 ABSL_FLAG(int, max_connections_per_client, 32, "connections open at once from one address (past it HTTP 429)");
@@ -45,11 +39,29 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
+// Before this flag set was shared, --threads counted requests and
+// --engine_threads engine threads; the old spelling is refused, not guessed at.
+bool UsesRenamedFlag(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--engine_threads" || arg.rfind("--engine_threads=", 0) == 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("needle-serve [--model M] [--tokenizer T] [--host H] [--port P] [--threads N]");
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (UsesRenamedFlag(argc, argv)) {
+    std::fprintf(stderr,
+                 "needle-serve: --engine_threads is now --threads (engine threads, as in every needle tool); "
+                 "requests generating at once are --parallel\n");
+    return 2;
+  }
+  std::vector<char*> positional = needle::cli::ParseCommandLine(
+      argc, argv,
+      "needle-serve [--port P] [--host H] [--parallel REQUESTS] [--engine E --precision P --threads N] [--model M "
+      "--tokenizer T]");
   if (positional.size() != 1) {
     std::fprintf(stderr, "needle-serve: unexpected argument \"%s\"\n%s\n", positional[1],
                  absl::ProgramUsageMessage().data());
@@ -65,14 +77,14 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto caller =
-      needle::ToolCaller::Load(absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_tokenizer), absl::GetFlag(FLAGS_engine),
-                               {absl::GetFlag(FLAGS_precision), absl::GetFlag(FLAGS_engine_threads)});
+  absl::StatusOr<needle::cli::ModelChoice> choice = needle::cli::ModelFlags();
+  if (!choice.ok()) return Fail(choice.status());
+  auto caller = needle::ToolCaller::Load(choice->model_path, choice->tokenizer_path, choice->engine, choice->options);
   if (!caller.ok()) return Fail(caller.status());
   needle::serve::ServerOptions options;
   options.host = absl::GetFlag(FLAGS_host);
   options.port = absl::GetFlag(FLAGS_port);
-  options.threads = absl::GetFlag(FLAGS_threads);
+  options.parallel = absl::GetFlag(FLAGS_parallel);
   options.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
   options.max_connections = absl::GetFlag(FLAGS_max_connections);
   options.max_connections_per_client = absl::GetFlag(FLAGS_max_connections_per_client);

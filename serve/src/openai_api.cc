@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "needle/json.h"
+#include "needle/json_string_scanner.h"
 #include "needle/str_cat.h"
 
 namespace needle::serve {
@@ -91,6 +92,7 @@ std::optional<ApiError> ReadMessages(const BodyJson& body, ChatRequest* request)
       request->query = std::move(text);
       has_user = true;
     }
+    request->ends_with_tool_result = role_name == "tool" || role_name == "function";
   }
   if (!has_user) return BadField("messages", "no message has role \"user\"; its content is the query");
   return std::nullopt;
@@ -161,6 +163,53 @@ std::optional<ApiError> ReadToolChoice(const BodyJson& body, ChatRequest* reques
   return BadField("tool_choice.function.name", StrCat("no tool named \"", request->tool_choice_name, "\" in tools"));
 }
 
+std::optional<ApiError> CheckRequiredChoice(const BodyJson&, ChatRequest* request) {
+  if (request->tool_choice == ToolChoice::kRequired && request->tools.empty()) {
+    return BadField("tool_choice", "\"required\" needs at least one tool in tools");
+  }
+  return std::nullopt;
+}
+
+// Parameters that would make a sampling decoder differ from greedy decoding,
+// each with the test that its value asks for nothing more than greedy does.
+struct SamplingParam {
+  const char* name;
+  bool (*greedy)(const BodyJson& value);
+  const char* accepted;
+};
+
+constexpr SamplingParam kSamplingParams[] = {
+    {"temperature", [](const BodyJson& v) { return v.is_number() && v.get<double>() == 0; }, "0"},
+    {"top_p", [](const BodyJson& v) { return v.is_number() && v.get<double>() == 1; }, "1"},
+    {"frequency_penalty", [](const BodyJson& v) { return v.is_number() && v.get<double>() == 0; }, "0"},
+    {"presence_penalty", [](const BodyJson& v) { return v.is_number() && v.get<double>() == 0; }, "0"},
+    {"logit_bias", [](const BodyJson& v) { return v.is_object() && v.empty(); }, "{}"},
+    {"logprobs", [](const BodyJson& v) { return v.is_boolean() && !v.get<bool>(); }, "false"},
+    {"top_logprobs", [](const BodyJson& v) { return v.is_number_integer() && v.get<int64_t>() == 0; }, "0"},
+    {"stop", [](const BodyJson& v) { return (v.is_array() && v.empty()); }, "[]"},
+    {"response_format", [](const BodyJson& v) { return v.is_object() && v.value("type", "") == "text"; },
+     "{\"type\":\"text\"}"},
+    {"n", [](const BodyJson& v) { return v.is_number_integer() && v.get<int64_t>() == 1; }, "1"},
+    {"parallel_tool_calls", [](const BodyJson& v) { return v.is_boolean() && v.get<bool>(); }, "true"},
+};
+
+std::optional<ApiError> RefuseUnsupported(const BodyJson& body, ChatRequest*) {
+  for (const char* legacy : {"functions", "function_call"}) {
+    if (auto field = body.find(legacy); field != body.end() && !field->is_null()) {
+      return BadField(legacy,
+                      "the legacy functions API is not supported; send \"tools\": [{\"type\":\"function\","
+                      "\"function\":{...}}] and \"tool_choice\" instead");
+    }
+  }
+  for (const SamplingParam& param : kSamplingParams) {
+    auto value = body.find(param.name);
+    if (value == body.end() || value->is_null() || param.greedy(*value)) continue;
+    return BadField(param.name, StrCat("needle-serve decodes greedily and cannot honour ", value->dump(),
+                                       "; leave it out or send ", param.accepted));
+  }
+  return std::nullopt;
+}
+
 std::optional<ApiError> ReadOptions(const BodyJson& body, ChatRequest* request) {
   if (auto model = body.find("model"); model != body.end() && !model->is_null()) {
     if (!model->is_string()) return BadField("model", StrCat("expected a string, ", Got(*model)));
@@ -191,11 +240,6 @@ std::optional<ApiError> ReadOptions(const BodyJson& body, ChatRequest* request) 
     }
     request->max_tokens = static_cast<int>(std::min<uint64_t>(limit->get<uint64_t>(), INT32_MAX));
   }
-  if (auto n = body.find("n"); n != body.end() && !n->is_null()) {
-    if (!n->is_number_integer() || n->get<int64_t>() != 1) {
-      return BadField("n", "only n=1 is supported (Needle decodes greedily, so every choice would be the same)");
-    }
-  }
   return std::nullopt;
 }
 
@@ -209,20 +253,110 @@ Json ChunkJson(const CompletionMeta& meta, Json delta, const std::string& finish
           {"choices", Json::array({std::move(choice)})}};
 }
 
+std::string CallIdPrefix(const CompletionMeta& meta) { return StrCat("call_", meta.id, "_"); }
+
 // Streamed tool calls carry their position as "index"; whole messages do not.
-Json ToolCallsJson(const CompletionMeta& meta, const std::vector<ToolCall>& calls, bool streamed) {
+Json ToolCallsJson(const CompletionMeta& meta, const std::vector<ResponseCall>& calls, bool streamed) {
   Json out = Json::array();
   for (size_t i = 0; i < calls.size(); ++i) {
     Json call;
     if (streamed) call["index"] = i;
-    call["id"] = StrCat("call_", meta.id, "_", i);
+    call["id"] = StrCat(CallIdPrefix(meta), i);
     call["type"] = "function";
-    call["function"] = {
-        {"name", calls[i].name},
-        {"arguments", calls[i].arguments.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)}};
+    call["function"] = {{"name", calls[i].name}, {"arguments", calls[i].arguments}};
     out.push_back(std::move(call));
   }
   return out;
+}
+
+// A call as far as it has been written: `[{"name":"...","arguments":{...}}, ...]`.
+struct PartialCall {
+  std::optional<std::string> name;  // once its string is complete
+  size_t arguments_begin = std::string_view::npos;
+  size_t arguments_end = std::string_view::npos;  // npos while the value is still being written
+};
+
+// Reads the calls of a Needle output that may stop anywhere. Only keys of the
+// call objects (depth 2) are looked at; strings are skipped whole, so brackets
+// and keys inside argument values are data.
+std::vector<PartialCall> ScanCalls(std::string_view text) {
+  std::vector<PartialCall> calls;
+  int depth = 0;
+  JsonStringScanner strings;
+  bool expect_key = false;
+  std::string key;  // the depth-2 key whose value comes next or is being read
+  size_t string_begin = 0, value_begin = std::string_view::npos;
+  auto decode = [&](size_t end) -> std::optional<std::string> {
+    absl::StatusOr<nlohmann::json> literal = ParseJson(text.substr(string_begin, end + 1 - string_begin));
+    if (!literal.ok() || !literal->is_string()) return std::nullopt;
+    return literal->get<std::string>();
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (strings.inside()) {
+      strings.Feed(c);
+      if (!strings.inside()) {  // the closing quote
+        if (depth == 2 && expect_key) {
+          key = decode(i).value_or("");
+        } else if (depth == 2 && key == "name" && !calls.empty()) {
+          calls.back().name = decode(i);
+        }
+      }
+      continue;
+    }
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') continue;
+    if (depth == 2 && !expect_key && value_begin == std::string_view::npos && c != ',' && c != '}' && c != ':') {
+      value_begin = i;
+      if (key == "arguments" && !calls.empty()) calls.back().arguments_begin = i;
+    }
+    switch (c) {
+      case '"':
+        strings.Feed(c);
+        string_begin = i;
+        break;
+      case '[':
+      case '{':
+        ++depth;
+        if (depth == 2 && c == '{') {
+          calls.emplace_back();
+          expect_key = true;
+        }
+        break;
+      case ']':
+      case '}':
+        if (depth == 2 && c == '}' && value_begin != std::string_view::npos && key == "arguments") {
+          calls.back().arguments_end = i;
+        }
+        --depth;
+        if (depth < 2) value_begin = std::string_view::npos;
+        break;
+      case ':':
+        if (depth == 2) expect_key = false;
+        break;
+      case ',':
+        if (depth == 2) {
+          if (value_begin != std::string_view::npos && key == "arguments") calls.back().arguments_end = i;
+          expect_key = true;
+          value_begin = std::string_view::npos;
+          key.clear();
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return calls;
+}
+
+// A call's arguments as written so far, without the whitespace after them.
+std::string_view ArgumentsText(std::string_view text, const PartialCall& call) {
+  const size_t end = call.arguments_end == std::string_view::npos ? text.size() : call.arguments_end;
+  std::string_view arguments = text.substr(call.arguments_begin, end - call.arguments_begin);
+  while (!arguments.empty() && (arguments.back() == ' ' || arguments.back() == '\n' || arguments.back() == '\r' ||
+                                arguments.back() == '\t')) {
+    arguments.remove_suffix(1);
+  }
+  return arguments;
 }
 
 Json UsageJson(const Usage& usage) {
@@ -251,22 +385,37 @@ std::variant<ChatRequest, ApiError> ParseChatRequest(std::string_view body_text)
     return error;
   }
   ChatRequest request;
-  for (auto read : {ReadOptions, ReadMessages, ReadTools, ReadToolChoice}) {
+  for (auto read : {RefuseUnsupported, ReadOptions, ReadMessages, ReadTools, ReadToolChoice, CheckRequiredChoice}) {
     if (std::optional<ApiError> error = read(body, &request)) return *std::move(error);
   }
   return request;
 }
 
-CompletionOutput InterpretOutput(std::string_view text, bool allow_calls, bool hit_token_limit) {
+bool NeedsModel(const ChatRequest& request) {
+  return !request.tools.empty() && request.tool_choice != ToolChoice::kNone && !request.ends_with_tool_result;
+}
+
+CompletionOutput InterpretOutput(std::string_view text, bool hit_token_limit) {
   CompletionOutput output;
-  if (allow_calls) {
-    evals::ParsedOutput parsed = evals::ParseOutput(text);
-    if (parsed.parsed && !parsed.calls.empty()) output.calls = std::move(parsed.calls);
+  evals::ParsedOutput parsed = evals::ParseOutput(text);
+  if (parsed.parsed) {
+    for (const ToolCall& call : parsed.calls) {
+      output.calls.push_back(
+          {call.name, call.arguments.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+    }
+  } else {
+    for (const PartialCall& call : ScanCalls(text)) {
+      if (!call.name) break;
+      ResponseCall& partial = output.calls.emplace_back(ResponseCall{*call.name, ""});
+      if (call.arguments_begin != std::string_view::npos) partial.arguments = std::string(ArgumentsText(text, call));
+    }
+    if (output.calls.empty()) output.content = std::string(text);
   }
-  if (output.calls.empty()) output.content = std::string(text);
   output.finish_reason = hit_token_limit ? "length" : output.calls.empty() ? "stop" : "tool_calls";
   return output;
 }
+
+CompletionOutput NoCallOutput() { return CompletionOutput{std::nullopt, {}, "stop"}; }
 
 Json CompletionJson(const CompletionMeta& meta, const CompletionOutput& output, const Usage& usage) {
   Json message = {{"role", "assistant"}, {"content", nullptr}};
@@ -281,16 +430,48 @@ Json CompletionJson(const CompletionMeta& meta, const CompletionOutput& output, 
           {"usage", UsageJson(usage)}};
 }
 
-Json RoleChunk(const CompletionMeta& meta) { return ChunkJson(meta, {{"role", "assistant"}, {"content", ""}}, ""); }
+Json RoleChunk(const CompletionMeta& meta) {
+  return ChunkJson(meta, {{"role", "assistant"}, {"content", nullptr}}, "");
+}
 
 Json ContentChunk(const CompletionMeta& meta, std::string_view text) {
   return ChunkJson(meta, {{"content", std::string(text)}}, "");
 }
 
+Json ToolCallsChunk(const CompletionMeta& meta, Json tool_call_deltas) {
+  return ChunkJson(meta, {{"tool_calls", std::move(tool_call_deltas)}}, "");
+}
+
+Json WholeToolCalls(const CompletionMeta& meta, const std::vector<ResponseCall>& calls) {
+  return ToolCallsJson(meta, calls, /*streamed=*/true);
+}
+
 Json FinalChunk(const CompletionMeta& meta, const CompletionOutput& output) {
-  Json delta = Json::object();
-  if (!output.calls.empty()) delta["tool_calls"] = ToolCallsJson(meta, output.calls, /*streamed=*/true);
-  return ChunkJson(meta, std::move(delta), output.finish_reason);
+  return ChunkJson(meta, Json::object(), output.finish_reason);
+}
+
+ToolCallStreamer::ToolCallStreamer(const CompletionMeta& meta) : id_prefix_(CallIdPrefix(meta)) {}
+
+Json ToolCallStreamer::Update(std::string_view text) {
+  Json deltas = Json::array();
+  const std::vector<PartialCall> calls = ScanCalls(text);
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (i == sent_.size()) {
+      // Calls go out in order, each once its name is known.
+      if (!calls[i].name) break;
+      deltas.push_back({{"index", i},
+                        {"id", StrCat(id_prefix_, i)},
+                        {"type", "function"},
+                        {"function", {{"name", *calls[i].name}, {"arguments", ""}}}});
+      sent_.push_back(0);
+    }
+    if (calls[i].arguments_begin == std::string_view::npos) continue;
+    const std::string_view arguments = ArgumentsText(text, calls[i]);
+    if (arguments.size() <= sent_[i]) continue;
+    deltas.push_back({{"index", i}, {"function", {{"arguments", std::string(arguments.substr(sent_[i]))}}}});
+    sent_[i] = arguments.size();
+  }
+  return deltas;
 }
 
 Json UsageChunk(const CompletionMeta& meta, const Usage& usage) {

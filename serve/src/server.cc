@@ -28,10 +28,11 @@ constexpr char kJsonType[] = "application/json";
 
 // One chat request reduced to what Generate needs.
 struct Job {
+  bool run_model = true;  // false: answered with NoCallOutput
   std::string query;
   std::string tools_json;  // upstream Needle format
   int max_new_tokens = 0;
-  bool allow_calls = true;
+  bool require_call = false;
   bool include_usage = false;
 };
 
@@ -59,7 +60,8 @@ std::variant<Job, ApiError> PrepareJob(const ChatRequest& request, int max_new_t
   job.query = request.query;
   job.tools_json = std::move(converted->needle_json);
   job.max_new_tokens = request.max_tokens > 0 ? std::min(request.max_tokens, max_new_tokens) : max_new_tokens;
-  job.allow_calls = request.tool_choice != ToolChoice::kNone;
+  job.run_model = NeedsModel(request);
+  job.require_call = request.tool_choice == ToolChoice::kRequired || request.tool_choice == ToolChoice::kFunction;
   job.include_usage = request.include_usage;
   return job;
 }
@@ -94,7 +96,7 @@ Usage UsageOf(const GenerateResult& result) {
 
 ConnectionLimits LimitsOf(const ServerOptions& options) {
   ConnectionLimits limits;
-  limits.workers = std::max(options.threads, 1);  // Start refuses fewer
+  limits.workers = std::max(options.parallel, 1);  // Start refuses fewer
   limits.max_connections = options.max_connections;
   limits.max_connections_per_client = options.max_connections_per_client;
   limits.request_timeout = std::chrono::seconds(options.request_timeout_seconds);
@@ -123,7 +125,9 @@ class Server::Impl {
     if (listener_.joinable() || stopping_) {
       return absl::FailedPreconditionError("the server was started before; a server starts once");
     }
-    if (options_.threads < 1) return absl::InvalidArgumentError(StrCat("threads must be >= 1, got ", options_.threads));
+    if (options_.parallel < 1) {
+      return absl::InvalidArgumentError(StrCat("parallel must be >= 1, got ", options_.parallel));
+    }
     if (options_.max_body_bytes < 1) return absl::InvalidArgumentError("max_body_bytes must be >= 1");
     for (auto [name, value] : {std::pair{"max_connections", options_.max_connections},
                                {"max_connections_per_client", options_.max_connections_per_client},
@@ -131,9 +135,9 @@ class Server::Impl {
                                {"keep_alive_seconds", options_.keep_alive_seconds}}) {
       if (value < 1) return absl::InvalidArgumentError(StrCat(name, " must be >= 1, got ", value));
     }
-    if (options_.threads > kMaxThreads || options_.max_connections > kMaxThreads) {
-      return absl::InvalidArgumentError(StrCat("threads and max_connections must be at most ", kMaxThreads, ", got ",
-                                               options_.threads, " and ", options_.max_connections));
+    if (options_.parallel > kMaxThreads || options_.max_connections > kMaxThreads) {
+      return absl::InvalidArgumentError(StrCat("parallel and max_connections must be at most ", kMaxThreads, ", got ",
+                                               options_.parallel, " and ", options_.max_connections));
     }
     if (options_.max_new_tokens < 1 || options_.max_new_tokens > kMaxGeneratedTokens) {
       return absl::InvalidArgumentError(
@@ -248,6 +252,7 @@ class Server::Impl {
     GenerateOptions options;
     options.constrained = options_.constrained;
     options.max_new_tokens = job.max_new_tokens;
+    options.require_call = job.require_call;
     return options;
   }
 
@@ -258,45 +263,67 @@ class Server::Impl {
     if (const ApiError* error = std::get_if<ApiError>(&prepared)) return SendError(res, *error);
     Job job = std::get<Job>(std::move(prepared));
     if (std::get<ChatRequest>(request).stream) return StreamCompletion(std::move(job), res);
+    if (!job.run_model) return SendJson(res, 200, CompletionJson(NewMeta(), NoCallOutput(), Usage{}));
 
     GenerateOptions options = OptionsFor(job);
     options.on_token = [this](int32_t, std::string_view) { return !stopping_; };
     absl::StatusOr<GenerateResult> result = caller_->Generate(job.query, job.tools_json, options);
     if (!result.ok()) return SendError(res, ServerError(result.status()));
     if (result->stop == StopReason::kCallback) return SendError(res, ShuttingDown());
-    const CompletionOutput output =
-        InterpretOutput(result->text, job.allow_calls, result->stop == StopReason::kMaxTokens);
+    const CompletionOutput output = InterpretOutput(result->text, result->stop == StopReason::kMaxTokens);
     SendJson(res, 200, CompletionJson(NewMeta(), output, UsageOf(*result)));
   }
 
-  // Generation runs inside the content provider, so each token's text goes
-  // out as soon as it is decoded and clients can time the first token.
+  // Generation runs inside the content provider, so each call's name and
+  // argument fragments go out as soon as they are decoded and clients can
+  // time the first token.
   void StreamCompletion(Job job, httplib::Response& res) {
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream", [this, job = std::move(job), meta = NewMeta()](size_t, httplib::DataSink& sink) {
-          auto send = [&sink](const std::string& event) { return sink.write(event.data(), event.size()); };
-          if (!send(SseEvent(RoleChunk(meta)))) return false;
+          auto send = [&sink](const Json& chunk) {
+            const std::string event = SseEvent(chunk);
+            return sink.write(event.data(), event.size());
+          };
+          auto finish = [&](const CompletionOutput& output, const Usage& usage) {
+            send(FinalChunk(meta, output));
+            if (job.include_usage) send(UsageChunk(meta, usage));
+            sink.write(kSseDone.data(), kSseDone.size());
+            sink.done();
+            return true;
+          };
+          if (!send(RoleChunk(meta))) return false;
+          if (!job.run_model) return finish(NoCallOutput(), Usage{});
           GenerateOptions options = OptionsFor(job);
+          ToolCallStreamer streamer(meta);
+          std::string generated;
           bool connected = true;
           options.on_token = [&](int32_t, std::string_view text) {
-            if (!text.empty()) connected = send(SseEvent(ContentChunk(meta, text)));
+            generated += text;
+            if (Json deltas = streamer.Update(generated); !deltas.empty()) {
+              connected = send(ToolCallsChunk(meta, std::move(deltas)));
+            }
             return connected && !stopping_;
           };
           absl::StatusOr<GenerateResult> result = caller_->Generate(job.query, job.tools_json, options);
           if (!connected) return false;
           if (!result.ok() || result->stop == StopReason::kCallback) {
             // The status line has gone out already; OpenAI streams report errors as an event.
-            send(SseEvent(ErrorJson(result.ok() ? ShuttingDown() : ServerError(result.status()))));
-          } else {
-            const CompletionOutput output =
-                InterpretOutput(result->text, job.allow_calls, result->stop == StopReason::kMaxTokens);
-            send(SseEvent(FinalChunk(meta, output)));
-            if (job.include_usage) send(SseEvent(UsageChunk(meta, UsageOf(*result))));
+            send(ErrorJson(result.ok() ? ShuttingDown() : ServerError(result.status())));
+            sink.write(kSseDone.data(), kSseDone.size());
+            sink.done();
+            return true;
           }
-          send(std::string(kSseDone));
-          sink.done();
-          return true;
+          CompletionOutput output = InterpretOutput(result->text, result->stop == StopReason::kMaxTokens);
+          if (streamer.calls_started() > 0) {
+            // The calls went out as they were written; the parsed output
+            // names the same calls, re-serialised.
+          } else if (!output.calls.empty()) {
+            send(ToolCallsChunk(meta, WholeToolCalls(meta, output.calls)));
+          } else if (output.content) {
+            send(ContentChunk(meta, *output.content));
+          }
+          return finish(output, UsageOf(*result));
         });
   }
 

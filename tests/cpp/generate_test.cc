@@ -18,6 +18,8 @@ namespace {
 
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
 
 const std::string kModelPath = NEEDLE_SOURCE_DIR "/models/default/needle.safetensors";
 const std::string kTokenizerPath = NEEDLE_SOURCE_DIR "/models/default/tokenizer.model";
@@ -220,6 +222,47 @@ TEST_F(GenerateTest, ScriptedStreamingConcatenatesToTheText) {
   EXPECT_EQ(streamed, call) << "the stream is the call as generated";
   EXPECT_EQ(result->text, R"([{"name":"get_weather","arguments":{"location":"Caf\u00e9 \ud83d\ude00"}}])")
       << "the final text is the valid call as upstream prints it";
+}
+
+TEST_F(GenerateTest, ScriptedStreamingGivesTheCallersNamesOnceComplete) {
+  const std::string call = R"([{"name":"get_weather","arguments":{"location":"Paris"}}])";
+  auto engine = std::make_shared<const ScriptedEngine>(Writing(call));
+  std::string streamed;
+  std::vector<std::string> seen;  // the stream after each token
+  GenerateOptions options;
+  options.on_token = [&](int32_t, std::string_view text) {
+    streamed += text;
+    seen.push_back(streamed);
+    return true;
+  };
+  absl::StatusOr<GenerateResult> result = Scripted(engine).Generate("weather", kCamelTools, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(streamed, R"([{"name":"getWeather","arguments":{"location":"Paris"}}])");
+  for (const std::string& prefix : seen) {
+    EXPECT_THAT(prefix, Not(HasSubstr("get_"))) << "the model's snake_case name never reaches the stream";
+  }
+}
+
+TEST_F(GenerateTest, ScriptedRequireCallStartsACall) {
+  // A model that would stop at once: EOS is its first choice at every step.
+  std::vector<Step> script = Writing(R"([{"name":"get_weather","arguments":{}}])");
+  for (Step& step : script) step.push_back({kEosId, 20.0f});
+  auto engine = std::make_shared<const ScriptedEngine>(script);
+  absl::StatusOr<GenerateResult> free = Scripted(engine).Generate("weather", kSnakeTools);
+  ASSERT_TRUE(free.ok()) << free.status();
+  EXPECT_EQ(free->text, "");
+
+  GenerateOptions required;
+  required.require_call = true;
+  absl::StatusOr<GenerateResult> called = Scripted(engine).Generate("weather", kSnakeTools, required);
+  ASSERT_TRUE(called.ok()) << called.status();
+  ASSERT_FALSE(called->tokens.empty());
+  EXPECT_EQ(called->tokens.front(), kToolCallId);
+  EXPECT_THAT(called->text, StartsWith(R"([{"name":")"));
+
+  absl::StatusOr<GenerateResult> no_tools = Scripted(engine).Generate("weather", "[]", required);
+  ASSERT_FALSE(no_tools.ok());
+  EXPECT_THAT(std::string(no_tools.status().message()), HasSubstr("a call is required but no tool is given"));
 }
 
 TEST_F(GenerateTest, ValidCallTextIsWhatUpstreamPrints) {

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "needle/json_string_scanner.h"
 
 namespace needle {
 namespace {
@@ -76,6 +77,24 @@ TEST(ParseJsonTest, OrderedObjectsHaveAMemberLimit) {
   EXPECT_TRUE(CheckJsonNesting(R"({"a:b":{"c":1,"d":2},"e":[{"f":3}]})", kMaxJsonDepth, 2).ok());
   // nlohmann::json keeps members in a std::map: no such limit.
   EXPECT_TRUE(ParseJson(Members(50000)).ok());
+}
+
+// Which characters of `text` the scanner counts as string text: 's' or '.'.
+std::string StringMask(std::string_view text) {
+  JsonStringScanner strings;
+  std::string mask;
+  for (char c : text) mask += strings.Feed(c) ? 's' : '.';
+  return mask;
+}
+
+TEST(JsonStringScannerTest, QuotesAndEscapesDecideWhereStringsEnd) {
+  EXPECT_EQ(StringMask(R"([{"a":1}])"), "..sss....");
+  EXPECT_EQ(StringMask(R"(["x\"]",1])"), ".ssssss...");  // an escaped quote is text
+  EXPECT_EQ(StringMask(R"(["x\\",1])"), ".sssss...");    // an escaped backslash is not an escape
+  EXPECT_EQ(StringMask(R"(["{[",{)"), ".ssss..");        // brackets inside are text
+  JsonStringScanner open;
+  open.Feed('"');
+  EXPECT_TRUE(open.inside());
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ class ServeProcess {
     ASSERT_EQ(pipe(err), 0);
     const std::string binary = std::string(NEEDLE_BINARY_DIR) + "/needle-serve";
     const std::string max_new_tokens = std::to_string(kMaxNewTokens);
-    std::vector<const char*> argv = {binary.c_str(),         "--port", "0", "--threads", "4", "--max_new_tokens",
+    std::vector<const char*> argv = {binary.c_str(),         "--port", "0", "--parallel", "4", "--max_new_tokens",
                                      max_new_tokens.c_str(), nullptr};
     pid_ = fork();
     ASSERT_GE(pid_, 0);
@@ -410,8 +410,10 @@ class FakeServerTest : public ::testing::Test {
     std::string stream;  // SSE
   };
 
-  absl::StatusOr<Prediction> Predict(const std::string& query, bool stream, const std::string& tools_json = "[]") {
+  absl::StatusOr<Prediction> Predict(const std::string& query, bool stream, const std::string& tools_json = "[]",
+                                     int max_tokens = 0) {
     OpenAiOptions options;
+    options.max_tokens = max_tokens;
     options.name = "fake";
     options.base_url = "http://127.0.0.1:" + std::to_string(port_) + "/prefix/";
     options.model = "qwen";
@@ -470,11 +472,29 @@ TEST_F(FakeServerTest, SendsOpenAiRequest) {
 
   prediction = Predict("q", true);
   ASSERT_TRUE(prediction.ok()) << prediction.status();
-  EXPECT_EQ(prediction->text, "");
+  EXPECT_EQ(prediction->text, "[]") << "a stream with neither calls nor text holds no call";
   ASSERT_EQ(requests_.size(), 2u);
   EXPECT_EQ(requests_[1]["stream_options"], Json::parse(R"({"include_usage":true})"));
   EXPECT_FALSE(requests_[1].contains("tools"));  // no tools, no tool_choice either
   EXPECT_FALSE(requests_[1].contains("tool_choice"));
+}
+
+TEST_F(FakeServerTest, MaxTokensSentWhenSet) {
+  replies_["q"] = {Whole(R"({"role":"assistant","content":"[]"})"), ""};
+  ASSERT_TRUE(Predict("q", false, "[]", 511).ok());
+  ASSERT_TRUE(Predict("q", false).ok());
+  ASSERT_EQ(requests_.size(), 2u);
+  EXPECT_EQ(requests_[0]["max_tokens"], 511);
+  EXPECT_FALSE(requests_[1].contains("max_tokens"));
+}
+
+TEST_F(FakeServerTest, IntegersPast64BitsKeepTheirDigits) {
+  replies_["big"] = {Whole(R"({"role":"assistant","tool_calls":[{"function":{"name":"f",)"
+                           R"("arguments":"{\"n\": 123456789012345678901234567890}"}}]})"),
+                     ""};
+  absl::StatusOr<Prediction> big = Predict("big", false);
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ(big->text, R"([{"name":"f","arguments":{"n":123456789012345678901234567890}}])");
 }
 
 TEST_F(FakeServerTest, WholeResponses) {
@@ -562,6 +582,8 @@ TEST_F(FakeServerTest, StreamedToolCallFragmentsAreJoined) {
                               Event(R"({"content":"<tool_call>{\"name\":"})") +
                               Event(R"({"content":"\"f\",\"arguments\":{}}</tool_call>"})") + Event("{}", "\"stop\"") +
                               "data: [DONE]\n\n"};
+  replies_["no call"] = {
+      "", Event(R"({"role":"assistant","content":null})") + Event("{}", "\"stop\"") + "data: [DONE]\n\n"};
   replies_["cut"] = {"", Event(R"({"content":"[{\"na"})")};
   replies_["error"] = {"", R"(data: {"error":{"message":"model overloaded"}})"
                            "\n\n"};
@@ -577,6 +599,10 @@ TEST_F(FakeServerTest, StreamedToolCallFragmentsAreJoined) {
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_EQ(text->text, R"(<tool_call>{"name":"f","arguments":{}}</tool_call>)");
   EXPECT_EQ(text->output_tokens, -1);
+
+  absl::StatusOr<Prediction> no_call = Predict("no call", true);
+  ASSERT_TRUE(no_call.ok()) << no_call.status();
+  EXPECT_EQ(no_call->text, "[]");
 
   absl::StatusOr<Prediction> cut = Predict("cut", true);
   ASSERT_FALSE(cut.ok());

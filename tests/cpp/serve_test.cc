@@ -172,7 +172,16 @@ INSTANTIATE_TEST_SUITE_P(
                    "must be at least 1, got -9223372036854775808"},
         BadRequest{WithMessage(R"("max_tokens":1.5)"), "max_tokens", "expected an integer, got number"},
         BadRequest{WithMessage(R"("max_completion_tokens":-3)"), "max_completion_tokens", "must be at least 1, got -3"},
-        BadRequest{WithMessage(R"("n":2)"), "n", "only n=1 is supported"},
+        BadRequest{WithMessage(R"("n":2)"), "n", "decodes greedily and cannot honour 2; leave it out or send 1"},
+        BadRequest{WithMessage(R"("temperature":0.7)"), "temperature", "cannot honour 0.7; leave it out or send 0"},
+        BadRequest{WithMessage(R"("top_p":0.9)"), "top_p", "cannot honour 0.9"},
+        BadRequest{WithMessage(R"("stop":["END"])"), "stop", "cannot honour"},
+        BadRequest{WithMessage(R"("response_format":{"type":"json_object"})"), "response_format", "cannot honour"},
+        BadRequest{WithMessage(R"("parallel_tool_calls":false)"), "parallel_tool_calls", "cannot honour false"},
+        BadRequest{WithMessage(R"("logprobs":true)"), "logprobs", "cannot honour true"},
+        BadRequest{WithMessage(R"("functions":[{"name":"f"}])"), "functions", "send \"tools\""},
+        BadRequest{WithMessage(R"("function_call":"auto")"), "function_call", "legacy functions API"},
+        BadRequest{WithMessage(R"("tool_choice":"required")"), "tool_choice", "needs at least one tool"},
         BadRequest{WithMessage(R"("tools":{})"), "tools", "expected an array, got object"},
         BadRequest{WithTool("1"), "tools[0]", "expected an object, got integer"},
         BadRequest{WithTool(R"({"type":"retrieval"})"), "tools[0].type", "expected \"function\""},
@@ -195,41 +204,68 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(InterpretOutputTest, CallsBecomeToolCalls) {
   const CompletionOutput output =
-      InterpretOutput(R"([{"name":"get_weather","arguments":{"location":"Paris"}}])", true, false);
+      InterpretOutput(R"([{"name":"get_weather","arguments":{"location":"Paris"}}])", false);
   EXPECT_FALSE(output.content.has_value());
   ASSERT_EQ(output.calls.size(), 1u);
   EXPECT_EQ(output.calls[0].name, "get_weather");
-  EXPECT_EQ(output.calls[0].arguments, nlohmann::ordered_json({{"location", "Paris"}}));
+  EXPECT_EQ(output.calls[0].arguments, R"({"location":"Paris"})");
   EXPECT_EQ(output.finish_reason, "tool_calls");
 }
 
-TEST(InterpretOutputTest, NoCallOrUnparsableOutputIsContent) {
-  CompletionOutput output = InterpretOutput("[]", true, false);
-  EXPECT_EQ(output.content, "[]");
+TEST(InterpretOutputTest, NoCallIsNullContent) {
+  const CompletionOutput output = InterpretOutput("[]", false);
+  EXPECT_FALSE(output.content.has_value());
   EXPECT_TRUE(output.calls.empty());
   EXPECT_EQ(output.finish_reason, "stop");
-
-  output = InterpretOutput(R"([{"name":"get_weather","argu)", true, false);
-  EXPECT_EQ(output.content, R"([{"name":"get_weather","argu)");
-  EXPECT_TRUE(output.calls.empty());
-  EXPECT_EQ(output.finish_reason, "stop");
+  const CompletionOutput none = NoCallOutput();
+  EXPECT_FALSE(none.content.has_value());
+  EXPECT_TRUE(none.calls.empty());
+  EXPECT_EQ(none.finish_reason, "stop");
 }
 
-TEST(InterpretOutputTest, ToolChoiceNoneAndTokenLimit) {
-  const std::string call = R"([{"name":"f","arguments":{}}])";
-  CompletionOutput output = InterpretOutput(call, /*allow_calls=*/false, false);
-  EXPECT_EQ(output.content, call);
+TEST(InterpretOutputTest, UnparsableTextIsContentAndACutCallIsACall) {
+  CompletionOutput output = InterpretOutput("not a call", false);
+  EXPECT_EQ(output.content, "not a call");
   EXPECT_TRUE(output.calls.empty());
   EXPECT_EQ(output.finish_reason, "stop");
-  output = InterpretOutput(R"([{"name":"f","arg)", true, /*hit_token_limit=*/true);
+
+  // Cut by the token limit: the call as a stream would have sent it.
+  output = InterpretOutput(R"([{"name":"get_weather","arguments":{"location":"Par)", true);
+  EXPECT_FALSE(output.content.has_value());
+  ASSERT_EQ(output.calls.size(), 1u);
+  EXPECT_EQ(output.calls[0].name, "get_weather");
+  EXPECT_EQ(output.calls[0].arguments, R"({"location":"Par)");
   EXPECT_EQ(output.finish_reason, "length");
+
+  // A name not complete yet is no call.
+  output = InterpretOutput(R"([{"name":"get_wea)", true);
+  EXPECT_EQ(output.content, R"([{"name":"get_wea)");
+  EXPECT_EQ(output.finish_reason, "length");
+}
+
+TEST(NeedsModelTest, NoToolsToolChoiceNoneAndToolResultsAreAnsweredWithoutIt) {
+  const std::string tools = std::string(R"(,"tools":[)") + kWeatherTool + "]";
+  const std::string user = R"({"messages":[{"role":"user","content":"hi"}])";
+  EXPECT_TRUE(NeedsModel(ParseOk(user + tools + "}")));
+  EXPECT_FALSE(NeedsModel(ParseOk(user + "}")));
+  EXPECT_FALSE(NeedsModel(ParseOk(user + tools + R"(,"tool_choice":"none"})")));
+  const ChatRequest after_result =
+      ParseOk(R"({"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":null,"tool_calls":[]},)"
+              R"({"role":"tool","tool_call_id":"c","content":"17 C"}])" +
+              tools + "}");
+  EXPECT_TRUE(after_result.ends_with_tool_result);
+  EXPECT_FALSE(NeedsModel(after_result));
+  // Values that ask for greedy decoding are accepted.
+  EXPECT_TRUE(NeedsModel(ParseOk(user + tools +
+                                 R"(,"temperature":0,"top_p":1,"seed":4,"n":1,"parallel_tool_calls":true,)"
+                                 R"("stop":null,"response_format":{"type":"text"}})")));
 }
 
 const CompletionMeta kMeta{"chatcmpl-1", 1700000000, "needle"};
 
 TEST(CompletionJsonTest, ToolCallsResponse) {
   const CompletionOutput output = InterpretOutput(
-      R"([{"name":"get_weather","arguments":{"location":"Paris"}},{"name":"now","arguments":{}}])", true, false);
+      R"([{"name":"get_weather","arguments":{"location":"Paris"}},{"name":"now","arguments":{}}])", false);
   EXPECT_EQ(CompletionJson(kMeta, output, Usage{20, 12}), Json::parse(R"({
       "id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"needle",
       "choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[
@@ -241,7 +277,7 @@ TEST(CompletionJsonTest, ToolCallsResponse) {
 }
 
 TEST(CompletionJsonTest, ContentResponse) {
-  const Json response = CompletionJson(kMeta, InterpretOutput("not a call", true, false), Usage{5, 3});
+  const Json response = CompletionJson(kMeta, InterpretOutput("not a call", false), Usage{5, 3});
   const Json& message = response["choices"][0]["message"];
   EXPECT_EQ(message, Json::parse(R"({"role":"assistant","content":"not a call"})"));
   EXPECT_EQ(response["choices"][0]["finish_reason"], "stop");
@@ -251,19 +287,65 @@ TEST(CompletionJsonTest, ContentResponse) {
 TEST(StreamChunksTest, ChunkShapes) {
   EXPECT_EQ(RoleChunk(kMeta), Json::parse(R"({"id":"chatcmpl-1","object":"chat.completion.chunk",
       "created":1700000000,"model":"needle",
-      "choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})"));
-  EXPECT_EQ(ContentChunk(kMeta, "[{\"na")["choices"][0],
-            Json::parse(R"({"index":0,"delta":{"content":"[{\"na"},"finish_reason":null})"));
-  const CompletionOutput calls = InterpretOutput(R"([{"name":"f","arguments":{"x":1}}])", true, false);
-  EXPECT_EQ(FinalChunk(kMeta, calls)["choices"][0], Json::parse(R"({"index":0,"delta":{"tool_calls":[
+      "choices":[{"index":0,"delta":{"role":"assistant","content":null},"finish_reason":null}]})"));
+  EXPECT_EQ(ContentChunk(kMeta, "not a call")["choices"][0],
+            Json::parse(R"({"index":0,"delta":{"content":"not a call"},"finish_reason":null})"));
+  const CompletionOutput calls = InterpretOutput(R"([{"name":"f","arguments":{"x":1}}])", false);
+  EXPECT_EQ(ToolCallsChunk(kMeta, WholeToolCalls(kMeta, calls.calls))["choices"][0],
+            Json::parse(R"({"index":0,"delta":{"tool_calls":[
       {"index":0,"id":"call_chatcmpl-1_0","type":"function","function":{"name":"f","arguments":"{\"x\":1}"}}]},
-      "finish_reason":"tool_calls"})"));
-  EXPECT_EQ(FinalChunk(kMeta, InterpretOutput("oops", true, false))["choices"][0],
+      "finish_reason":null})"));
+  EXPECT_EQ(FinalChunk(kMeta, calls)["choices"][0],
+            Json::parse(R"({"index":0,"delta":{},"finish_reason":"tool_calls"})"));
+  EXPECT_EQ(FinalChunk(kMeta, InterpretOutput("oops", false))["choices"][0],
             Json::parse(R"({"index":0,"delta":{},"finish_reason":"stop"})"));
   const Json usage = UsageChunk(kMeta, Usage{4, 6});
   EXPECT_EQ(usage["object"], "chat.completion.chunk");
   EXPECT_EQ(usage["choices"], Json::array());
   EXPECT_EQ(usage["usage"], Json::parse(R"({"prompt_tokens":4,"completion_tokens":6,"total_tokens":10})"));
+}
+
+// Feeds `text` a byte at a time, as a model might write it, and returns every delta sent.
+std::vector<Json> StreamByteByByte(std::string_view text) {
+  ToolCallStreamer streamer(kMeta);
+  std::vector<Json> deltas;
+  for (size_t n = 1; n <= text.size(); ++n) {
+    for (Json& delta : streamer.Update(text.substr(0, n))) deltas.push_back(std::move(delta));
+  }
+  return deltas;
+}
+
+TEST(ToolCallStreamerTest, NameOnceThenArgumentFragmentsPerCall) {
+  const std::string text =
+      R"([{"name":"getWeather","arguments":{"location":"Paris, \"FR\" {x}","name":"y"}}, {"name":"now","arguments":{}}])";
+  const std::vector<Json> deltas = StreamByteByByte(text);
+  std::vector<std::string> names, arguments(2);
+  for (const Json& delta : deltas) {
+    const size_t index = delta["index"].get<size_t>();
+    ASSERT_LT(index, 2u);
+    if (delta["function"].contains("name")) {
+      EXPECT_EQ(index, names.size()) << "calls start in order";
+      EXPECT_EQ(delta["id"], StrCat("call_chatcmpl-1_", index));
+      EXPECT_EQ(delta["type"], "function");
+      EXPECT_EQ(delta["function"]["arguments"], "");
+      names.push_back(delta["function"]["name"]);
+    } else {
+      EXPECT_FALSE(delta.contains("id"));
+      EXPECT_LT(index, names.size()) << "arguments come after their call's name";
+      arguments[index] += delta["function"]["arguments"].get<std::string>();
+    }
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"getWeather", "now"}));
+  // A "name" inside the arguments is data, and the text joins to exactly the arguments written.
+  EXPECT_EQ(arguments[0], R"({"location":"Paris, \"FR\" {x}","name":"y"})");
+  EXPECT_EQ(arguments[1], "{}");
+  EXPECT_GT(deltas.size(), 10u) << "arguments are streamed in pieces";
+}
+
+TEST(ToolCallStreamerTest, NothingForTextThatIsNoCall) {
+  EXPECT_TRUE(StreamByteByByte("[]").empty());
+  EXPECT_TRUE(StreamByteByByte("sorry, no tool fits").empty());
+  EXPECT_TRUE(StreamByteByByte(R"([{"arguments":{"a":1})").empty()) << "no name, no call";
 }
 
 TEST(StreamChunksTest, ServerSentEventFraming) {
@@ -307,7 +389,7 @@ class ServerTest : public ::testing::Test {
   void SetUp() override {
     ServerOptions options;
     options.port = 0;
-    options.threads = 2;
+    options.parallel = 2;
     options.max_body_bytes = 4096;
     options.model_id = "test-model";
     options.max_new_tokens = kMaxNewTokens;  // keeps each request short
@@ -399,7 +481,7 @@ TEST_F(ServerTest, CompletionMatchesGenerate) {
   absl::StatusOr<GenerateResult> expected =
       caller_->Generate("What is the weather in Paris?", tools->needle_json, options);
   ASSERT_TRUE(expected.ok()) << expected.status();
-  const CompletionOutput output = InterpretOutput(expected->text, true, expected->stop == StopReason::kMaxTokens);
+  const CompletionOutput output = InterpretOutput(expected->text, expected->stop == StopReason::kMaxTokens);
   Json expected_message = CompletionJson(CompletionMeta{}, output, Usage{})["choices"][0]["message"];
   Json message = response["choices"][0]["message"];
   // Call ids derive from the completion id, which is random per server.
@@ -414,48 +496,107 @@ TEST_F(ServerTest, CompletionMatchesGenerate) {
   EXPECT_EQ(response["usage"]["completion_tokens"], expected->tokens.size());
 }
 
-TEST_F(ServerTest, StreamSendsRoleContentFinalUsageDone) {
-  httplib::Result result = Post(Body("Weather in Oslo", R"(,"stream":true,"stream_options":{"include_usage":true})"));
-  ASSERT_TRUE(result) << httplib::to_string(result.error());
-  ASSERT_EQ(result->status, 200) << result->body;
-  EXPECT_EQ(result->get_header_value("Content-Type"), "text/event-stream");
+std::vector<Json> SseChunks(std::string body) {
   std::vector<Json> chunks;
-  std::string body = result->body;
-  ASSERT_THAT(body, ::testing::EndsWith(std::string(kSseDone)));
+  EXPECT_THAT(body, ::testing::EndsWith(std::string(kSseDone)));
+  if (body.size() < kSseDone.size()) return chunks;
   body.erase(body.size() - kSseDone.size());
   size_t start = 0;
   while (start < body.size()) {
     const size_t end = body.find("\n\n", start);
-    ASSERT_NE(end, std::string::npos);
-    ASSERT_EQ(body.compare(start, 6, "data: "), 0);
+    EXPECT_NE(end, std::string::npos);
+    EXPECT_EQ(body.compare(start, 6, "data: "), 0);
+    if (end == std::string::npos) break;
     chunks.push_back(Json::parse(body.substr(start + 6, end - start - 6)));
     start = end + 2;
   }
-  ASSERT_GE(chunks.size(), 3u);
-  EXPECT_EQ(chunks.front()["choices"][0]["delta"]["role"], "assistant");
-  std::string streamed;
+  return chunks;
+}
+
+TEST_F(ServerTest, StreamSendsRoleToolCallsFinalUsageDone) {
+  const std::string extra = R"(,"tool_choice":"required")";
+  httplib::Result result =
+      Post(Body("Weather in Oslo", extra + R"(,"stream":true,"stream_options":{"include_usage":true})"));
+  ASSERT_TRUE(result) << httplib::to_string(result.error());
+  ASSERT_EQ(result->status, 200) << result->body;
+  EXPECT_EQ(result->get_header_value("Content-Type"), "text/event-stream");
+  const std::vector<Json> chunks = SseChunks(result->body);
+  ASSERT_GE(chunks.size(), 4u);
+  EXPECT_EQ(chunks.front()["choices"][0]["delta"], Json::parse(R"({"role":"assistant","content":null})"));
+  Json calls = Json::array();
   for (size_t i = 1; i + 2 < chunks.size(); ++i) {
     EXPECT_EQ(chunks[i]["id"], chunks[0]["id"]);
-    EXPECT_TRUE(chunks[i]["choices"][0]["finish_reason"].is_null());
-    streamed += chunks[i]["choices"][0]["delta"]["content"].get<std::string>();
+    const Json& choice = chunks[i]["choices"][0];
+    EXPECT_TRUE(choice["finish_reason"].is_null());
+    ASSERT_TRUE(choice["delta"].contains("tool_calls")) << chunks[i];
+    EXPECT_FALSE(choice["delta"].contains("content")) << chunks[i];
+    for (const Json& delta : choice["delta"]["tool_calls"]) {
+      const size_t index = delta["index"];
+      if (index == calls.size())
+        calls.push_back({{"id", delta["id"]}, {"name", delta["function"]["name"]}, {"arguments", ""}});
+      calls[index]["arguments"] =
+          calls[index]["arguments"].get<std::string>() + delta["function"]["arguments"].get<std::string>();
+    }
   }
   const Json& final_choice = chunks[chunks.size() - 2]["choices"][0];
-  EXPECT_TRUE(final_choice["finish_reason"].is_string());
+  EXPECT_EQ(final_choice["delta"], Json::object());
   const Json& usage = chunks.back()["usage"];
   EXPECT_EQ(usage["total_tokens"], usage["prompt_tokens"].get<int>() + usage["completion_tokens"].get<int>());
 
-  // The streamed text is the generated text (the tool name is snake_case already).
-  httplib::Result whole = Post(Body("Weather in Oslo"));
+  // The calls streamed are the calls of the same request unstreamed.
+  httplib::Result whole = Post(Body("Weather in Oslo", extra));
   ASSERT_TRUE(whole);
   const Json response = Json::parse(whole->body);
   const Json& message = response["choices"][0]["message"];
-  if (message["content"].is_string()) {
-    EXPECT_EQ(streamed, message["content"]);
-  } else {
-    EXPECT_EQ(final_choice["delta"]["tool_calls"].size(), message["tool_calls"].size());
+  ASSERT_TRUE(message.contains("tool_calls")) << message;
+  ASSERT_EQ(calls.size(), message["tool_calls"].size());
+  for (size_t i = 0; i < calls.size(); ++i) {
+    EXPECT_EQ(calls[i]["name"], message["tool_calls"][i]["function"]["name"]);
+    if (final_choice["finish_reason"] == "tool_calls") {
+      EXPECT_EQ(Json::parse(calls[i]["arguments"].get<std::string>()),
+                Json::parse(message["tool_calls"][i]["function"]["arguments"].get<std::string>()));
+    }
   }
   EXPECT_EQ(final_choice["finish_reason"], response["choices"][0]["finish_reason"]);
   EXPECT_EQ(usage, response["usage"]);
+}
+
+TEST_F(ServerTest, NoCallAnswersDoNotRunTheModel) {
+  for (const std::string& body : {std::string(R"({"messages":[{"role":"user","content":"Weather in Oslo"}]})"),
+                                  Body("Weather in Oslo", R"(,"tool_choice":"none")")}) {
+    for (const bool stream : {false, true}) {
+      std::string request = body;
+      if (stream) request.insert(request.size() - 1, R"(,"stream":true)");
+      httplib::Result result = Post(request);
+      ASSERT_TRUE(result);
+      ASSERT_EQ(result->status, 200) << result->body;
+      if (!stream) {
+        const Json response = Json::parse(result->body);
+        EXPECT_EQ(response["choices"][0]["message"], Json::parse(R"({"role":"assistant","content":null})"));
+        EXPECT_EQ(response["choices"][0]["finish_reason"], "stop");
+        EXPECT_EQ(response["usage"]["completion_tokens"], 0);
+      } else {
+        const std::vector<Json> chunks = SseChunks(result->body);
+        ASSERT_EQ(chunks.size(), 2u) << result->body;
+        EXPECT_EQ(chunks[1]["choices"][0]["delta"], Json::object());
+        EXPECT_EQ(chunks[1]["choices"][0]["finish_reason"], "stop");
+      }
+    }
+  }
+}
+
+TEST_F(ServerTest, NamedToolChoiceCallsThatTool) {
+  const std::string tools = std::string(R"({"messages":[{"role":"user","content":"Weather in Oslo"}],"tools":[)") +
+                            kWeatherTool +
+                            R"(,{"type":"function","function":{"name":"setTimer","parameters":{"type":"object",)"
+                            R"("properties":{"minutes":{"type":"integer"}}}}}],)";
+  httplib::Result result =
+      Post(tools + R"("max_tokens":12,"tool_choice":{"type":"function","function":{"name":"setTimer"}}})");
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->status, 200) << result->body;
+  const Json message = Json::parse(result->body)["choices"][0]["message"];
+  ASSERT_TRUE(message.contains("tool_calls")) << message;
+  EXPECT_EQ(message["tool_calls"][0]["function"]["name"], "setTimer");
 }
 
 TEST_F(ServerTest, MaxTokensStopsWithLength) {
@@ -607,13 +748,13 @@ TEST(FrameRequestTest, LimitsAreErrorsBeforeTheBody) {
 TEST(ServerStartTest, RefusesBadOptions) {
   ServerOptions options;
   options.port = 0;
-  options.threads = 0;
+  options.parallel = 0;
   Server server(nullptr, options);
   absl::StatusOr<int> port = server.Start();
   ASSERT_FALSE(port.ok());
-  EXPECT_THAT(std::string(port.status().message()), HasSubstr("threads must be >= 1"));
+  EXPECT_THAT(std::string(port.status().message()), HasSubstr("parallel must be >= 1"));
 
-  options.threads = 1;
+  options.parallel = 1;
   options.max_new_tokens = 600;
   Server too_long(nullptr, options);
   port = too_long.Start();

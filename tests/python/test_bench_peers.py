@@ -108,7 +108,7 @@ def peer_json(name, args, env):
 
 
 def reference_logits(needle_bin, model, prompt, decoder_ids):
-    result = subprocess.run([needle_bin, "logits", "--model", model, "--encoder_tokens", ",".join(map(str, prompt)),
+    result = subprocess.run([needle_bin, "logits", "--engine", "reference", "--model", model, "--encoder_tokens", ",".join(map(str, prompt)),
                              "--decoder_tokens", ",".join(map(str, decoder_ids))],
                             capture_output=True, text=True, check=True)
     return np.asarray(json.loads(result.stdout)["logits"], dtype=np.float64)

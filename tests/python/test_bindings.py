@@ -83,7 +83,10 @@ def test_package_exports_and_constants(nb):
 def test_load_by_directory_and_by_file_agree(nb, model):
     by_file = nb.load(nb.DEFAULT_MODEL)
     assert by_file.tokenizer_path == model.tokenizer_path
-    assert model.engine == "reference" and model.precision == "fp32"
+    # The default is the optimized engine, its "auto" precision resolved for this CPU.
+    assert model.engine == "optimized" and model.precision in ("w8a8", "fp32")
+    reference = nb.load(engine="reference")
+    assert (reference.engine, reference.precision) == ("reference", "fp32")
     config = model.config
     assert config.vocab_size == model.tokenizer.vocab_size
     assert config.head_dim * config.num_heads == config.d_model
@@ -92,18 +95,19 @@ def test_load_by_directory_and_by_file_agree(nb, model):
 
 
 def test_upstream_numerics_match_the_cli(nb, model, weather_tools, needle_bin):
-    upstream = nb.load(numerics="upstream")
+    upstream = nb.load(engine="reference", numerics="upstream")
     assert upstream.numerics == "upstream" and model.numerics == "exact"
     encoder = model.tokenizer.encode(QUERIES[0])
     exact_logits, upstream_logits = model.logits(encoder, [1, 4]), upstream.logits(encoder, [1, 4])
     difference = np.abs(exact_logits - upstream_logits).max()
     assert 0 < difference < 1.0, "bf16 rounding moves the logits a little, never much"
-    expected = run_cli(needle_bin, "run", "--json", "--numerics", "upstream", "--query", QUERIES[0],
+    expected = run_cli(needle_bin, "run", "--json", "--engine", "reference", "--numerics", "upstream",
+                       "--query", QUERIES[0],
                        "--tools", json.dumps(weather_tools))
     assert expected["numerics"] == "upstream"
     assert upstream.generate(QUERIES[0], weather_tools).tokens == expected["tokens"]
     with pytest.raises(ValueError, match='unknown numerics "bf16"'):
-        nb.load(numerics="bf16")
+        nb.load(engine="reference", numerics="bf16")
     with pytest.raises(ValueError, match="no upstream numerics"):
         nb.load(engine="optimized", numerics="upstream")
 
@@ -375,9 +379,9 @@ def test_run_eval_matches_needle_eval(nb, model, needle_bin, tmp_path):
         expected = json.load(handle)
 
     progress = []
-    run = nb.evaluate(["keyword", nb.System.from_model(model, name="needle-reference")], NEEDLE15_TEST, limit=12,
+    run = nb.evaluate(["keyword", nb.System.from_model(model, name="needle-optimized")], NEEDLE15_TEST, limit=12,
                       parallel=2, on_result=lambda done, total, record: progress.append((done, total)))
-    assert run.systems == ["keyword", "needle-reference"]
+    assert run.systems == ["keyword", "needle-optimized"]
     assert sorted(progress) == [(done, 24) for done in range(1, 25)]
     for system in run.systems:
         ours, theirs = run.result(system), next(r for r in expected["results"] if r["system"] == system)
@@ -480,3 +484,64 @@ def test_run_bench_warns_of_a_failing_peer_and_keeps_the_other_rows(nb):
         rows = nb.run_bench(n_prompt=[8], n_gen=[0], threads=[1], repetitions=1, warmup=0, engines=["reference"],
                             precisions=["fp32"], peers=["broken=exit 2"])
     assert [row["runtime"] for row in rows] == ["needle"]
+
+
+# --- as a notebook uses it --------------------------------------------------------------------------
+
+
+def test_stream_is_an_iterator_with_the_callers_names(nb, weather_tools):
+    camel = [dict(tool, name="getWeather" if tool["name"] == "get_weather" else tool["name"]) for tool in weather_tools]
+    with nb.load() as model:
+        stream = model.stream(QUERIES[0], camel, max_new_tokens=40)
+        pieces = list(stream)
+        assert stream.result is not None and len(pieces) > 1
+        called = model.generate(QUERIES[0], camel, max_new_tokens=40, on_token=lambda token, text: True)
+        assert stream.result.tokens == called.tokens
+        joined = "".join(pieces)
+        assert "get_weather" not in joined, "the stream carries the caller's names"
+        if called.calls:
+            assert [call["name"] for call in called.calls][0] in {tool["name"] for tool in camel}
+        # Leaving early stops generation.
+        early = model.stream(QUERIES[0], camel, max_new_tokens=40)
+        next(early)
+        early.close()
+        assert early.result.stop in ("callback", "eos", "max_tokens")
+
+
+def test_generate_result_calls_are_parsed(nb, model):
+    tools = [{"name": "ping", "description": "Ping a host", "parameters": {}}]
+    result = model.generate("ping the router", tools, max_new_tokens=40)
+    assert result.calls is None or isinstance(result.calls, list)
+    if result.calls is not None:
+        assert all(set(call) == {"name", "arguments"} for call in result.calls)
+        assert json.loads(result.text) == result.calls
+
+
+def test_dataset_iterates_and_eval_run_shows_and_saves(nb, needle_bin, tmp_path):
+    dataset = nb.load_dataset(NEEDLE15_TEST, limit=5)
+    assert [item.id for item in dataset] == [item.id for item in dataset.items]
+    assert dataset[-1].id == dataset.items[4].id
+    with pytest.raises(IndexError):
+        dataset[5]
+    run = nb.evaluate(["keyword"], [dataset])
+    assert repr(run) == f"EvalRun(systems=[keyword], datasets=[{dataset.name}], items=5)"
+    assert run._repr_html_() == run.html()
+    run.save(str(tmp_path / "saved"))
+    assert json.loads((tmp_path / "saved" / "report.json").read_text())["results"] == run.report["results"]
+    assert len((tmp_path / "saved" / "predictions.jsonl").read_text().splitlines()) == 5
+    # needle-eval scores the saved predictions again to the same report.
+    needle_eval = os.path.join(os.path.dirname(needle_bin), "needle-eval")
+    subprocess.run([needle_eval, "score", "--predictions", str(tmp_path / "saved" / "predictions.jsonl"),
+                    "--dataset", NEEDLE15_TEST, "--limit", "5", "--out", str(tmp_path / "rescored")],
+                   check=True, capture_output=True)
+    assert json.loads((tmp_path / "rescored" / "report.json").read_text())["results"] == run.report["results"]
+
+
+def test_server_in_a_with_block(nb):
+    import urllib.request
+    with nb.serve("--max_new_tokens", "8", "--parallel", "1") as server:
+        with urllib.request.urlopen(server.url + "/health", timeout=30) as response:
+            assert json.loads(response.read()) == {"status": "ok"}
+        assert server.system_spec == "openai:" + server.url
+    with pytest.raises(OSError):
+        urllib.request.urlopen(server.url + "/health", timeout=5)

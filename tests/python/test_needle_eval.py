@@ -164,9 +164,9 @@ def test_every_kind_of_system_runs_through_the_cli(needle_eval_bin, repo_root, t
     for record in records:
         assert record["request_error"] is None, record
         by_system.setdefault(record["system"], []).append(record)
-    assert sorted(by_system) == ["command-python3", "keyword", "needle-reference", "served"]
+    assert sorted(by_system) == ["command-python3", "keyword", "needle-optimized", "served"]
     # The same model over HTTP reads back as the same calls as in process.
-    for local, served in zip(by_system["needle-reference"], by_system["served"]):
+    for local, served in zip(by_system["needle-optimized"], by_system["served"]):
         assert (local["parsed"], local["calls"]) == (served["parsed"], served["calls"]), (local, served)
     # The subprocess answered each request with its own query.
     for record in by_system["command-python3"]:
@@ -233,3 +233,102 @@ def test_stdout_that_cannot_be_written_is_a_failure(needle_eval_bin, needle_bin,
                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
         assert run.returncode == 1
         assert "cannot write to stdout" in run.stderr
+
+
+# Answers by the item's line: calls `ping` on even lines, no call on odd ones, so the scores depend on
+# which item got which answer.
+PARITY_SYSTEM = """
+import json, sys, time
+for line in sys.stdin:
+    time.sleep(0.1)
+    item_id = json.loads(line)["id"]
+    output = "[]" if int(item_id.rsplit("_", 1)[1]) % 2 else '[{"name":"ping","arguments":{}}]'
+    print(json.dumps({"id": item_id, "output": output}), flush=True)
+"""
+
+
+def without_timings(value):
+    """A report or prediction without what differs between two runs of the same predictions."""
+    if isinstance(value, dict):
+        return {key: without_timings(item) for key, item in value.items()
+                if key not in ("latency_ms", "ttft_ms", "created_utc", "build_commit")}
+    if isinstance(value, list):
+        return [without_timings(item) for item in value]
+    return value
+
+
+def test_resumed_run_reports_as_an_uninterrupted_one(needle_eval_bin, tmp_path):
+    script = tmp_path / "parity.py"
+    script.write_text(PARITY_SYSTEM)
+    data = "generic:" + str(sixty_items(tmp_path))
+    command = [needle_eval_bin, "--system", f"command:python3 {script}", "--system", "keyword", "--parallel", "1",
+               "--dataset", data]
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    subprocess.run(command + ["--out", str(whole)], capture_output=True, text=True, timeout=300, check=True)
+
+    # Interrupted: Ctrl-C once some items are in.
+    run = subprocess.Popen(command + ["--out", str(resumed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True)
+    predictions = resumed / "predictions.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not predictions.exists() or predictions.read_text().count("\n") < 10):
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    run.communicate(timeout=60)
+    kept = predictions.read_text().count("\n")
+    assert 10 <= kept < 120
+    # A line cut short by the interruption is left out on resuming.
+    with open(predictions, "a", encoding="utf-8") as f:
+        f.write('{"system":"command-python3","dataset":"six')
+
+    again = subprocess.run(command + ["--out", str(resumed), "--resume"], capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"{kept} predictions read, 1 unreadable lines left out" in again.stderr
+    assert f"[{120 - kept}/{120 - kept}]" in again.stderr  # only the missing items were asked for
+
+    read = lambda directory, name: (directory / name).read_text()
+    assert without_timings(json.loads(read(resumed, "report.json"))) == \
+        without_timings(json.loads(read(whole, "report.json")))
+    assert [without_timings(json.loads(line)) for line in read(resumed, "predictions.jsonl").splitlines()] == \
+        [without_timings(json.loads(line)) for line in read(whole, "predictions.jsonl").splitlines()]
+
+
+def test_score_rescores_saved_predictions(needle_eval_bin, tmp_path):
+    data = "generic:" + str(sixty_items(tmp_path))
+    first, rescored = tmp_path / "first", tmp_path / "rescored"
+    subprocess.run([needle_eval_bin, "--system", "keyword", "--dataset", data, "--limit", "0.25", "--out", str(first)],
+                   capture_output=True, text=True, timeout=300, check=True)
+    lines = (first / "predictions.jsonl").read_text().splitlines()
+    assert len(lines) == 15  # a quarter of 60
+    record = json.loads(lines[0])
+    assert record["expected"] == [] and record["tools"][0]["name"] == "ping"
+
+    score = subprocess.run([needle_eval_bin, "score", "--predictions", str(first / "predictions.jsonl"),
+                            "--dataset", data, "--limit", "0.25", "--out", str(rescored)],
+                           capture_output=True, text=True, timeout=300)
+    assert score.returncode == 0, score.stderr
+    assert json.loads((rescored / "report.json").read_text())["results"] == \
+        json.loads((first / "report.json").read_text())["results"]
+
+    # Items the predictions do not hold are named, not guessed.
+    missing = subprocess.run([needle_eval_bin, "score", "--predictions", str(first / "predictions.jsonl"),
+                              "--dataset", data], capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 1
+    assert "no prediction of keyword for sixty item sixty_16" in missing.stderr
+
+
+def test_limit_takes_a_fraction_and_refuses_a_broken_count(needle_eval_bin, tmp_path):
+    data = "generic:" + str(sixty_items(tmp_path))
+    run = subprocess.run([needle_eval_bin, "--system", "keyword", "--dataset", data, "--limit", "1.5"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert "--limit must be 0, a fraction in (0, 1) or a whole count, got 1.5" in run.stderr
+
+
+def test_list_names_datasets_categories_and_systems(needle_eval_bin):
+    run = subprocess.run([needle_eval_bin, "list"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "needle[:ENGINE[:PRECISION]]" in run.stdout and "openai:URL" in run.stdout
+    assert "test (needle format, 2100 items)" in run.stdout
+    assert "smart_home" in run.stdout

@@ -97,7 +97,7 @@ def run_cli(needle_bin, *args):
 
 
 def cli_logits(needle_bin, model_path, enc, dec):
-    out = run_cli(needle_bin, "logits", "--model", str(model_path),
+    out = run_cli(needle_bin, "logits", "--engine", "reference", "--model", str(model_path),
                   "--encoder-tokens", ",".join(map(str, enc)),
                   "--decoder-tokens", ",".join(map(str, dec)))
     return np.array(out["encoder_output"], dtype=np.float64), np.array(out["logits"], dtype=np.float64)
@@ -221,7 +221,7 @@ def test_padding_mask_and_retrieval_head_parity(tmp_path, needle_bin, case):
 
     cfg, params = nn.load(model)
     want = nn.retrieval_embedding(params, cfg, nn.encode(params, cfg, enc), enc)
-    got = np.array(run_cli(needle_bin, "embed", "--model", str(model),
+    got = np.array(run_cli(needle_bin, "embed", "--engine", "reference", "--model", str(model),
                            "--encoder-tokens", ",".join(map(str, enc)))["embedding"])
     assert_close("retrieval embedding", got, want)
     assert abs(np.linalg.norm(got) - 1.0) < 1e-5
@@ -235,7 +235,8 @@ def test_default_model_greedy_tokens_match(needle_bin, default_model, prompt):
     steps = 24
     cfg, params = nn.load(model)
     want = nn.greedy(params, cfg, tb.encoder_tokens(sp, query, tools), max_new=steps)
-    out = run_cli(needle_bin, "run", "--model", model, "--tokenizer", tokenizer, "--query", query,
+    out = run_cli(needle_bin, "run", "--engine", "reference", "--model", model, "--tokenizer", tokenizer,
+                  "--query", query,
                   "--tools", json.dumps(tools), "--noconstrained", "--json",
                   "--max-new-tokens", str(steps))
     assert out["tokens"] == [int(t) for t in want]

@@ -32,7 +32,7 @@ def serve(needle_bin):
     processes = []
 
     def start(*flags):
-        process = subprocess.Popen([built_next_to(needle_bin, "needle-serve"), "--port", "0", "--threads", "2",
+        process = subprocess.Popen([built_next_to(needle_bin, "needle-serve"), "--port", "0", "--parallel", "2",
                                     "--max_new_tokens", "8", *flags], stderr=subprocess.PIPE, text=True)
         processes.append(process)
         line = process.stderr.readline()

@@ -25,8 +25,8 @@ MAX_RSS_GROWTH_BYTES = 16 << 20
 
 @pytest.fixture()
 def needle_serve(needle_bin):
-    process = subprocess.Popen([built_next_to(needle_bin, "needle-serve"), "--port", "0", "--threads", "4",
-                                "--engine", "optimized", "--engine_threads", "1"],
+    process = subprocess.Popen([built_next_to(needle_bin, "needle-serve"), "--port", "0", "--parallel", "4",
+                                "--engine", "optimized", "--threads", "1"],
                                stderr=subprocess.PIPE, text=True)
     try:
         line = process.stderr.readline()

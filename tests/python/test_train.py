@@ -179,9 +179,12 @@ def test_paused_and_resumed_run_equals_an_uninterrupted_one(tmp_path, default_mo
     # Paused mid-epoch (40 records in batches of at most 8) and between evaluations, twice.
     first = run(tmp_path / "parts", "--pause-at-step", "4")
     assert first["paused"] and first["total_steps"] == 4 and (tmp_path / "parts" / "checkpoint.pt").exists()
+    # The resumed run trains on the examples the run started with, whatever the data files say now.
+    write_jsonl(train, tiny_records(3))
     run(tmp_path / "parts", "--resume", "--pause-at-step", "7")
     last = run(tmp_path / "parts", "--resume")
     assert not last["paused"] and not (tmp_path / "parts" / "checkpoint.pt").exists()
+    assert not (tmp_path / "parts" / "examples.pkl").exists()
     for name in ("needle.safetensors", "best.safetensors"):
         assert (tmp_path / "parts" / name).read_bytes() == (tmp_path / "straight" / name).read_bytes()
     assert [s["loss"] for s in last["steps"]] == [s["loss"] for s in straight["steps"]]
@@ -193,6 +196,7 @@ def test_paused_and_resumed_run_equals_an_uninterrupted_one(tmp_path, default_mo
         assert (tmp_path / "parts" / "snapshots" / name).read_bytes() == \
             (tmp_path / "straight" / "snapshots" / name).read_bytes()
 
+    write_jsonl(train, tiny_records(40))
     with pytest.raises(SystemExit, match="different lr"):
         run(tmp_path / "parts2", "--pause-at-step", "2")
         run(tmp_path / "parts2", "--resume", "--lr", "1e-4")

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "needle/json_string_scanner.h"
 #include "needle/tools.h"
 
 namespace needle {
@@ -82,8 +83,7 @@ class ConstrainedDecoder {
   bool in_arguments_ = false;
   int arguments_depth_ = 0;
   int depth_ = 0;
-  bool in_string_ = false;
-  bool escaped_ = false;
+  JsonStringScanner strings_;  // strings the constraints leave free
 };
 
 }  // namespace needle

@@ -74,9 +74,10 @@ absl::StatusOr<Numerics> ParseNumerics(std::string_view name);
 // Far more than any CPU has cores; past it, starting the threads would fail.
 inline constexpr int kMaxEngineThreads = 1024;
 
-// How an engine runs; the reference engine accepts only the defaults' precision.
+// How an engine runs; the reference engine accepts only fp32 (or "auto").
 struct EngineOptions {
-  // Precision of the projections and the logits, a name from the precision table (needle/precision.h).
+  // Precision of the projections and the logits, a name from the precision table (needle/precision.h),
+  // or kAutoPrecision, which CreateEngine resolves (ResolvePrecision).
   std::string precision = "fp32";
   int threads = 0;  // 0 = all cores; at most kMaxEngineThreads
   Numerics numerics = Numerics::kExact;
@@ -84,6 +85,20 @@ struct EngineOptions {
   // One the CPU or this build lacks is refused. The reference engine has no kernels and ignores it.
   std::optional<Isa> isa = std::nullopt;
 };
+
+// What every tool loads unless told otherwise: the optimized engine at the
+// precision ResolvePrecision picks for this CPU. The reference engine is the
+// one to choose for checking numbers, not for speed.
+inline constexpr char kDefaultEngine[] = "optimized";
+// A precision name that stands for "the best this engine has on this CPU".
+inline constexpr char kAutoPrecision[] = "auto";
+
+// `precision` unless it is kAutoPrecision. For "auto" the reference engine
+// gets fp32 (its only precision) and the optimized engine w8a8 where the CPU
+// has SIMD integer kernels (AVX2, AVX-512, NEON): decode 2.5x fp32's speed on
+// a 2-core Zen 1, and exact match on the needle15 test split within 0.2
+// points of fp32 (docs/engine.md). Without SIMD (`isa` scalar) it gets fp32.
+std::string ResolvePrecision(std::string_view engine, std::string_view precision, Isa isa = DefaultIsa());
 
 // Engines by name ("reference", "optimized"); the list is what `--engine` accepts.
 std::vector<std::string> EngineNames();

@@ -20,8 +20,15 @@ namespace needle {
 struct GenerateOptions {
   bool constrained = true;
   int max_new_tokens = kMaxGeneratedTokens;
+  // The output must be a call: it is made to begin `<tool_call>[{"name":"`,
+  // the model choosing among the tokens that fit (OpenAI's tool_choice
+  // "required"). Needs at least one tool.
+  bool require_call = false;
   // Streams each generated token with the text it adds (leading <tool_call>
-  // excluded, snake_case names as generated). Return false to stop early.
+  // excluded, the caller's tool names). A tool name is held back until it is
+  // complete, so the text of a token may come with a later one; the pieces
+  // joined are the call as generated (`raw_text` with names restored).
+  // Return false to stop early.
   std::function<bool(int32_t token, std::string_view text)> on_token;
 };
 

@@ -18,6 +18,9 @@ struct OpenAiOptions {
   std::string api_key;                             // sent as a Bearer token when set
   bool stream = true;                              // streaming gives time to first token
   double timeout_seconds = 120;
+  // Sent as "max_tokens" when positive: without it some servers (llama-cpp-python)
+  // generate until the context is full when a model does not stop.
+  int max_tokens = 0;
 };
 
 absl::StatusOr<std::unique_ptr<System>> MakeOpenAiSystem(const OpenAiOptions& options);

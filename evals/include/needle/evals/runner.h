@@ -4,10 +4,12 @@
 #define NEEDLE_EVALS_RUNNER_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "needle/evals/call.h"
 #include "needle/evals/dataset.h"
 #include "needle/evals/metrics.h"
@@ -35,10 +37,16 @@ struct RunOptions {
   // Per system (missing entries: false): BFCL's underscore_to_dot, the system
   // shown and checked against WithDotsAsUnderscores(item).
   std::vector<bool> underscore_to_dot;
+  // Predictions made before (a resumed run, or saved ones scored again): when
+  // it returns one for a system, dataset and item, that prediction is scored
+  // and the system is not asked. Such items are not passed to on_result, nor
+  // counted in its `total`. A system whose items are all saved may be null.
+  std::function<std::optional<absl::StatusOr<Prediction>>(int system, int dataset, int item)> saved;
 };
 
 // Results come back ordered by system, dataset, item, whatever order the
-// requests finished in.
+// requests finished in. An item of a null system that is not saved counts as
+// a failed request.
 std::vector<ItemResult> RunEval(const std::vector<const System*>& systems, const std::vector<Dataset>& datasets,
                                 const RunOptions& options);
 

@@ -1,6 +1,6 @@
 // Systems named on a command line: "[NAME=]KIND[:ARGS]".
-//   needle[:ENGINE[:PRECISION]]  a Needle engine in process (default "reference"; precision
-//                              of the optimized engine: fp32, bf16, int8, int4, w8a8, w4a8)
+//   needle[:ENGINE[:PRECISION]]  a Needle engine in process (engine and precision default to
+//                              SystemDefaults', i.e. --engine and --precision)
 //   keyword                    the keyword-matching floor
 //   openai:URL[#MODEL]         an OpenAI-compatible server, e.g. openai:http://127.0.0.1:8080#qwen3-0.6b
 //   command:PROGRAM ARGS...    a JSON-lines subprocess (split on spaces, no shell)
@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "needle/config.h"
+#include "needle/engine.h"
 #include "needle/evals/system.h"
 
 namespace needle::evals {
@@ -22,7 +23,10 @@ struct SystemDefaults {
   std::string tokenizer_path;  // Needle SentencePiece model
   bool constrained = true;     // Needle's constrained decoding
   int max_new_tokens = kMaxGeneratedTokens;
-  int threads = 0;  // Needle engine threads (0: all cores)
+  std::string engine = kDefaultEngine;     // Needle engine when the spec names none
+  std::string precision = kAutoPrecision;  // Needle precision when the spec names none
+  int threads = 0;                         // Needle engine threads (0: all cores)
+  Numerics numerics = Numerics::kExact;
   bool stream = true;  // OpenAI: stream to measure time to first token
   double timeout_seconds = 120;
   int processes = 1;  // command: copies run in parallel

@@ -6,8 +6,11 @@
 #define NEEDLE_REPORTS_EVAL_REPORT_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "needle/evals/dataset.h"
 #include "needle/evals/metrics.h"
 #include "needle/evals/runner.h"
@@ -80,10 +83,28 @@ nlohmann::ordered_json ReportToJson(const EvalReport& report);
 std::string RenderMarkdown(const EvalReport& report);
 std::string RenderHtml(const EvalReport& report);
 
-// One line of the predictions JSONL: the item, the raw output, how it parsed
-// and how it scored, so any figure in a report can be traced to its items.
+// One line of the predictions JSONL: the item (with its tools and expected
+// calls), the raw output, how it parsed and how it scored, so any figure in a
+// report can be traced to its items and any line scored again on its own.
 nlohmann::ordered_json PredictionRecord(const std::string& system, const evals::Dataset& dataset,
                                         const evals::ItemResult& result);
+
+// Writes what needle-eval --out writes into `dir` (created if missing):
+// predictions.jsonl (one PredictionRecord line per result, in order),
+// report.json, report.md and report.html.
+absl::Status WriteEvalFiles(const std::string& dir, const std::vector<std::string>& systems,
+                            const std::vector<evals::Dataset>& datasets, const std::vector<evals::ItemResult>& results,
+                            const EvalReport& report);
+
+// What a predictions line holds of the request: enough to score it again
+// (needle-eval --resume, needle-eval score) without asking the system.
+struct SavedPrediction {
+  std::string system;
+  std::string dataset;
+  std::string id;
+  absl::StatusOr<evals::Prediction> prediction;  // a failed request keeps its error
+};
+absl::StatusOr<SavedPrediction> ReadPredictionRecord(std::string_view line);
 
 }  // namespace needle::reports
 

@@ -20,8 +20,8 @@ inline constexpr int kMaxThreads = 1024;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;  // 0: any free port; Start() says which
-  int threads = 4;  // requests generating at once; further ones wait their turn
+  int port = 8080;   // 0: any free port; Start() says which
+  int parallel = 4;  // requests generating at once; further ones wait their turn
   size_t max_body_bytes = 4 << 20;
   // Connections are read on their own threads, apart from the workers, until
   // a whole request has arrived: slow or idle clients never hold a worker.
