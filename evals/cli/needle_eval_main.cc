@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -26,8 +25,6 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <numeric>
-#include <random>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -89,16 +86,6 @@ std::vector<std::string> TakeRepeated(std::vector<std::string>& args, const std:
   }
   args = kept;
   return values;
-}
-
-// --limit as a count for a dataset of `size` items; 0 keeps all.
-absl::StatusOr<size_t> LimitFor(double limit, size_t size) {
-  if (limit < 0 || (limit >= 1 && limit != static_cast<double>(static_cast<int64_t>(limit)))) {
-    return absl::InvalidArgumentError(StrCat("--limit must be 0, a fraction in (0, 1) or a whole count, got ", limit));
-  }
-  if (limit == 0) return size;
-  const double count = limit < 1 ? std::ceil(limit * static_cast<double>(size)) : limit;
-  return std::min(size, static_cast<size_t>(count));
 }
 
 // Saved predictions by system, dataset and item id.
@@ -207,25 +194,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "needle-eval: %s (%s format): mapped %s: %d\n", spec.c_str(), dataset->format.c_str(),
                    what.c_str(), count);
     }
-    absl::StatusOr<size_t> limit_or = LimitFor(absl::GetFlag(FLAGS_limit), dataset->items.size());
-    if (!limit_or.ok()) return Fail(limit_or.status());
-    if (const size_t limit = *limit_or; limit < dataset->items.size()) {
-      if (const int64_t seed = absl::GetFlag(FLAGS_sample_seed); seed >= 0) {
-        // A partial Fisher-Yates shuffle picks the sample; sorting the picks keeps file order.
-        std::mt19937_64 random(static_cast<uint64_t>(seed));
-        std::vector<size_t> order(dataset->items.size());
-        std::iota(order.begin(), order.end(), 0);
-        for (size_t i = 0; i < limit; ++i) {
-          std::swap(order[i], order[i + random() % (order.size() - i)]);
-        }
-        order.resize(limit);
-        std::sort(order.begin(), order.end());
-        std::vector<needle::evals::EvalItem> sample;
-        for (size_t index : order) sample.push_back(std::move(dataset->items[index]));
-        dataset->items = std::move(sample);
-      } else {
-        dataset->items.resize(limit);
-      }
+    if (absl::Status limited =
+            needle::evals::LimitItems(*dataset, absl::GetFlag(FLAGS_limit), absl::GetFlag(FLAGS_sample_seed));
+        !limited.ok()) {
+      return Fail(absl::InvalidArgumentError(StrCat("--", std::string(limited.message()))));
     }
     datasets.push_back(*std::move(dataset));
   }

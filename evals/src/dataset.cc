@@ -45,11 +45,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <optional>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string_view>
@@ -1300,6 +1303,32 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& spec) {
         StrCat(path, ": no readable record (", dataset.errors.size(), " bad records", first_error, ")"));
   }
   return dataset;
+}
+
+absl::Status LimitItems(Dataset& dataset, double limit, int64_t seed) {
+  if (!(limit >= 0) || (limit >= 1 && limit != std::floor(limit))) {
+    return absl::InvalidArgumentError(StrCat("limit must be 0, a fraction in (0, 1) or a whole count, got ", limit));
+  }
+  const size_t size = dataset.items.size();
+  if (limit == 0) return absl::OkStatus();
+  const double wanted = limit < 1 ? std::ceil(limit * static_cast<double>(size)) : limit;
+  const size_t count = std::min(size, static_cast<size_t>(wanted));
+  if (count == size) return absl::OkStatus();
+  if (seed < 0) {
+    dataset.items.resize(count);
+    return absl::OkStatus();
+  }
+  // A partial Fisher-Yates shuffle picks the sample; sorting the picks keeps file order.
+  std::mt19937_64 random(static_cast<uint64_t>(seed));
+  std::vector<size_t> order(size);
+  std::iota(order.begin(), order.end(), 0);
+  for (size_t i = 0; i < count; ++i) std::swap(order[i], order[i + random() % (order.size() - i)]);
+  order.resize(count);
+  std::sort(order.begin(), order.end());
+  std::vector<EvalItem> sample;
+  for (size_t index : order) sample.push_back(std::move(dataset.items[index]));
+  dataset.items = std::move(sample);
+  return absl::OkStatus();
 }
 
 }  // namespace needle::evals

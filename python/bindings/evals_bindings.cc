@@ -115,15 +115,23 @@ std::shared_ptr<System> SystemFromSpec(const std::string& spec, const std::strin
   return ValueOrThrow(std::move(system));
 }
 
-std::shared_ptr<Dataset> LoadDataset(const std::string& spec, int limit) {
-  if (limit < 0) throw py::value_error(StrCat("limit must be >= 0, got ", limit));
+// `limit` and `seed` as needle-eval's --limit and --sample_seed (evals::LimitItems).
+std::shared_ptr<Dataset> LoadDataset(const std::string& spec, double limit, std::optional<int64_t> seed) {
+  if (seed.has_value() && *seed < 0) throw py::value_error(StrCat("seed must be >= 0, got ", *seed));
+  // Checked before the file is read: a bad limit should not wait for a large dataset.
+  Dataset empty;
+  if (absl::Status valid = evals::LimitItems(empty, limit); !valid.ok()) {
+    throw py::value_error(std::string(valid.message()));
+  }
   absl::StatusOr<Dataset> dataset;
   {
     py::gil_scoped_release release;
     dataset = evals::LoadDataset(spec);
   }
   auto loaded = std::make_shared<Dataset>(ValueOrThrow(std::move(dataset)));
-  if (limit > 0 && static_cast<int>(loaded->items.size()) > limit) loaded->items.resize(limit);
+  if (absl::Status limited = evals::LimitItems(*loaded, limit, seed.value_or(-1)); !limited.ok()) {
+    throw py::value_error(std::string(limited.message()));
+  }
   return loaded;
 }
 
@@ -242,9 +250,11 @@ void RegisterDatasets(py::module_& m) {
         return StrCat("Dataset(name=", dataset.name, ", items=", dataset.items.size(), ")");
       });
 
-  m.def("load_dataset", &LoadDataset, py::arg("spec"), py::arg("limit") = 0,
-        "Loads '[needle:|bfcl:|generic:]PATH' (format detected without a prefix); limit > 0 keeps the first items. "
-        "Unreadable records are skipped and listed in Dataset.errors.");
+  m.def("load_dataset", &LoadDataset, py::arg("spec"), py::arg("limit") = 0.0, py::arg("seed") = py::none(),
+        "Loads '[needle:|bfcl:|generic:]PATH' (format detected without a prefix). limit, as needle-eval's --limit: "
+        "0 keeps every item, a fraction in (0, 1) that share (rounded up), a whole number that many; the first "
+        "ones, or with seed (needle-eval's --sample_seed) drawn at random, kept in file order. Unreadable records "
+        "are skipped and listed in Dataset.errors.");
 }
 
 void RegisterSystems(py::module_& m) {

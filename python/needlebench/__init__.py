@@ -109,21 +109,24 @@ def _as_system(system: SystemLike, system_options: dict) -> System:
 
 
 def evaluate(systems: Union[SystemLike, Sequence[SystemLike]], datasets: Union[str, Dataset, Iterable],
-             parallel: int = 0, limit: int = 0, on_result: Optional[Callable[[int, int, dict], None]] = None,
-             **system_options) -> EvalRun:
+             parallel: int = 0, limit: float = 0, on_result: Optional[Callable[[int, int, dict], None]] = None,
+             seed: Optional[int] = None, **system_options) -> EvalRun:
     """Runs the eval as needle-eval does and returns the EvalRun (report, per-item results).
 
     systems: spec strings ("needle", "needle:optimized:int8", "keyword", "openai:URL", "command:..."),
     System objects, loaded Models or Python callables item -> output text. datasets: spec strings
-    ("needle:PATH", "bfcl:PATH", "generic:PATH") or Dataset objects; `limit` keeps the first items of
-    datasets given by spec. system_options go to System.from_spec (model_path, threads, ...).
+    ("needle:PATH", "bfcl:PATH", "generic:PATH") or Dataset objects. `limit` and `seed` apply to datasets
+    given by spec, as needle-eval's --limit and --sample_seed: limit 0 keeps every item, a fraction in
+    (0, 1) that share of them (0.1: a tenth, rounded up), a whole number that many; the first ones, or
+    with a seed drawn at random (kept in file order). system_options go to System.from_spec (model_path,
+    threads, ...).
     """
     if isinstance(systems, (str, System, Model)) or (callable(systems) and not isinstance(systems, Sequence)):
         systems = [systems]
     if isinstance(datasets, (str, Dataset)):
         datasets = [datasets]
     resolved_systems = [_as_system(system, system_options) for system in systems]
-    resolved_datasets = [load_dataset(d, limit=limit) if isinstance(d, str) else d for d in datasets]
+    resolved_datasets = [load_dataset(d, limit=limit, seed=seed) if isinstance(d, str) else d for d in datasets]
     return run_eval(resolved_systems, resolved_datasets, parallel=parallel, on_result=on_result)
 
 

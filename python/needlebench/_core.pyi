@@ -213,8 +213,9 @@ class Dataset:
     def __iter__(self) -> Iterator[EvalItem]: ...
     def __getitem__(self, index: int) -> EvalItem: ...
 
-def load_dataset(spec: str, limit: int = 0) -> Dataset:
-    """Loads '[needle:|bfcl:|generic:]PATH'; limit > 0 keeps the first items."""
+def load_dataset(spec: str, limit: float = 0, seed: Optional[int] = None) -> Dataset:
+    """Loads '[needle:|bfcl:|generic:]PATH'; limit as needle-eval's --limit (0: all, a fraction in (0, 1), or a
+    count), the first items or, with seed, drawn at random (kept in file order)."""
 
 class System:
     """A system under evaluation."""

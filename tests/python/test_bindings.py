@@ -6,7 +6,9 @@ package is imported from $NEEDLEBENCH_PYTHON_DIR, else from python/ beside $NEED
 
 import importlib
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -367,6 +369,31 @@ def test_load_dataset(nb):
     assert isinstance(json.loads(item.tools_json), list)
     single = next(item for item in dataset.items if item.call_type == "single")
     assert len(single.answers) == 1 and set(single.answers[0]) == {"name", "params"}
+
+
+def test_limit_takes_a_fraction_and_a_seed_as_needle_eval_does(nb, needle_bin, tmp_path):
+    total = len(nb.load_dataset(NEEDLE15_TEST))
+    tenth = nb.load_dataset(NEEDLE15_TEST, limit=0.1)
+    assert len(tenth) == math.ceil(total / 10)
+    assert [item.id for item in tenth] == [item.id for item in nb.load_dataset(NEEDLE15_TEST)][:len(tenth)]
+
+    # The same items as needle-eval's --limit 0.1 --sample_seed 7: one implementation behind both.
+    needle_eval = os.path.join(os.path.dirname(needle_bin), "needle-eval")
+    out = tmp_path / "cli"
+    subprocess.run([needle_eval, "--system", "keyword", "--dataset", NEEDLE15_TEST, "--limit", "0.1",
+                    "--sample_seed", "7", "--progress=false", "--out", str(out)], check=True, capture_output=True)
+    with open(out / "predictions.jsonl", encoding="utf-8") as handle:
+        cli_ids = [json.loads(line)["id"] for line in handle]
+    sampled = nb.load_dataset(NEEDLE15_TEST, limit=0.1, seed=7)
+    assert [item.id for item in sampled] == cli_ids
+    assert cli_ids != [item.id for item in tenth]  # drawn at random, not the first ones
+    run = nb.evaluate("keyword", NEEDLE15_TEST, limit=0.1, seed=7)
+    assert [item["id"] for item in run.items] == cli_ids
+
+    for bad, message in [(dict(limit=1.5), "limit must be 0, a fraction in (0, 1) or a whole count, got 1.5"),
+                         (dict(limit=-0.1), "limit must be"), (dict(limit=0.5, seed=-1), "seed must be >= 0")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            nb.load_dataset(NEEDLE15_TEST, **bad)
 
 
 def test_run_eval_matches_needle_eval(nb, model, needle_bin, tmp_path):

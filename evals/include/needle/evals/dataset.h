@@ -85,6 +85,13 @@ enum class DatasetFormat { kAuto, kNeedle, kBfcl, kGeneric };
 // has no readable record at all, is an error; bad records are counted.
 absl::StatusOr<Dataset> LoadDataset(const std::string& spec);
 
+// Keeps part of a dataset, as needle-eval's --limit and Python's evaluate(limit=):
+// `limit` 0 keeps every item, a fraction in (0, 1) that share of them (rounded
+// up), a whole number that many. With `seed` >= 0 they are drawn at random
+// with that seed (a partial Fisher-Yates shuffle, so the same seed draws the
+// same items everywhere) and kept in file order; else the first ones.
+absl::Status LimitItems(Dataset& dataset, double limit, int64_t seed = -1);
+
 // Converts JSON-Schema style tools (BFCL's "function" list, OpenAI's
 // function.parameters) into upstream Needle's format and into schemas:
 // [{"name","description","parameters":{"p":{"type","description","required"}}}].
