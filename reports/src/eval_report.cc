@@ -20,9 +20,14 @@ template <typename KeyFn>
 std::vector<GroupMetrics> GroupBy(const std::vector<const evals::ItemResult*>& results,
                                   const std::vector<evals::EvalItem>& items, KeyFn key) {
   std::map<std::pair<int, std::string>, std::vector<const evals::ItemScore*>> groups;
-  for (const evals::ItemResult* result : results) groups[key(items[result->item])].push_back(&result->score);
+  std::map<std::pair<int, std::string>, int> no_call;
+  for (const evals::ItemResult* result : results) {
+    const auto group = key(items[result->item]);
+    groups[group].push_back(&result->score);
+    no_call[group] += items[result->item].answers.empty() ? 1 : 0;
+  }
   std::vector<GroupMetrics> out;
-  for (const auto& [group, scores] : groups) out.push_back({group.second, evals::Summarize(scores)});
+  for (const auto& [group, scores] : groups) out.push_back({group.second, evals::Summarize(scores), no_call[group]});
   return out;
 }
 

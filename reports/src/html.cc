@@ -19,21 +19,46 @@ BarChart GroupChart(const EvalReport& report, const std::string& dataset, const 
     index[group] = chart.categories.size();
     chart.categories.push_back(group);
   }
+  chart.notes.assign(chart.categories.size(), {});
   for (const SystemDatasetResult& row : report.results) {
     if (row.dataset != dataset) continue;
     BarSeries series{row.system, {}, {}, {}};
     series.values.assign(chart.categories.size(), 0);
     series.low.assign(chart.categories.size(), 0);
     series.high.assign(chart.categories.size(), 0);
+    for (std::vector<std::string>& notes : chart.notes) notes.emplace_back();
     for (const GroupMetrics& group : row.*groups) {
       const size_t i = index[group.group];
       series.values[i] = group.metrics.bfcl_accuracy.value;
       series.low[i] = group.metrics.bfcl_accuracy.low;
       series.high[i] = group.metrics.bfcl_accuracy.high;
+      // Unreadable output passes items that expect no call: the parse rate tells the two apart.
+      if (group.no_call_items > 0) {
+        chart.notes[i].back() = fmt::format("parse rate {:.1f}%", 100 * group.metrics.parse_rate.value);
+      }
     }
     chart.series.push_back(std::move(series));
   }
   return chart;
+}
+
+// The per-group charts of one dataset worth drawing. A grouping with a single
+// group draws one bar per system, the summary's figure again: a file of one
+// BFCL category would otherwise get three identical charts. The first chart
+// stays when every grouping has one group, so each dataset has one.
+std::vector<BarChart> DatasetCharts(const EvalReport& report, const std::string& dataset) {
+  const std::pair<const char*, std::vector<GroupMetrics> SystemDatasetResult::*> groupings[] = {
+      {"category", &SystemDatasetResult::by_category},
+      {"call type", &SystemDatasetResult::by_call_type},
+      {"tools offered", &SystemDatasetResult::by_tool_count}};
+  std::vector<BarChart> charts;
+  for (const auto& [what, groups] : groupings) {
+    BarChart chart = GroupChart(report, dataset, what, groups);
+    if (chart.categories.size() > 1 || charts.empty()) charts.push_back(std::move(chart));
+  }
+  // The first was kept only as a fallback; drop it if a later one says more.
+  if (charts.size() > 1 && charts.front().categories.size() <= 1) charts.erase(charts.begin());
+  return charts;
 }
 
 constexpr char kStyle[] = R"(
@@ -75,9 +100,7 @@ std::string RenderHtml(const EvalReport& report) {
 
   for (const DatasetInfo& dataset : report.datasets) {
     html += "<h2>" + EscapeHtml(dataset.name) + "</h2>\n<div class=\"charts\">";
-    html += RenderBarChart(GroupChart(report, dataset.name, "category", &SystemDatasetResult::by_category));
-    html += RenderBarChart(GroupChart(report, dataset.name, "call type", &SystemDatasetResult::by_call_type));
-    html += RenderBarChart(GroupChart(report, dataset.name, "tools offered", &SystemDatasetResult::by_tool_count));
+    for (const BarChart& chart : DatasetCharts(report, dataset.name)) html += RenderBarChart(chart);
     html += "</div>\n";
     html += HtmlTable(GroupTable(report, dataset.name, "category", &SystemDatasetResult::by_category));
     html += HtmlTable(GroupTable(report, dataset.name, "call type", &SystemDatasetResult::by_call_type));

@@ -50,25 +50,39 @@ std::vector<std::string> GroupOrder(const EvalReport& report, const std::string&
 Table GroupTable(const EvalReport& report, const std::string& dataset, const std::string& heading,
                  std::vector<GroupMetrics> SystemDatasetResult::*groups) {
   std::vector<const SystemDatasetResult*> rows;
-  std::map<std::string, std::map<std::string, const evals::Metrics*>> by_group;  // group -> system -> metrics
+  std::map<std::string, std::map<std::string, const GroupMetrics*>> by_group;  // group -> system -> metrics
+  bool any_no_call = false;
   for (const SystemDatasetResult& row : report.results) {
     if (row.dataset != dataset) continue;
     rows.push_back(&row);
-    for (const GroupMetrics& group : row.*groups) by_group[group.group][row.system] = &group.metrics;
+    for (const GroupMetrics& group : row.*groups) {
+      by_group[group.group][row.system] = &group;
+      any_no_call |= group.no_call_items > 0;
+    }
   }
   Table table{{heading, "n"}, {false, true}, {}};
   for (const SystemDatasetResult* row : rows) {
     table.header.push_back(row->system + " BFCL");
     table.header.push_back(row->system + " exact");
     table.numeric.insert(table.numeric.end(), {true, true});
+    // Beside the accuracies where unreadable output passes (items expecting no call).
+    if (any_no_call) {
+      table.header.push_back(row->system + " parse");
+      table.numeric.push_back(true);
+    }
   }
   for (const std::string& group : GroupOrder(report, dataset, groups)) {
     const auto& per_system = by_group.at(group);
-    std::vector<std::string> cells{group, std::to_string(per_system.begin()->second->items)};
+    std::vector<std::string> cells{group, std::to_string(per_system.begin()->second->metrics.items)};
     for (const SystemDatasetResult* row : rows) {
       const auto found = per_system.find(row->system);
-      cells.push_back(found == per_system.end() ? "" : Percent(found->second->bfcl_accuracy.value));
-      cells.push_back(found == per_system.end() ? "" : Percent(found->second->exact_match.value));
+      const GroupMetrics* metrics = found == per_system.end() ? nullptr : found->second;
+      cells.push_back(metrics == nullptr ? "" : Percent(metrics->metrics.bfcl_accuracy.value));
+      cells.push_back(metrics == nullptr ? "" : Percent(metrics->metrics.exact_match.value));
+      if (any_no_call) {
+        cells.push_back(metrics == nullptr || metrics->no_call_items == 0 ? ""
+                                                                          : Percent(metrics->metrics.parse_rate.value));
+      }
     }
     table.rows.push_back(std::move(cells));
   }

@@ -22,7 +22,9 @@ Table SummaryTable(const EvalReport& report);
 // (sorted as BuildEvalReport sorts them, not by name).
 std::vector<std::string> GroupOrder(const EvalReport& report, const std::string& dataset,
                                     std::vector<GroupMetrics> SystemDatasetResult::*groups);
-// Per dataset: a row per group (category, call type, tool count), two columns per system.
+// Per dataset: a row per group (category, call type, tool count), two columns
+// per system (BFCL, exact), and a parse rate beside them for the groups with
+// items that expect no call, where output that does not parse passes.
 Table GroupTable(const EvalReport& report, const std::string& dataset, const std::string& heading,
                  std::vector<GroupMetrics> SystemDatasetResult::*groups);
 Table ComparisonTable(const EvalReport& report);

@@ -150,7 +150,11 @@ TEST(EvalReportTest, MarkdownShowsEveryTable) {
   EXPECT_THAT(md, HasSubstr("| toy | 4 | 1 |"));  // datasets: items, skipped records
   EXPECT_THAT(md, HasSubstr("| good | toy | 4 | 100.0% ["));
   EXPECT_THAT(md, HasSubstr("| bad | toy | 4 | 25.0% ["));
-  EXPECT_THAT(md, HasSubstr("| kitchen | 2 | 100.0% | 100.0% | 0.0% | 0.0% |"));
+  // Garden has an item that expects no call: a parse rate stands beside its accuracies, not kitchen's.
+  EXPECT_THAT(md,
+              HasSubstr("| category | n | good BFCL | good exact | good parse | bad BFCL | bad exact | bad parse |"));
+  EXPECT_THAT(md, HasSubstr("| kitchen | 2 | 100.0% | 100.0% |  | 0.0% | 0.0% |  |"));
+  EXPECT_THAT(md, HasSubstr("| garden | 2 | 100.0% | 100.0% | 100.0% | 50.0% | 50.0% | 100.0% |"));
   EXPECT_THAT(md, HasSubstr("| toy | good | bad | bfcl_accuracy | +75.0 ["));
   // Every table row has as many cells as its header.
   std::istringstream lines(md);
@@ -193,6 +197,107 @@ TEST(EvalReportTest, HtmlIsSelfContainedWithCharts) {
   EXPECT_THAT(html, HasSubstr(R"(data-series="good" data-category="kitchen" data-value="1.0000")"));
   EXPECT_THAT(html, HasSubstr(R"(data-series="bad" data-category="kitchen" data-value="0.0000")"));
   EXPECT_THAT(html, HasSubstr(R"(<circle class="point" data-series="good")"));
+}
+
+// BFCL's irrelevance file: one category, every item expects no call. A
+// system that writes nothing readable passes them all, which only the parse
+// rate beside the accuracy gives away; and the three groupings, each one
+// group, are one chart, not three of the same bar.
+TEST(EvalReportTest, OneCategoryOfNoCallItemsShowsTheParseRateAndOneChart) {
+  Dataset dataset;
+  dataset.name = "bfcl_irrelevance";
+  dataset.items = {Item("i1", "irrelevance", false), Item("i2", "irrelevance", false)};
+  std::vector<ItemResult> results;
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<evals::Prediction> prediction = evals::Prediction{};
+    prediction->text = "I am sorry, I cannot help with that";
+    ItemResult result = evals::ScorePrediction(dataset.items[i], prediction);
+    result.item = i;
+    results.push_back(std::move(result));
+  }
+  const EvalReport report = BuildEvalReport({"mute"}, {dataset}, results);
+  const GroupMetrics& group = report.results.at(0).by_category.at(0);
+  EXPECT_EQ(group.no_call_items, 2);
+  EXPECT_EQ(group.metrics.bfcl_accuracy.successes, 2);  // unreadable output read as "no call"
+  EXPECT_EQ(group.metrics.parse_rate.successes, 0);
+  const std::string md = RenderMarkdown(report);
+  EXPECT_THAT(md, HasSubstr("| category | n | mute BFCL | mute exact | mute parse |"));
+  EXPECT_THAT(md, HasSubstr("| irrelevance | 2 | 100.0% | 0.0% | 0.0% |"));  // upstream exact match: not "[]"
+  const std::string html = RenderHtml(report);
+  const std::regex chart("<svg class=\"chart ");
+  EXPECT_EQ(std::distance(std::sregex_iterator(html.begin(), html.end(), chart), std::sregex_iterator()),
+            2);  // accuracy against latency, and one per-group chart
+  EXPECT_THAT(html, HasSubstr("BFCL accuracy per category"));
+  EXPECT_THAT(html, HasSubstr("<title>mute: irrelevance 100.0%, parse rate 0.0%</title>"));
+}
+
+TEST(SvgChartTest, TicksAreRoundNumbers) {
+  const auto near = [](std::vector<double> expected) {
+    return testing::Pointwise(testing::DoubleNear(1e-12), expected);
+  };
+  EXPECT_THAT(NiceTicks(1), near({0, 0.2, 0.4, 0.6, 0.8, 1}));
+  EXPECT_THAT(NiceTicks(7.3), near({0, 2, 4, 6, 8}));
+  EXPECT_THAT(NiceTicks(2048), near({0, 500, 1000, 1500, 2000, 2500}));
+  EXPECT_THAT(NiceTicks(0.033), near({0, 0.01, 0.02, 0.03, 0.04}));
+  EXPECT_THAT(NiceTicks(0), near({0, 0.2, 0.4, 0.6, 0.8, 1}));  // nothing to show: a unit axis
+  BarChart chart;
+  chart.percent = false;
+  chart.y_max = 2048;
+  chart.categories = {"1 thread"};
+  chart.series = {{"optimized fp32", {2048}, {}, {}}};
+  const std::string svg = RenderBarChart(chart);
+  const std::regex tick(R"(<text class="tick"[^>]*>([^<]*)</text>)");
+  std::vector<std::string> ticks;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), tick); it != std::sregex_iterator(); ++it) {
+    ticks.push_back((*it)[1]);
+  }
+  EXPECT_THAT(ticks, testing::ElementsAre("0", "500", "1000", "1500", "2000", "2500"));
+}
+
+TEST(SvgChartTest, TheLegendHoldsLongNamesWhole) {
+  const std::string name = "optimized w8a8 (onnxruntime 1.30.0 on a phone with a long name)";
+  BarChart chart;
+  chart.categories = {"a"};
+  chart.series = {{name, {0.5}, {}, {}}};
+  const std::string svg = RenderBarChart(chart);
+  std::smatch width, legend_x;
+  ASSERT_TRUE(std::regex_search(svg, width, std::regex(R"re(width="(\d+)" height)re")));
+  const std::string escaped = EscapeHtml(name);
+  const std::string name_pattern = std::regex_replace(escaped, std::regex(R"re([().])re"), R"re(\$&)re");
+  ASSERT_TRUE(std::regex_search(svg, legend_x,
+                                std::regex(R"re(<text x="([\d.]+)" y="[\d.]+" font-size="12">)re" + name_pattern)));
+  // At 0.6 em a glyph (generous for sans-serif), the name ends inside the picture.
+  EXPECT_GE(std::stod(width[1]), std::stod(legend_x[1]) + 0.6 * 12 * static_cast<double>(name.size()));
+}
+
+TEST(SvgChartTest, ScatterLabelsDoNotOverlap) {
+  ScatterChart chart;
+  chart.log_x = true;
+  // Five systems at nearly the same spot, as a report of close runs has them.
+  for (int i = 0; i < 5; ++i) {
+    chart.points.push_back({absl::StrCat("system-", i), "needle15-test", 100.0 + i, 0.5 + 0.001 * i});
+  }
+  const std::string svg = RenderScatterChart(chart);
+  struct Box {
+    double left, top, right, bottom;
+  };
+  std::vector<Box> boxes;
+  const std::regex label(R"re(<text class="point-label" x="([\d.-]+)" y="([\d.-]+)" font-size="10">([^<]*)</text>)re");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), label); it != std::sregex_iterator(); ++it) {
+    const double x = std::stod((*it)[1]), y = std::stod((*it)[2]);
+    boxes.push_back({x, y - 8, x + 0.6 * 10 * static_cast<double>((*it)[3].length()), y + 2});
+  }
+  const std::regex numbered(R"(<text class="point-key"[^>]*>(\d+): needle15-test</text>)");
+  const auto keyed = std::distance(std::sregex_iterator(svg.begin(), svg.end(), numbered), std::sregex_iterator());
+  EXPECT_EQ(boxes.size() + static_cast<size_t>(keyed), 5u);  // every label shown, beside its point or in the key
+  EXPECT_GE(boxes.size(), 2u);
+  for (size_t a = 0; a < boxes.size(); ++a) {
+    for (size_t b = a + 1; b < boxes.size(); ++b) {
+      const bool overlap = boxes[a].left < boxes[b].right && boxes[b].left < boxes[a].right &&
+                           boxes[a].top < boxes[b].bottom && boxes[b].top < boxes[a].bottom;
+      EXPECT_FALSE(overlap) << a << " and " << b;
+    }
+  }
 }
 
 TEST(SvgChartTest, EscapesNamesFromTheCommandLine) {

@@ -30,6 +30,10 @@ struct Latency {
 struct GroupMetrics {
   std::string group;  // a category, a call type or a tool-count bucket
   evals::Metrics metrics;
+  // Items that expect no call. Output that does not parse reads as "no call"
+  // and so passes them: where there are any, the parse rate is shown beside
+  // the accuracy, so that unreadable output cannot pass for abstention.
+  int no_call_items = 0;
 };
 
 struct SystemDatasetResult {

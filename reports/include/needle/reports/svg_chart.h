@@ -20,10 +20,17 @@ struct BarSeries {
 struct BarChart {
   std::string title;
   std::string y_label;
+  // The axis runs to y_max rounded up to a round tick (1, 2 or 5 x 10^k).
   double y_max = 1;
   bool percent = true;  // axis ticks as percentages
+  // A logarithmic axis, ticks at powers of ten, for values that span orders
+  // of magnitude (a reference engine beside an optimized one); the bars rise
+  // from the decade below the smallest value.
+  bool log_y = false;
   std::vector<std::string> categories;
   std::vector<BarSeries> series;
+  // Per category and series, a note for the bar's tooltip (e.g. a parse rate); may be empty.
+  std::vector<std::vector<std::string>> notes;
 };
 std::string RenderBarChart(const BarChart& chart);
 
@@ -42,7 +49,14 @@ struct ScatterChart {
   bool y_percent = true;
   std::vector<ScatterPoint> points;
 };
+// Labels go beside their points where they overlap no other label or point;
+// a point whose label fits nowhere gets a number, and the chart a key below
+// it ("1: label").
 std::string RenderScatterChart(const ScatterChart& chart);
+
+// Round axis ticks: from 0 up to the first multiple of a step of 1, 2 or 5 x
+// 10^k at or above `max`, about `target` steps.
+std::vector<double> NiceTicks(double max, int target = 5);
 
 // Escapes text for HTML/SVG content and attributes.
 std::string EscapeHtml(const std::string& text);
