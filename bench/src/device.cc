@@ -1,5 +1,6 @@
 #include "needle/bench/device.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -58,10 +59,13 @@ class AdbDevice {
  public:
   AdbDevice(const DeviceJob& job, const Device& device) : job_(job), device_(device) {}
 
-  absl::StatusOr<std::string> Run(const std::vector<std::string>& command) {
+  absl::StatusOr<std::string> Run(const std::vector<std::string>& command) { return Run(command, job_.timeout); }
+
+  absl::StatusOr<std::string> Run(const std::vector<std::string>& command, std::chrono::seconds timeout) {
     std::vector<std::string> argv = {job_.adb, "-s", device_.serial};
     argv.insert(argv.end(), command.begin(), command.end());
-    absl::StatusOr<CommandResult> result = RunCommand(argv, job_.timeout);
+    if (job_.command_log) job_.command_log(StrCat("running ", ShellJoin(argv)));
+    absl::StatusOr<CommandResult> result = RunCommand(argv, timeout);
     if (!result.ok()) return result.status();
     if (!result->Succeeded()) {
       return absl::UnavailableError(StrCat("adb ", ShellJoin(command), " ", result->Describe()));
@@ -139,10 +143,10 @@ absl::StatusOr<std::vector<Row>> RunOnDevice(const Device& device, const DeviceJ
   const std::string exit_code = marker == std::string::npos ? "" : Trim(ran->substr(marker + strlen(kExitMarker)));
   if (exit_code != "0") {
     absl::StatusOr<std::string> errors = adb.Shell(StrCat("cat ", errors_file));
-    return absl::InternalError(StrCat("needle-bench on the device ",
-                                      exit_code.empty() ? "did not report an exit status"
-                                                        : StrCat("exited with status ", exit_code),
-                                      errors.ok() && !Trim(*errors).empty() ? ": " + Trim(*errors) : ""));
+    return absl::InternalError(
+        StrCat("needle-bench on the device ",
+               exit_code.empty() ? "did not report an exit status" : StrCat("exited with status ", exit_code),
+               errors.ok() && !Trim(*errors).empty() ? ": " + Trim(*errors) : ""));
   }
 
   const std::filesystem::path local_rows =
@@ -157,7 +161,8 @@ absl::StatusOr<std::vector<Row>> RunOnDevice(const Device& device, const DeviceJ
   file.close();
   std::filesystem::remove(local_rows);
   absl::StatusOr<std::vector<Row>> rows = ParseRows(text.str());
-  if (!rows.ok()) return absl::DataLossError(StrCat("rows pulled from the device: ", std::string(rows.status().message())));
+  if (!rows.ok())
+    return absl::DataLossError(StrCat("rows pulled from the device: ", std::string(rows.status().message())));
   const DeviceState after = adb.State();
 
   for (Row& row : *rows) {
@@ -179,6 +184,47 @@ absl::StatusOr<std::vector<Row>> RunOnDevice(const Device& device, const DeviceJ
 }
 
 }  // namespace
+
+absl::Status CheckDevices(const std::vector<Device>& devices, const DeviceJob& job) {
+  for (const Device& device : devices) {
+    AdbDevice adb(job, device);
+    absl::StatusOr<std::string> state = adb.Run({"get-state"}, std::min(job.timeout, kCheckTimeout));
+    if (absl::IsNotFound(state.status())) {
+      return absl::NotFoundError(StrCat("cannot run adb (", job.adb, "): install it or give its path with --adb"));
+    }
+    if (!state.ok()) {
+      return absl::UnavailableError(
+          StrCat("device adb:", device.serial, " is not reachable: ", std::string(state.status().message())));
+    }
+    if (Trim(*state) != "device") {
+      return absl::UnavailableError(
+          StrCat("device adb:", device.serial, " is not ready: adb get-state says \"", Trim(*state), "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> ListAdbDevices(const std::string& adb, const ProgressFn& command_log) {
+  const std::vector<std::string> argv = {adb, "devices", "-l"};
+  if (command_log) command_log(StrCat("running ", ShellJoin(argv)));
+  absl::StatusOr<CommandResult> result = RunCommand(argv, kCheckTimeout);
+  if (!result.ok()) return result.status();
+  if (!result->Succeeded()) return absl::UnavailableError(StrCat("adb devices -l ", result->Describe()));
+  std::vector<std::string> lines;
+  std::istringstream text(result->out);
+  std::string line;
+  while (std::getline(text, line)) {
+    line = Trim(line);
+    // The heading and the daemon's start-up chatter are not devices.
+    if (line.empty() || line.rfind("List of devices", 0) == 0 || line[0] == '*') continue;
+    // adb pads the serial into a column: one space between fields reads as well.
+    std::istringstream fields(line);
+    std::string field, joined;
+    while (fields >> field) joined += (joined.empty() ? "" : " ") + field;
+    lines.push_back(joined);
+  }
+  return lines;
+}
 
 absl::StatusOr<std::vector<Device>> ReadFarm(const std::string& path) {
   std::ifstream file(path);
@@ -243,13 +289,14 @@ absl::Status CheckDeviceBinary(const std::string& path) {
   if (!file) return absl::NotFoundError(StrCat(path, ": cannot open the device binary"));
   unsigned char header[20] = {};
   file.read(reinterpret_cast<char*>(header), sizeof(header));
-  const bool elf = file.gcount() == sizeof(header) && header[0] == 0x7f && header[1] == 'E' && header[2] == 'L' &&
-                   header[3] == 'F';
+  const bool elf =
+      file.gcount() == sizeof(header) && header[0] == 0x7f && header[1] == 'E' && header[2] == 'L' && header[3] == 'F';
   // e_machine sits at offset 18, little-endian on every Android ABI.
   const uint16_t machine = static_cast<uint16_t>(header[18] | (header[19] << 8));
   if (!elf || machine != kElfMachineAarch64) {
-    return absl::InvalidArgumentError(StrCat(path, ": not an aarch64 ELF executable (build it with cmake --preset "
-                                                   "aarch64, or with the Android NDK: docs/bench.md)"));
+    return absl::InvalidArgumentError(StrCat(path,
+                                             ": not an aarch64 ELF executable (build it with cmake --preset "
+                                             "aarch64, or with the Android NDK: docs/bench.md)"));
   }
   return absl::OkStatus();
 }

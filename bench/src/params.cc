@@ -44,6 +44,41 @@ absl::StatusOr<int> ParseInt(std::string_view text, std::string_view what, int m
   return value;
 }
 
+// A range of list values: far more than any sweep needs, few enough to print.
+constexpr size_t kMaxListItems = 1000;
+
+// "first-last", "first-last+step" or "first-last*factor" (llama-bench's ranges);
+// `dash` is where "-" splits first from the rest.
+absl::StatusOr<std::vector<int>> ParseRange(std::string_view item, size_t dash, std::string_view what, int min_value,
+                                            int max_value) {
+  const auto malformed = [&](const std::string& why) {
+    return absl::InvalidArgumentError(StrCat(what, ": \"", item, "\" is not a range (", why,
+                                             "; ranges are FIRST-LAST, FIRST-LAST+STEP or FIRST-LAST*FACTOR)"));
+  };
+  std::string_view rest = item.substr(dash + 1);
+  const size_t op = rest.find_first_of("+*");
+  const char kind = op == std::string_view::npos ? '+' : rest[op];
+  absl::StatusOr<int> first = ParseInt(item.substr(0, dash), what, min_value, max_value);
+  if (!first.ok()) return malformed(std::string(first.status().message()));
+  absl::StatusOr<int> last = ParseInt(rest.substr(0, op), what, min_value, max_value);
+  if (!last.ok()) return malformed(std::string(last.status().message()));
+  int step = 1;
+  if (op != std::string_view::npos) {
+    absl::StatusOr<int> parsed = ParseInt(rest.substr(op + 1), what, 1, 1 << 20);
+    if (!parsed.ok()) return malformed(std::string(parsed.status().message()));
+    step = *parsed;
+  }
+  if (*last < *first) return malformed(StrCat(*last, " is below ", *first));
+  if (kind == '*' && (step < 2 || *first == 0))
+    return malformed("a factor needs a start above 0 and a factor of 2 or more");
+  std::vector<int> values;
+  for (int64_t value = *first; value <= *last; value = kind == '*' ? value * step : value + step) {
+    if (values.size() == kMaxListItems) return malformed(StrCat("more than ", kMaxListItems, " values"));
+    values.push_back(static_cast<int>(value));
+  }
+  return values;
+}
+
 // Appends to a list flag, except that the first use replaces the default.
 template <typename T>
 void Extend(std::vector<T>& list, std::vector<T> items, bool& seen) {
@@ -58,9 +93,21 @@ absl::StatusOr<std::vector<int>> ParseIntList(std::string_view text, std::string
                                               int max_value) {
   std::vector<int> values;
   for (std::string_view item : Split(text)) {
-    absl::StatusOr<int> value = ParseInt(item, what, min_value, max_value);
-    if (!value.ok()) return value.status();
-    values.push_back(*value);
+    // Every value is >= 0, so a '-' after the first character can only be a range.
+    const size_t dash = item.find('-', 1);
+    if (dash == std::string_view::npos) {
+      absl::StatusOr<int> value = ParseInt(item, what, min_value, max_value);
+      if (!value.ok()) return value.status();
+      values.push_back(*value);
+      continue;
+    }
+    absl::StatusOr<std::vector<int>> range = ParseRange(item, dash, what, min_value, max_value);
+    if (!range.ok()) return range.status();
+    if (values.size() + range->size() > kMaxListItems) {
+      return absl::InvalidArgumentError(
+          StrCat(what, ": \"", text, "\" expands to more than ", kMaxListItems, " values"));
+    }
+    values.insert(values.end(), range->begin(), range->end());
   }
   return values;
 }
@@ -94,7 +141,9 @@ std::string Usage() {
       "       --peer NAME[,NAME...]       also time another runtime on the same checkpoints: pytorch (1.13),\n"
       "                                   pytorch2, pytorch2-compile, onnxruntime, or NAME=COMMAND (docs/peers.md)\n"
       "  -o,  --output FORMAT             md, csv, json, jsonl or html on stdout (default md)\n"
-      "       --cpu-mask HEX              pin to these CPUs, e.g. 0x3\n"
+      "  -oe, --output-err FORMAT         the same rows in a second format on stderr\n"
+      "       --delay SECONDS             sleep between tests (default 0), e.g. to let a phone cool down\n"
+      "  -C,  --cpu-mask HEX[,HEX...]     pin to these CPUs, each mask in turn, e.g. 0xf0,0x0f (big, little cores)\n"
       "       --device D                  where to run: local, or adb:SERIAL (repeatable; default local)\n"
       "       --farm FILE                 adb devices from a JSON file (serial, name, cpu_mask, threads)\n"
       "       --device-binary FILE        static aarch64 needle-bench to push (default: build/aarch64's,\n"
@@ -105,23 +154,31 @@ std::string Usage() {
       kDefaultTimeoutSeconds,
       ")\n"
       "       --progress                  a line on stderr per row and repetition\n"
+      "  -v,  --verbose                   --progress with each run's timings, and the adb and peer commands run\n"
+      "       --list-devices              list what can be measured (this CPU, adb devices, --farm's) and exit\n"
       "       --roofline                  measure this machine's peak FLOP/s and memory bandwidth per thread\n"
       "                                   count and give each row's speed as a fraction of them\n"
       "  -h,  --help\n"
-      "List flags also repeat: -p 64 -p 1024 is -p 64,1024.\n");
+      "       needle-bench compare A.json B.json [-o md|csv|json]: t/s of matching rows of two runs, and B/A\n"
+      "List flags also repeat: -p 64 -p 1024 is -p 64,1024. Integer lists take ranges: FIRST-LAST,\n"
+      "FIRST-LAST+STEP, FIRST-LAST*FACTOR (-t 1-8, -p 64-1024*2).\n");
 }
 
 std::vector<std::string> DeviceArgs(const Params& params) {
   const auto list = [](const auto& values) { return fmt::format("{}", fmt::join(values, ",")); };
-  std::vector<std::string> args = {"-p", list(params.n_prompt), "-n", list(params.n_gen),
-                                   "-d", list(params.n_depth),  "-r", std::to_string(params.repetitions),
+  std::vector<std::string> args = {"-p",       list(params.n_prompt),         "-n", list(params.n_gen),
+                                   "-d",       list(params.n_depth),          "-r", std::to_string(params.repetitions),
                                    "--warmup", std::to_string(params.warmup), "-e", list(params.engines),
-                                   "-P", list(params.precisions)};
+                                   "-P",       list(params.precisions)};
   for (const auto& [prompt, gen] : params.prompt_gen) {
     args.push_back("-pg");
     args.push_back(StrCat(prompt, ",", gen));
   }
   if (params.roofline) args.push_back("--roofline");
+  if (params.delay_seconds > 0) {
+    args.push_back("--delay");
+    args.push_back(fmt::format("{}", params.delay_seconds));
+  }
   return args;
 }
 
@@ -150,7 +207,7 @@ absl::StatusOr<Peer> ResolvePeer(std::string_view spec, const std::string& peer_
 absl::StatusOr<Params> ParseArgs(const std::vector<std::string>& args, const std::string& default_model) {
   Params params;
   bool seen_model = false, seen_prompt = false, seen_gen = false, seen_depth = false, seen_threads = false,
-       seen_engine = false, seen_precision = false;
+       seen_engine = false, seen_precision = false, seen_mask = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
     std::string value;
@@ -170,6 +227,14 @@ absl::StatusOr<Params> ParseArgs(const std::vector<std::string>& args, const std
     }
     if (flag == "--roofline") {
       params.roofline = true;
+      continue;
+    }
+    if (flag == "-v" || flag == "--verbose") {
+      params.verbose = true;
+      continue;
+    }
+    if (flag == "--list-devices") {
+      params.list_devices = true;
       continue;
     }
     const auto take_value = [&]() -> absl::StatusOr<std::string> {
@@ -266,9 +331,27 @@ absl::StatusOr<Params> ParseArgs(const std::vector<std::string>& args, const std
             StrCat(flag, ": unknown format \"", *text, "\" (md, csv, json, jsonl, html)"));
       }
       params.output = *text;
-    } else if (flag == "--cpu-mask") {
-      if (absl::Status mask = ParseCpuMask(*text).status(); !mask.ok()) return mask;
-      params.cpu_mask = *text;
+    } else if (flag == "-oe" || flag == "--output-err") {
+      if (!IsOutputFormat(*text)) {
+        return absl::InvalidArgumentError(
+            StrCat(flag, ": unknown format \"", *text, "\" (md, csv, json, jsonl, html)"));
+      }
+      params.second_output = *text;
+    } else if (flag == "-C" || flag == "--cpu-mask") {
+      absl::StatusOr<std::vector<std::string>> masks = ParseStringList(*text, flag);
+      if (!masks.ok()) return masks.status();
+      for (const std::string& mask : *masks) {
+        if (absl::Status valid = ParseCpuMask(mask).status(); !valid.ok()) return valid;
+      }
+      Extend(params.cpu_masks, *std::move(masks), seen_mask);
+    } else if (flag == "--delay") {
+      double seconds = -1;
+      const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), seconds);
+      if (text->empty() || error != std::errc() || end != text->data() + text->size() || !(seconds >= 0) ||
+          seconds > 3600) {
+        return absl::InvalidArgumentError(StrCat(flag, ": \"", *text, "\" is not a number of seconds in [0, 3600]"));
+      }
+      params.delay_seconds = seconds;
     } else {
       return absl::InvalidArgumentError(StrCat("unknown flag \"", flag, "\""));
     }
@@ -321,12 +404,15 @@ absl::StatusOr<Plan> ExpandPlan(const Params& params) {
             if (threads != 1) remember(skipped_threads, threads);
             continue;
           }
-          for (TestSpec test : tests) {
-            test.model = model;
-            test.engine = engine;
-            test.precision = precision;
-            test.threads = threads;
-            plan.tests.push_back(std::move(test));
+          for (const std::string& mask : params.cpu_masks) {
+            for (TestSpec test : tests) {
+              test.model = model;
+              test.engine = engine;
+              test.precision = precision;
+              test.threads = threads;
+              test.cpu_mask = mask;
+              plan.tests.push_back(std::move(test));
+            }
           }
         }
       }
@@ -343,13 +429,16 @@ absl::StatusOr<Plan> ExpandPlan(const Params& params) {
       for (const std::string& precision : params.precisions) {
         if (std::find(peer.precisions.begin(), peer.precisions.end(), precision) == peer.precisions.end()) continue;
         for (int threads : params.threads) {
-          for (TestSpec test : tests) {
-            test.model = model;
-            test.engine = peer.name;
-            test.precision = precision;
-            test.threads = threads;
-            test.peer = static_cast<int>(p);
-            plan.tests.push_back(std::move(test));
+          for (const std::string& mask : params.cpu_masks) {
+            for (TestSpec test : tests) {
+              test.model = model;
+              test.engine = peer.name;
+              test.precision = precision;
+              test.threads = threads;
+              test.cpu_mask = mask;
+              test.peer = static_cast<int>(p);
+              plan.tests.push_back(std::move(test));
+            }
           }
         }
       }

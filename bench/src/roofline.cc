@@ -421,11 +421,12 @@ double PeakFlopsFor(const MachinePeak& peak, std::string_view precision_name) {
 }
 
 std::string DescribePeak(const MachinePeak& peak) {
-  return fmt::format("peak, {} thread{}: fp32 {} GFLOP/s ({}), bf16 {}{}, int8 {} GOP/s ({}); DRAM {} GB/s, L3 {} GB/s",
-                     peak.threads, peak.threads == 1 ? "" : "s", Figure(peak.fp32_flops / 1e9), peak.fp32_isa,
-                     Figure(peak.bf16_flops / 1e9), peak.bf16_native ? "" : " (= fp32: no bf16 instructions)",
-                     Figure(peak.int8_ops / 1e9), peak.int8_isa, Figure(peak.dram_bytes_per_s / 1e9),
-                     Figure(peak.cache_bytes_per_s / 1e9));
+  return fmt::format(
+      "peak, {} thread{}{}: fp32 {} GFLOP/s ({}), bf16 {}{}, int8 {} GOP/s ({}); DRAM {} GB/s, L3 {} GB/s",
+      peak.threads, peak.threads == 1 ? "" : "s", peak.cpu_mask.empty() ? "" : StrCat(" on CPUs ", peak.cpu_mask),
+      Figure(peak.fp32_flops / 1e9), peak.fp32_isa, Figure(peak.bf16_flops / 1e9),
+      peak.bf16_native ? "" : " (= fp32: no bf16 instructions)", Figure(peak.int8_ops / 1e9), peak.int8_isa,
+      Figure(peak.dram_bytes_per_s / 1e9), Figure(peak.cache_bytes_per_s / 1e9));
 }
 
 absl::StatusOr<RowWork> WorkOf(const ModelConfig& config, std::string_view precision_name, int n_prompt, int n_gen,

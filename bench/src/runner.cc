@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
+#include <thread>
 #include <utility>
 
 #include "needle/config.h"
@@ -97,6 +100,39 @@ absl::StatusOr<T> PeerField(const nlohmann::json& reply, const char* key) {
   }
 }
 
+// Pins the calling thread to each test's CPU mask, and back to the affinity
+// it had for tests without one. Engines start their threads after pinning,
+// and peers are started after it, so both inherit the mask.
+class Pinning {
+ public:
+  absl::Status Pin(const std::string& mask) {
+    if (mask == current_) return absl::OkStatus();
+    if (!original_.has_value()) {
+      absl::StatusOr<std::vector<int>> cpus = CurrentCpus();
+      if (!cpus.ok()) return cpus.status();
+      original_ = *std::move(cpus);
+    }
+    absl::Status pinned = mask.empty() ? SetCpus(*original_) : SetCpuMask(mask);
+    if (pinned.ok()) current_ = mask;
+    return pinned;
+  }
+
+ private:
+  std::string current_;
+  std::optional<std::vector<int>> original_;
+};
+
+// Sleeps `seconds`, asking `stop` every 100 ms; false when stopped.
+bool Delay(double seconds, const std::function<bool()>& stop) {
+  const Clock::time_point end =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  while (Clock::now() < end) {
+    if (stop && stop()) return false;
+    std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(100), end - Clock::now()));
+  }
+  return true;
+}
+
 std::string ModelType(const ModelConfig& c) {
   return fmt::format("needle d{} h{}/{} L{}+{} v{}", c.d_model, c.num_heads, c.num_kv_heads, c.num_encoder_layers,
                      c.num_decoder_layers, c.vocab_size);
@@ -120,7 +156,7 @@ std::vector<int32_t> PromptTokens(int count, int vocab_size, uint32_t seed) {
 }
 
 absl::StatusOr<Row> RunTest(const Engine& engine, const TestSpec& spec, int warmup, int repetitions,
-                            const ProgressFn& progress) {
+                            const ProgressFn& progress, const std::function<bool()>& stop, bool verbose) {
   const ModelConfig& config = engine.config();
   if (config.vocab_size <= kFirstOrdinaryId) {
     return absl::InvalidArgumentError(StrCat("vocab_size ", config.vocab_size, " leaves no ordinary token ids"));
@@ -136,12 +172,19 @@ absl::StatusOr<Row> RunTest(const Engine& engine, const TestSpec& spec, int warm
   row.isa = engine.info().isa;  // empty for an engine without per-ISA kernels
 
   for (int run = 0; run < warmup + repetitions; ++run) {
-    if (progress) {
-      progress(run < warmup ? StrCat("warm-up ", run + 1, "/", warmup)
-                            : StrCat("repetition ", run - warmup + 1, "/", repetitions));
+    if (stop && stop()) {
+      return absl::CancelledError(
+          StrCat("stopped after ", std::max(0, run - warmup), " of ", repetitions, " repetitions"));
     }
+    const std::string name = run < warmup ? StrCat("warm-up ", run + 1, "/", warmup)
+                                          : StrCat("repetition ", run - warmup + 1, "/", repetitions);
+    if (progress && !verbose) progress(name);
     absl::StatusOr<Timing> timing = RunOnce(engine, spec, prompt);
     if (!timing.ok()) return timing.status();
+    if (progress && verbose) {
+      progress(fmt::format("{}: {:.3f} ms timed, {:.2f} t/s, TTFT {:.3f} ms", name, timing->timed_ns / 1e6,
+                           TokensPerSecond(spec, timing->timed_ns), timing->ttft_ms));
+    }
     if (run < warmup) continue;
     row.samples_ns.push_back(timing->timed_ns);
     row.samples_ts.push_back(TokensPerSecond(spec, timing->timed_ns));
@@ -152,7 +195,7 @@ absl::StatusOr<Row> RunTest(const Engine& engine, const TestSpec& spec, int warm
 }
 
 absl::StatusOr<Row> RunPeerTest(const Peer& peer, const TestSpec& spec, int warmup, int repetitions,
-                                std::chrono::seconds timeout) {
+                                std::chrono::seconds timeout, const ProgressFn& log) {
   std::vector<std::string> argv = peer.command;
   const std::vector<std::string> flags = {"--model",       spec.model,
                                           "--threads",     std::to_string(spec.threads),
@@ -164,6 +207,7 @@ absl::StatusOr<Row> RunPeerTest(const Peer& peer, const TestSpec& spec, int warm
                                           "--warmup",      std::to_string(warmup)};
   argv.insert(argv.end(), flags.begin(), flags.end());
   const std::string who = StrCat("peer ", peer.name);
+  if (log) log(StrCat("running ", ShellJoin(argv)));
   absl::StatusOr<CommandResult> result = RunCommand(argv, timeout);
   if (!result.ok())
     return absl::Status(result.status().code(), StrCat(who, ": ", std::string(result.status().message())));
@@ -204,21 +248,77 @@ absl::StatusOr<Row> RunPeerTest(const Peer& peer, const TestSpec& spec, int warm
   return row;
 }
 
-std::vector<MachinePeak> MeasurePlanPeaks(const Plan& plan, const ProgressFn& progress) {
-  std::vector<int> thread_counts;
-  for (const TestSpec& spec : plan.tests) thread_counts.push_back(spec.threads);
-  std::sort(thread_counts.begin(), thread_counts.end());
-  thread_counts.erase(std::unique(thread_counts.begin(), thread_counts.end()), thread_counts.end());
+absl::StatusOr<std::vector<MachinePeak>> MeasurePlanPeaks(const Plan& plan, const ProgressFn& progress) {
+  std::vector<std::pair<int, std::string>> settings;  // (threads, CPU mask)
+  for (const TestSpec& spec : plan.tests) settings.emplace_back(spec.threads, spec.cpu_mask);
+  std::sort(settings.begin(), settings.end());
+  settings.erase(std::unique(settings.begin(), settings.end()), settings.end());
+  Pinning pinning;
   std::vector<MachinePeak> peaks;
-  for (int threads : thread_counts) {
-    if (progress) progress(StrCat("measuring the machine's peaks on ", threads, " thread", threads == 1 ? "" : "s"));
+  for (const auto& [threads, mask] : settings) {
+    if (absl::Status pinned = pinning.Pin(mask); !pinned.ok()) return pinned;
+    if (progress) {
+      progress(StrCat("measuring the machine's peaks on ", threads, " thread", threads == 1 ? "" : "s",
+                      mask.empty() ? "" : StrCat(" (CPUs ", mask, ")")));
+    }
     peaks.push_back(MeasurePeak(threads));
+    peaks.back().cpu_mask = mask;
   }
+  if (absl::Status restored = pinning.Pin(""); !restored.ok()) return restored;
   return peaks;
+}
+
+absl::StatusOr<double> EstimatePlanSeconds(const Params& params, const Plan& plan) {
+  // Least-work rates per thread, from the 26M model on a 2.5 GHz Xeon
+  // (reports/bench/xeon-2core-26m.md): the reference engine's scalar loops,
+  // the optimized engine's kernels; decode is mostly memory and overhead, far
+  // below the prefill rate and gains less from threads (modelled as their
+  // square root). Peers start an interpreter for every row.
+  constexpr double kReferenceFlops = 1.2e9, kReferenceDecodeFlops = 1.0e9;
+  constexpr double kOptimizedFlops = 20e9, kOptimizedDecodeFlops = 5e9;
+  constexpr double kEngineSetupSeconds = 0.5, kPeerStartSeconds = 3;
+  std::map<std::string, ModelConfig> configs;
+  double seconds = 0;
+  std::string instance;
+  for (size_t i = 0; i < plan.tests.size(); ++i) {
+    const TestSpec& spec = plan.tests[i];
+    if (configs.count(spec.model) == 0) {
+      absl::StatusOr<std::shared_ptr<const ModelWeights>> weights = ModelWeights::Load(spec.model);
+      if (!weights.ok()) return weights.status();
+      configs[spec.model] = (*weights)->config();
+    }
+    const ModelConfig& config = configs.at(spec.model);
+    const bool reference = spec.peer < 0 && spec.engine == "reference";
+    const double threads = reference ? 1 : spec.threads;
+    const double prefill_rate = (reference ? kReferenceFlops : kOptimizedFlops) * threads;
+    const double decode_rate = (reference ? kReferenceDecodeFlops : kOptimizedDecodeFlops) * std::sqrt(threads);
+    // Each run: its prefill (the untimed one of a generation test too), then at least one decode step.
+    const int prefill = spec.n_prompt > 0 ? spec.n_prompt : spec.n_depth;
+    absl::StatusOr<RowWork> prefill_work = WorkOf(config, "fp32", prefill, 0, 0);
+    absl::StatusOr<RowWork> decode_work = WorkOf(config, "fp32", 0, std::max(spec.n_gen, 1), prefill);
+    if (!prefill_work.ok()) return prefill_work.status();
+    if (!decode_work.ok()) return decode_work.status();
+    const double run = prefill_work->flop / prefill_rate + decode_work->flop / decode_rate;
+    seconds += run * (params.warmup + params.repetitions);
+    const std::string key =
+        StrCat(spec.model, "\n", spec.engine, "\n", spec.precision, "\n", spec.threads, "\n", spec.cpu_mask);
+    if (spec.peer >= 0) seconds += kPeerStartSeconds;
+    if (key != instance) seconds += kEngineSetupSeconds;
+    instance = key;
+    if (i > 0) seconds += params.delay_seconds;
+  }
+  return seconds;
 }
 
 absl::StatusOr<PlanResult> RunPlan(const Params& params, const Plan& plan, const SystemInfo& system,
                                    const ProgressFn& progress, const std::vector<MachinePeak>& peaks) {
+  RunHooks hooks;
+  hooks.progress = progress;
+  return RunPlan(params, plan, system, hooks, peaks);
+}
+
+absl::StatusOr<PlanResult> RunPlan(const Params& params, const Plan& plan, const SystemInfo& system,
+                                   const RunHooks& hooks, const std::vector<MachinePeak>& peaks) {
   struct Model {
     std::shared_ptr<const ModelWeights> weights;
     int64_t size = 0;
@@ -234,15 +334,31 @@ absl::StatusOr<PlanResult> RunPlan(const Params& params, const Plan& plan, const
     models[spec.model] = {*std::move(weights), error ? -1 : static_cast<int64_t>(size)};
   }
 
+  const ProgressFn& progress = hooks.progress;
+  const auto stopped = [&] { return hooks.stop && hooks.stop(); };
   PlanResult result;
+  const auto keep = [&](Row row) {
+    if (hooks.on_row) hooks.on_row(row);
+    result.rows.push_back(std::move(row));
+  };
+  Pinning pinning;
   std::unique_ptr<Engine> engine;
   std::string engine_key;
   for (size_t i = 0; i < plan.tests.size(); ++i) {
     const TestSpec& spec = plan.tests[i];
+    if (i > 0 && params.delay_seconds > 0) {
+      if (progress) progress(fmt::format("waiting {} s (--delay)", params.delay_seconds));
+      Delay(params.delay_seconds, hooks.stop);
+    }
+    if (stopped()) {
+      result.interrupted = fmt::format("stopped before row {}/{}", i + 1, plan.tests.size());
+      break;
+    }
     const Model& model = models.at(spec.model);
-    const std::string label = fmt::format("row {}/{}: {} {} {} {}t {}", i + 1, plan.tests.size(),
-                                          std::filesystem::path(spec.model).filename().string(), spec.engine,
-                                          spec.precision, spec.threads, spec.TestName());
+    const std::string label =
+        fmt::format("row {}/{}: {} {} {} {}t{} {}", i + 1, plan.tests.size(),
+                    std::filesystem::path(spec.model).filename().string(), spec.engine, spec.precision, spec.threads,
+                    spec.cpu_mask.empty() ? "" : StrCat(" ", spec.cpu_mask), spec.TestName());
     const auto fill_common = [&](Row& row, const std::string& started) {
       row.test_time = started;
       row.host = system.host;
@@ -254,31 +370,40 @@ absl::StatusOr<PlanResult> RunPlan(const Params& params, const Plan& plan, const
       row.model_type = ModelType(model.weights->config());
       row.model_size = model.size;
       row.model_n_params = CountParameters(model.weights->config()).total();
+      row.cpu_mask = spec.cpu_mask;
       for (const MachinePeak& peak : peaks) {
-        if (peak.threads == row.n_threads) FillRoofline(model.weights->config(), peak, row);
+        if (peak.threads == row.n_threads && peak.cpu_mask == spec.cpu_mask) {
+          FillRoofline(model.weights->config(), peak, row);
+        }
       }
     };
-    if (spec.peer >= 0) {
-      engine.reset();  // its memory is not the peer's, and the machine is the peer's now
+    const std::string key = StrCat(spec.model, "\n", spec.engine, "\n", spec.precision, "\n", spec.threads, "\n",
+                                   spec.cpu_mask, "\n", spec.peer);
+    if (key != engine_key) {
+      // The previous engine's packed weights go first, so that they do not count in the next row's peak RSS;
+      // and its threads keep the mask they started with, so a new mask needs a new engine.
+      engine.reset();
       engine_key.clear();
+      if (absl::Status pinned = pinning.Pin(spec.cpu_mask); !pinned.ok()) return pinned;
+    }
+    if (spec.peer >= 0) {
+      engine_key = key;  // the machine is the peer's now
       if (progress) progress(StrCat(label, ": running ", plan.peers[spec.peer].name));
+      ProgressFn log;
+      if (progress && hooks.verbose) log = [&](std::string_view line) { progress(StrCat(label, ": ", line)); };
       const std::string started = UtcTimestamp();
       absl::StatusOr<Row> row = RunPeerTest(plan.peers[spec.peer], spec, params.warmup, params.repetitions,
-                                            std::chrono::seconds(params.timeout_seconds));
+                                            std::chrono::seconds(params.timeout_seconds), log);
       if (!row.ok()) {
         result.peer_failures.push_back(
             absl::Status(row.status().code(), StrCat(label, ": ", std::string(row.status().message()))));
         continue;
       }
       fill_common(*row, started);
-      result.rows.push_back(*std::move(row));
+      keep(*std::move(row));
       continue;
     }
-    const std::string key = StrCat(spec.model, "\n", spec.engine, "\n", spec.precision, "\n", spec.threads);
-    if (key != engine_key) {
-      // The previous engine's packed weights go first, so that they do not count in the next row's peak RSS.
-      engine.reset();
-      engine_key.clear();
+    if (engine == nullptr) {
       EngineOptions options;
       options.precision = spec.precision;
       options.threads = spec.threads;
@@ -297,13 +422,20 @@ absl::StatusOr<PlanResult> RunPlan(const Params& params, const Plan& plan, const
     // A failed reset leaves the high-water mark of the whole process so far: still an upper bound.
     (void)ResetPeakRss();
     const std::string started = UtcTimestamp();
-    absl::StatusOr<Row> row = RunTest(*engine, spec, params.warmup, params.repetitions, run_progress);
+    absl::StatusOr<Row> row =
+        RunTest(*engine, spec, params.warmup, params.repetitions, run_progress, hooks.stop, hooks.verbose);
+    if (!row.ok() && absl::IsCancelled(row.status())) {
+      result.interrupted = StrCat("stopped during row ", i + 1, "/", plan.tests.size(), " (",
+                                  std::string(row.status().message()), "; left out)");
+      break;
+    }
     if (!row.ok()) return absl::Status(row.status().code(), StrCat(label, ": ", std::string(row.status().message())));
     row->peak_rss_bytes = PeakRssBytes();
     fill_common(*row, started);
-    row->cpu_mask = params.cpu_mask;
-    result.rows.push_back(*std::move(row));
+    keep(*std::move(row));
   }
+  engine.reset();
+  if (absl::Status restored = pinning.Pin(""); !restored.ok()) return restored;
   return result;
 }
 

@@ -122,11 +122,31 @@ absl::StatusOr<std::vector<int>> ParseCpuMask(std::string_view hex) {
 absl::Status SetCpuMask(std::string_view hex) {
   absl::StatusOr<std::vector<int>> cpus = ParseCpuMask(hex);
   if (!cpus.ok()) return cpus.status();
+  if (absl::Status set = SetCpus(*cpus); !set.ok()) {
+    return absl::InvalidArgumentError(StrCat("--cpu-mask ", hex, ": ", std::string(set.message())));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<int>> CurrentCpus() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  for (int cpu : *cpus) CPU_SET(cpu, &set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+    return absl::InternalError(StrCat("cannot read the CPU affinity: ", std::strerror(errno)));
+  }
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
+absl::Status SetCpus(const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int cpu : cpus) CPU_SET(cpu, &set);
   if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-    return absl::InvalidArgumentError(StrCat("--cpu-mask ", hex, ": cannot pin to these CPUs: ", std::strerror(errno)));
+    return absl::InvalidArgumentError(StrCat("cannot pin to these CPUs: ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "markdown_table.h"
+#include "needle/bench/compare.h"
 #include "needle/bench/output.h"
 #include "needle/bench/params.h"
 #include "needle/bench/row.h"
@@ -60,6 +61,75 @@ TEST(ParamsTest, ParsesIntegerLists) {
   }
 }
 
+TEST(ParamsTest, IntegerListsTakeLlamaBenchRanges) {
+  EXPECT_THAT(*ParseIntList("1-4", "-t", 1, 64), ElementsAre(1, 2, 3, 4));
+  EXPECT_THAT(*ParseIntList("1-8+3", "-t", 1, 64), ElementsAre(1, 4, 7));
+  EXPECT_THAT(*ParseIntList("64-1024*2", "-p", 0, 1024), ElementsAre(64, 128, 256, 512, 1024));
+  EXPECT_THAT(*ParseIntList("100-300*2", "-p", 0, 1024), ElementsAre(100, 200));  // stops before passing the end
+  EXPECT_THAT(*ParseIntList("1-2,8,16-16", "-t", 1, 64), ElementsAre(1, 2, 8, 16));
+  EXPECT_THAT(*ParseIntList("0-2", "-p", 0, 1024), ElementsAre(0, 1, 2));
+  for (const char* bad : {"4-1", "1-", "1-8*1", "0-8*2", "1-8+0", "1-8x2", "1-8+", "a-4", "1-b", "1-4-8", "1-100"}) {
+    const absl::StatusOr<std::vector<int>> list = ParseIntList(bad, "-t", 1, 64);
+    EXPECT_FALSE(list.ok()) << bad;
+    if (!list.ok()) {
+      EXPECT_THAT(std::string(list.status().message()), HasSubstr("-t: ")) << bad;
+      EXPECT_THAT(std::string(list.status().message()), HasSubstr("not a range")) << bad;
+    }
+  }
+  // A range is bounded like a single value, and cannot blow up into millions of tests.
+  EXPECT_FALSE(ParseIntList("1-100000", "-p", 0, 1000000).ok());
+}
+
+TEST(ParamsTest, ParsesTheSweepAndOutputFlags) {
+  const absl::StatusOr<Params> params = Parse({"-C", "0xf0,0x0f", "--cpu-mask", "0x3", "--delay", "2.5", "-oe", "json",
+                                               "-v", "--list-devices", "-t", "1-2", "-p", "64-256*2"});
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_THAT(params->cpu_masks, ElementsAre("0xf0", "0x0f", "0x3"));
+  EXPECT_DOUBLE_EQ(params->delay_seconds, 2.5);
+  EXPECT_EQ(params->second_output, "json");
+  EXPECT_TRUE(params->verbose);
+  EXPECT_TRUE(params->list_devices);
+  EXPECT_THAT(params->threads, ElementsAre(1, 2));
+  EXPECT_THAT(params->n_prompt, ElementsAre(64, 128, 256));
+
+  const absl::StatusOr<Params> defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_THAT(defaults->cpu_masks, ElementsAre(""));  // not pinned
+  EXPECT_EQ(defaults->delay_seconds, 0);
+  EXPECT_EQ(defaults->second_output, "");
+  EXPECT_FALSE(defaults->verbose);
+
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"--delay", "-1"}, "--delay: \"-1\" is not a number of seconds"},
+      {{"--delay", "soon"}, "--delay: \"soon\""},
+      {{"-oe", "xml"}, "-oe: unknown format \"xml\""},
+      {{"-C", "0xf0,zz"}, "not a hex mask"},
+      {{"-C", "0xf0,"}, "empty item"},
+      {{"-t", "8-1"}, "-t: \"8-1\" is not a range"},
+  };
+  for (const auto& [args, message] : bad) {
+    const absl::StatusOr<Params> refused = Parse(args);
+    ASSERT_FALSE(refused.ok()) << args[0];
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr(message));
+  }
+}
+
+TEST(ParamsTest, EachCpuMaskIsAnInstanceAndDelayGoesToDevices) {
+  absl::StatusOr<Params> params = Parse({"-m", "a.safetensors", "-p", "8", "-n", "0", "-e", "optimized", "-P", "fp32",
+                                         "-t", "1,2", "-C", "0x2,0x1", "--delay", "3"});
+  ASSERT_TRUE(params.ok()) << params.status();
+  const absl::StatusOr<Plan> plan = ExpandPlan(*params);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::vector<std::pair<int, std::string>> instances;
+  for (const TestSpec& spec : plan->tests) instances.emplace_back(spec.threads, spec.cpu_mask);
+  EXPECT_THAT(instances, ElementsAre(std::pair(1, std::string("0x2")), std::pair(1, std::string("0x1")),
+                                     std::pair(2, std::string("0x2")), std::pair(2, std::string("0x1"))));
+  const std::vector<std::string> device_args = DeviceArgs(*params);
+  const auto delay = std::find(device_args.begin(), device_args.end(), "--delay");
+  ASSERT_NE(delay, device_args.end());
+  EXPECT_EQ(*(delay + 1), "3");
+}
+
 TEST(ParamsTest, ParsesStringLists) {
   EXPECT_THAT(*ParseStringList("a.safetensors,b.safetensors", "-m"), ElementsAre("a.safetensors", "b.safetensors"));
   EXPECT_FALSE(ParseStringList("a,", "-m").ok());
@@ -107,7 +177,7 @@ TEST(ParamsTest, ParsesEveryFlagAndRepeatsAppend) {
   EXPECT_THAT(params->engines, ElementsAre("optimized"));
   EXPECT_THAT(params->precisions, ElementsAre("int8", "int4"));
   EXPECT_EQ(params->output, "jsonl");
-  EXPECT_EQ(params->cpu_mask, "0x3");
+  EXPECT_THAT(params->cpu_masks, ElementsAre("0x3"));
   EXPECT_TRUE(params->progress);
 }
 
@@ -214,6 +284,128 @@ TEST(OutputTest, MarkdownShowsRuntimeDeviceAndMaskOnlyWhenTheyVary) {
   EXPECT_NE(std::find(header.begin(), header.end(), "cpu_mask"), header.end());
   EXPECT_EQ(Cells(lines[3])[1], "adb:R58M");
   EXPECT_EQ(lines.back(), "adb:R58M: build: abc1234, CPU: Test CPU, \"quoted\" (2 cores)");
+}
+
+TEST(OutputTest, RowWriterPrintsEachRowAsItComes) {
+  const std::vector<Row> rows = {SampleRow("reference", "fp32", 1), SampleRow("optimized", "int8", 2)};
+  TableShape shape;
+  shape.x_ref = true;
+  RowWriter md("md", shape);
+  const std::string header = md.Begin();
+  EXPECT_THAT(Cells(Lines(header)[0]), ElementsAre("model", "size", "params", "engine", "precision", "threads", "isa",
+                                                   "test", "t/s", "x ref", "TTFT ms", "peak RSS"));
+  const std::string first = md.Add(rows[0]);
+  ASSERT_EQ(Lines(first).size(), 1u);  // the row's line, at once
+  EXPECT_THAT(
+      Cells(Lines(first)[0]),
+      ElementsAre("needle26m.safetensors", "100.39 MiB", "26.32 M", "reference", "fp32", "1", "-", "pp1024",
+                  fmt::format("{:.2f} ± {:.2f}", rows[0].avg_ts, rows[0].stddev_ts), "1.00", "510.00", "200.00 MiB"));
+  // Fixed widths: the row lines up with the header although the writer never saw it before.
+  EXPECT_EQ(Lines(first)[0].size() - 1, Lines(header)[0].size());
+  const std::string second = md.Add(rows[1]);
+  EXPECT_EQ(Cells(Lines(second)[0])[9], fmt::format("{:.2f}", rows[1].avg_ts / rows[0].avg_ts));
+  EXPECT_THAT(md.End(), HasSubstr("build: abc1234"));
+
+  // JSON: a valid array once closed, the same text the whole array dumps to.
+  RowWriter json("json", {});
+  std::string text = json.Begin();
+  for (const Row& row : rows) {
+    const std::string piece = json.Add(row);
+    EXPECT_THAT(piece, HasSubstr(row.engine));
+    text += piece;
+  }
+  text += json.End();
+  nlohmann::ordered_json array = nlohmann::ordered_json::array();
+  for (const Row& row : rows) array.push_back(RowToJson(row));
+  EXPECT_EQ(text, array.dump(2) + "\n");
+  RowWriter empty("json", {});
+  EXPECT_EQ(empty.Begin() + empty.End(), "[]\n");
+
+  RowWriter jsonl("jsonl", {});
+  EXPECT_EQ(jsonl.Begin(), "");
+  EXPECT_EQ(nlohmann::json::parse(jsonl.Add(rows[1]))["precision"], "int8");
+
+  // HTML needs every row: nothing until the end, then the page.
+  RowWriter html("html", {});
+  EXPECT_EQ(html.Begin() + html.Add(rows[0]), "");
+  EXPECT_THAT(html.End(), HasSubstr("<table"));
+}
+
+TEST(OutputTest, ShapeOfNamesTheOptionalColumnsTheRowsNeed) {
+  std::vector<Row> rows = {SampleRow("optimized", "fp32", 2)};
+  TableShape shape = ShapeOf(rows);
+  EXPECT_FALSE(shape.runtime || shape.device || shape.cpu_mask || shape.x_ref || shape.compute || shape.bandwidth);
+  rows.push_back(SampleRow("reference", "fp32", 1));
+  rows.back().cpu_mask = "0x2";
+  shape = ShapeOf(rows);
+  EXPECT_TRUE(shape.x_ref && shape.cpu_mask);
+  EXPECT_FALSE(shape.device);
+  TableShape more;
+  more.device = true;
+  shape |= more;
+  EXPECT_TRUE(shape.device && shape.x_ref);
+}
+
+TEST(CompareTest, MatchesRowsOnWhatVariesAndGivesTheSpeedup) {
+  // Two builds of the same sweep: A has 1 and 2 threads, B has 2 and 4.
+  std::vector<Row> a = {SampleRow("optimized", "fp32", 1), SampleRow("optimized", "fp32", 2)};
+  std::vector<Row> b = {SampleRow("optimized", "fp32", 2), SampleRow("optimized", "fp32", 4)};
+  for (Row& row : b) {
+    row.build_commit = "def5678";
+    row.model_filename = "/elsewhere/needle26m.safetensors";  // another checkout: the file name matches
+    for (double& ts : row.samples_ts) ts *= 1.5;
+    Summarize(row);
+  }
+  const RunComparison comparison = CompareRuns(a, b);
+  EXPECT_THAT(comparison.key_columns, ElementsAre("threads"));
+  ASSERT_EQ(comparison.rows.size(), 3u);
+  EXPECT_EQ(comparison.rows[0].key, std::vector<std::string>{"1"});
+  EXPECT_TRUE(comparison.rows[0].a != nullptr && comparison.rows[0].b == nullptr);
+  EXPECT_EQ(comparison.rows[1].a, &a[1]);
+  EXPECT_EQ(comparison.rows[1].b, &b[0]);
+  EXPECT_EQ(comparison.rows[2].b, &b[1]);
+  EXPECT_EQ(comparison.rows[2].a, nullptr);
+
+  const absl::StatusOr<std::string> md = FormatComparison(comparison, a, b, "a.json", "b.json", "md");
+  ASSERT_TRUE(md.ok()) << md.status();
+  const std::vector<std::string> lines = Lines(*md);
+  EXPECT_THAT(lines[0], HasSubstr("A: a.json: build abc1234"));
+  EXPECT_THAT(lines[1], HasSubstr("B: b.json: build def5678"));
+  EXPECT_THAT(Cells(lines[3]), ElementsAre("threads", "t/s A", "t/s B", "B/A"));
+  EXPECT_THAT(Cells(lines[5]), ElementsAre("2", fmt::format("{:.2f} ± {:.2f}", a[1].avg_ts, a[1].stddev_ts),
+                                           fmt::format("{:.2f} ± {:.2f}", b[0].avg_ts, b[0].stddev_ts),
+                                           fmt::format("{:.2f}", b[0].avg_ts / a[1].avg_ts)));
+  EXPECT_THAT(*md, HasSubstr("only in A: threads 1"));
+  EXPECT_THAT(*md, HasSubstr("only in B: threads 4"));
+
+  const absl::StatusOr<std::string> json = FormatComparison(comparison, a, b, "a.json", "b.json", "json");
+  ASSERT_TRUE(json.ok());
+  const nlohmann::json parsed = nlohmann::json::parse(*json);
+  EXPECT_EQ(parsed["rows"].size(), 3u);
+  EXPECT_NEAR(parsed["rows"][1]["speedup"].get<double>(), 1.5, 1e-9);
+  EXPECT_TRUE(parsed["rows"][0]["b_avg_ts"].is_null());
+  const absl::StatusOr<std::string> csv = FormatComparison(comparison, a, b, "a.json", "b.json", "csv");
+  ASSERT_TRUE(csv.ok());
+  EXPECT_EQ(Lines(*csv)[0], "threads,a_avg_ts,a_stddev_ts,b_avg_ts,b_stddev_ts,speedup");
+  EXPECT_FALSE(FormatComparison(comparison, a, b, "a", "b", "html").ok());
+}
+
+TEST(CompareTest, TwoPhonesMatchAlthoughTheirDevicesDiffer) {
+  std::vector<Row> a = {SampleRow("optimized", "int8", 4), SampleRow("optimized", "fp32", 4)};
+  std::vector<Row> b = a;
+  for (Row& row : a) row.device = "adb:PIXEL";
+  for (Row& row : b) row.device = "adb:GALAXY";
+  b.push_back(b[0]);  // a second row for one key: compared once, counted
+  const RunComparison comparison = CompareRuns(a, b);
+  EXPECT_THAT(comparison.key_columns, ElementsAre("precision"));
+  ASSERT_EQ(comparison.rows.size(), 2u);
+  for (const ComparedRow& row : comparison.rows) EXPECT_TRUE(row.a != nullptr && row.b != nullptr);
+  EXPECT_EQ(comparison.duplicates_b, 1);
+  const absl::StatusOr<std::string> md = FormatComparison(comparison, a, b, "pixel.json", "galaxy.json", "md");
+  ASSERT_TRUE(md.ok());
+  EXPECT_THAT(*md, HasSubstr("adb:PIXEL"));
+  EXPECT_THAT(*md, HasSubstr("adb:GALAXY"));
+  EXPECT_THAT(*md, HasSubstr("left out: 0 in A, 1 in B"));
 }
 
 TEST(OutputTest, CsvHasTheFieldHeaderAndQuotedStrings) {
@@ -332,6 +524,78 @@ TEST(RunnerTest, RunsEveryRowOfATinyModel) {
   EXPECT_EQ((*rows)[1].test, "tg4 @ d64");
   EXPECT_EQ((*rows)[1].n_depth, 64);
   EXPECT_EQ((*rows)[2].test, "pp8+tg4");
+}
+
+TEST(RunnerTest, StopEndsThePlanKeepingTheRowsSoFar) {
+  const test::TempFile file = test::WriteTempFile(test::RandomCheckpoint(test::SmallConfig(), 13));
+  absl::StatusOr<Params> params =
+      Parse({"-m", file.path(), "-p", "8,16,32", "-n", "0", "-e", "optimized", "-P", "fp32", "-t", "1", "-r", "2"});
+  ASSERT_TRUE(params.ok()) << params.status();
+  const absl::StatusOr<Plan> plan = ExpandPlan(*params);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->tests.size(), 3u);
+  RunHooks hooks;
+  std::vector<std::string> heard;
+  hooks.on_row = [&](const Row& row) { heard.push_back(row.test); };
+  // Asked before each row and each run: the first row takes 4 asks (itself, 1 warm-up, 2 repetitions).
+  int asked = 0;
+  hooks.stop = [&] { return ++asked > 4; };
+  const absl::StatusOr<PlanResult> result = RunPlan(*params, *plan, SystemInfo{}, hooks);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->rows.size(), 1u);
+  EXPECT_EQ(result->rows[0].test, "pp8");
+  EXPECT_EQ(result->rows[0].samples_ns.size(), 2u);
+  EXPECT_THAT(heard, ElementsAre("pp8"));  // each row was handed over as it finished
+  EXPECT_THAT(result->interrupted, HasSubstr("row 2/3"));
+}
+
+TEST(RunnerTest, EachRowRunsPinnedToItsMaskAndTheAffinityComesBack) {
+  const absl::StatusOr<std::vector<int>> before = CurrentCpus();
+  ASSERT_TRUE(before.ok()) << before.status();
+  // A mask of one CPU this process may already use, so that pinning cannot fail.
+  const int cpu = before->back();
+  const std::string mask = fmt::format("{:#x}", uint64_t{1} << cpu);
+  const test::TempFile file = test::WriteTempFile(test::RandomCheckpoint(test::SmallConfig(), 14));
+  absl::StatusOr<Params> params = Parse(
+      {"-m", file.path(), "-p", "8", "-n", "0", "-e", "optimized", "-P", "fp32", "-t", "1", "-r", "1", "-C", mask});
+  ASSERT_TRUE(params.ok()) << params.status();
+  params->cpu_masks.push_back("");  // and once unpinned
+  const absl::StatusOr<Plan> plan = ExpandPlan(*params);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::vector<std::vector<int>> pinned_to;
+  RunHooks hooks;
+  hooks.on_row = [&](const Row&) { pinned_to.push_back(CurrentCpus().value_or(std::vector<int>{})); };
+  const absl::StatusOr<PlanResult> result = RunPlan(*params, *plan, SystemInfo{}, hooks);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->rows.size(), 2u);
+  EXPECT_EQ(result->rows[0].cpu_mask, mask);
+  EXPECT_EQ(result->rows[1].cpu_mask, "");
+  EXPECT_THAT(pinned_to, ElementsAre(std::vector<int>{cpu}, *before));
+  EXPECT_EQ(CurrentCpus().value_or(std::vector<int>{}), *before);
+}
+
+TEST(RunnerTest, TheEstimateCountsRunsAndDelays) {
+  const test::TempFile file = test::WriteTempFile(test::RandomCheckpoint(test::SmallConfig(), 15));
+  const auto estimate = [&](std::vector<std::string> args) {
+    std::vector<std::string> all = {"-m", file.path(), "-p", "8,16", "-n", "4", "-e", "optimized", "-t", "1"};
+    all.insert(all.end(), args.begin(), args.end());
+    absl::StatusOr<Params> params = Parse(all);
+    EXPECT_TRUE(params.ok()) << params.status();
+    const absl::StatusOr<Plan> plan = ExpandPlan(*params);
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    const absl::StatusOr<double> seconds = EstimatePlanSeconds(*params, *plan);
+    EXPECT_TRUE(seconds.ok()) << seconds.status();
+    return seconds.value_or(-1);
+  };
+  const double base = estimate({"-P", "fp32", "-r", "1", "--warmup", "0"});
+  EXPECT_GT(base, 0);
+  EXPECT_GT(estimate({"-P", "fp32", "-r", "5", "--warmup", "0"}), base);
+  EXPECT_GT(estimate({"-P", "fp32,int8", "-r", "1", "--warmup", "0"}), base);
+  // 3 rows, so two delays between them.
+  EXPECT_NEAR(estimate({"-P", "fp32", "-r", "1", "--warmup", "0", "--delay", "10"}), base + 20, 1e-6);
+  absl::StatusOr<Params> missing = Parse({"-m", "/nonexistent.safetensors", "-t", "1"});
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(EstimatePlanSeconds(*missing, *ExpandPlan(*missing)).ok());
 }
 
 TEST(RunnerTest, ABadModelFileIsAnErrorNamingIt) {
@@ -484,6 +748,48 @@ TEST(OutputTest, HtmlHasTheTableAndAChartOfSpeedAgainstThreads) {
   for (size_t at = html->find("class=\"bar\""); at != std::string::npos; at = html->find("class=\"bar\"", at + 1))
     ++bars;
   EXPECT_EQ(bars, 4u);
+}
+
+TEST(OutputTest, HtmlStatesSharedSettingsOnceAndFitsThePage) {
+  const std::vector<Row> rows = {SampleRow("optimized", "fp32", 1), SampleRow("optimized", "int8", 1)};
+  const std::string html = FormatHtml(rows);
+  // Model, size, params, engine, threads, isa and test are the same in both rows: said once, not as columns.
+  EXPECT_THAT(html, HasSubstr("<p class=\"constants\">Every row: <b>model</b> needle26m.safetensors; "
+                              "<b>size</b> 100.39 MiB; <b>params</b> 26.32 M; <b>engine</b> optimized; "
+                              "<b>threads</b> 1; <b>isa</b> avx512; <b>test</b> pp1024</p>"));
+  const std::string table = html.substr(html.find("<table"), html.find("</table>") - html.find("<table"));
+  EXPECT_THAT(table, HasSubstr("<th>precision</th>"));
+  EXPECT_THAT(table, ::testing::Not(HasSubstr("<th>model</th>")));
+  EXPECT_THAT(table, ::testing::Not(HasSubstr("<th>engine</th>")));
+  EXPECT_THAT(table, HasSubstr("<th>t/s</th>"));  // results stay, even when equal
+  EXPECT_THAT(html, HasSubstr("max-width:100%"));
+  EXPECT_THAT(html, HasSubstr("overflow-wrap:anywhere"));
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("Devices side by side")));
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("log scale")));
+}
+
+TEST(OutputTest, HtmlUsesALogScaleAcrossDecadesAndPutsDevicesSideBySide) {
+  TestSpec spec;
+  spec.model = "/tmp/models/needle26m.safetensors";
+  spec.engine = "optimized";
+  spec.precision = "fp32";
+  spec.threads = 1;
+  spec.n_prompt = 1024;
+  Row fast = test::MeasuredRow(spec, {0.002, 0.002});  // 512000 t/s
+  spec.engine = "reference";
+  Row slow = test::MeasuredRow(spec, {2.0, 2.0});  // 512 t/s: a thousand times slower
+  Row phone = fast;
+  phone.device = "adb:R58M";
+  phone.device_model = "Galaxy S23";
+  const std::string html = FormatHtml({slow, fast, phone});
+  EXPECT_THAT(html, HasSubstr("tokens per second (log scale)"));
+  // Ticks at the powers of ten from below the slowest to above the fastest.
+  for (const char* tick : {">100</text>", ">1000</text>", ">10000</text>", ">100000</text>", ">1e+06</text>"}) {
+    EXPECT_THAT(html, HasSubstr(tick));
+  }
+  EXPECT_THAT(html, HasSubstr("<h2>Devices side by side</h2>"));
+  EXPECT_THAT(html, HasSubstr("data-series=\"optimized fp32, 1 thread\" data-category=\"adb:R58M (Galaxy S23)\""));
+  EXPECT_THAT(html, HasSubstr("data-series=\"optimized fp32, 1 thread\" data-category=\"local\""));
 }
 
 TEST(SubprocessTest, CapturesOutputAndExitAndKillsWhatOverstays) {

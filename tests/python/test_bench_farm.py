@@ -97,8 +97,9 @@ def test_two_devices_merge_their_rows(tmp_path, needle_bench_bin, aarch64_bench,
 
 
 def test_a_device_lost_midway_keeps_the_others_rows(tmp_path, needle_bench_bin, aarch64_bench, tiny_model):
-    # Calls: get-state, 2 getprop, dumpsys, mkdir, push binary, push model; the 8th (the run) finds it gone.
-    env = make_farm(tmp_path, {"GOOD": {}, "FLAKY": {"fail_after": 7}})
+    # Calls: the reachability check's get-state, then get-state, 2 getprop, dumpsys, mkdir, push binary, push
+    # model; the 9th (the run) finds it gone.
+    env = make_farm(tmp_path, {"GOOD": {}, "FLAKY": {"fail_after": 8}})
     result = run_bench(needle_bench_bin, env, "-m", tiny_model, "--device", "adb:GOOD", "--device", "adb:FLAKY",
                        "--device-binary", aarch64_bench, "-t", "1", "-o", "jsonl", *SMALL_TESTS)
     assert result.returncode == DEVICE_EXIT_FAILED, result.stderr
@@ -141,3 +142,35 @@ def test_a_host_binary_is_refused_for_phones(tmp_path, needle_bench_bin):
     result = run_bench(needle_bench_bin, env, "--device", "adb:PHONE", "--device-binary", needle_bench_bin)
     assert result.returncode == 1
     assert "not an aarch64 ELF executable" in result.stderr
+
+
+def test_an_unreachable_device_fails_before_the_binary_is_looked_at(tmp_path, needle_bench_bin):
+    # No aarch64 build needed: the check comes before the device binary (and so before any cross build).
+    env = make_farm(tmp_path, {"PHONE": {}})
+    result = run_bench(needle_bench_bin, env, "--device", "adb:PHONE", "--device", "adb:TYPO",
+                       "--device-binary", str(tmp_path / "no-such-binary"))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "device adb:TYPO is not reachable" in result.stderr and "not found" in result.stderr
+    assert "no-such-binary" not in result.stderr
+    (tmp_path / "offline").mkdir()
+    offline = make_farm(tmp_path / "offline", {"PHONE": {"state": "offline"}})
+    result = run_bench(needle_bench_bin, offline, "--device", "adb:PHONE", "--device-binary", "/nonexistent")
+    assert result.returncode == 1 and 'device adb:PHONE is not ready: adb get-state says "offline"' in result.stderr
+    result = run_bench(needle_bench_bin, env, "--device", "adb:PHONE", "--adb", str(tmp_path / "no-adb"))
+    assert result.returncode == 1 and "cannot run adb" in result.stderr
+
+
+def test_list_devices_names_the_cpu_the_phones_and_the_farm(tmp_path, needle_bench_bin):
+    env = make_farm(tmp_path, {"R58M123": {"model": "SM-S911B"}, "PIXEL8": {"model": "Pixel 8"}})
+    farm = tmp_path / "farm.json"
+    farm.write_text(json.dumps({"devices": [{"serial": "FARM1", "name": "Galaxy S23", "cpu_mask": "0xf0"}]}))
+    result = run_bench(needle_bench_bin, env, "--list-devices", "--farm", str(farm), "-v")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("local: ") and "logical cores, kernels " in lines[0]
+    assert any(line.startswith("adb:PIXEL8 ") and "model:Pixel_8" in line for line in lines), lines
+    assert any(line.startswith("adb:R58M123 ") and "model:SM_S911B" in line for line in lines), lines
+    assert 'farm: adb:FARM1 "Galaxy S23", cpu_mask 0xf0' in lines
+    assert "running adb devices -l" in result.stderr  # -v names the commands
+    missing = run_bench(needle_bench_bin, dict(os.environ), "--list-devices", "--adb", str(tmp_path / "no-adb"))
+    assert missing.returncode == 0 and "not found (no phones listed)" in missing.stdout

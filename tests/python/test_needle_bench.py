@@ -7,6 +7,7 @@ import json
 import math
 import os
 import re
+import signal
 import statistics
 import struct
 import subprocess
@@ -157,6 +158,10 @@ def test_help_exits_zero(needle_bench_bin):
     (["-P", "fp8"], "unknown precision \"fp8\""),
     (["-o", "xml"], "unknown format \"xml\""),
     (["--cpu-mask", "0xz"], "not a hex mask"),
+    (["-t", "4-1"], "-t: \"4-1\" is not a range"),
+    (["-p", "8-64*1"], "is not a range"),
+    (["--delay", "x"], "--delay"),
+    (["-oe", "xml"], "unknown format \"xml\""),
 ])
 def test_bad_input_is_a_clear_error(needle_bench_bin, args, message):
     run = run_bench(needle_bench_bin, "-p", "8", "-n", "0", "-r", "1", *args)
@@ -178,3 +183,113 @@ def test_a_failing_peer_is_reported_and_the_other_rows_printed(needle_bench_bin,
     rows = json.loads(run.stdout)
     assert [(row["runtime"], row["engine"]) for row in rows] == [("needle", "reference")]
     assert re.search(r"skipped row 2/2: .*peer broken.*no runtime here", run.stderr), run.stderr
+
+
+# Several quick rows with a pause between them, so that the run is still going after its first row.
+SLOW_RUN = ["-p", "8,16,24", "-n", "0", "-e", "optimized", "-P", "fp32", "-t", "1", "-r", "1", "--delay", "3"]
+
+
+def start_bench(binary, *args):
+    return subprocess.Popen([binary, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def read_until(process, done):
+    """Reads stdout as it comes (unbuffered) until done(text so far) or the pipe closes."""
+    text = b""
+    while not done(text.decode()):
+        chunk = os.read(process.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        text += chunk
+    return text.decode()
+
+
+def stop(process, signal_number):
+    process.send_signal(signal_number)
+    rest, stderr = process.communicate(timeout=120)
+    return rest.decode(), stderr.decode()
+
+
+def test_rows_print_as_they_finish_and_sigint_keeps_them(needle_bench_bin, model):
+    bench = start_bench(needle_bench_bin, "-m", model, *SLOW_RUN, "-o", "jsonl")
+    try:
+        first = read_until(bench, lambda text: text.endswith("\n"))  # the first row, as soon as it is measured
+        assert json.loads(first)["test"] == "pp8"
+        assert bench.poll() is None  # ... while the run goes on
+        rest, stderr = stop(bench, signal.SIGINT)
+    finally:
+        bench.kill()
+    assert bench.returncode == 130, stderr
+    assert rest == ""  # stopped during the delay: no other row
+    assert "interrupted by SIGINT" in stderr and "the rows above are complete" in stderr
+
+
+@pytest.mark.parametrize("output, signal_number, status", [("json", signal.SIGINT, 130), ("md", signal.SIGTERM, 143)])
+def test_an_interrupted_run_still_ends_its_output(needle_bench_bin, model, output, signal_number, status):
+    bench = start_bench(needle_bench_bin, "-m", model, *SLOW_RUN, "-o", output)
+    try:
+        # The first row: the JSON array's first object (closed by "  }"), the table's third line.
+        first = read_until(bench, lambda text: "\n  }" in text if output == "json" else text.count("\n") >= 3)
+        assert bench.poll() is None
+        rest, stderr = stop(bench, signal_number)
+    finally:
+        bench.kill()
+    assert bench.returncode == status, stderr
+    text = first + rest
+    if output == "json":
+        rows = json.loads(text)  # the array is closed
+        assert [row["test"] for row in rows] == ["pp8"]
+    else:
+        lines = text.splitlines()
+        assert [cell.strip() for cell in lines[2].strip("|").split("|")][7] == "pp8"
+        assert lines[-1].startswith("build: ")  # the footer comes after the rows so far
+
+
+def test_second_output_on_stderr(needle_bench_bin, model):
+    run = run_bench(needle_bench_bin, "-m", model, "-p", "8", "-n", "2", "-e", "optimized", "-P", "fp32", "-t", "1",
+                    "-r", "1", "-o", "md", "-oe", "jsonl")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("| model ")
+    rows = [json.loads(line) for line in run.stderr.splitlines()]
+    assert [row["test"] for row in rows] == ["pp8", f"tg2 @ d{GENERATION_DEPTH}"]
+
+
+def test_ranges_masks_and_verbose(needle_bench_bin, model):
+    cpu = sorted(os.sched_getaffinity(0))[-1]  # a CPU this process may use
+    mask = hex(1 << cpu)
+    run = run_bench(needle_bench_bin, "-m", model, "-p", "8-16+8", "-n", "0", "-e", "optimized", "-P", "fp32",
+                    "-t", "1", "-r", "2", "-C", mask, "-v", "-o", "jsonl")
+    assert run.returncode == 0, run.stderr
+    rows = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [(row["test"], row["cpu_mask"]) for row in rows] == [("pp8", mask), ("pp16", mask)]
+    # -v: the estimate before the run, each run's timing
+    assert re.search(r"2 rows x \(1 warm-up \+ 2 timed runs\): about \d+ (s|min).*an estimate", run.stderr), run.stderr
+    assert re.search(r"row 2/2: .* repetition 2/2: [\d.]+ ms timed, [\d.]+ t/s", run.stderr), run.stderr
+    table = run_bench(needle_bench_bin, "-m", model, "-p", "8", "-n", "0", "-e", "optimized", "-P", "fp32", "-t", "1",
+                      "-r", "1", "-C", mask)
+    header = [cell.strip() for cell in table.stdout.splitlines()[0].strip("|").split("|")]
+    assert "cpu_mask" in header
+    assert table.stderr == ""  # the estimate only on a terminal or with -v
+
+
+def test_compare_two_runs(needle_bench_bin, model, tmp_path):
+    args = ["-m", model, "-p", "8", "-n", "0", "-e", "optimized", "-P", "fp32,int8", "-t", "1", "-r", "1"]
+    a, b = tmp_path / "a.json", tmp_path / "b.jsonl"
+    a.write_text(run_bench(needle_bench_bin, *args, "-o", "json").stdout)
+    b.write_text(run_bench(needle_bench_bin, *args[:-6], "-P", "int8", "-t", "1", "-r", "1", "-o", "jsonl").stdout)
+    run = run_bench(needle_bench_bin, "compare", str(a), str(b))
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith(f"A: {a}: build ") and lines[1].startswith(f"B: {b}: build ")
+    header = [cell.strip() for cell in lines[3].strip("|").split("|")]
+    assert header == ["precision", "t/s A", "t/s B", "B/A"]
+    cells = [cell.strip() for cell in lines[5].strip("|").split("|")]
+    assert cells[0] == "int8" and float(cells[3]) > 0
+    assert "only in A: precision fp32" in run.stdout
+    as_json = json.loads(run_bench(needle_bench_bin, "compare", str(a), str(b), "-o", "json").stdout)
+    assert [row["precision"] for row in as_json["rows"]] == ["fp32", "int8"]
+    assert as_json["rows"][1]["speedup"] == pytest.approx(as_json["rows"][1]["b_avg_ts"] / as_json["rows"][1]["a_avg_ts"])
+    for bad_args, message in [([str(a)], "compare takes two files"), ([str(a), str(tmp_path / "none.json")], "cannot open"),
+                              ([str(a), str(b), "-o", "html"], "unknown format")]:
+        bad = run_bench(needle_bench_bin, "compare", *bad_args)
+        assert bad.returncode == 1 and message in bad.stderr and bad.stdout == ""

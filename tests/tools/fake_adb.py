@@ -8,6 +8,8 @@ Layout under $FAKE_ADB_ROOT: one folder per serial, holding
   fs/           the device's files: /data/local/tmp/... lives at fs/data/local/tmp/...
   calls         the number of adb calls so far
 
+`adb devices -l` lists the folders; every other call must name its device with -s SERIAL.
+
 An aarch64 ELF pushed to the device is kept as NAME.elf beside a NAME script that runs it under
 qemu-aarch64, so `shell` commands run the real aarch64 binary the way a phone would.
 """
@@ -118,7 +120,19 @@ def shell(folder, command):
     return subprocess.run(["/bin/sh", "-c", map_paths(folder, command)], cwd=os.path.join(folder, "fs")).returncode
 
 
+def list_devices():
+    """`adb devices -l`: every device folder, as adb prints attached phones."""
+    print("List of devices attached")
+    root = os.environ["FAKE_ADB_ROOT"]
+    for serial in sorted(os.listdir(root)):
+        model = settings(os.path.join(root, serial)).get("model", "Fake Phone").replace(" ", "_").replace("-", "_")
+        print(f"{serial:<22} device usb:1-1 product:fake model:{model} device:fake transport_id:1")
+    return 0
+
+
 def main(argv):
+    if argv == ["devices", "-l"]:
+        return list_devices()
     if len(argv) >= 2 and argv[0] == "-s":
         serial, argv = argv[1], argv[2:]
     else:

@@ -40,6 +40,7 @@ struct DeviceJob {
   std::vector<std::string> bench_args;
   std::vector<int> threads;
   std::chrono::seconds timeout{3600};  // per adb command, the run included
+  ProgressFn command_log;              // hears every adb command line (-v); may be called from any device's thread
 };
 
 struct DeviceResult {
@@ -50,6 +51,19 @@ struct DeviceResult {
 
 // Checks that `path` is an aarch64 ELF executable, which is all a phone runs.
 absl::Status CheckDeviceBinary(const std::string& path);
+
+// How long the reachability checks may take: a device that does not answer
+// get-state in this long is not one to start a long run on.
+inline constexpr std::chrono::seconds kCheckTimeout{20};
+
+// Before anything slow (the cross build, the pushes): that `job.adb` runs and
+// that every device answers `adb -s SERIAL get-state` with "device". The
+// error names the first device that does not, with adb's reason.
+absl::Status CheckDevices(const std::vector<Device>& devices, const DeviceJob& job);
+
+// What `adb devices -l` says, one device a line ("R58M123 device product:...
+// model:SM_S911B ..."); an error when adb cannot be run.
+absl::StatusOr<std::vector<std::string>> ListAdbDevices(const std::string& adb, const ProgressFn& command_log);
 
 // Runs `job` on every device at once, one thread per device.
 std::vector<DeviceResult> RunOnDevices(const std::vector<Device>& devices, const DeviceJob& job,

@@ -3,6 +3,7 @@
 #ifndef NEEDLE_BENCH_OUTPUT_H_
 #define NEEDLE_BENCH_OUTPUT_H_
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,48 @@ std::string FormatHtml(const std::vector<Row>& rows, const std::vector<MachinePe
 std::string FormatCsv(const std::vector<Row>& rows);
 std::string FormatJson(const std::vector<Row>& rows);
 std::string FormatJsonl(const std::vector<Row>& rows);
+
+// The table's optional columns: which a table has, from its rows (ShapeOf),
+// or, for a table printed as it runs, from what the run will measure.
+struct TableShape {
+  bool runtime = false;    // rows from other runtimes
+  bool device = false;     // rows from other devices than this machine
+  bool cpu_mask = false;   // pinned rows
+  bool x_ref = false;      // reference rows beside others: tok/s over the reference's
+  bool compute = false;    // roofline GFLOP/s and % peak
+  bool bandwidth = false;  // roofline GB/s and % BW
+  TableShape& operator|=(const TableShape& other);
+};
+TableShape ShapeOf(const std::vector<Row>& rows);
+
+struct Column;
+
+// Rows in a format as they come: Begin() before the first, Add() for each,
+// End() after the last; the pieces concatenated are the whole output. CSV,
+// JSON lines and Markdown print each row as it is added (Markdown at fixed
+// column widths, as llama-bench, since later rows are unknown; its footer
+// comes at the end); the JSON array is valid once End() closes it; HTML is
+// drawn whole by End().
+class RowWriter {
+ public:
+  RowWriter(std::string format, const TableShape& shape, std::vector<MachinePeak> peaks = {});
+  ~RowWriter();
+  RowWriter(const RowWriter&) = delete;
+  RowWriter& operator=(const RowWriter&) = delete;
+
+  std::string Begin();
+  std::string Add(const Row& row);
+  std::string End();
+  // Begin, every row, End.
+  std::string Whole(const std::vector<Row>& rows);
+
+ private:
+  std::string format_;
+  std::vector<MachinePeak> peaks_;
+  std::vector<Row> rows_;  // so far: the Markdown footer and "x ref" read them
+  std::vector<Column> columns_;
+  std::vector<size_t> widths_;
+};
 
 // `format` is md, csv, json, jsonl or html; the peaks show in md and html.
 absl::StatusOr<std::string> FormatRows(const std::vector<Row>& rows, std::string_view format,

@@ -28,17 +28,21 @@ inline constexpr char kDefaultOutput[] = "md";
 
 struct Params {
   std::vector<std::string> models;
-  std::vector<int> n_prompt = {1024};           // 0 in the list: no prompt test
-  std::vector<int> n_gen = {100};               // 0 in the list: no generation test
-  std::vector<std::pair<int, int>> prompt_gen;  // -pg pairs (n_prompt, n_gen)
+  std::vector<int> n_prompt = {1024};             // 0 in the list: no prompt test
+  std::vector<int> n_gen = {100};                 // 0 in the list: no generation test
+  std::vector<std::pair<int, int>> prompt_gen;    // -pg pairs (n_prompt, n_gen)
   std::vector<int> n_depth = {kGenerationDepth};  // prefill before each generation test
-  std::vector<int> threads;                     // empty: all cores
+  std::vector<int> threads;                       // empty: all cores
   int repetitions = 5;
   int warmup = 1;  // unrecorded runs before each row's repetitions
   std::vector<std::string> engines = {"reference", "optimized"};
   std::vector<std::string> precisions = {"fp32", "bf16", "int8", "int4"};
-  std::string output = kDefaultOutput;  // md, csv, json or jsonl
-  std::string cpu_mask;                 // hex, e.g. "0x3"; empty: leave affinity alone
+  std::string output = kDefaultOutput;  // md, csv, json, jsonl or html, on stdout
+  std::string second_output;            // -oe: another format on stderr; empty: none
+  // Hex masks, e.g. "0xf0" and "0x0f" (big and little cores), swept like the
+  // other lists; {""}: leave affinity alone.
+  std::vector<std::string> cpu_masks = {""};
+  double delay_seconds = 0;  // sleep between tests, as llama-bench's --delay (phones heat up)
   // Other runtimes timed on the same checkpoints and shapes: "pytorch",
   // "onnxruntime" (commands in peer_dir) or "NAME=SHELL COMMAND" (docs/peers.md).
   std::vector<std::string> peers;
@@ -53,12 +57,16 @@ struct Params {
   std::vector<std::string> inputs;
   int timeout_seconds = kDefaultTimeoutSeconds;
   bool progress = false;
+  bool verbose = false;  // -v: each run's timings and the commands run for adb and peers, on stderr
+  bool list_devices = false;
   // Measure the machine's peaks and give each row's work as a fraction of them (needle/bench/roofline.h).
   bool roofline = false;
   bool help = false;
 };
 
 // "1,2,4" -> {1, 2, 4}; every item an integer in [min_value, max_value].
+// Items may be ranges, as llama-bench's: "1-8" (step 1), "64-1024+64" (add
+// 64), "64-1024*2" (double); "1-4,8" is {1, 2, 3, 4, 8}.
 absl::StatusOr<std::vector<int>> ParseIntList(std::string_view text, std::string_view what, int min_value,
                                               int max_value);
 // "a,b" -> {"a", "b"}; empty items are refused.
@@ -92,10 +100,11 @@ struct TestSpec {
   std::string engine;
   std::string precision;
   int threads = 1;
-  int n_prompt = 0;  // timed prefill length
-  int n_gen = 0;     // timed decode steps
-  int n_depth = 0;   // untimed prefill before a generation-only test
-  int peer = -1;     // index into Plan::peers; -1: this project's engine
+  std::string cpu_mask;  // hex; empty: not pinned
+  int n_prompt = 0;      // timed prefill length
+  int n_gen = 0;         // timed decode steps
+  int n_depth = 0;       // untimed prefill before a generation-only test
+  int peer = -1;         // index into Plan::peers; -1: this project's engine
 
   // llama-bench's names: "pp1024", "tg100 @ d64", "pp512+tg64".
   std::string TestName() const;
@@ -108,7 +117,7 @@ struct Plan {
   std::vector<std::string> notes;
 };
 
-// Rows in run order: model, engine, precision, threads, then the tests, so
+// Rows in run order: model, engine, precision, threads, CPU mask, then the tests, so
 // that rows sharing a loaded engine are adjacent; peers follow our engines.
 // The reference engine runs fp32 on one thread only, a peer only the
 // precisions it has; other combinations are skipped with a note.

@@ -19,6 +19,7 @@ namespace needle::bench {
 // two operations, in every figure.
 struct MachinePeak {
   int threads = 0;
+  std::string cpu_mask;   // the CPUs it ran on; empty: not pinned
   double fp32_flops = 0;  // fp32 FMA
   std::string fp32_isa;   // the vector unit it used: "avx512", "avx2", "neon" or "scalar"
   // bf16 dot products (AVX-512 BF16 vdpbf16ps); without them, the fp32 figure.

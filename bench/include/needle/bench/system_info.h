@@ -37,8 +37,13 @@ int64_t PeakRssBytes();
 
 // "0x3" -> {0, 1}: the CPUs whose bits are set.
 absl::StatusOr<std::vector<int>> ParseCpuMask(std::string_view hex);
-// Pins the process (and the threads it starts afterwards) to the mask's CPUs.
+// Pins the calling thread (and the threads it starts afterwards) to the mask's CPUs.
 absl::Status SetCpuMask(std::string_view hex);
+
+// The calling thread's CPUs as they are, and setting them back: a sweep of
+// masks returns to them for the tests without one.
+absl::StatusOr<std::vector<int>> CurrentCpus();
+absl::Status SetCpus(const std::vector<int>& cpus);
 
 }  // namespace needle::bench
 
