@@ -16,9 +16,9 @@
 
 #include "connection.h"
 #include "httplib.h"
-#include "needle/evals/dataset.h"
 #include "needle/serve/openai_api.h"
 #include "needle/str_cat.h"
+#include "needle/toolcalls/convert_tools.h"
 #include "needle/tools.h"
 
 namespace needle::serve {
@@ -38,7 +38,7 @@ struct Job {
 
 std::variant<Job, ApiError> PrepareJob(const ChatRequest& request, int max_new_tokens) {
   // All tools are converted, so that errors name the field as the client sent it.
-  absl::StatusOr<evals::ConvertedTools> converted = evals::ConvertTools(request.tools, "tools");
+  absl::StatusOr<toolcalls::ConvertedTools> converted = toolcalls::ConvertTools(request.tools, "tools");
   if (converted.ok() && request.tool_choice == ToolChoice::kFunction) {
     // A named tool_choice offers the model that tool alone, which is as
     // close as Needle gets to being forced to call it.
@@ -46,7 +46,7 @@ std::variant<Job, ApiError> PrepareJob(const ChatRequest& request, int max_new_t
     for (const nlohmann::ordered_json& tool : request.tools) {
       if (tool["function"]["name"] == request.tool_choice_name) chosen.push_back(tool);
     }
-    converted = evals::ConvertTools(chosen, "tools");
+    converted = toolcalls::ConvertTools(chosen, "tools");
   }
   absl::Status status = converted.status();
   if (status.ok()) status = ToolSet::Parse(converted->needle_json).status();
