@@ -22,7 +22,7 @@
 #include "optimized/attention.h"
 #include "optimized/matmul.h"
 #include "optimized/thread_pool.h"
-#include "reference/ops.h"
+#include "model/ops.h"
 
 namespace needle::optimized {
 namespace {
@@ -93,7 +93,7 @@ void BM_ReferenceMatMul(benchmark::State& state, int m, Shape shape) {
   const std::vector<float> x = RandomValues(static_cast<size_t>(m) * shape.in);
   std::vector<float> y(static_cast<size_t>(m) * shape.out);
   for (auto _ : state) {
-    reference::MatMul(x.data(), m, shape.in, w.data(), shape.out, y.data());
+    model::MatMul(x.data(), m, shape.in, w.data(), shape.out, y.data());
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }

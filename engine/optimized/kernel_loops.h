@@ -53,6 +53,21 @@ inline void FloatProductPanels(const float* x, int m, const PackedView& w, int p
   }
 }
 
+// The groups of panel p of an int8 or int4 matrix, in order: group(g, scales,
+// values, row_bytes) for g in [0, w.in / kGroup), where `scales` are the
+// group's kPanel column scales and `values` its kGroup rows of packed weights,
+// `row_bytes` apart (kPanel bytes, or kPanel / 2 for int4).
+template <typename Group>
+inline void ForEachQuantizedGroup(const PackedView& w, int p, const Group& group) {
+  const int row_bytes = w.type == WeightType::kInt4 ? kPanel / 2 : kPanel;
+  const size_t group_bytes = kPanel * sizeof(float) + kGroup * row_bytes;
+  const uint8_t* panel = w.data + static_cast<size_t>(p) * w.panel_bytes;
+  for (int g = 0; g < w.in / kGroup; ++g) {
+    const uint8_t* start = panel + g * group_bytes;
+    group(g, reinterpret_cast<const float*>(start), start + kPanel * sizeof(float), row_bytes);
+  }
+}
+
 }  // namespace needle::optimized::internal
 
 #endif  // NEEDLE_OPTIMIZED_KERNEL_LOOPS_H_

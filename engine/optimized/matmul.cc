@@ -178,14 +178,6 @@ float* Scratch(int in) {
 
 size_t internal::PanelBytes(WeightType type, int in) { return (UnpaddedPanelBytes(type, in) + 63) / 64 * 64; }
 
-uint16_t RoundToBf16Bits(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, sizeof(bits));
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);  // quiet NaN
-  bits += 0x7fffu + ((bits >> 16) & 1u);                                                      // round to nearest even
-  return static_cast<uint16_t>(bits >> 16);
-}
-
 const IsaKernels& KernelsFor(Isa isa) { return kKernels[static_cast<size_t>(isa)]; }
 
 }  // namespace needle::optimized

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "model/bf16.h"
 #include "needle/cpu.h"
 #include "needle/precision.h"
 
@@ -33,8 +34,6 @@ class ThreadPool;
 // half the weight bytes of w8a8 for decode, which reads every weight per token,
 // and the same integer dot products (nibbles become bytes by a mask and a subtraction).
 using WeightType = Precision;
-// The bf16 nearest to value (ties to even), as the upper 16 bits of an fp32.
-uint16_t RoundToBf16Bits(float value);
 
 // The packed layout, shared by every instruction set so that a matrix packed
 // once runs under any of them (the kernels are chosen per product, not per matrix).

@@ -142,19 +142,14 @@ void DequantizePanelAvx2(const PackedView& w, int p, float* out) {
     return;
   }
   const bool int4 = w.type == WeightType::kInt4;
-  const int row_bytes = int4 ? kPanel / 2 : kPanel;
-  const size_t group_bytes = kPanel * sizeof(float) + kGroup * row_bytes;
-  for (int g = 0; g < w.in / kGroup; ++g) {
-    const uint8_t* group = src + g * group_bytes;
-    const float* scales = reinterpret_cast<const float*>(group);
-    const uint8_t* values = group + kPanel * sizeof(float);
+  ForEachQuantizedGroup(w, p, [&](int g, const float* scales, const uint8_t* values, int row_bytes) {
     for (int k = 0; k < kGroup; ++k) {
       __m256 v[4];
       QuantRow(values + k * row_bytes, int4, v);
       float* row = out + static_cast<size_t>(g * kGroup + k) * kPanel;
       for (int j = 0; j < 4; ++j) _mm256_storeu_ps(row + 8 * j, _mm256_mul_ps(v[j], _mm256_loadu_ps(scales + 8 * j)));
     }
-  }
+  });
 }
 
 // R rows x 16 columns (half a panel, at `panel` + 0 or 16).

@@ -154,13 +154,8 @@ void DequantizePanelAvx512(const PackedView& w, int p, float* out) {
     return;
   }
   const bool int4 = w.type == WeightType::kInt4;
-  const int row_bytes = int4 ? kPanel / 2 : kPanel;
-  const size_t group_bytes = kPanel * sizeof(float) + kGroup * row_bytes;
-  for (int g = 0; g < w.in / kGroup; ++g) {
-    const uint8_t* group = src + g * group_bytes;
-    const float* scales = reinterpret_cast<const float*>(group);
+  ForEachQuantizedGroup(w, p, [&](int g, const float* scales, const uint8_t* values, int row_bytes) {
     const __m512 scale0 = _mm512_loadu_ps(scales), scale1 = _mm512_loadu_ps(scales + 16);
-    const uint8_t* values = group + kPanel * sizeof(float);
     for (int k = 0; k < kGroup; ++k) {
       __m512 lo, hi;
       if (int4) {
@@ -172,7 +167,7 @@ void DequantizePanelAvx512(const PackedView& w, int p, float* out) {
       _mm512_storeu_ps(row, _mm512_mul_ps(lo, scale0));
       _mm512_storeu_ps(row + 16, _mm512_mul_ps(hi, scale1));
     }
-  }
+  });
 }
 
 // R rows x 32 columns of accumulators; R <= 8 keeps 16 of the 32 registers

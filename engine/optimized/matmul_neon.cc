@@ -110,19 +110,14 @@ void DequantizePanelNeon(const PackedView& w, int p, float* out) {
     return;
   }
   const bool int4 = w.type == WeightType::kInt4;
-  const int row_bytes = int4 ? kPanel / 2 : kPanel;
-  const size_t group_bytes = kPanel * sizeof(float) + kGroup * row_bytes;
-  for (int g = 0; g < w.in / kGroup; ++g) {
-    const uint8_t* group = src + g * group_bytes;
-    const float* scales = reinterpret_cast<const float*>(group);
-    const uint8_t* values = group + kPanel * sizeof(float);
+  ForEachQuantizedGroup(w, p, [&](int g, const float* scales, const uint8_t* values, int row_bytes) {
     for (int k = 0; k < kGroup; ++k) {
       float32x4_t v[8];
       QuantRow(values + k * row_bytes, int4, v);
       float* row = out + static_cast<size_t>(g * kGroup + k) * kPanel;
       for (int j = 0; j < 8; ++j) vst1q_f32(row + 4 * j, vmulq_f32(v[j], vld1q_f32(scales + 4 * j)));
     }
-  }
+  });
 }
 
 // R rows x 16 columns (half a panel, at `panel` + 0 or 16).

@@ -12,79 +12,23 @@
 #include <variant>
 #include <vector>
 
+#include "model/layers.h"
+#include "model/ops.h"
 #include "needle/str_cat.h"
 #include "needle/tensor_names.h"
 #include "optimized/attention.h"
 #include "optimized/matmul.h"
 #include "optimized/thread_pool.h"
-#include "reference/ops.h"
 
 namespace needle::optimized {
 namespace {
 
-struct AttentionWeights {
-  PackedMatrix q_proj, k_proj, v_proj, out_proj;
-  std::vector<float> q_norm, k_norm;
-};
+// The projections packed at the engine's precision.
+using AttentionWeights = model::AttentionWeights<PackedMatrix>;
+using EncoderLayer = model::EncoderLayer<PackedMatrix>;
+using DecoderLayer = model::DecoderLayer<PackedMatrix>;
 
-struct EncoderLayer {
-  float gate;  // sigmoid(attn_gate), applied once per residual
-  std::vector<float> norm;
-  AttentionWeights self_attn;
-};
-
-struct DecoderLayer {
-  float self_gate, cross_gate;
-  std::vector<float> self_norm, cross_norm;
-  AttentionWeights self_attn, cross_attn;
-};
-
-// Layer `layer` of a tensor stacked on its leading axis, widened to fp32 into `out`.
-void CopyLayerToF32(const TensorView& full, int layer, std::vector<float>& out) {
-  TensorView slice = full;
-  slice.shape.erase(slice.shape.begin());
-  slice.data = full.data + layer * slice.num_elements() * DTypeSize(full.dtype);
-  slice.num_bytes = slice.num_elements() * DTypeSize(full.dtype);
-  out.resize(slice.num_elements());
-  slice.CopyToF32(out.data());
-}
-
-std::vector<float> LayerF32(const ModelWeights& weights, const std::string& name, int layer) {
-  std::vector<float> out;
-  CopyLayerToF32(weights.Get(name), layer, out);
-  return out;
-}
-
-absl::StatusOr<PackedMatrix> PackLayer(const ModelWeights& weights, const std::string& name, int layer, WeightType type,
-                                       std::vector<float>& scratch) {
-  const TensorView& full = weights.Get(name);
-  CopyLayerToF32(full, layer, scratch);
-  const int in = static_cast<int>(full.shape[1]), out = static_cast<int>(full.shape[2]);
-  absl::StatusOr<PackedMatrix> packed = PackedMatrix::Pack(scratch.data(), in, out, type);
-  if (!packed.ok())
-    return absl::Status(packed.status().code(), StrCat(name, ": ", std::string(packed.status().message())));
-  return packed;
-}
-
-absl::StatusOr<AttentionWeights> LoadAttention(const ModelWeights& weights, const AttentionTensorNames& names,
-                                               int layer, WeightType type, std::vector<float>& scratch) {
-  absl::StatusOr<PackedMatrix> q = PackLayer(weights, names.q_proj, layer, type, scratch);
-  if (!q.ok()) return q.status();
-  absl::StatusOr<PackedMatrix> k = PackLayer(weights, names.k_proj, layer, type, scratch);
-  if (!k.ok()) return k.status();
-  absl::StatusOr<PackedMatrix> v = PackLayer(weights, names.v_proj, layer, type, scratch);
-  if (!v.ok()) return v.status();
-  absl::StatusOr<PackedMatrix> o = PackLayer(weights, names.out_proj, layer, type, scratch);
-  if (!o.ok()) return o.status();
-  return AttentionWeights{*std::move(q),
-                          *std::move(k),
-                          *std::move(v),
-                          *std::move(o),
-                          LayerF32(weights, names.q_norm, layer),
-                          LayerF32(weights, names.k_norm, layer)};
-}
-
-// ZCRMSNorm with reference::ZcRmsNorm's arithmetic (double sums), but the sum
+// ZCRMSNorm with model::ZcRmsNorm's arithmetic (double sums), but the sum
 // of squares split over independent accumulators: the reference's single chain
 // waits one add latency per element, which made the norms several percent of
 // a long prefill. x and y may alias.
@@ -308,8 +252,8 @@ class OptimizedEngine : public Engine {
     auto add = [&](const AttentionWeights& w) {
       for (const PackedMatrix* m : {&w.q_proj, &w.k_proj, &w.v_proj, &w.out_proj}) weight_bytes += m->bytes();
     };
-    for (const EncoderLayer& layer : encoder_) add(layer.self_attn);
-    for (const DecoderLayer& layer : decoder_) add(layer.self_attn), add(layer.cross_attn);
+    for (const EncoderLayer& layer : layers_.encoder) add(layer.self_attn);
+    for (const DecoderLayer& layer : layers_.decoder) add(layer.self_attn), add(layer.cross_attn);
     return {std::string(IsaName(kernels_->isa)), type_, weight_bytes,
             config_.num_decoder_layers * CrossKvBytesPerToken(type_, config_)};
   }
@@ -357,14 +301,15 @@ class OptimizedEngine : public Engine {
     });
   }
 
-  // x += gate * (attended @ Wo).
+  // x += sigmoid(gate) * (attended @ Wo).
   void GatedResidual(const AttentionWeights& w, float gate, const float* attended, int rows, QuantizedRows& xq,
                      float* projected, float* x) const {
     const int d = config_.d_model;
+    const float scale = model::Sigmoid(gate);
     Project(*kernels_, attended, rows, xq, {{&w.out_proj, projected}}, pool());
     ParallelRows(pool(), rows, 64, [&](int begin, int end) {
       for (size_t i = static_cast<size_t>(begin) * d; i < static_cast<size_t>(end) * d; ++i)
-        x[i] += gate * projected[i];
+        x[i] += scale * projected[i];
     });
   }
 
@@ -391,12 +336,9 @@ class OptimizedEngine : public Engine {
   std::vector<float> embedding_owned_;           // widened copy when the file is not F32
   float embed_scale_ = 1.0f, attention_scale_ = 1.0f;
   std::vector<float> rope_table_;  // [position][cos for i < half, sin for i < half]
-  std::vector<EncoderLayer> encoder_;
-  std::vector<float> encoder_final_norm_;
-  std::vector<DecoderLayer> decoder_;
-  std::vector<float> decoder_final_norm_;
+  model::LayerStacks<PackedMatrix> layers_;
   PackedMatrix logits_matrix_;  // embedding^T: in = d_model, out = vocab
-  reference::RetrievalHead retrieval_;
+  model::RetrievalHead retrieval_;
 
  private:
   OptimizedEngine(PackedMatrix logits) : logits_matrix_(std::move(logits)) {}
@@ -451,33 +393,28 @@ absl::StatusOr<std::unique_ptr<OptimizedEngine>> OptimizedEngine::Create(std::sh
   engine->rope_table_.resize(static_cast<size_t>(positions) * hd);
   for (int pos = 0; pos < positions; ++pos) {
     for (int i = 0; i < half; ++i) {
-      // The same expression as reference::Rope, so the rotations match it bit for bit.
+      // The same expression as model::Rope, so the rotations match it bit for bit.
       const double angle = pos * std::pow(c.rope_theta, -2.0 * i / hd);
       engine->rope_table_[static_cast<size_t>(pos) * hd + i] = static_cast<float>(std::cos(angle));
       engine->rope_table_[static_cast<size_t>(pos) * hd + half + i] = static_cast<float>(std::sin(angle));
     }
   }
 
-  for (int l = 0; l < c.num_encoder_layers; ++l) {
-    absl::StatusOr<AttentionWeights> attn = LoadAttention(w, names.encoder_self_attn, l, type, scratch);
-    if (!attn.ok()) return attn.status();
-    engine->encoder_.push_back({reference::Sigmoid(LayerF32(w, names.encoder_attn_gate, l)[0]),
-                                LayerF32(w, names.encoder_norm, l), *std::move(attn)});
-  }
-  engine->encoder_final_norm_ = w.Get(names.encoder_final_norm).ToF32();
-  for (int l = 0; l < c.num_decoder_layers; ++l) {
-    absl::StatusOr<AttentionWeights> self_attn = LoadAttention(w, names.decoder_self_attn, l, type, scratch);
-    if (!self_attn.ok()) return self_attn.status();
-    absl::StatusOr<AttentionWeights> cross_attn = LoadAttention(w, names.decoder_cross_attn, l, type, scratch);
-    if (!cross_attn.ok()) return cross_attn.status();
-    engine->decoder_.push_back({reference::Sigmoid(LayerF32(w, names.decoder_self_attn_gate, l)[0]),
-                                reference::Sigmoid(LayerF32(w, names.decoder_cross_attn_gate, l)[0]),
-                                LayerF32(w, names.decoder_self_attn_norm, l),
-                                LayerF32(w, names.decoder_cross_attn_norm, l), *std::move(self_attn),
-                                *std::move(cross_attn)});
-  }
-  engine->decoder_final_norm_ = w.Get(names.decoder_final_norm).ToF32();
-  engine->retrieval_ = reference::RetrievalHead::Load(w);
+  auto vector = [&](const std::string& name, int layer) { return model::LayerOf(w.Get(name), layer).ToF32(); };
+  auto matrix = [&](const std::string& name, int layer) -> absl::StatusOr<PackedMatrix> {
+    const TensorView kernel = model::LayerOf(w.Get(name), layer);
+    scratch.resize(kernel.num_elements());
+    kernel.CopyToF32(scratch.data());
+    absl::StatusOr<PackedMatrix> packed =
+        PackedMatrix::Pack(scratch.data(), static_cast<int>(kernel.shape[0]), static_cast<int>(kernel.shape[1]), type);
+    if (!packed.ok())
+      return absl::Status(packed.status().code(), StrCat(name, ": ", std::string(packed.status().message())));
+    return packed;
+  };
+  absl::StatusOr<model::LayerStacks<PackedMatrix>> layers = model::LoadLayerStacks<PackedMatrix>(c, matrix, vector);
+  if (!layers.ok()) return layers.status();
+  engine->layers_ = *std::move(layers);
+  engine->retrieval_ = model::RetrievalHead::Load(w);
 
   engine->pool_ =
       std::make_unique<ThreadPool>(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency()));
@@ -553,7 +490,7 @@ void OptimizedSession::RunEncoderLocked(absl::Span<const int32_t> tokens) {
     any_key_visible_ = any_key_visible_ || tokens[i] != 0;
   }
   for (int i = 0; i < t; ++i) engine_.Embed(tokens[i], x_ + static_cast<size_t>(i) * d);
-  for (const EncoderLayer& layer : engine_.encoder_) {
+  for (const EncoderLayer& layer : engine_.layers_.encoder) {
     const AttentionWeights& w = layer.self_attn;
     engine_.NormRows(x_, layer.norm, t, h_);
     Project(engine_.kernels(), h_, t, xq_, {{&w.q_proj, q_}, {&w.k_proj, k_}, {&w.v_proj, v_}}, engine_.pool());
@@ -567,9 +504,9 @@ void OptimizedSession::RunEncoderLocked(absl::Span<const int32_t> tokens) {
       TransposeKeys(k_, 0, t, c.num_kv_heads, c.head_dim(), key_t_, keys.stride);
       engine_.Attend(q_, t, keys, v_, t, key_bias_, any_key_visible_, attended_);
     }
-    engine_.GatedResidual(w, layer.gate, attended_, t, xq_, projected_, x_);
+    engine_.GatedResidual(w, layer.attn_gate, attended_, t, xq_, projected_, x_);
   }
-  engine_.NormRows(x_, engine_.encoder_final_norm_, t, encoder_out_);
+  engine_.NormRows(x_, engine_.layers_.encoder_final_norm, t, encoder_out_);
   encoder_tokens_ = t;
 }
 
@@ -584,8 +521,8 @@ absl::Status OptimizedSession::Prefill(absl::Span<const int32_t> tokens) {
   // Every layer's cross-attention K/V reads the encoder output: quantised once.
   const bool w8a8 = QuantizesActivations(engine_.type_);
   if (w8a8) xq_.Quantize(engine_.kernels(), encoder_out_, t, c.d_model, engine_.pool());
-  for (size_t l = 0; l < engine_.decoder_.size(); ++l) {
-    const AttentionWeights& w = engine_.decoder_[l].cross_attn;
+  for (size_t l = 0; l < engine_.layers_.decoder.size(); ++l) {
+    const AttentionWeights& w = engine_.layers_.decoder[l].cross_attn;
     const CrossKvCache& cache = caches_[l].cross;
     // Reduced forms are computed in fp32, then rounded into the cache.
     float* values = cache.ValueRows(v_);
@@ -617,11 +554,11 @@ absl::StatusOr<absl::Span<const float>> OptimizedSession::Decode(int32_t token) 
   const int self_stride = KeyStride(kMaxGeneratedTokens + 1);
   ThreadPool* pool = engine_.pool();
   engine_.Embed(token, dx_);
-  for (size_t l = 0; l < engine_.decoder_.size(); ++l) {
-    const DecoderLayer& layer = engine_.decoder_[l];
+  for (size_t l = 0; l < engine_.layers_.decoder.size(); ++l) {
+    const DecoderLayer& layer = engine_.layers_.decoder[l];
     LayerCache& cache = caches_[l];
 
-    ZcRmsNorm(dx_, layer.self_norm.data(), d, dh_);
+    ZcRmsNorm(dx_, layer.self_attn_norm.data(), d, dh_);
     Project(engine_.kernels(), dh_, 1, xq_,
             {{&layer.self_attn.q_proj, dq_},
              {&layer.self_attn.k_proj, dk_},
@@ -633,17 +570,17 @@ absl::StatusOr<absl::Span<const float>> OptimizedSession::Decode(int32_t token) 
     // Causal: the cache holds exactly the positions up to this one.
     engine_.Attend(dq_, 1, KeysT{cache.self_key_t, self_stride}, cache.self_v, position + 1, nullptr,
                    /*any_visible=*/true, dattended_);
-    engine_.GatedResidual(layer.self_attn, layer.self_gate, dattended_, 1, xq_, dprojected_, dx_);
+    engine_.GatedResidual(layer.self_attn, layer.self_attn_gate, dattended_, 1, xq_, dprojected_, dx_);
 
-    ZcRmsNorm(dx_, layer.cross_norm.data(), d, dh_);
+    ZcRmsNorm(dx_, layer.cross_attn_norm.data(), d, dh_);
     Project(engine_.kernels(), dh_, 1, xq_, {{&layer.cross_attn.q_proj, dq_}}, pool);
     engine_.NormAndRope(layer.cross_attn.q_norm, dq_, 1, c.num_heads, 0, /*rope=*/false);
     cache.cross.Attend([&](auto keys, auto values) {
       engine_.Attend(dq_, 1, keys, values, encoder_tokens_, key_bias_, any_key_visible_, dattended_);
     });
-    engine_.GatedResidual(layer.cross_attn, layer.cross_gate, dattended_, 1, xq_, dprojected_, dx_);
+    engine_.GatedResidual(layer.cross_attn, layer.cross_attn_gate, dattended_, 1, xq_, dprojected_, dx_);
   }
-  ZcRmsNorm(dx_, engine_.decoder_final_norm_.data(), d, dh_);
+  ZcRmsNorm(dx_, engine_.layers_.decoder_final_norm.data(), d, dh_);
   Project(engine_.kernels(), dh_, 1, xq_, {{&engine_.logits_matrix_, logits_}}, pool);
   ++decoded_;
   return absl::Span<const float>(logits_, c.vocab_size);

@@ -4,30 +4,26 @@
 #include <string>
 #include <vector>
 
+#include "model/layers.h"
+#include "model/ops.h"
 #include "needle/str_cat.h"
 #include "needle/tensor_names.h"
-#include "reference/ops.h"
 
 namespace needle::reference {
 namespace {
 
-// fp32 copies of one attention sublayer's weights (one layer of the stack).
-struct AttentionWeights {
-  std::vector<float> q_proj, k_proj, v_proj, out_proj;  // (in, out)
-  std::vector<float> q_norm, k_norm;                    // (head_dim,)
-};
+using model::Attention;
+using model::MatMul;
+using model::RetrievalHead;
+using model::Rope;
+using model::RoundTo;
+using model::Sigmoid;
+using model::ZcRmsNorm;
 
-struct EncoderLayer {
-  float attn_gate;
-  std::vector<float> norm;
-  AttentionWeights self_attn;
-};
-
-struct DecoderLayer {
-  float self_attn_gate, cross_attn_gate;
-  std::vector<float> self_attn_norm, cross_attn_norm;
-  AttentionWeights self_attn, cross_attn;
-};
+// fp32 copies of the projections, (in, out) as upstream stores them.
+using AttentionWeights = model::AttentionWeights<std::vector<float>>;
+using EncoderLayer = model::EncoderLayer<std::vector<float>>;
+using DecoderLayer = model::DecoderLayer<std::vector<float>>;
 
 // A parameter widened to fp32; upstream numerics first round it to bf16, as
 // upstream casts the loaded parameters.
@@ -35,22 +31,6 @@ std::vector<float> Parameter(const TensorView& tensor, Numerics numerics) {
   std::vector<float> values = tensor.ToF32();
   RoundTo(numerics, absl::MakeSpan(values));
   return values;
-}
-
-// Layer `layer` of a tensor stacked on its leading axis.
-std::vector<float> LayerSlice(const ModelWeights& weights, const std::string& name, int layer, Numerics numerics) {
-  const TensorView& full = weights.Get(name);
-  TensorView slice = full;
-  slice.shape.erase(slice.shape.begin());
-  slice.data = full.data + layer * slice.num_elements() * DTypeSize(full.dtype);
-  return Parameter(slice, numerics);
-}
-
-AttentionWeights LoadAttention(const ModelWeights& weights, const AttentionTensorNames& names, int layer,
-                               Numerics numerics) {
-  auto load = [&](const std::string& name) { return LayerSlice(weights, name, layer, numerics); };
-  return {load(names.q_proj),   load(names.k_proj), load(names.v_proj),
-          load(names.out_proj), load(names.q_norm), load(names.k_norm)};
 }
 
 class ReferenceEngine;
@@ -87,20 +67,13 @@ class ReferenceEngine : public Engine {
     const ModelWeights& w = *weights_;
     const Numerics n = numerics_;
     config_ = w.config();
-    const TensorNames& names = Tensors();
-    embedding_ = Parameter(w.Get(names.embedding), n);
-    for (int l = 0; l < config_.num_encoder_layers; ++l) {
-      encoder_.push_back({LayerSlice(w, names.encoder_attn_gate, l, n)[0], LayerSlice(w, names.encoder_norm, l, n),
-                          LoadAttention(w, names.encoder_self_attn, l, n)});
-    }
-    encoder_final_norm_ = Parameter(w.Get(names.encoder_final_norm), n);
-    for (int l = 0; l < config_.num_decoder_layers; ++l) {
-      decoder_.push_back(
-          {LayerSlice(w, names.decoder_self_attn_gate, l, n)[0], LayerSlice(w, names.decoder_cross_attn_gate, l, n)[0],
-           LayerSlice(w, names.decoder_self_attn_norm, l, n), LayerSlice(w, names.decoder_cross_attn_norm, l, n),
-           LoadAttention(w, names.decoder_self_attn, l, n), LoadAttention(w, names.decoder_cross_attn, l, n)});
-    }
-    decoder_final_norm_ = Parameter(w.Get(names.decoder_final_norm), n);
+    embedding_ = Parameter(w.Get(Tensors().embedding), n);
+    auto vector = [&](const std::string& name, int layer) { return Parameter(model::LayerOf(w.Get(name), layer), n); };
+    auto matrix = [&](const std::string& name, int layer) -> absl::StatusOr<std::vector<float>> {
+      return vector(name, layer);
+    };
+    // Widening to fp32 cannot fail: the loader's status is always ok here.
+    layers_ = *model::LoadLayerStacks<std::vector<float>>(config_, matrix, vector);
     retrieval_ = RetrievalHead::Load(w, n);
   }
 
@@ -113,8 +86,8 @@ class ReferenceEngine : public Engine {
     auto add = [&](const AttentionWeights& w) {
       for (const std::vector<float>* m : {&w.q_proj, &w.k_proj, &w.v_proj, &w.out_proj}) floats += m->size();
     };
-    for (const EncoderLayer& layer : encoder_) add(layer.self_attn);
-    for (const DecoderLayer& layer : decoder_) add(layer.self_attn), add(layer.cross_attn);
+    for (const EncoderLayer& layer : layers_.encoder) add(layer.self_attn);
+    for (const DecoderLayer& layer : layers_.decoder) add(layer.self_attn), add(layer.cross_attn);
     return {"", Precision::kF32, static_cast<int64_t>(floats * sizeof(float)),
             config_.num_decoder_layers * CrossKvBytesPerToken(Precision::kF32, config_)};
   }
@@ -204,10 +177,7 @@ class ReferenceEngine : public Engine {
   Numerics numerics_;
   ModelConfig config_;
   std::vector<float> embedding_;
-  std::vector<EncoderLayer> encoder_;
-  std::vector<float> encoder_final_norm_;
-  std::vector<DecoderLayer> decoder_;
-  std::vector<float> decoder_final_norm_;
+  model::LayerStacks<std::vector<float>> layers_;
   RetrievalHead retrieval_;
 };
 
@@ -223,7 +193,7 @@ absl::Status ReferenceSession::Prefill(absl::Span<const int32_t> tokens) {
   std::vector<float> x(static_cast<size_t>(t) * d), h(x.size()), q(x.size()), attended(x.size());
   std::vector<float> k(static_cast<size_t>(t) * kv), v(k.size());
   for (int i = 0; i < t; ++i) engine_.Embed(tokens[i], &x[i * d]);
-  for (const EncoderLayer& layer : engine_.encoder_) {
+  for (const EncoderLayer& layer : engine_.layers_.encoder) {
     for (int i = 0; i < t; ++i) engine_.Norm(&x[i * d], layer.norm, d, &h[i * d]);
     engine_.Queries(layer.self_attn, h.data(), t, 0, /*rope=*/true, q.data());
     engine_.KeysValues(layer.self_attn, h.data(), t, 0, /*rope=*/true, k.data(), v.data());
@@ -231,15 +201,15 @@ absl::Status ReferenceSession::Prefill(absl::Span<const int32_t> tokens) {
     engine_.GatedResidual(layer.self_attn, layer.attn_gate, attended.data(), t, x.data());
   }
   encoder_out_.resize(x.size());
-  for (int i = 0; i < t; ++i) engine_.Norm(&x[i * d], engine_.encoder_final_norm_, d, &encoder_out_[i * d]);
+  for (int i = 0; i < t; ++i) engine_.Norm(&x[i * d], engine_.layers_.encoder_final_norm, d, &encoder_out_[i * d]);
 
-  caches_.assign(engine_.decoder_.size(), {});
-  for (size_t l = 0; l < engine_.decoder_.size(); ++l) {
+  caches_.assign(engine_.layers_.decoder.size(), {});
+  for (size_t l = 0; l < engine_.layers_.decoder.size(); ++l) {
     LayerCache& cache = caches_[l];
     cache.cross_k.resize(k.size());
     cache.cross_v.resize(v.size());
-    engine_.KeysValues(engine_.decoder_[l].cross_attn, encoder_out_.data(), t, 0, /*rope=*/false, cache.cross_k.data(),
-                       cache.cross_v.data());
+    engine_.KeysValues(engine_.layers_.decoder[l].cross_attn, encoder_out_.data(), t, 0, /*rope=*/false,
+                       cache.cross_k.data(), cache.cross_v.data());
   }
   decoded_ = 0;
   return absl::OkStatus();
@@ -259,8 +229,8 @@ absl::StatusOr<absl::Span<const float>> ReferenceSession::Decode(int32_t token) 
   std::vector<float> x(d), h(d), q(d), attended(d), k(kv), v(kv);
   const std::vector<bool> all_visible(position + 1, true);  // causal: every cached position precedes this one
   engine_.Embed(token, x.data());
-  for (size_t l = 0; l < engine_.decoder_.size(); ++l) {
-    const DecoderLayer& layer = engine_.decoder_[l];
+  for (size_t l = 0; l < engine_.layers_.decoder.size(); ++l) {
+    const DecoderLayer& layer = engine_.layers_.decoder[l];
     LayerCache& cache = caches_[l];
 
     engine_.Norm(x.data(), layer.self_attn_norm, d, h.data());
@@ -277,7 +247,7 @@ absl::StatusOr<absl::Span<const float>> ReferenceSession::Decode(int32_t token) 
                    attended.data());
     engine_.GatedResidual(layer.cross_attn, layer.cross_attn_gate, attended.data(), 1, x.data());
   }
-  engine_.Norm(x.data(), engine_.decoder_final_norm_, d, h.data());
+  engine_.Norm(x.data(), engine_.layers_.decoder_final_norm, d, h.data());
   // Tied output head: logits = h @ embedding^T, fp32 in upstream too.
   logits_.resize(c.vocab_size);
   for (int token_id = 0; token_id < c.vocab_size; ++token_id) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 
+#include "model/bf16.h"
 #include "needle/config.h"
 #include "needle/json.h"
 #include "needle/str_cat.h"
@@ -22,13 +23,6 @@ using Json = nlohmann::json;
 
 // Generous bound that still stops a corrupt length from asking for gigabytes.
 constexpr uint64_t kMaxHeaderBytes = 64u << 20;
-
-float Bf16ToF32(uint16_t bits) {
-  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
-  float out;
-  std::memcpy(&out, &wide, sizeof(out));
-  return out;
-}
 
 float F16ToF32(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
@@ -92,7 +86,7 @@ void TensorView::CopyToF32(float* out) const {
   for (int64_t i = 0; i < n; ++i) {
     uint16_t bits;
     std::memcpy(&bits, data + 2 * i, sizeof(bits));
-    out[i] = dtype == DType::kBF16 ? Bf16ToF32(bits) : F16ToF32(bits);
+    out[i] = dtype == DType::kBF16 ? Bf16BitsToF32(bits) : F16ToF32(bits);
   }
 }
 

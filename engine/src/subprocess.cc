@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "needle/str_cat.h"
 
@@ -50,15 +51,6 @@ bool ProgramExists(const std::string& program) {
   }
 }
 
-// Kills the child's whole process group (a shell's children too) and reaps it.
-void KillAndReap(pid_t pid) {
-  kill(-pid, SIGKILL);
-  kill(pid, SIGKILL);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-}
-
 }  // namespace
 
 std::string CommandResult::Describe() const {
@@ -86,26 +78,53 @@ std::string ShellJoin(const std::vector<std::string>& argv) {
   return joined;
 }
 
-absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+absl::StatusOr<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv, Pipes pipes) {
   if (argv.empty()) return absl::InvalidArgumentError("no command to run");
-  if (!ProgramExists(argv[0])) return absl::NotFoundError(StrCat("cannot run \"", argv[0], "\": no such program"));
-  int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) return absl::InternalError(StrCat("pipe: ", std::strerror(errno)));
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    close(out_pipe[0]);
-    close(out_pipe[1]);
-    return absl::InternalError(StrCat("pipe: ", std::strerror(errno)));
+  if (!ProgramExists(argv[0])) {
+    return absl::NotFoundError(StrCat("cannot run \"", argv[0], "\": ", std::strerror(ENOENT)));
+  }
+  // [0] ours, [1] the child's end, for stdin, stdout, stderr; -1 where not a pipe.
+  int ends[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
+  auto close_all = [&ends] {
+    for (auto& pair : ends) {
+      for (int fd : pair) {
+        if (fd >= 0) close(fd);
+      }
+    }
+  };
+  const bool wanted[3] = {pipes.in, true, pipes.err};
+  for (int i = 0; i < 3; ++i) {
+    if (!wanted[i]) continue;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+      const int error = errno;
+      close_all();
+      return absl::InternalError(StrCat("pipe: ", std::strerror(error)));
+    }
+    // stdin's pipe is read by the child; stdout's and stderr's are written by it.
+    ends[i][0] = i == 0 ? fds[1] : fds[0];
+    ends[i][1] = i == 0 ? fds[0] : fds[1];
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  if (pipes.in) {
+    posix_spawn_file_actions_adddup2(&actions, ends[0][1], 0);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  }
+  posix_spawn_file_actions_adddup2(&actions, ends[1][1], 1);
+  if (pipes.err) posix_spawn_file_actions_adddup2(&actions, ends[2][1], 2);
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
-  // Its own process group, so that a timeout also kills what a shell started.
   posix_spawnattr_setpgroup(&attributes, 0);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  // Handlers do not survive exec, but ignored signals would stay ignored.
+  sigemptyset(&defaults);
+  for (int signal : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) sigaddset(&defaults, signal);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
@@ -114,21 +133,85 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, s
   const int spawn_error = posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
-  close(out_pipe[1]);
-  close(err_pipe[1]);
+  for (auto& pair : ends) {
+    if (pair[1] >= 0) close(pair[1]);
+    pair[1] = -1;
+  }
   if (spawn_error != 0) {
-    close(out_pipe[0]);
-    close(err_pipe[0]);
+    close_all();
     return absl::NotFoundError(StrCat("cannot run \"", argv[0], "\": ", std::strerror(spawn_error)));
   }
+  ChildProcess child;
+  child.pid_ = pid;
+  child.in_ = ends[0][0];
+  child.out_ = ends[1][0];
+  child.err_ = ends[2][0];
+  return child;
+}
+
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept { *this = std::move(other); }
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
+  if (this != &other) {
+    Kill();
+    std::swap(pid_, other.pid_);
+    std::swap(in_, other.in_);
+    std::swap(out_, other.out_);
+    std::swap(err_, other.err_);
+  }
+  return *this;
+}
+
+void ChildProcess::Close(int& fd) {
+  if (fd >= 0) close(fd);
+  fd = -1;
+}
+
+std::optional<int> ChildProcess::TryReap() {
+  if (!running()) return std::nullopt;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+  pid_ = -1;
+  return status;
+}
+
+std::string ChildProcess::Kill(std::chrono::milliseconds grace) {
+  CloseIn();
+  CloseOut();
+  CloseErr();
+  if (!running()) return "";
+  int status = 0;
+  pid_t reaped = 0;
+  const Clock::time_point deadline = Clock::now() + grace;
+  while ((reaped = waitpid(pid_, &status, WNOHANG)) == 0 && Clock::now() < deadline) usleep(5000);
+  if (reaped == 0) {
+    kill(-pid_, SIGKILL);
+    kill(pid_, SIGKILL);
+    while ((reaped = waitpid(pid_, &status, 0)) < 0 && errno == EINTR) {
+    }
+  }
+  pid_ = -1;
+  return reaped > 0 ? DescribeWaitStatus(status) : "could not be reaped";
+}
+
+std::string DescribeWaitStatus(int status) {
+  if (WIFEXITED(status)) return StrCat("exited with status ", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    return StrCat("was killed by signal ", WTERMSIG(status), " (", strsignal(WTERMSIG(status)), ")");
+  }
+  return "stopped";
+}
+
+absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  absl::StatusOr<ChildProcess> child = ChildProcess::Start(argv, ChildProcess::Pipes{/*in=*/false, /*err=*/true});
+  if (!child.ok()) return child.status();
 
   CommandResult result;
   const Clock::time_point deadline = Clock::now() + timeout;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  pollfd fds[2] = {{child->out(), POLLIN, 0}, {child->err(), POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
   int open_pipes = 2;
-  bool exited = false;
-  int status = 0;
+  std::optional<int> status;
   // A program may leave a daemon holding its pipes (adb starts its server so):
   // once the program itself has exited, what is still unread gets a short grace.
   Clock::time_point drain_until = Clock::time_point::max();
@@ -143,38 +226,27 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, s
       if (n > 0) {
         if (sinks[i]->size() < kMaxCapturedBytes) sinks[i]->append(buffer, static_cast<size_t>(n));
       } else if (n == 0 || errno != EINTR) {
-        close(fds[i].fd);
         fds[i].fd = -1;
         --open_pipes;
+        i == 0 ? child->CloseOut() : child->CloseErr();
       }
     }
-    if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
-      exited = true;
-      drain_until = Clock::now() + std::chrono::milliseconds(200);
-    }
+    if (!status && (status = child->TryReap())) drain_until = Clock::now() + std::chrono::milliseconds(200);
   }
-  for (pollfd& fd : fds) {
-    if (fd.fd >= 0) close(fd.fd);
+  child->CloseOut();
+  child->CloseErr();
+  while (!status && Clock::now() < deadline) {
+    if (!(status = child->TryReap())) usleep(10000);
   }
-  while (!exited && Clock::now() < deadline) {
-    const pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) {
-      exited = true;
-    } else if (done < 0 && errno != EINTR) {
-      return absl::InternalError(StrCat("waitpid: ", std::strerror(errno)));
-    } else {
-      usleep(10000);
-    }
+  if (!status) {
+    child->Kill();
+    return absl::DeadlineExceededError(
+        StrCat("\"", ShellJoin(argv), "\" did not finish within ", timeout.count() / 1000.0, " s and was killed"));
   }
-  if (!exited) {
-    KillAndReap(pid);
-    return absl::DeadlineExceededError(StrCat("\"", ShellJoin(argv), "\" did not finish within ",
-                                              timeout.count() / 1000.0, " s and was killed"));
-  }
-  if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.signal = WTERMSIG(status);
+  if (WIFEXITED(*status)) {
+    result.exit_code = WEXITSTATUS(*status);
+  } else if (WIFSIGNALED(*status)) {
+    result.signal = WTERMSIG(*status);
   }
   return result;
 }

@@ -12,7 +12,9 @@
 //
 // "output" is parsed later like any model output (JSON, Hermes, FunctionGemma
 // text); "calls" is serialised with CallsToJson first. stderr is inherited, so
-// a system may log there; its stdout must carry replies only.
+// a system may log there; its stdout must carry replies only. Each copy runs
+// as a ChildProcess (needle/subprocess.h): in its own process group, which a
+// kill takes down whole (a wrapper script's children too).
 //
 // Each of the `processes` copies serves one request at a time. A copy that
 // misses the timeout, closes its stdout, or answers with anything but a
@@ -28,7 +30,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,6 +44,7 @@
 #include "elapsed.h"
 #include "needle/json.h"
 #include "needle/str_cat.h"
+#include "needle/subprocess.h"
 #include "needle/toolcalls/call.h"
 #include "nlohmann/json.hpp"
 
@@ -65,14 +67,6 @@ int RemainingMs(Clock::time_point deadline) {
 }
 
 std::string ErrnoText(int error) { return std::strerror(error); }
-
-std::string DescribeExit(int status) {
-  if (WIFEXITED(status)) return StrCat("exited with status ", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    return StrCat("was killed by signal ", WTERMSIG(status), " (", strsignal(WTERMSIG(status)), ")");
-  }
-  return "stopped";
-}
 
 // Writing to a pipe whose reader has gone raises SIGPIPE, whose default
 // action would kill the whole evaluation. While this is alive the calling
@@ -116,64 +110,14 @@ class Process {
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
-  bool running() const { return pid_ > 0; }
+  bool running() const { return child_.running(); }
 
   absl::Status Start(const std::vector<std::string>& argv) {
-    // Built before fork: the child of a threaded process may only make async-signal-safe calls.
-    std::vector<char*> args;
-    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-
-    int to_child[2], from_child[2], exec_error[2];
-    if (pipe2(to_child, O_CLOEXEC) != 0) return absl::InternalError(StrCat("pipe: ", ErrnoText(errno)));
-    if (pipe2(from_child, O_CLOEXEC) != 0) {
-      const int error = errno;
-      CloseAll({to_child[0], to_child[1]});
-      return absl::InternalError(StrCat("pipe: ", ErrnoText(error)));
-    }
-    // Closed by a successful exec; carries errno back when exec fails.
-    if (pipe2(exec_error, O_CLOEXEC) != 0) {
-      const int error = errno;
-      CloseAll({to_child[0], to_child[1], from_child[0], from_child[1]});
-      return absl::InternalError(StrCat("pipe: ", ErrnoText(error)));
-    }
-    const pid_t pid = fork();
-    if (pid < 0) {
-      const int error = errno;
-      CloseAll({to_child[0], to_child[1], from_child[0], from_child[1], exec_error[0], exec_error[1]});
-      return absl::InternalError(StrCat("fork: ", ErrnoText(error)));
-    }
-    if (pid == 0) {
-      MoveFd(to_child[0], STDIN_FILENO);
-      MoveFd(from_child[1], STDOUT_FILENO);
-      // The host may block or ignore signals (SIGPIPE, a server's SIGTERM);
-      // the command starts with the defaults.
-      sigset_t none;
-      sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
-      signal(SIGPIPE, SIG_DFL);
-      execvp(args[0], args.data());
-      const int error = errno;
-      [[maybe_unused]] ssize_t ignored = write(exec_error[1], &error, sizeof(error));
-      _exit(127);
-    }
-    CloseAll({to_child[0], from_child[1], exec_error[1]});
-    int exec_errno = 0;
-    ssize_t n;
-    do {
-      n = read(exec_error[0], &exec_errno, sizeof(exec_errno));
-    } while (n < 0 && errno == EINTR);
-    close(exec_error[0]);
-    if (n > 0) {
-      CloseAll({to_child[1], from_child[0]});
-      waitpid(pid, nullptr, 0);
-      return absl::NotFoundError(StrCat("cannot run \"", argv[0], "\": ", ErrnoText(exec_errno)));
-    }
-    pid_ = pid;
-    in_ = to_child[1];
-    out_ = from_child[0];
-    fcntl(in_, F_SETFL, fcntl(in_, F_GETFL) | O_NONBLOCK);
-    fcntl(out_, F_SETFL, fcntl(out_, F_GETFL) | O_NONBLOCK);
+    absl::StatusOr<ChildProcess> child = ChildProcess::Start(argv, ChildProcess::Pipes{/*in=*/true, /*err=*/false});
+    if (!child.ok()) return child.status();
+    child_ = *std::move(child);
+    fcntl(child_.in(), F_SETFL, fcntl(child_.in(), F_GETFL) | O_NONBLOCK);
+    fcntl(child_.out(), F_SETFL, fcntl(child_.out(), F_GETFL) | O_NONBLOCK);
     buffer_.clear();
     return absl::OkStatus();
   }
@@ -181,7 +125,7 @@ class Process {
   absl::Status Write(std::string_view data, Clock::time_point deadline) {
     SigpipeGuard guard;
     while (!data.empty()) {
-      const ssize_t n = write(in_, data.data(), data.size());
+      const ssize_t n = write(child_.in(), data.data(), data.size());
       if (n > 0) {
         data.remove_prefix(static_cast<size_t>(n));
         continue;
@@ -190,7 +134,7 @@ class Process {
       if (n < 0 && errno != EAGAIN && errno != EINTR) {
         return absl::InternalError(StrCat("writing the request: ", ErrnoText(errno)));
       }
-      pollfd fd = {in_, POLLOUT, 0};
+      pollfd fd = {child_.in(), POLLOUT, 0};
       const int ready = poll(&fd, 1, RemainingMs(deadline));
       if (ready == 0) return absl::DeadlineExceededError("did not read its request in time");
       if (ready < 0 && errno != EINTR) return absl::InternalError(StrCat("poll: ", ErrnoText(errno)));
@@ -213,7 +157,7 @@ class Process {
       if (buffer_.size() > kMaxReplyBytes) {
         return absl::ResourceExhaustedError(StrCat("wrote more than ", kMaxReplyBytes, " bytes without a newline"));
       }
-      pollfd fd = {out_, POLLIN, 0};
+      pollfd fd = {child_.out(), POLLIN, 0};
       const int ready = poll(&fd, 1, RemainingMs(deadline));
       if (ready == 0) return absl::DeadlineExceededError("gave no reply in time");
       if (ready < 0) {
@@ -221,7 +165,7 @@ class Process {
         return absl::InternalError(StrCat("poll: ", ErrnoText(errno)));
       }
       char chunk[65536];
-      const ssize_t n = read(out_, chunk, sizeof(chunk));
+      const ssize_t n = read(child_.out(), chunk, sizeof(chunk));
       if (n > 0) {
         buffer_.append(chunk, static_cast<size_t>(n));
       } else if (n == 0) {
@@ -234,43 +178,10 @@ class Process {
 
   // Closes the pipes and reaps the process, killing it unless it exits
   // within `grace`. Returns how it ended ("" when nothing was running).
-  std::string Kill(std::chrono::milliseconds grace = std::chrono::milliseconds(0)) {
-    if (!running()) return "";
-    CloseAll({in_, out_});
-    in_ = out_ = -1;
-    int status = 0;
-    pid_t reaped = 0;
-    const Clock::time_point deadline = Clock::now() + grace;
-    while ((reaped = waitpid(pid_, &status, WNOHANG)) == 0 && Clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (reaped == 0) {
-      kill(pid_, SIGKILL);
-      reaped = waitpid(pid_, &status, 0);
-    }
-    pid_ = -1;
-    return reaped > 0 ? DescribeExit(status) : "could not be reaped";
-  }
+  std::string Kill(std::chrono::milliseconds grace = std::chrono::milliseconds(0)) { return child_.Kill(grace); }
 
  private:
-  static void CloseAll(std::initializer_list<int> fds) {
-    for (int fd : fds) {
-      if (fd >= 0) close(fd);
-    }
-  }
-
-  // In the child: puts `fd` at `target`, without close-on-exec.
-  static void MoveFd(int fd, int target) {
-    if (fd == target) {
-      fcntl(fd, F_SETFD, 0);
-    } else {
-      dup2(fd, target);
-    }
-  }
-
-  pid_t pid_ = -1;
-  int in_ = -1;   // its stdin
-  int out_ = -1;  // its stdout
+  ChildProcess child_;
   std::string buffer_;
 };
 

@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <cerrno>
+#include <chrono>
+#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -66,6 +68,14 @@ int PidOf(const Prediction& prediction) {
 }
 
 bool Alive(int pid) { return kill(pid, 0) == 0 || errno != ESRCH; }
+
+// Alive and not a zombie waiting for a parent (an orphan's is whoever adopts it) to reap it.
+bool Running(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string pid_field, name, state;
+  if (!(stat >> pid_field >> name >> state)) return false;
+  return state != "Z" && state != "X";
+}
 
 // Systems that read JSON Schema get the tools as OpenAI function tools, and the conversation whole.
 TEST(CommandSystemTest, SendsTheConversationAndTheJsonSchema) {
@@ -169,6 +179,25 @@ TEST(CommandSystemTest, TimeoutKillsAndTheNextRequestRestarts) {
   absl::StatusOr<Prediction> after = system->Predict(Item("h3", "hello"));
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_NE(PidOf(*after), PidOf(*before));
+}
+
+// A copy is killed with its process group: a wrapper script's own children go too.
+TEST(CommandSystemTest, TimeoutKillsTheChildrenOfAWrapperScript) {
+  CommandOptions options;
+  options.name = "wrapped";
+  // "; exit" keeps sh from exec-ing python: python is sh's child.
+  options.argv = {"/bin/sh", "-c", std::string(kPython) + " " + Script("hanging_system.py") + "; exit"};
+  options.timeout_seconds = 0.5;
+  absl::StatusOr<std::unique_ptr<System>> system = MakeCommandSystem(options);
+  ASSERT_TRUE(system.ok()) << system.status();
+  absl::StatusOr<Prediction> before = (*system)->Predict(Item("w1", "hello"));
+  ASSERT_TRUE(before.ok()) << before.status();
+  const int python = PidOf(*before);
+  ASSERT_GT(python, 0);
+  EXPECT_TRUE(absl::IsDeadlineExceeded((*system)->Predict(Item("w2", "hang")).status()));
+  // SIGKILL is delivered at once; only the orphan's reaping may take a moment.
+  for (int i = 0; i < 100 && Running(python); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(Running(python));
 }
 
 TEST(CommandSystemTest, CrashMidReplyIsReportedAndTheNextRequestRestarts) {

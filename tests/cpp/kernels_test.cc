@@ -12,7 +12,7 @@
 #include "gtest/gtest.h"
 #include "optimized/matmul.h"
 #include "optimized/thread_pool.h"
-#include "reference/ops.h"
+#include "model/ops.h"
 
 namespace needle::optimized {
 namespace {
@@ -188,11 +188,11 @@ void ExpectMatMulMatches(const IsaKernels& kernels, int m, int in, int out, Weig
   ASSERT_TRUE(packed.ok()) << packed.status();
   std::vector<float> deq(w.size()), expected(static_cast<size_t>(m) * out);
   packed->Unpack(deq.data());
-  reference::MatMul(x.data(), m, in, deq.data(), out, expected.data());
+  model::MatMul(x.data(), m, in, deq.data(), out, expected.data());
   std::vector<float> abs_x(x.size()), abs_w(deq.size()), magnitude(expected.size());
   std::transform(x.begin(), x.end(), abs_x.begin(), [](float v) { return std::fabs(v); });
   std::transform(deq.begin(), deq.end(), abs_w.begin(), [](float v) { return std::fabs(v); });
-  reference::MatMul(abs_x.data(), m, in, abs_w.data(), out, magnitude.data());
+  model::MatMul(abs_x.data(), m, in, abs_w.data(), out, magnitude.data());
   // Poisoned output: every element must be written.
   std::vector<float> y(static_cast<size_t>(m) * out, std::nanf(""));
   MatMul(kernels, x.data(), m, *packed, y.data(), pool);

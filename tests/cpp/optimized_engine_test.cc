@@ -16,12 +16,12 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "model/ops.h"
 #include "needle/engine.h"
 #include "needle/tokenizer.h"  // special ids only
 #include "optimized/attention.h"
 #include "optimized/matmul.h"
 #include "optimized/thread_pool.h"
-#include "reference/ops.h"
 #include "test_checkpoint.h"
 
 namespace needle {
@@ -64,7 +64,7 @@ float RelativeError(const std::vector<float>& a, const std::vector<float>& b) {
   return diff / std::max(MaxAbs(b), 1e-30f);
 }
 
-// ---- Fused attention kernel against reference::Attention.
+// ---- Fused attention kernel against model::Attention.
 
 struct AttentionCase {
   int tq, tk, heads, kv_heads, head_dim;
@@ -91,8 +91,7 @@ void CheckAttention(const AttentionCase& c, opt::ThreadPool* pool, Isa isa) {
   std::vector<float> key_t(static_cast<size_t>(kv_dim) * stride, std::nanf(""));
   opt::TransposeKeys(k.data(), 0, c.tk, c.kv_heads, c.head_dim, key_t.data(), stride);
   std::vector<float> expected(q.size()), actual(q.size());
-  reference::Attention(q.data(), c.tq, k.data(), v.data(), c.tk, c.heads, c.kv_heads, c.head_dim, visible,
-                       expected.data());
+  model::Attention(q.data(), c.tq, k.data(), v.data(), c.tk, c.heads, c.kv_heads, c.head_dim, visible, expected.data());
   opt::Attention(q.data(), c.tq, {key_t.data(), stride}, v.data(), c.tk, c.heads, c.kv_heads, c.head_dim,
                  1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.mask ? bias.data() : nullptr, actual.data(), pool,
                  isa);
@@ -107,14 +106,14 @@ void CheckAttention(const AttentionCase& c, opt::ThreadPool* pool, Isa isa) {
     std::memcpy(&value, &word, sizeof(value));
     return value;
   };
-  for (size_t i = 0; i < k.size(); ++i) k_rounded[i] = widen(opt::RoundToBf16Bits(k[i]));
-  for (size_t i = 0; i < v.size(); ++i) v_rounded[i] = widen(opt::RoundToBf16Bits(v[i]));
+  for (size_t i = 0; i < k.size(); ++i) k_rounded[i] = widen(RoundToBf16Bits(k[i]));
+  for (size_t i = 0; i < v.size(); ++i) v_rounded[i] = widen(RoundToBf16Bits(v[i]));
   std::vector<uint16_t> key_t_bf16(static_cast<size_t>(kv_dim) * stride, 0x7fc0);  // stale lanes: NaN
   std::vector<uint16_t> v_bf16(v.size());
   opt::TransposeKeys(k.data(), 0, c.tk, c.kv_heads, c.head_dim, key_t_bf16.data(), stride);
   opt::ToBf16(v.data(), v.size(), v_bf16.data());
-  reference::Attention(q.data(), c.tq, k_rounded.data(), v_rounded.data(), c.tk, c.heads, c.kv_heads, c.head_dim,
-                       visible, expected.data());
+  model::Attention(q.data(), c.tq, k_rounded.data(), v_rounded.data(), c.tk, c.heads, c.kv_heads, c.head_dim, visible,
+                   expected.data());
   opt::Attention(q.data(), c.tq, opt::KeysBf16{key_t_bf16.data(), stride}, v_bf16.data(), c.tk, c.heads, c.kv_heads,
                  c.head_dim, 1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.mask ? bias.data() : nullptr,
                  actual.data(), pool, isa);
@@ -139,8 +138,8 @@ void CheckAttention(const AttentionCase& c, opt::ThreadPool* pool, Isa isa) {
   std::vector<float> value_scales(key_scales.size(), std::nanf(""));
   opt::QuantizeKeys(k.data(), 0, c.tk, c.kv_heads, c.head_dim, key_t_int8.data(), key_scales.data(), stride);
   opt::QuantizeValues(v.data(), c.tk, c.kv_heads, c.head_dim, v_int8.data(), value_scales.data(), stride);
-  reference::Attention(q_dequantised.data(), c.tq, k_dequantised.data(), v_dequantised.data(), c.tk, c.heads,
-                       c.kv_heads, c.head_dim, visible, expected.data());
+  model::Attention(q_dequantised.data(), c.tq, k_dequantised.data(), v_dequantised.data(), c.tk, c.heads, c.kv_heads,
+                   c.head_dim, visible, expected.data());
   opt::Attention(q.data(), c.tq, opt::KeysInt8{key_t_int8.data(), key_scales.data(), stride},
                  opt::ValuesInt8{v_int8.data(), value_scales.data()}, c.tk, c.heads, c.kv_heads, c.head_dim,
                  1.0f / std::sqrt(static_cast<float>(c.head_dim)), c.mask ? bias.data() : nullptr, actual.data(), pool,
@@ -214,7 +213,7 @@ TEST(OptimizedAttentionTest, AllKeysMaskedGiveTheUniformAverage) {
   std::vector<float> key_t(static_cast<size_t>(hd) * opt::KeyStride(tk));
   opt::TransposeKeys(k.data(), 0, tk, 1, hd, key_t.data(), opt::KeyStride(tk));
   std::vector<float> expected(hd), actual(hd);
-  reference::Attention(q.data(), 1, k.data(), v.data(), tk, 1, 1, hd, std::vector<bool>(tk, false), expected.data());
+  model::Attention(q.data(), 1, k.data(), v.data(), tk, 1, 1, hd, std::vector<bool>(tk, false), expected.data());
   opt::Attention(q.data(), 1, {key_t.data(), opt::KeyStride(tk)}, v.data(), tk, 1, 1, hd, 0.0f, nullptr, actual.data(),
                  nullptr, DefaultIsa());
   for (int i = 0; i < hd; ++i) EXPECT_NEAR(actual[i], expected[i], 1e-5f);

@@ -9,16 +9,16 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "model/ops.h"
 #include "needle/engine.h"
 #include "needle/tokenizer.h"  // special ids only; nothing here needs SentencePiece
-#include "reference/ops.h"
 #include "test_checkpoint.h"
 
 namespace needle {
 namespace {
 
 using ::testing::HasSubstr;
-namespace ref = ::needle::reference;
+namespace ref = ::needle::model;  // the plain ops the reference engine is made of
 
 // ---- Scalar ops against values worked out by hand.
 
@@ -520,13 +520,13 @@ TEST_F(ReferenceEngineTest, ClosedGatesLeaveTheTiedEmbeddingHead) {
 // points (docs/engine.md) by hand, with the tests' own bf16 rounding.
 
 TEST(UpstreamNumericsTest, RoundToBf16IsNearestEven) {
-  EXPECT_EQ(ref::RoundToBf16(1.0f + 0x1p-8f), 1.0f);                // halfway: down to the even 1.0
-  EXPECT_EQ(ref::RoundToBf16(1.0f + 3 * 0x1p-8f), 1.0f + 0x1p-6f);  // halfway: up to the even neighbour
-  EXPECT_EQ(ref::RoundToBf16(1.0f + 0x1p-8f + 0x1p-20f), 1.0f + 0x1p-7f);
-  EXPECT_TRUE(std::isnan(ref::RoundToBf16(std::nanf(""))));
-  EXPECT_EQ(ref::RoundToBf16(std::numeric_limits<float>::infinity()), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(needle::RoundToBf16(1.0f + 0x1p-8f), 1.0f);                // halfway: down to the even 1.0
+  EXPECT_EQ(needle::RoundToBf16(1.0f + 3 * 0x1p-8f), 1.0f + 0x1p-6f);  // halfway: up to the even neighbour
+  EXPECT_EQ(needle::RoundToBf16(1.0f + 0x1p-8f + 0x1p-20f), 1.0f + 0x1p-7f);
+  EXPECT_TRUE(std::isnan(needle::RoundToBf16(std::nanf(""))));
+  EXPECT_EQ(needle::RoundToBf16(std::numeric_limits<float>::infinity()), std::numeric_limits<float>::infinity());
   for (float value : {0.1f, -3.14159f, 1e-30f, 6.5e37f, 22.627417f}) {
-    EXPECT_EQ(ref::RoundToBf16(value), test::RoundToBf16(value)) << value;
+    EXPECT_EQ(needle::RoundToBf16(value), test::RoundToBf16(value)) << value;
   }
   std::vector<float> values = {0.1f, 0.2f};
   ref::RoundTo(Numerics::kExact, absl::MakeSpan(values));

@@ -1,6 +1,8 @@
 // Scalar fp32 building blocks of the Needle network, one function per
-// operation of the model description. Deliberately plain loops: these are the
-// definitions the optimized kernels are tested against.
+// operation of the model description. Deliberately plain loops: the reference
+// engine is composed of them, the optimized engine's kernels are tested
+// against them, and both engines use the cheap ones (the gates' sigmoid, the
+// retrieval head) as they are.
 //
 // Values between operations are fp32; every sum (dot products, norms,
 // softmax) accumulates in double, so that the reference sits as close to the
@@ -8,20 +10,19 @@
 // is not mistaken for an engine bug. Under Numerics::kUpstream the operations
 // that upstream runs in bfloat16 round their results to it (the cast points
 // are listed in docs/engine.md); the sums stay wide, as XLA's are in fp32.
-#ifndef NEEDLE_REFERENCE_OPS_H_
-#define NEEDLE_REFERENCE_OPS_H_
+#ifndef NEEDLE_MODEL_OPS_H_
+#define NEEDLE_MODEL_OPS_H_
 
 #include <cstdint>
 #include <vector>
 
 #include "absl/types/span.h"
+#include "model/bf16.h"
 #include "needle/engine.h"
 #include "needle/weights.h"
 
-namespace needle::reference {
+namespace needle::model {
 
-// The bfloat16 nearest to `value` (ties to even), as an fp32.
-float RoundToBf16(float value);
 // Rounds `values` to bfloat16 in place under kUpstream; leaves them under kExact.
 void RoundTo(Numerics numerics, absl::Span<float> values);
 
@@ -64,6 +65,6 @@ struct RetrievalHead {
                            Numerics numerics = Numerics::kExact) const;
 };
 
-}  // namespace needle::reference
+}  // namespace needle::model
 
-#endif  // NEEDLE_REFERENCE_OPS_H_
+#endif  // NEEDLE_MODEL_OPS_H_

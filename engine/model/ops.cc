@@ -1,4 +1,4 @@
-#include "reference/ops.h"
+#include "model/ops.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,16 +7,8 @@
 #include <limits>
 
 #include "needle/tensor_names.h"
-#include "optimized/matmul.h"
 
-namespace needle::reference {
-
-float RoundToBf16(float value) {
-  const uint32_t bits = static_cast<uint32_t>(optimized::RoundToBf16Bits(value)) << 16;
-  float rounded;
-  std::memcpy(&rounded, &bits, sizeof(rounded));
-  return rounded;
-}
+namespace needle::model {
 
 void RoundTo(Numerics numerics, absl::Span<float> values) {
   if (numerics != Numerics::kUpstream) return;
@@ -152,4 +144,4 @@ std::vector<float> RetrievalHead::Embed(const float* encoder_output, absl::Span<
   return embedding;
 }
 
-}  // namespace needle::reference
+}  // namespace needle::model
