@@ -4,8 +4,8 @@
 #include <cstdlib>
 
 #include "fuzz_input.h"
-#include "needle/evals/dataset.h"
 #include "needle/json.h"
+#include "needle/toolcalls/convert_tools.h"
 #include "needle/tools.h"
 #include "nlohmann/json.hpp"
 
@@ -20,6 +20,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Every caller of ConvertTools parses through ParseJson, so the harness does
   // too: an unbounded parse here would only find the harness's own recursion.
   const auto tools = needle::ParseJson<nlohmann::ordered_json>(tools_json);
-  if (tools.ok()) (void)needle::evals::ConvertTools(*tools, "fuzz");
+  if (tools.ok()) (void)needle::toolcalls::ConvertTools(*tools, "fuzz");
   return 0;
 }

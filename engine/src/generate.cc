@@ -88,6 +88,18 @@ bool KeepCallStart(std::string_view written, const TokenTexts& texts, absl::Span
   return any;
 }
 
+// The checks of a request that come before its tools are read.
+absl::Status CheckRequest(std::string_view query, const GenerateOptions& options) {
+  if (options.max_new_tokens < 1 || options.max_new_tokens > kMaxGeneratedTokens) {
+    return absl::InvalidArgumentError(
+        StrCat("max_new_tokens must be in [1, ", kMaxGeneratedTokens, "], got ", options.max_new_tokens));
+  }
+  if (size_t bad = FindInvalidUtf8(query); bad != std::string_view::npos) {
+    return absl::InvalidArgumentError(StrCat("query: invalid UTF-8 at byte ", bad));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string_view StopReasonName(StopReason reason) {
@@ -125,21 +137,26 @@ absl::StatusOr<std::unique_ptr<ToolCaller>> ToolCaller::Load(const std::string& 
 
 absl::StatusOr<GenerateResult> ToolCaller::Generate(std::string_view query, std::string_view tools_json,
                                                     const GenerateOptions& options) const {
-  if (options.max_new_tokens < 1 || options.max_new_tokens > kMaxGeneratedTokens) {
-    return absl::InvalidArgumentError(
-        StrCat("max_new_tokens must be in [1, ", kMaxGeneratedTokens, "], got ", options.max_new_tokens));
-  }
-  if (size_t bad = FindInvalidUtf8(query); bad != std::string_view::npos) {
-    return absl::InvalidArgumentError(StrCat("query: invalid UTF-8 at byte ", bad));
-  }
+  if (absl::Status status = CheckRequest(query, options); !status.ok()) return status;
   absl::StatusOr<ToolSet> tools = ToolSet::Parse(tools_json);
   if (!tools.ok()) return tools.status();
-  if (options.require_call && tools->tools().empty()) {
+  return Run(query, *tools, options);
+}
+
+absl::StatusOr<GenerateResult> ToolCaller::Generate(std::string_view query, const ToolSet& tools,
+                                                    const GenerateOptions& options) const {
+  if (absl::Status status = CheckRequest(query, options); !status.ok()) return status;
+  return Run(query, tools, options);
+}
+
+absl::StatusOr<GenerateResult> ToolCaller::Run(std::string_view query, const ToolSet& tools,
+                                               const GenerateOptions& options) const {
+  if (options.require_call && tools.tools().empty()) {
     return absl::InvalidArgumentError("a call is required but no tool is given");
   }
 
   GenerateResult result;
-  EncoderPrompt prompt = tokenizer_->EncodePrompt(query, tools->prompt_json());
+  EncoderPrompt prompt = tokenizer_->EncodePrompt(query, tools.prompt_json());
   result.encoder_tokens = std::move(prompt.tokens);
   result.query_truncated = prompt.query_truncated;
   result.tools_truncated = prompt.tools_truncated;
@@ -150,7 +167,7 @@ absl::StatusOr<GenerateResult> ToolCaller::Generate(std::string_view query, std:
   result.prefill_seconds = SecondsSince(start);
 
   start = std::chrono::steady_clock::now();
-  ConstrainedDecoder constraints(*tools, tokenizer_->token_texts());
+  ConstrainedDecoder constraints(tools, tokenizer_->token_texts());
   std::vector<float> scores;
   std::string streamed;   // text already handed to on_token
   std::string call_text;  // with require_call: the call text so far, while it is shorter than kCallStart
@@ -189,7 +206,7 @@ absl::StatusOr<GenerateResult> ToolCaller::Generate(std::string_view query, std:
       const bool last = static_cast<int>(result.tokens.size()) == options.max_new_tokens;
       const size_t pending = last ? 0 : PendingCharacterBytes(call, tokenizer_->token_texts());
       const std::string decoded = tokenizer_->Decode(call.subspan(0, call.size() - pending));
-      const std::string text = tools->RestoreNames(last ? std::string_view(decoded) : UpToOpenName(decoded));
+      const std::string text = tools.RestoreNames(last ? std::string_view(decoded) : UpToOpenName(decoded));
       const std::string delta = text.size() >= streamed.size() ? text.substr(streamed.size()) : std::string();
       streamed = text;
       if (!options.on_token(token, delta)) {
@@ -205,7 +222,7 @@ absl::StatusOr<GenerateResult> ToolCaller::Generate(std::string_view query, std:
   // call), anything else as generated.
   const std::string call = tokenizer_->Decode(CallTokens(result.tokens));
   absl::StatusOr<std::string> redumped = RedumpLikePython(call);
-  result.text = tools->RestoreNames(redumped.ok() ? *redumped : call);
+  result.text = tools.RestoreNames(redumped.ok() ? *redumped : call);
   return result;
 }
 

@@ -76,10 +76,21 @@
 #include <vector>
 
 #include "append_utf8.h"
-#include "needle/evals/big_int.h"
 #include "needle/str_cat.h"
+#include "needle/toolcalls/big_int.h"
 
 namespace needle::evals {
+
+using toolcalls::BigIntToDouble;
+using toolcalls::DumpKeepingBigInts;
+using toolcalls::ExactIntegerDigits;
+using toolcalls::IntegerDigits;
+using toolcalls::IsBigInt;
+using toolcalls::ParamSchema;
+using toolcalls::ParsedOutput;
+using toolcalls::ToolCall;
+using toolcalls::ToolSchema;
+
 namespace {
 
 // Ordered: a dict is walked in the order the model wrote it, as Python walks it.

@@ -42,13 +42,17 @@
 #include <utility>
 
 #include "elapsed.h"
-#include "needle/evals/call.h"
 #include "needle/json.h"
 #include "needle/str_cat.h"
 #include "needle/subprocess.h"
+#include "needle/toolcalls/call.h"
 #include "nlohmann/json.hpp"
 
 namespace needle::evals {
+
+using toolcalls::CallsToJson;
+using toolcalls::ToolCall;
+
 namespace {
 
 using OJson = nlohmann::ordered_json;

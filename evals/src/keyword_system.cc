@@ -41,9 +41,15 @@
 #include <vector>
 
 #include "elapsed.h"
-#include "needle/evals/call.h"
+#include "needle/toolcalls/call.h"
 
 namespace needle::evals {
+
+using toolcalls::CallsToJson;
+using toolcalls::ParamSchema;
+using toolcalls::ToolCall;
+using toolcalls::ToolSchema;
+
 namespace {
 
 // One word of a tool's name is enough: everyday queries are short ("Weather

@@ -37,10 +37,19 @@
 #include <system_error>
 #include <vector>
 
-#include "needle/evals/big_int.h"
+#include "needle/toolcalls/big_int.h"
 #include "needle/tools.h"
 
 namespace needle::evals {
+
+using toolcalls::BigIntToDouble;
+using toolcalls::IntegerDigits;
+using toolcalls::IsBigInt;
+using toolcalls::ParamSchema;
+using toolcalls::ParsedOutput;
+using toolcalls::ToolCall;
+using toolcalls::ToolSchema;
+
 namespace {
 
 using nlohmann::json;

@@ -5,13 +5,18 @@
 #include <vector>
 
 #include "elapsed.h"
-#include "needle/evals/big_int.h"
-#include "needle/evals/call.h"
 #include "needle/json.h"
 #include "needle/str_cat.h"
+#include "needle/toolcalls/big_int.h"
+#include "needle/toolcalls/call.h"
 #include "nlohmann/json.hpp"
 
 namespace needle::evals {
+
+using toolcalls::CallsToJson;
+using toolcalls::ParseJsonKeepingBigInts;
+using toolcalls::ToolCall;
+
 namespace {
 
 using OJson = nlohmann::ordered_json;

@@ -13,10 +13,14 @@
 #include <optional>
 
 #include "append_utf8.h"
-#include "needle/evals/big_int.h"
 #include "needle/str_cat.h"
+#include "needle/toolcalls/big_int.h"
 
 namespace needle::evals {
+
+using toolcalls::IsBigInt;
+using toolcalls::ParseKeepingBigInts;
+
 namespace {
 
 using OJson = nlohmann::ordered_json;

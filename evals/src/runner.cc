@@ -11,6 +11,8 @@
 
 namespace needle::evals {
 
+using toolcalls::ParseOutput;
+
 ItemResult ScorePrediction(const EvalItem& item, absl::StatusOr<Prediction> prediction) {
   ItemResult result;
   if (prediction.ok()) {

@@ -17,10 +17,10 @@
 #include "model.h"
 #include "needle/config.h"
 #include "needle/engine.h"
-#include "needle/evals/call.h"
 #include "needle/generate.h"
 #include "needle/str_cat.h"
 #include "needle/tokenizer.h"
+#include "needle/toolcalls/call.h"
 #include "needle/tools.h"
 
 namespace needle::python {
@@ -369,9 +369,9 @@ void RegisterGenerateResult(py::module_& m) {
       .def_property_readonly(
           "calls",
           [](const GenerateResult& result) -> py::object {
-            const evals::ParsedOutput parsed = evals::ParseOutput(result.text);
+            const toolcalls::ParsedOutput parsed = toolcalls::ParseOutput(result.text);
             if (!parsed.parsed) return py::none();
-            return JsonToPython(nlohmann::ordered_json::parse(evals::CallsToJson(parsed.calls)));
+            return JsonToPython(nlohmann::ordered_json::parse(toolcalls::CallsToJson(parsed.calls)));
           },
           "The call parsed as needle-eval parses outputs: a list of {'name', 'arguments'} dicts ([] for no call), "
           "None when the text is not a readable call.")

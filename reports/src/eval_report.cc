@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "needle/evals/big_int.h"
+#include "needle/toolcalls/big_int.h"
 
 namespace needle::reports {
 namespace {
@@ -179,9 +179,9 @@ nlohmann::ordered_json PredictionRecord(const std::string& system, const evals::
   record["format"] = result.output.format;
   record["parse_error"] = result.output.error;
   nlohmann::ordered_json calls = nlohmann::ordered_json::array();
-  for (const evals::ToolCall& call : result.output.calls) {
+  for (const toolcalls::ToolCall& call : result.output.calls) {
     // JSON has no place for a BigInt; "output" keeps the digits the model wrote.
-    calls.push_back({{"name", call.name}, {"arguments", evals::BigIntsAsDoubles(call.arguments)}});
+    calls.push_back({{"name", call.name}, {"arguments", toolcalls::BigIntsAsDoubles(call.arguments)}});
   }
   record["calls"] = std::move(calls);
   record["bfcl_valid"] = result.score.bfcl.valid;

@@ -26,11 +26,11 @@
 
 #include "absl/flags/flag.h"
 #include "cli/command_line.h"
-#include "needle/evals/call.h"
 #include "needle/evals/dataset.h"
 #include "needle/evals/openai_system.h"
 #include "needle/evals/stats.h"
 #include "needle/str_cat.h"
+#include "needle/toolcalls/call.h"
 #include "nlohmann/json.hpp"
 
 ABSL_FLAG(std::string, url, "http://127.0.0.1:8080", "server base URL (/v1/chat/completions is appended)");
@@ -51,8 +51,8 @@ double SecondsSince(Clock::time_point start) { return std::chrono::duration<doub
 
 // The calls of an output in canonical form, or the raw text when it is unreadable.
 std::string Answer(const std::string& text) {
-  const evals::ParsedOutput parsed = evals::ParseOutput(text);
-  return parsed.parsed ? evals::CallsToJson(parsed.calls) : "unparsed: " + text;
+  const toolcalls::ParsedOutput parsed = toolcalls::ParseOutput(text);
+  return parsed.parsed ? toolcalls::CallsToJson(parsed.calls) : "unparsed: " + text;
 }
 
 // VmRSS of a process in bytes; -1 when it cannot be read (the process is gone).

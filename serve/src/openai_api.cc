@@ -7,11 +7,12 @@
 #include "needle/json.h"
 #include "needle/json_string_scanner.h"
 #include "needle/str_cat.h"
+#include "needle/toolcalls/call.h"
 
 namespace needle::serve {
 namespace {
 
-using evals::ToolCall;
+using toolcalls::ToolCall;
 
 // Ordered, so that tools reach the prompt with their parameters in the
 // client's order, as they do from a dataset file.
@@ -397,7 +398,7 @@ bool NeedsModel(const ChatRequest& request) {
 
 CompletionOutput InterpretOutput(std::string_view text, bool hit_token_limit) {
   CompletionOutput output;
-  evals::ParsedOutput parsed = evals::ParseOutput(text);
+  toolcalls::ParsedOutput parsed = toolcalls::ParseOutput(text);
   if (parsed.parsed) {
     for (const ToolCall& call : parsed.calls) {
       output.calls.push_back(

@@ -16,9 +16,9 @@
 
 #include "connection.h"
 #include "httplib.h"
-#include "needle/evals/dataset.h"
 #include "needle/serve/openai_api.h"
 #include "needle/str_cat.h"
+#include "needle/toolcalls/convert_tools.h"
 #include "needle/tools.h"
 
 namespace needle::serve {
@@ -30,7 +30,7 @@ constexpr char kJsonType[] = "application/json";
 struct Job {
   bool run_model = true;  // false: answered with NoCallOutput
   std::string query;
-  std::string tools_json;  // upstream Needle format
+  ToolSet tools;  // the request's tools, parsed once; Generate takes them as they are
   int max_new_tokens = 0;
   bool require_call = false;
   bool include_usage = false;
@@ -38,7 +38,7 @@ struct Job {
 
 std::variant<Job, ApiError> PrepareJob(const ChatRequest& request, int max_new_tokens) {
   // All tools are converted, so that errors name the field as the client sent it.
-  absl::StatusOr<evals::ConvertedTools> converted = evals::ConvertTools(request.tools, "tools");
+  absl::StatusOr<toolcalls::ConvertedTools> converted = toolcalls::ConvertTools(request.tools, "tools");
   if (converted.ok() && request.tool_choice == ToolChoice::kFunction) {
     // A named tool_choice offers the model that tool alone, which is as
     // close as Needle gets to being forced to call it.
@@ -46,19 +46,19 @@ std::variant<Job, ApiError> PrepareJob(const ChatRequest& request, int max_new_t
     for (const nlohmann::ordered_json& tool : request.tools) {
       if (tool["function"]["name"] == request.tool_choice_name) chosen.push_back(tool);
     }
-    converted = evals::ConvertTools(chosen, "tools");
+    converted = toolcalls::ConvertTools(chosen, "tools");
   }
-  absl::Status status = converted.status();
-  if (status.ok()) status = ToolSet::Parse(converted->needle_json).status();
-  if (!status.ok()) {
+  absl::StatusOr<ToolSet> tools =
+      converted.ok() ? ToolSet::Parse(converted->needle_json) : absl::StatusOr<ToolSet>(converted.status());
+  if (!tools.ok()) {
     ApiError error;
-    error.message = std::string(status.message());
+    error.message = std::string(tools.status().message());
     error.param = "tools";
     return error;
   }
   Job job;
   job.query = request.query;
-  job.tools_json = std::move(converted->needle_json);
+  job.tools = *std::move(tools);
   job.max_new_tokens = request.max_tokens > 0 ? std::min(request.max_tokens, max_new_tokens) : max_new_tokens;
   job.run_model = NeedsModel(request);
   job.require_call = request.tool_choice == ToolChoice::kRequired || request.tool_choice == ToolChoice::kFunction;
@@ -267,7 +267,7 @@ class Server::Impl {
 
     GenerateOptions options = OptionsFor(job);
     options.on_token = [this](int32_t, std::string_view) { return !stopping_; };
-    absl::StatusOr<GenerateResult> result = caller_->Generate(job.query, job.tools_json, options);
+    absl::StatusOr<GenerateResult> result = caller_->Generate(job.query, job.tools, options);
     if (!result.ok()) return SendError(res, ServerError(result.status()));
     if (result->stop == StopReason::kCallback) return SendError(res, ShuttingDown());
     const CompletionOutput output = InterpretOutput(result->text, result->stop == StopReason::kMaxTokens);
@@ -305,7 +305,7 @@ class Server::Impl {
             }
             return connected && !stopping_;
           };
-          absl::StatusOr<GenerateResult> result = caller_->Generate(job.query, job.tools_json, options);
+          absl::StatusOr<GenerateResult> result = caller_->Generate(job.query, job.tools, options);
           if (!connected) return false;
           if (!result.ok() || result->stop == StopReason::kCallback) {
             // The status line has gone out already; OpenAI streams report errors as an event.

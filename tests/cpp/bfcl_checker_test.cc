@@ -9,6 +9,12 @@
 #include "gtest/gtest.h"
 
 namespace needle::evals {
+
+using toolcalls::ParamSchema;
+using toolcalls::ParsedOutput;
+using toolcalls::ParseOutput;
+using toolcalls::ToolSchema;
+
 namespace {
 
 using nlohmann::json;

@@ -3,7 +3,7 @@
 // int's. Expected verdicts were worked out from BFCL's ast_checker.py and
 // checked against Python's int/float rules (float(n) rounds to nearest, int ==
 // float compares exactly).
-#include "needle/evals/big_int.h"
+#include "needle/toolcalls/big_int.h"
 
 #include <cmath>
 #include <fstream>
@@ -12,11 +12,23 @@
 
 #include "gtest/gtest.h"
 #include "needle/evals/bfcl_checker.h"
-#include "needle/evals/call.h"
 #include "needle/evals/dataset.h"
 #include "needle/evals/python_call.h"
+#include "needle/toolcalls/call.h"
 
 namespace needle::evals {
+
+using toolcalls::BigIntToDouble;
+using toolcalls::CallsToJson;
+using toolcalls::DumpKeepingBigInts;
+using toolcalls::ExactIntegerDigits;
+using toolcalls::IntegerDigits;
+using toolcalls::IsBigInt;
+using toolcalls::ParamSchema;
+using toolcalls::ParsedOutput;
+using toolcalls::ParseJsonKeepingBigInts;
+using toolcalls::ParseOutput;
+
 namespace {
 
 using OJson = nlohmann::ordered_json;

@@ -2,9 +2,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "needle/evals/call.h"
+#include "needle/toolcalls/call.h"
 
-namespace needle::evals {
+namespace needle::toolcalls {
 namespace {
 
 using json = nlohmann::ordered_json;  // a call keeps its arguments in the order written
@@ -304,4 +304,4 @@ TEST(CallParser, CallsToJsonSurvivesInvalidUtf8) {
 }
 
 }  // namespace
-}  // namespace needle::evals
+}  // namespace needle::toolcalls

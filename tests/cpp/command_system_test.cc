@@ -13,10 +13,16 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "needle/evals/call.h"
+#include "needle/toolcalls/call.h"
 #include "nlohmann/json.hpp"
 
 namespace needle::evals {
+
+using toolcalls::CallsToJson;
+using toolcalls::ParsedOutput;
+using toolcalls::ParseOutput;
+using toolcalls::ToolCall;
+
 namespace {
 
 using ::testing::HasSubstr;

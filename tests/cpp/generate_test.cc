@@ -173,6 +173,24 @@ TEST_F(GenerateTest, ScriptedCallStopsAtEosAndRestoresNames) {
   EXPECT_EQ(engine->decoded(), fed);
 }
 
+TEST_F(GenerateTest, ParsedToolsGenerateWhatTheirTextDoes) {
+  const std::string call = R"([{"name":"get_weather","arguments":{"location":"Paris"}}])";
+  absl::StatusOr<GenerateResult> from_text =
+      Scripted(std::make_shared<const ScriptedEngine>(Writing(call))).Generate("weather in Paris?", kCamelTools);
+  const ToolSet tools = ToolSet::Parse(kCamelTools).value();
+  absl::StatusOr<GenerateResult> from_tools =
+      Scripted(std::make_shared<const ScriptedEngine>(Writing(call))).Generate("weather in Paris?", tools);
+  ASSERT_TRUE(from_text.ok()) << from_text.status();
+  ASSERT_TRUE(from_tools.ok()) << from_tools.status();
+  EXPECT_EQ(from_tools->text, from_text->text);
+  EXPECT_EQ(from_tools->encoder_tokens, from_text->encoder_tokens);
+  EXPECT_EQ(from_tools->tokens, from_text->tokens);
+  // The request is checked before the tools are used, whichever form they come in.
+  EXPECT_THAT(std::string(caller().Generate("h\xC3\x28i", tools).status().message()),
+              HasSubstr("query: invalid UTF-8 at byte 1"));
+  EXPECT_THAT(std::string(caller().Generate("hi", tools, Tokens(0)).status().message()), HasSubstr("max_new_tokens"));
+}
+
 TEST_F(GenerateTest, ScriptedMaxTokens) {
   auto engine = std::make_shared<const ScriptedEngine>(Writing("[]"));
   absl::StatusOr<GenerateResult> result = Scripted(engine).Generate("hi", "[]", Tokens(2));

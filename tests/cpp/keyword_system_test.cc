@@ -10,6 +10,10 @@
 #include "needle/evals/dataset.h"
 
 namespace needle::evals {
+
+using toolcalls::ConvertedTools;
+using toolcalls::ConvertTools;
+
 namespace {
 
 using nlohmann::json;

@@ -7,6 +7,11 @@
 #include "gtest/gtest.h"
 
 namespace needle::evals {
+
+using toolcalls::ParamSchema;
+using toolcalls::ParsedOutput;
+using toolcalls::ToolCall;
+
 namespace {
 
 using nlohmann::json;

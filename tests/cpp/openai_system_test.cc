@@ -20,12 +20,20 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
-#include "needle/evals/call.h"
 #include "needle/evals/dataset.h"
 #include "needle/generate.h"
+#include "needle/toolcalls/call.h"
 #include "nlohmann/json.hpp"
 
 namespace needle::evals {
+
+using toolcalls::CallsToJson;
+using toolcalls::ConvertedTools;
+using toolcalls::ConvertTools;
+using toolcalls::ParsedOutput;
+using toolcalls::ParseOutput;
+using toolcalls::ToolSchema;
+
 namespace {
 
 using ::testing::HasSubstr;

@@ -23,7 +23,7 @@ EvalItem Item(const std::string& id, const std::string& category, bool expects_c
   item.category = category;
   item.call_type = expects_call ? "single" : "none";
   item.query = "q " + id;
-  item.tools = {evals::ToolSchema{"ping", "", {}}};
+  item.tools = {toolcalls::ToolSchema{"ping", "", {}}};
   if (expects_call) item.answers = {evals::ExpectedCall{"ping", {}}};
   return item;
 }
@@ -116,7 +116,7 @@ TEST(EvalReportTest, GroupsByToolCountAndExpectedCall) {
   std::vector<ItemResult> results;
   for (int tools : {11, 2, 1, 5, 3, 2, 11}) {
     EvalItem item = Item(absl::StrCat("n", tools, "-", dataset.items.size()), "kitchen", dataset.items.size() < 5);
-    item.tools.assign(tools, evals::ToolSchema{"ping", "", {}});
+    item.tools.assign(tools, toolcalls::ToolSchema{"ping", "", {}});
     dataset.items.push_back(item);
   }
   for (size_t i = 0; i < dataset.items.size(); ++i) {

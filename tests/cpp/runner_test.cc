@@ -12,6 +12,9 @@
 #include "needle/generate.h"
 
 namespace needle::evals {
+
+using toolcalls::ToolSchema;
+
 namespace {
 
 // Answers "[]" for queries containing "none", fails requests containing

@@ -12,11 +12,11 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
-#include "needle/evals/dataset.h"
 #include "needle/generate.h"
 #include "needle/serve/openai_api.h"
 #include "needle/serve/server.h"
 #include "needle/str_cat.h"
+#include "needle/toolcalls/convert_tools.h"
 #include "serve/src/connection.h"
 
 namespace needle::serve {
@@ -473,8 +473,8 @@ TEST_F(ServerTest, CompletionMatchesGenerate) {
   EXPECT_EQ(response["object"], "chat.completion");
   EXPECT_EQ(response["model"], "test-model");
 
-  absl::StatusOr<evals::ConvertedTools> tools =
-      evals::ConvertTools(nlohmann::json::array({nlohmann::json::parse(kWeatherTool)}), "tools");
+  absl::StatusOr<toolcalls::ConvertedTools> tools =
+      toolcalls::ConvertTools(nlohmann::json::array({nlohmann::json::parse(kWeatherTool)}), "tools");
   ASSERT_TRUE(tools.ok()) << tools.status();
   GenerateOptions options;
   options.max_new_tokens = kMaxNewTokens;

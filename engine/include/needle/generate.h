@@ -14,6 +14,7 @@
 #include "needle/config.h"
 #include "needle/engine.h"
 #include "needle/tokenizer.h"
+#include "needle/tools.h"
 
 namespace needle {
 
@@ -59,13 +60,21 @@ class ToolCaller {
                                                           std::string_view engine_name,
                                                           const EngineOptions& engine_options = {});
 
+  // `tools_json` is parsed by ToolSet::Parse; a caller that holds the
+  // parsed tools already (a server validating a request) passes those.
   absl::StatusOr<GenerateResult> Generate(std::string_view query, std::string_view tools_json,
+                                          const GenerateOptions& options = {}) const;
+  absl::StatusOr<GenerateResult> Generate(std::string_view query, const ToolSet& tools,
                                           const GenerateOptions& options = {}) const;
 
   const Engine& engine() const { return *engine_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
 
  private:
+  // Generate once the request is checked.
+  absl::StatusOr<GenerateResult> Run(std::string_view query, const ToolSet& tools,
+                                     const GenerateOptions& options) const;
+
   std::shared_ptr<const Engine> engine_;
   std::shared_ptr<const Tokenizer> tokenizer_;
 };

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "needle/evals/call.h"
 #include "needle/evals/dataset.h"
+#include "needle/toolcalls/call.h"
 
 namespace needle::evals {
 
@@ -22,7 +22,7 @@ struct BfclVerdict {
 // output holds no call (an unparsable output holds none, as in BFCL).
 // One answer: exactly one call, checked against it (BFCL simple/multiple).
 // Several answers: as many calls, matched in any order (BFCL parallel).
-BfclVerdict BfclCheck(const EvalItem& item, const ParsedOutput& output);
+BfclVerdict BfclCheck(const EvalItem& item, const toolcalls::ParsedOutput& output);
 
 // BFCL's underscore_to_dot, for models whose API refuses dots in function
 // names: the item with '.' replaced by '_' in every tool name, in the tools

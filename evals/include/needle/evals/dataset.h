@@ -4,32 +4,15 @@
 #ifndef NEEDLE_EVALS_DATASET_H_
 #define NEEDLE_EVALS_DATASET_H_
 
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "needle/toolcalls/convert_tools.h"
 #include "nlohmann/json.hpp"
 
 namespace needle::evals {
-
-// A parameter as the checker needs it. `type` uses BFCL's vocabulary
-// (string, integer, float, boolean, array, tuple, dict, any); upstream
-// Needle's "number" maps to float.
-struct ParamSchema {
-  std::string name;
-  std::string type;
-  std::string item_type;  // element type of array/tuple, "" when not given
-  bool required = false;
-  std::vector<nlohmann::json> enum_values;
-};
-
-struct ToolSchema {
-  std::string name;
-  std::string description;
-  std::vector<ParamSchema> params;
-};
 
 // One acceptable call, BFCL style: per parameter the list of acceptable
 // values; an empty string "" in the list means the parameter may be left out.
@@ -47,11 +30,10 @@ struct EvalItem {
   // (system prompts, earlier turns); "" means the query as the one user message.
   std::string messages_json;
   std::string tools_json;  // upstream Needle tool format, as a model is prompted with it
-  // OpenAI "function" tools with the dataset's JSON Schema kept whole (items,
-  // nested properties, default, enums), type names in JSON Schema's words;
-  // "" for items built by hand, whose tools_json is converted on use.
+  // ConvertedTools::openai_json of the dataset's tools; "" for items built by
+  // hand, whose tools_json is converted on use.
   std::string openai_tools_json;
-  std::vector<ToolSchema> tools;
+  std::vector<toolcalls::ToolSchema> tools;
   std::vector<ExpectedCall> answers;  // empty: the right output is no call
 };
 
@@ -62,16 +44,12 @@ struct DatasetError {
   std::string message;
 };
 
-// What the readers adapted, e.g. "parameter types written the Python way"
-// -> number of parameters; printed so that a user sees how the file was read.
-using MappingCounts = std::map<std::string, int>;
-
 struct Dataset {
   std::string name;    // e.g. "bfcl_simple_python", or the file's stem
   std::string format;  // "needle", "bfcl" or "generic", as detected or forced
   std::vector<EvalItem> items;
   std::vector<DatasetError> errors;
-  MappingCounts mapped;
+  toolcalls::MappingCounts mapped;  // what the readers adapted
 };
 
 enum class DatasetFormat { kAuto, kNeedle, kBfcl, kGeneric };
@@ -91,20 +69,6 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& spec);
 // with that seed (a partial Fisher-Yates shuffle, so the same seed draws the
 // same items everywhere) and kept in file order; else the first ones.
 absl::Status LimitItems(Dataset& dataset, double limit, int64_t seed = -1);
-
-// Converts JSON-Schema style tools (BFCL's "function" list, OpenAI's
-// function.parameters) into upstream Needle's format and into schemas:
-// [{"name","description","parameters":{"p":{"type","description","required"}}}].
-// Accepts upstream Needle format unchanged. `where` prefixes error messages.
-struct ConvertedTools {
-  std::string needle_json;
-  std::string openai_json;  // as EvalItem::openai_tools_json
-  std::vector<ToolSchema> schemas;
-};
-// Takes ordered JSON: the model is prompted with parameters in the caller's order.
-// `mapped`, when given, counts the adaptations made (Python type names, ...).
-absl::StatusOr<ConvertedTools> ConvertTools(const nlohmann::ordered_json& tools, const std::string& where,
-                                            MappingCounts* mapped = nullptr);
 
 // The item's conversation and its tools as an OpenAI-style chat request takes them.
 nlohmann::ordered_json ChatMessages(const EvalItem& item);

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "needle/evals/bfcl_checker.h"
-#include "needle/evals/call.h"
 #include "needle/evals/dataset.h"
 #include "needle/evals/stats.h"
+#include "needle/toolcalls/call.h"
 
 namespace needle::evals {
 
@@ -47,7 +47,7 @@ struct ItemScore {
   UpstreamCounts counts;
   BfclVerdict bfcl;
 };
-ItemScore ScoreItem(const EvalItem& item, const ParsedOutput& output);
+ItemScore ScoreItem(const EvalItem& item, const toolcalls::ParsedOutput& output);
 
 struct Metrics {
   int items = 0;

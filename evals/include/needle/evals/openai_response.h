@@ -1,8 +1,8 @@
 // Readers of what an OpenAI-compatible /v1/chat/completions endpoint sends
 // back: a whole chat.completion object, or a server-sent event stream of
 // chat.completion.chunk objects. Both turn structured tool_calls into
-// Needle's JSON text (CallsToJson) and otherwise keep the message content, so
-// the output is scored by ParseOutput like any other model's.
+// Needle's JSON text (toolcalls::CallsToJson) and otherwise keep the message content, so
+// the output is scored by toolcalls::ParseOutput like any other model's.
 #ifndef NEEDLE_EVALS_OPENAI_RESPONSE_H_
 #define NEEDLE_EVALS_OPENAI_RESPONSE_H_
 

@@ -10,10 +10,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "needle/evals/call.h"
 #include "needle/evals/dataset.h"
 #include "needle/evals/metrics.h"
 #include "needle/evals/system.h"
+#include "needle/toolcalls/call.h"
 
 namespace needle::evals {
 
@@ -25,7 +25,7 @@ struct ItemResult {
   // and is scored as an unparsable output.
   absl::Status request_status;
   Prediction prediction;
-  ParsedOutput output;
+  toolcalls::ParsedOutput output;
   ItemScore score;
 };
 

@@ -11,8 +11,8 @@
 namespace needle::evals {
 
 struct Prediction {
-  // The output as the system gave it, for ParseOutput. Systems that return
-  // structured calls (OpenAI tool_calls) serialise them with CallsToJson.
+  // The output as the system gave it, for toolcalls::ParseOutput. Systems that return
+  // structured calls (OpenAI tool_calls) serialise them with toolcalls::CallsToJson.
   std::string text;
   double latency_ms = 0;   // whole request, as the caller waits for it
   double ttft_ms = -1;     // time to the first output token; -1 when unknown

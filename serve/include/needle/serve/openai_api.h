@@ -22,7 +22,6 @@
 #include <variant>
 #include <vector>
 
-#include "needle/evals/call.h"
 #include "nlohmann/json.hpp"
 
 namespace needle::serve {
@@ -50,7 +49,7 @@ struct ChatRequest {
   std::string query;                   // text of the last user message
   bool ends_with_tool_result = false;  // the last message has role "tool" or "function"
   // "tools" as sent ([{"type":"function","function":{...}}]), checked to be
-  // function tools with names; evals::ConvertTools reads their schemas.
+  // function tools with names; toolcalls::ConvertTools reads their schemas.
   nlohmann::ordered_json tools = nlohmann::ordered_json::array();
   ToolChoice tool_choice = ToolChoice::kAuto;
   std::string tool_choice_name;  // for kFunction
@@ -80,7 +79,7 @@ struct CompletionOutput {
   std::string finish_reason;  // "tool_calls", "stop" or "length"
 };
 
-// Output that parses (evals::ParseOutput) becomes its calls (arguments
+// Output that parses (toolcalls::ParseOutput) becomes its calls (arguments
 // re-serialised); parsing into none ("[]") is the no-call answer, content null
 // and finish_reason "stop". Output that does not parse but has calls with
 // complete names (cut by max_tokens, say) gives those calls with their

@@ -10,8 +10,8 @@
 //
 // nlohmann's parser refuses integers whose double would overflow (more than 308
 // digits), where Python reads up to 4300 digits; such text stays refused here.
-#ifndef NEEDLE_EVALS_BIG_INT_H_
-#define NEEDLE_EVALS_BIG_INT_H_
+#ifndef NEEDLE_TOOLCALLS_BIG_INT_H_
+#define NEEDLE_TOOLCALLS_BIG_INT_H_
 
 #include <cstdint>
 #include <optional>
@@ -21,7 +21,7 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 
-namespace needle::evals {
+namespace needle::toolcalls {
 
 // Marks the binary values that are BigInts ('i' for int).
 inline constexpr std::uint8_t kBigIntSubtype = 0x69;
@@ -72,6 +72,6 @@ std::string DumpKeepingBigInts(const nlohmann::ordered_json& value);
 // know only JSON's own types (report records, upstream's metrics).
 nlohmann::ordered_json BigIntsAsDoubles(const nlohmann::ordered_json& value);
 
-}  // namespace needle::evals
+}  // namespace needle::toolcalls
 
-#endif  // NEEDLE_EVALS_BIG_INT_H_
+#endif  // NEEDLE_TOOLCALLS_BIG_INT_H_

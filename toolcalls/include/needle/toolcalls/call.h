@@ -1,7 +1,7 @@
-// A tool call as the scorer sees it, and the parser that turns any system's
-// output text into calls.
-#ifndef NEEDLE_EVALS_CALL_H_
-#define NEEDLE_EVALS_CALL_H_
+// A tool call, and the parser that turns a model's output text into calls:
+// what the evals score and what needle-serve answers with.
+#ifndef NEEDLE_TOOLCALLS_CALL_H_
+#define NEEDLE_TOOLCALLS_CALL_H_
 
 #include <string>
 #include <string_view>
@@ -9,7 +9,7 @@
 
 #include "nlohmann/json.hpp"
 
-namespace needle::evals {
+namespace needle::toolcalls {
 
 struct ToolCall {
   std::string name;
@@ -40,6 +40,6 @@ struct ParsedOutput {
 // An empty (or all-whitespace) text is parsed as no call.
 ParsedOutput ParseOutput(std::string_view text);
 
-}  // namespace needle::evals
+}  // namespace needle::toolcalls
 
-#endif  // NEEDLE_EVALS_CALL_H_
+#endif  // NEEDLE_TOOLCALLS_CALL_H_

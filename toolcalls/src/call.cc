@@ -17,19 +17,19 @@
 // some OpenAI-compatible servers send for parameterless tools. An OpenAI
 // tool_calls entry ({"type":"function","function":{...}}) is unwrapped. Other
 // keys ("id", "type") are ignored.
-#include "needle/evals/call.h"
+#include "needle/toolcalls/call.h"
 
 #include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <string>
 
-#include "needle/evals/big_int.h"
 #include "needle/json.h"
 #include "needle/str_cat.h"
+#include "needle/toolcalls/big_int.h"
 #include "needle/utf8.h"
 
-namespace needle::evals {
+namespace needle::toolcalls {
 namespace {
 
 // Ordered: arguments keep the order the model wrote them in.
@@ -423,4 +423,4 @@ std::string CallsToJson(const std::vector<ToolCall>& calls) {
 
 ParsedOutput ParseOutput(std::string_view text) { return Parser(text).Run(); }
 
-}  // namespace needle::evals
+}  // namespace needle::toolcalls

@@ -1,4 +1,4 @@
-#include "needle/evals/big_int.h"
+#include "needle/toolcalls/big_int.h"
 
 #include <charconv>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include "needle/json.h"
 #include "needle/json_error.h"
 
-namespace needle::evals {
+namespace needle::toolcalls {
 namespace {
 
 using OJson = nlohmann::ordered_json;
@@ -148,4 +148,4 @@ OJson BigIntsAsDoubles(const OJson& value) {
   return out;
 }
 
-}  // namespace needle::evals
+}  // namespace needle::toolcalls
