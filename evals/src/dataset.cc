@@ -42,6 +42,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "needle/ascii.h"
 #include "needle/evals/python_call.h"
 #include "needle/file.h"
 #include "needle/json.h"
@@ -93,18 +94,6 @@ absl::StatusOr<std::string> RequireString(const OJson& object, const std::string
   if (!value.ok()) return value.status();
   if (!(*value)->is_string()) return FieldError(Child(path, key), Expected("a string", **value));
   return (*value)->get<std::string>();
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  return text;
-}
-
-std::string AsciiLower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // Fills the item's tools from a record's tool list.
@@ -332,7 +321,7 @@ absl::StatusOr<ExpectedCall> ReadAnswerCall(const OJson& raw, const std::string&
     if (arguments.is_string()) {
       const std::string text = arguments.get<std::string>();
       absl::StatusOr<OJson> decoded =
-          Trim(text).empty() ? OJson::object() : ParseEmbedded(text, Child(path, arguments_key));
+          TrimAsciiSpace(text).empty() ? OJson::object() : ParseEmbedded(text, Child(path, arguments_key));
       if (!decoded.ok()) return decoded.status();
       arguments = *std::move(decoded);
       Count(mapped, "arguments as a JSON string");
@@ -381,7 +370,7 @@ absl::StatusOr<std::vector<ExpectedCall>> ReadAnswerValue(const OJson& value, co
   if (value.is_null()) return std::vector<ExpectedCall>();
   if (value.is_string()) {
     const std::string text = value.get<std::string>();
-    const std::string_view trimmed = Trim(text);
+    const std::string_view trimmed = TrimAsciiSpace(text);
     if (trimmed.empty()) return std::vector<ExpectedCall>();
     const bool json_like = trimmed.front() == '{' || (trimmed.front() == '[' && trimmed.find('(') == std::string::npos);
     if (trimmed.front() == '<') {  // Hermes <tool_call> or FunctionGemma text, as a model writes it

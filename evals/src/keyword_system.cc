@@ -62,12 +62,6 @@ bool IsUpper(char c) { return std::isupper(static_cast<unsigned char>(c)) != 0; 
 bool IsLower(char c) { return std::islower(static_cast<unsigned char>(c)) != 0; }
 bool IsDigit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 template <size_t N>
 bool OneOf(std::string_view word, const std::string_view (&list)[N]) {
   return std::find(std::begin(list), std::end(list), word) != std::end(list);
@@ -81,7 +75,7 @@ std::vector<std::string> Words(std::string_view text) {
   for (size_t i = 0; i <= text.size(); ++i) {
     const char c = i < text.size() ? text[i] : ' ';
     const bool hump = i > 0 && IsUpper(c) && IsLower(text[i - 1]);
-    if ((!IsAlnum(c) || hump) && !word.empty()) words.push_back(Lower(std::exchange(word, "")));
+    if ((!IsAlnum(c) || hump) && !word.empty()) words.push_back(AsciiLower(std::exchange(word, "")));
     if (IsAlnum(c)) word += c;
   }
   return words;
@@ -165,7 +159,7 @@ std::deque<double> Numbers(std::string_view query) {
       continue;
     }
     while (end < query.size() && IsAlnum(query[end])) ++end;
-    const std::string word = Lower(query.substr(i, end - i));
+    const std::string word = AsciiLower(query.substr(i, end - i));
     auto it = std::find(std::begin(kNumberWords), std::end(kNumberWords), word);
     if (!has_digits && it != std::end(kNumberWords)) {
       numbers.push_back(static_cast<double>(it - std::begin(kNumberWords)));
@@ -247,12 +241,12 @@ constexpr std::string_view kArticles[] = {"the", "a", "an", "my", "our", "this",
 std::vector<std::string> PrepositionPhrases(const std::vector<Token>& tokens) {
   std::vector<std::string> phrases;
   for (size_t i = 0; i < tokens.size(); ++i) {
-    if (!OneOf(Lower(tokens[i].word), kPrepositions)) continue;
+    if (!OneOf(AsciiLower(tokens[i].word), kPrepositions)) continue;
     size_t j = i + 1;
-    while (j < tokens.size() && !tokens[j].after_break && OneOf(Lower(tokens[j].word), kArticles)) ++j;
+    while (j < tokens.size() && !tokens[j].after_break && OneOf(AsciiLower(tokens[j].word), kArticles)) ++j;
     std::string phrase;
     for (; j < tokens.size() && !tokens[j].after_break; ++j) {
-      const std::string lower = Lower(tokens[j].word);
+      const std::string lower = AsciiLower(tokens[j].word);
       if (OneOf(lower, kPrepositions) || OneOf(lower, kPhraseEnds)) break;
       phrase += (phrase.empty() ? "" : " ") + tokens[j].word;
     }
@@ -290,7 +284,7 @@ std::optional<nlohmann::json> EnumValue(std::string_view lower_query, const Para
   size_t best_at = std::string_view::npos;
   for (const nlohmann::json& value : param.enum_values) {
     if (!value.is_string()) continue;
-    const size_t at = FindWord(lower_query, Lower(value.get<std::string>()));
+    const size_t at = FindWord(lower_query, AsciiLower(value.get<std::string>()));
     if (at < best_at) {
       best_at = at;
       best = value;
@@ -312,7 +306,7 @@ std::optional<bool> BooleanValue(const std::vector<std::string>& words) {
 class ArgumentFinder {
  public:
   explicit ArgumentFinder(std::string_view query)
-      : lower_query_(Lower(query)), words_(Words(query)), numbers_(Numbers(query)), texts_(query) {}
+      : lower_query_(AsciiLower(query)), words_(Words(query)), numbers_(Numbers(query)), texts_(query) {}
 
   std::optional<nlohmann::json> Find(const ParamSchema& param) {
     if (!param.enum_values.empty()) return EnumValue(lower_query_, param);

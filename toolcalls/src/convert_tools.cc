@@ -33,6 +33,7 @@
 #include <string_view>
 #include <utility>
 
+#include "needle/ascii.h"
 #include "needle/str_cat.h"
 #include "needle/toolcalls/big_int.h"
 
@@ -105,18 +106,6 @@ const TypeNames* LookUpType(std::string_view written) {
   return nullptr;
 }
 
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  return text;
-}
-
-std::string AsciiLower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // A type as written, read: "List[str]" is an array of strings; "int, optional"
 // and "Optional[int]" are an integer that may be left out.
 struct ReadTypeName {
@@ -129,7 +118,7 @@ struct ReadTypeName {
 std::optional<ReadTypeName> ParseTypeName(std::string_view written, int depth = 0) {
   if (depth > 4) return std::nullopt;
   ReadTypeName read;
-  std::string lower = AsciiLower(Trim(written));
+  std::string lower = AsciiLower(TrimAsciiSpace(written));
   for (std::string_view suffix : {", optional", ",optional", " (optional)", " optional"}) {
     if (lower.size() > suffix.size() && lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0) {
       lower.resize(lower.size() - suffix.size());
@@ -144,17 +133,17 @@ std::optional<ReadTypeName> ParseTypeName(std::string_view written, int depth = 
       read.python = true;
     }
   }
-  std::string_view text = Trim(lower);
+  std::string_view text = TrimAsciiSpace(lower);
   std::string_view head = text, inner;
   if (size_t open = text.find('['); open != std::string_view::npos && text.back() == ']') {
-    head = Trim(text.substr(0, open));
-    inner = Trim(text.substr(open + 1, text.size() - open - 2));
+    head = TrimAsciiSpace(text.substr(0, open));
+    inner = TrimAsciiSpace(text.substr(open + 1, text.size() - open - 2));
   }
   if (head.rfind("typing.", 0) == 0) head.remove_prefix(7);
   if (head == "optional" || head == "union") {
     // Optional[X], Union[X, None]: the first member that is not None.
     std::string_view member = inner.substr(0, inner.find(','));
-    if (Trim(member) == "none" && inner.find(',') != std::string_view::npos) {
+    if (TrimAsciiSpace(member) == "none" && inner.find(',') != std::string_view::npos) {
       member = inner.substr(inner.find(',') + 1);
       member = member.substr(0, member.find(','));
     }
@@ -167,7 +156,8 @@ std::optional<ReadTypeName> ParseTypeName(std::string_view written, int depth = 
   read.names = LookUpType(head);
   if (read.names == nullptr) return std::nullopt;
   // "List", "Dict", "Any": capitals are Python's too.
-  read.python = read.python || read.names->python || !inner.empty() || Trim(written).substr(0, head.size()) != head;
+  read.python =
+      read.python || read.names->python || !inner.empty() || TrimAsciiSpace(written).substr(0, head.size()) != head;
   if (!inner.empty() && std::string_view(read.names->prompt) == "array" && head != "literal") {
     std::optional<ReadTypeName> item = ParseTypeName(inner.substr(0, inner.find(',')), depth + 1);
     if (item) read.item = item->names;
