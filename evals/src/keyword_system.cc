@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "elapsed.h"
+#include "needle/ascii.h"
 #include "needle/toolcalls/call.h"
 
 namespace needle::evals {
