@@ -192,6 +192,13 @@ def sixty_items(tmp_path):
     return data
 
 
+def with_default_sigint():
+    # A suite started in the background of a script (`cmd &`, nohup) runs with SIGINT ignored, and an
+    # ignored signal stays ignored across exec; these tests play a user's Ctrl-C, which has the default
+    # action.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_interrupted_run_keeps_the_items_it_finished(needle_eval_bin, tmp_path):
     # needle-eval used to write only at the end: Ctrl-C after 21 of 60 items left nothing.
     script = tmp_path / "slow.py"
@@ -199,7 +206,7 @@ def test_interrupted_run_keeps_the_items_it_finished(needle_eval_bin, tmp_path):
     out = tmp_path / "out"
     run = subprocess.Popen([needle_eval_bin, "--system", f"command:python3 {script}", "--parallel", "1",
                             "--dataset", "generic:" + str(sixty_items(tmp_path)), "--out", str(out)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=with_default_sigint)
     predictions = out / "predictions.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not predictions.exists() or predictions.read_text().count("\n") < 5):
@@ -270,7 +277,7 @@ def test_resumed_run_reports_as_an_uninterrupted_one(needle_eval_bin, tmp_path):
 
     # Interrupted: Ctrl-C once some items are in.
     run = subprocess.Popen(command + ["--out", str(resumed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           text=True)
+                           text=True, preexec_fn=with_default_sigint)
     predictions = resumed / "predictions.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not predictions.exists() or predictions.read_text().count("\n") < 10):
