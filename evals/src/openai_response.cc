@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "elapsed.h"
-#include "needle/json.h"
 #include "needle/str_cat.h"
 #include "needle/toolcalls/big_int.h"
 #include "needle/toolcalls/call.h"
@@ -14,12 +13,16 @@
 namespace needle::evals {
 
 using toolcalls::CallsToJson;
+using toolcalls::DumpKeepingBigInts;
 using toolcalls::ParseJsonKeepingBigInts;
 using toolcalls::ToolCall;
 
-namespace {
-
+// Responses are read keeping integers past 64 bits and the order of object
+// members: a server that sends "arguments" as an object instead of a JSON
+// string must lose neither, as the string form does not.
 using OJson = nlohmann::ordered_json;
+
+namespace {
 
 // CallsToJson needs argument objects; arguments that are not a JSON object
 // are passed on as the string they were, which ParseOutput then reports as
@@ -41,21 +44,21 @@ std::string CallsText(const std::vector<RawToolCall>& raw_calls) {
 }
 
 // Servers send "arguments" as a JSON string (OpenAI) or, some, as an object.
-std::string ArgumentsText(const nlohmann::json& arguments) {
+std::string ArgumentsText(const OJson& arguments) {
   if (arguments.is_string()) return arguments.get<std::string>();
   if (arguments.is_null()) return "";
-  return arguments.dump();
+  return DumpKeepingBigInts(arguments);
 }
 
 // An integer field of an object, or `otherwise` when missing or not an integer.
-int IntField(const nlohmann::json& object, const char* key, int otherwise) {
+int IntField(const OJson& object, const char* key, int otherwise) {
   if (!object.is_object()) return otherwise;
   auto value = object.find(key);
   return value != object.end() && value->is_number_integer() ? value->get<int>() : otherwise;
 }
 
 // needle-serve's usage.truncated: {"query": bool, "tools": bool}.
-bool ReportsTruncation(const nlohmann::json& usage) {
+bool ReportsTruncation(const OJson& usage) {
   if (!usage.is_object()) return false;
   auto truncated = usage.find("truncated");
   if (truncated == usage.end() || !truncated->is_object()) return false;
@@ -65,11 +68,11 @@ bool ReportsTruncation(const nlohmann::json& usage) {
   return false;
 }
 
-std::string ContentText(const nlohmann::json& content) {
+std::string ContentText(const OJson& content) {
   if (content.is_string()) return content.get<std::string>();
   std::string text;
   if (content.is_array()) {
-    for (const nlohmann::json& part : content) {
+    for (const OJson& part : content) {
       if (part.is_object() && part.contains("text") && part["text"].is_string()) {
         text += part["text"].get<std::string>();
       }
@@ -124,12 +127,12 @@ bool ChatStreamReader::Event(const std::string& event) {
     done_ = true;
     return true;
   }
-  absl::StatusOr<nlohmann::json> parsed = ParseJson(data);
+  absl::StatusOr<OJson> parsed = ParseJsonKeepingBigInts(data);
   if (!parsed.ok()) {
     return Fail(
         StrCat("stream event is not JSON (", std::string(parsed.status().message()), "): ", ResponseExcerpt(data)));
   }
-  const nlohmann::json chunk = *std::move(parsed);
+  const OJson chunk = *std::move(parsed);
   if (!chunk.is_object()) return Fail(StrCat("stream event is not a JSON object: ", ResponseExcerpt(data)));
   if (chunk.contains("error")) return Fail(StrCat("stream reported an error: ", ResponseExcerpt(data)));
   if (auto usage = chunk.find("usage"); usage != chunk.end()) {
@@ -138,10 +141,10 @@ bool ChatStreamReader::Event(const std::string& event) {
   }
   auto choices = chunk.find("choices");
   if (choices == chunk.end() || !choices->is_array() || choices->empty() || !(*choices)[0].is_object()) return true;
-  const nlohmann::json& choice = (*choices)[0];
+  const OJson& choice = (*choices)[0];
   if (choice.contains("finish_reason") && choice["finish_reason"].is_string()) finished_ = true;
   if (!choice.contains("delta") || !choice["delta"].is_object()) return true;
-  const nlohmann::json& delta = choice["delta"];
+  const OJson& delta = choice["delta"];
   bool first_output = false;
   if (auto content = delta.find("content"); content != delta.end()) {
     const std::string text = ContentText(*content);
@@ -149,7 +152,7 @@ bool ChatStreamReader::Event(const std::string& event) {
     first_output = !text.empty();
   }
   if (auto tool_calls = delta.find("tool_calls"); tool_calls != delta.end() && tool_calls->is_array()) {
-    for (const nlohmann::json& fragment : *tool_calls) {
+    for (const OJson& fragment : *tool_calls) {
       if (!fragment.is_object()) continue;
       // OpenAI sends a call's name once and its arguments in pieces, all keyed by index.
       RawToolCall& call = calls_[IntField(fragment, "index", static_cast<int>(calls_.size()))];
@@ -175,12 +178,12 @@ bool ChatStreamReader::Fail(std::string error) {
 }
 
 absl::StatusOr<Prediction> ReadChatCompletion(const std::string& body) {
-  absl::StatusOr<nlohmann::json> parsed = ParseJson(body);
+  absl::StatusOr<OJson> parsed = ParseJsonKeepingBigInts(body);
   if (!parsed.ok()) {
     return absl::DataLossError(
         StrCat("response is not valid JSON (", std::string(parsed.status().message()), "): ", ResponseExcerpt(body)));
   }
-  const nlohmann::json response = *std::move(parsed);
+  const OJson response = *std::move(parsed);
   if (!response.is_object()) {
     return absl::DataLossError(StrCat("response is not a JSON object: ", ResponseExcerpt(body)));
   }
@@ -189,12 +192,12 @@ absl::StatusOr<Prediction> ReadChatCompletion(const std::string& body) {
       !(*choices)[0].contains("message") || !(*choices)[0]["message"].is_object()) {
     return absl::DataLossError(StrCat("response has no choices[0].message: ", ResponseExcerpt(body)));
   }
-  const nlohmann::json& message = (*choices)[0]["message"];
+  const OJson& message = (*choices)[0]["message"];
   Prediction prediction;
   std::vector<RawToolCall> calls;
   if (auto tool_calls = message.find("tool_calls"); tool_calls != message.end() && tool_calls->is_array()) {
-    for (const nlohmann::json& call : *tool_calls) {
-      const nlohmann::json* function = call.is_object() && call.contains("function") ? &call["function"] : nullptr;
+    for (const OJson& call : *tool_calls) {
+      const OJson* function = call.is_object() && call.contains("function") ? &call["function"] : nullptr;
       if (function == nullptr || !function->is_object() || !function->contains("name") ||
           !(*function)["name"].is_string()) {
         return absl::DataLossError(StrCat("a tool call has no function.name: ", ResponseExcerpt(body)));

@@ -503,6 +503,22 @@ TEST_F(FakeServerTest, IntegersPast64BitsKeepTheirDigits) {
   absl::StatusOr<Prediction> big = Predict("big", false);
   ASSERT_TRUE(big.ok()) << big.status();
   EXPECT_EQ(big->text, R"([{"name":"f","arguments":{"n":123456789012345678901234567890}}])");
+
+  // Servers that send the arguments as an object, whole or streamed: the same
+  // digits, and the members in the order the server wrote them.
+  const std::string object_call =
+      R"({"function":{"name":"f","arguments":{"z":-98765432109876543210987654321,"a":[18446744073709551616]}}})";
+  replies_["big object"] = {
+      Whole(R"({"role":"assistant","tool_calls":[)" + object_call + "]}"),
+      Event(R"({"tool_calls":[)" + object_call.substr(0, object_call.size() - 1) + R"(,"index":0}]})") +
+          Event("{}", "\"tool_calls\"") + "data: [DONE]\n\n"};
+  for (bool stream : {false, true}) {
+    absl::StatusOr<Prediction> big_object = Predict("big object", stream);
+    ASSERT_TRUE(big_object.ok()) << big_object.status();
+    EXPECT_EQ(big_object->text,
+              R"([{"name":"f","arguments":{"z":-98765432109876543210987654321,"a":[18446744073709551616]}}])")
+        << (stream ? "streamed" : "whole");
+  }
 }
 
 TEST_F(FakeServerTest, WholeResponses) {
