@@ -419,6 +419,7 @@ class Trainer:
                 raise SystemExit(f"{args.init}: config {self.model.config} differs from the run's {config}")
         else:
             self.model = nt.NeedleModel(config).init_weights(args.seed)
+        self.model.fused_attention = nt.FUSED_ATTENTION_AVAILABLE and not args.explicit_attention
         self.model.train()
         self.optimizer = make_optimizer(self.model, args.lr, args.weight_decay)
         self.rng = random.Random(args.seed)
@@ -464,6 +465,10 @@ class Trainer:
         return float(loss.detach()), float(grad_norm), lr, len(examples), tokens
 
 
+def attention_kind(model):
+    return "fused" if model.fused_attention else "explicit"
+
+
 def bench(args, config):
     torch.manual_seed(args.seed)
     examples = synthetic_examples(2000, config["vocab_size"], random.Random(args.seed))
@@ -485,7 +490,8 @@ def bench(args, config):
               "steps": args.bench_steps, "seconds": round(elapsed, 2),
               "examples_per_s": round(seen / elapsed, 2), "step_s": round(elapsed / args.bench_steps, 3),
               "examples_per_cpu_s": round(seen / cpu, 3), "cpu_busy": round(cpu / elapsed, 2),
-              "tokens_per_batch": args.tokens_per_batch, "threads": torch.get_num_threads()}
+              "tokens_per_batch": args.tokens_per_batch, "threads": torch.get_num_threads(),
+              "attention": attention_kind(trainer.model)}
     print(json.dumps(result))
     return 0
 
@@ -586,6 +592,7 @@ def train(args, config):
 
     torch.manual_seed(args.seed)
     trainer = Trainer(args, config, train_examples, log)
+    log["attention"] = attention_kind(trainer.model)
     best = None
     resumed = None
     if args.resume and os.path.exists(checkpoint_path):
@@ -800,6 +807,9 @@ def main(argv=None):
     parser.add_argument("--reserve-seconds", type=float, default=20.0, help="kept free for the final export")
     parser.add_argument("--log-every", type=int, default=25)
     parser.add_argument("--bench-steps", type=int, help="only measure throughput on synthetic data")
+    parser.add_argument("--explicit-attention", action="store_true",
+                        help="attention as explicit matmuls even where PyTorch's fused kernel is available "
+                             "(2.5 and later), to compare the two")
     parser.add_argument("--checkpoint-minutes", type=float, default=10.0,
                         help="write OUT/checkpoint.pt (weights, optimiser, data order, random state) this often")
     parser.add_argument("--resume", action="store_true",

@@ -80,6 +80,37 @@ def test_torch_logits_equal_numpy_reference(tmp_path):
     assert model.greedy(nt.pad_batch(encs[:1]), max_new=12)[0] == nn.greedy(params, cfg, encs[0], 12)
 
 
+@pytest.mark.skipif(not nt.FUSED_ATTENTION_AVAILABLE, reason="PyTorch before 2.5 has no fused grouped attention")
+def test_fused_attention_computes_what_the_explicit_one_does(tmp_path):
+    # Padded encoder inputs and decoder rows (the masks), grouped K/V heads, gradients and the
+    # cached decode steps greedy uses: the trainer's fast path must be the same network.
+    config = {"vocab_size": 300, "d_model": 64, "num_heads": 4, "num_kv_heads": 2,
+              "num_encoder_layers": 2, "num_decoder_layers": 2, "rope_theta": 10000}
+    path = str(tmp_path / "r.safetensors")
+    nc.write_random_checkpoint(path, config, seed=6)
+    rng = np.random.default_rng(1)
+    enc = nt.pad_batch([list(rng.integers(6, 300, n)) for n in (31, 9, 17)])
+    dec = nt.pad_batch([[1] + list(rng.integers(6, 300, n)) for n in (4, 12, 7)], pad=9)
+    results = []
+    for fused in (False, True):
+        model = nt.NeedleModel.load(path)
+        model.fused_attention = fused
+        logits = model(enc, dec)
+        logits.square().mean().backward()
+        grads = {name: param.grad.clone() for name, param in model.named_parameters()
+                 if param.grad is not None}  # the retrieval head takes no part in the logits
+        results.append((logits.detach(), grads, model.greedy(enc, max_new=10)))
+    (explicit, explicit_grads, explicit_greedy), (fused, fused_grads, fused_greedy) = results
+    def close(got, want):  # float rounding only: the sums run in another order
+        return float((got - want).abs().max()) <= 1e-4 * float(want.abs().max()) + 1e-7
+
+    assert close(fused, explicit)
+    assert fused_grads.keys() == explicit_grads.keys()
+    for name, grad in explicit_grads.items():
+        assert close(fused_grads[name], grad), name
+    assert fused_greedy == explicit_greedy
+
+
 def test_snake_case_matches_engine_rule():
     cases = {"getWeather": "get_weather", "GetWeather": "get_weather", "get-weather": "get_weather",
              "get.weather": "get_weather", "HTTPRequest": "http_request", "set__timer": "set_timer",
