@@ -101,6 +101,7 @@ def test_fused_attention_computes_what_the_explicit_one_does(tmp_path):
                  if param.grad is not None}  # the retrieval head takes no part in the logits
         results.append((logits.detach(), grads, model.greedy(enc, max_new=10)))
     (explicit, explicit_grads, explicit_greedy), (fused, fused_grads, fused_greedy) = results
+
     def close(got, want):  # float rounding only: the sums run in another order
         return float((got - want).abs().max()) <= 1e-4 * float(want.abs().max()) + 1e-7
 
