@@ -18,6 +18,7 @@
 
 #include "optimized/matmul.h"
 #include "optimized/thread_pool.h"
+#include "optimized/vnni.h"
 
 // The vector helpers below return GCC vector types; they are always inlined
 // into one target-specific function, so no value crosses an ABI boundary.
@@ -312,7 +313,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void ScoreKeysVnni(
       int32_t quad;
       std::memcpy(&quad, queries.q[first + r] + g, sizeof(quad));
       const __m512i q = _mm512_set1_epi32(quad);
-      for (int v = 0; v < kNV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], k[v], q);
+      for (int v = 0; v < kNV; ++v) acc[r][v] = DotBytes(acc[r][v], k[v], q);
     }
   }
   for (int r = 0; r < R; ++r) {
@@ -448,7 +449,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void AccumulateValuesVnni
         int32_t four;
         std::memcpy(&four, rounded[r] + j, sizeof(four));
         const __m512i p = _mm512_set1_epi32(four);
-        for (int s = 0; s < 4; ++s) dot[r][s] = _mm512_dpbusd_epi32(dot[r][s], p, v[s]);
+        for (int s = 0; s < 4; ++s) dot[r][s] = DotBytes(dot[r][s], p, v[s]);
       }
     }
     for (int r = 0; r < R; ++r) {

@@ -16,6 +16,7 @@
 
 #include "optimized/kernel_loops.h"
 #include "optimized/matmul.h"
+#include "optimized/vnni.h"
 
 namespace needle::optimized::internal {
 namespace {
@@ -250,13 +251,13 @@ void W8A8MicroKernel(const uint8_t* xq, int ldx, const float* xs, const uint8_t*
       LoadQuad<kInt4>(quads, j, &w0, &w1);
       if constexpr (kInt4) {
         const __m512i ones = _mm512_set1_epi8(1);
-        column_sum0 = _mm512_dpbusd_epi32(column_sum0, ones, w0);
-        column_sum1 = _mm512_dpbusd_epi32(column_sum1, ones, w1);
+        column_sum0 = DotBytes(column_sum0, ones, w0);
+        column_sum1 = DotBytes(column_sum1, ones, w1);
       }
       for (int r = 0; r < R; ++r) {
         const __m512i xb = _mm512_set1_epi32(Load32(xg + static_cast<size_t>(r) * ldx + 4 * j));
-        a[r][0] = _mm512_dpbusd_epi32(a[r][0], xb, w0);
-        a[r][1] = _mm512_dpbusd_epi32(a[r][1], xb, w1);
+        a[r][0] = DotBytes(a[r][0], xb, w0);
+        a[r][1] = DotBytes(a[r][1], xb, w1);
       }
     }
     if constexpr (kInt4) {
