@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "optimized/matmul.h"
+#include "optimized/multiversion.h"
 #include "optimized/thread_pool.h"
 #include "optimized/vnni.h"
 
@@ -956,7 +957,7 @@ void QuantizeValues(const float* v, int count, int kv_heads, int head_dim, int8_
   }
 }
 
-float QuantizeInt8(const float* x, int n, int8_t* q) {
+NEEDLE_AVX2_CLONES float QuantizeInt8(const float* x, int n, int8_t* q) {
   // Eight running maxima: one would chain every MAXSS on the last (GCC does not reorder a float max
   // reduction), and this loop, run for every query, key and value row, took 6% of a w8a8 prefill.
   constexpr int kLanes = 8;

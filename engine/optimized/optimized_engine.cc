@@ -18,6 +18,7 @@
 #include "needle/tensor_names.h"
 #include "optimized/attention.h"
 #include "optimized/matmul.h"
+#include "optimized/multiversion.h"
 #include "optimized/thread_pool.h"
 
 namespace needle::optimized {
@@ -32,7 +33,7 @@ using DecoderLayer = model::DecoderLayer<PackedMatrix>;
 // of squares split over independent accumulators: the reference's single chain
 // waits one add latency per element, which made the norms several percent of
 // a long prefill. x and y may alias.
-void ZcRmsNorm(const float* x, const float* scale, int n, float* y) {
+NEEDLE_AVX2_CLONES void ZcRmsNorm(const float* x, const float* scale, int n, float* y) {
   double sums[8] = {};
   int i = 0;
   for (; i + 8 <= n; i += 8) {
