@@ -636,11 +636,16 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
         }
         new_max[r] = std::max(row_max[g + r], MaxLanes<W>(block_max));
       }
-      for (int r = 0; r < kRows; ++r) {
-        // The vector exp, not std::exp: a library call here would spill every live score vector around it.
-        correction[r] = Exp<W>(zero + (row_max[g + r] - new_max[r]))[0];
-        row_max[g + r] = new_max[r];
+      // The rows' rescaling factors in one vector exp (W >= kRows lanes, or a few), not one each: a
+      // whole exp per row was a fifth of the softmax's. Not std::exp: a library call here would spill
+      // every live score vector around it.
+      for (int r0 = 0; r0 < kRows; r0 += W) {
+        F shift = zero;
+        for (int l = 0; l < W && r0 + l < kRows; ++l) shift[l] = row_max[g + r0 + l] - new_max[r0 + l];
+        const F factor = Exp<W>(shift);
+        for (int l = 0; l < W && r0 + l < kRows; ++l) correction[r0 + l] = factor[l];
       }
+      for (int r = 0; r < kRows; ++r) row_max[g + r] = new_max[r];
       for (int r = 0; r < kRows; ++r) {
         F sum = zero;
         for (int c = 0; c < kKeyVectors; ++c) {
