@@ -167,18 +167,20 @@ void GemmHalfPanel(const float* x, int m, int in, const float* panel, float* y, 
 // epilogue in MatMulW8A8Scalar's order (fused multiply-add per group, one
 // multiply by the row's scale).
 
-// The w8a8 bytes of quad j for half `half` of the panel (16 columns x 4 k) in
+// The w8a8 bytes of quad j for half kHalf of the panel (16 columns x 4 k) in
 // four registers; w4a8 keeps the first half in the low nibbles of the quad's
 // 64 bytes and the second in the high ones, as q + 8.
-template <bool kInt4>
-inline void LoadQuad(const uint8_t* quads, int j, int half, int8x16_t w[4]) {
+// The half is a template parameter: as a run-time one, GCC kept the int4
+// choice of mask or shift as a branch inside the k loops.
+template <bool kInt4, int kHalf>
+inline void LoadQuad(const uint8_t* quads, int j, int8x16_t w[4]) {
   for (int i = 0; i < 4; ++i) {
     if constexpr (kInt4) {
       const uint8x16_t bytes = vld1q_u8(quads + j * 2 * kPanel + 16 * i);
-      const uint8x16_t nibbles = half == 0 ? vandq_u8(bytes, vdupq_n_u8(15)) : vshrq_n_u8(bytes, 4);
+      const uint8x16_t nibbles = kHalf == 0 ? vandq_u8(bytes, vdupq_n_u8(15)) : vshrq_n_u8(bytes, 4);
       w[i] = vsubq_s8(vreinterpretq_s8_u8(nibbles), vdupq_n_s8(8));
     } else {
-      w[i] = vld1q_s8(reinterpret_cast<const int8_t*>(quads + j * 4 * kPanel + half * 64 + 16 * i));
+      w[i] = vld1q_s8(reinterpret_cast<const int8_t*>(quads + j * 4 * kPanel + kHalf * 64 + 16 * i));
     }
   }
 }
@@ -189,35 +191,47 @@ inline int32_t Load32(const int8_t* p) {
   return v;
 }
 
+// The fp32 sums over groups live in `f` (R x 16 floats on the stack), read and
+// written once per group: held in registers next to the int32 accumulators,
+// they made GCC spill inside the k loop (3 rows of SDOT, 2 of SMULL).
 template <int R>
-void W8A8Store(float32x4_t (*f)[4], const float* xs, float* y, int ldy, int width) {
+void W8A8Store(const float* f, const float* xs, float* y, int ldy, int width) {
   for (int r = 0; r < R; ++r) {
     float* yr = y + static_cast<size_t>(r) * ldy;
     float tmp[16];
-    for (int i = 0; i < 4; ++i) vst1q_f32(tmp + 4 * i, vmulq_n_f32(f[r][i], xs[r]));
+    for (int i = 0; i < 4; ++i) vst1q_f32(tmp + 4 * i, vmulq_n_f32(vld1q_f32(f + 16 * r + 4 * i), xs[r]));
     std::memcpy(yr, tmp, (width < 16 ? width : 16) * sizeof(float));
   }
 }
 
-// SDOT, R rows x 16 columns (half `half` of the panel). A q register of x
+// f[r][4i..4i+3] += float(a[r][i]) * scales[4i..], the group's epilogue.
+template <int R>
+inline void W8A8AddGroup(float* f, const int32x4_t (*a)[4], const float* scales) {
+  for (int i = 0; i < 4; ++i) {
+    const float32x4_t s = vld1q_f32(scales + 4 * i);
+    for (int r = 0; r < R; ++r) {
+      float* fr = f + 16 * r + 4 * i;
+      vst1q_f32(fr, vfmaq_f32(vld1q_f32(fr), vcvtq_f32_s32(a[r][i]), s));
+    }
+  }
+}
+
+// SDOT, R rows x 16 columns (half kHalf of the panel). A q register of x
 // holds four quads; the by-element form broadcasts one of them.
-template <int L, int R, bool kInt4>
-inline void DotQuad(int32x4_t (*a)[4], const uint8_t* quads, int j, int half, const int8x16_t* xv) {
+template <int L, int R, bool kInt4, int kHalf>
+inline void DotQuad(int32x4_t (*a)[4], const uint8_t* quads, int j, const int8x16_t* xv) {
   int8x16_t w[4];
-  LoadQuad<kInt4>(quads, j, half, w);
+  LoadQuad<kInt4, kHalf>(quads, j, w);
   for (int r = 0; r < R; ++r) {
     for (int i = 0; i < 4; ++i) a[r][i] = vdotq_laneq_s32(a[r][i], w[i], xv[r], L);
   }
 }
 
-template <int R, bool kInt4>
-void W8A8DotMicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_t* panel, int groups, int half,
-                        float* y, int ldy, int width) {
+template <int R, bool kInt4, int kHalf>
+void W8A8DotMicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_t* panel, int groups, float* y,
+                        int ldy, int width) {
   constexpr size_t kGroupBytes = IntegerGroupBytes(kInt4 ? WeightType::kW4A8 : WeightType::kW8A8);
-  float32x4_t f[R][4];
-  for (int r = 0; r < R; ++r) {
-    for (int i = 0; i < 4; ++i) f[r][i] = vdupq_n_f32(0.0f);
-  }
+  alignas(16) float f[R * 16] = {};
   for (int g = 0; g < groups; ++g) {
     const uint8_t* group = panel + g * kGroupBytes;
     const uint8_t* quads = group + IntegerGroupHeader(kInt4 ? WeightType::kW4A8 : WeightType::kW8A8);
@@ -228,16 +242,12 @@ void W8A8DotMicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_
     for (int jj = 0; jj < kGroup / 16; ++jj) {
       int8x16_t xv[R];
       for (int r = 0; r < R; ++r) xv[r] = vld1q_s8(xq + static_cast<size_t>(r) * ldx + g * kGroup + 16 * jj);
-      DotQuad<0, R, kInt4>(a, quads, 4 * jj, half, xv);
-      DotQuad<1, R, kInt4>(a, quads, 4 * jj + 1, half, xv);
-      DotQuad<2, R, kInt4>(a, quads, 4 * jj + 2, half, xv);
-      DotQuad<3, R, kInt4>(a, quads, 4 * jj + 3, half, xv);
+      DotQuad<0, R, kInt4, kHalf>(a, quads, 4 * jj, xv);
+      DotQuad<1, R, kInt4, kHalf>(a, quads, 4 * jj + 1, xv);
+      DotQuad<2, R, kInt4, kHalf>(a, quads, 4 * jj + 2, xv);
+      DotQuad<3, R, kInt4, kHalf>(a, quads, 4 * jj + 3, xv);
     }
-    const float* scales = reinterpret_cast<const float*>(group) + half * 16;
-    for (int i = 0; i < 4; ++i) {
-      const float32x4_t s = vld1q_f32(scales + 4 * i);
-      for (int r = 0; r < R; ++r) f[r][i] = vfmaq_f32(f[r][i], vcvtq_f32_s32(a[r][i]), s);
-    }
+    W8A8AddGroup<R>(f, a, reinterpret_cast<const float*>(group) + kHalf * 16);
   }
   W8A8Store<R>(f, xs, y, ldy, width);
 }
@@ -246,14 +256,11 @@ void W8A8DotMicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_
 // eight int16 products (|q| <= 127, so exact); SADALP adds neighbouring pairs
 // into int32 lanes [c k01, c k23, c+1 k01, c+1 k23], and a final pairwise add
 // per group leaves one sum per column.
-template <int R, bool kInt4>
-void W8A8MicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_t* panel, int groups, int half, float* y,
-                     int ldy, int width) {
+template <int R, bool kInt4, int kHalf>
+void W8A8MicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_t* panel, int groups, float* y, int ldy,
+                     int width) {
   constexpr size_t kGroupBytes = IntegerGroupBytes(kInt4 ? WeightType::kW4A8 : WeightType::kW8A8);
-  float32x4_t f[R][4];
-  for (int r = 0; r < R; ++r) {
-    for (int i = 0; i < 4; ++i) f[r][i] = vdupq_n_f32(0.0f);
-  }
+  alignas(16) float f[R * 16] = {};
   for (int g = 0; g < groups; ++g) {
     const uint8_t* group = panel + g * kGroupBytes;
     const uint8_t* quads = group + IntegerGroupHeader(kInt4 ? WeightType::kW4A8 : WeightType::kW8A8);
@@ -263,7 +270,7 @@ void W8A8MicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_t* 
     }
     for (int j = 0; j < kGroup / 4; ++j) {
       int8x16_t w[4];
-      LoadQuad<kInt4>(quads, j, half, w);
+      LoadQuad<kInt4, kHalf>(quads, j, w);
       for (int r = 0; r < R; ++r) {
         const int8x8_t xd =
             vreinterpret_s8_s32(vdup_n_s32(Load32(xq + static_cast<size_t>(r) * ldx + g * kGroup + 4 * j)));
@@ -273,20 +280,17 @@ void W8A8MicroKernel(const int8_t* xq, int ldx, const float* xs, const uint8_t* 
         }
       }
     }
-    const float* scales = reinterpret_cast<const float*>(group) + half * 16;
-    for (int i = 0; i < 4; ++i) {
-      const float32x4_t s = vld1q_f32(scales + 4 * i);
-      for (int r = 0; r < R; ++r) {
-        f[r][i] = vfmaq_f32(f[r][i], vcvtq_f32_s32(vpaddq_s32(a[r][2 * i], a[r][2 * i + 1])), s);
-      }
+    int32x4_t sums[R][4];
+    for (int r = 0; r < R; ++r) {
+      for (int i = 0; i < 4; ++i) sums[r][i] = vpaddq_s32(a[r][2 * i], a[r][2 * i + 1]);
     }
+    W8A8AddGroup<R>(f, sums, reinterpret_cast<const float*>(group) + kHalf * 16);
   }
   W8A8Store<R>(f, xs, y, ldy, width);
 }
 
-template <bool kDot, bool kInt4>
-void W8A8HalfPanel(const QuantizedView& x, int m, const uint8_t* panel, int groups, int half, float* y, int ldy,
-                   int width) {
+template <bool kDot, bool kInt4, int kHalf>
+void W8A8HalfPanel(const QuantizedView& x, int m, const uint8_t* panel, int groups, float* y, int ldy, int width) {
   const int8_t* q = reinterpret_cast<const int8_t*>(x.q);
   // SDOT's kernel has the registers for 3 rows, the widening one for 2.
   ForEachRowBlock<kDot ? 3 : 2>(m, [&](auto rows, int r) {
@@ -294,9 +298,9 @@ void W8A8HalfPanel(const QuantizedView& x, int m, const uint8_t* panel, int grou
     const int8_t* xr = q + static_cast<size_t>(r) * x.in;
     float* yr = y + static_cast<size_t>(r) * ldy;
     if constexpr (kDot) {
-      W8A8DotMicroKernel<kRows, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+      W8A8DotMicroKernel<kRows, kInt4, kHalf>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
     } else {
-      W8A8MicroKernel<kRows, kInt4>(xr, x.in, x.scale + r, panel, groups, half, yr, ldy, width);
+      W8A8MicroKernel<kRows, kInt4, kHalf>(xr, x.in, x.scale + r, panel, groups, yr, ldy, width);
     }
   });
 }
@@ -306,9 +310,11 @@ void MatMulW8A8(const QuantizedView& x, int m, const PackedView& w, int p0, int 
   for (int p = p0; p < p1; ++p) {
     const int c0 = p * kPanel;
     const int width = w.out - c0 < kPanel ? w.out - c0 : kPanel;
-    const auto half_panel = w.type == WeightType::kW4A8 ? W8A8HalfPanel<kDot, true> : W8A8HalfPanel<kDot, false>;
-    half_panel(x, m, PanelData(w, p), w.in / kGroup, 0, y + c0, w.out, width);
-    if (width > 16) half_panel(x, m, PanelData(w, p), w.in / kGroup, 1, y + c0 + 16, w.out, width - 16);
+    const bool int4 = w.type == WeightType::kW4A8;
+    const auto first = int4 ? W8A8HalfPanel<kDot, true, 0> : W8A8HalfPanel<kDot, false, 0>;
+    const auto second = int4 ? W8A8HalfPanel<kDot, true, 1> : W8A8HalfPanel<kDot, false, 1>;
+    first(x, m, PanelData(w, p), w.in / kGroup, y + c0, w.out, width);
+    if (width > 16) second(x, m, PanelData(w, p), w.in / kGroup, y + c0 + 16, w.out, width - 16);
   }
 }
 
