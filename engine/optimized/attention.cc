@@ -49,10 +49,12 @@ constexpr float kExpLowest = -87.3f;  // below this expf underflows; treat as an
 // How many W-wide vectors of keys (scores) or of a value row (the value pass)
 // one pass holds for R rows: the most, up to 8, whose R x that many accumulators,
 // plus the key or value vectors and a broadcast, fit in the vector registers.
-// AVX-512 (W = 16) has 32; AVX2 has 16, and so does NEON, which holds a W = 8
-// vector in two. Past that, GCC spilled accumulators and folded every key or
-// value load into its multiply-add, and the products were load-bound at about
-// half the FMA peak; fewer than 8 accumulators leave the FMA latency exposed.
+// AVX-512 (W = 16) has 32; AVX2 has 16. NEON has 32, but counted as 16 at its
+// W = 4: with 4 vectors for 6 rows, the rows' broadcast operands pushed GCC into
+// spills (llvm-mca, bench/arm-estimate). Past that, GCC spilled accumulators and
+// folded every key or value load into its multiply-add, and the products were
+// load-bound at about half the FMA peak; fewer than 8 accumulators leave the FMA
+// latency exposed.
 template <int W, int R>
 constexpr int PassVectors() {
   const int registers = W >= 16 ? 32 : 16;
@@ -862,6 +864,11 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx51
 template <typename T>
 TaskFn<T> ChooseKernel([[maybe_unused]] Isa isa, int head_dim) {
   const auto fits = [head_dim](int w) { return head_dim % (kPerLane<T> * w) == 0; };
+#if defined(__aarch64__)
+  // NEON's own width. GCC lowers a W = 8 vector (two q registers) through the stack: the prefill score
+  // loop had 68 stores and 59 loads per 24 FMLA, against none at W = 4 (llvm-mca, bench/arm-estimate).
+  if (fits(4)) return TaskGeneric4<T>;
+#endif
 #if defined(__x86_64__)
   switch (isa) {
     case Isa::kAvx512Vnni:
