@@ -5,9 +5,9 @@
 // NEEDLE_AVX2_CLONES before a function compiles it twice on x86-64, for AVX2
 // and for the baseline (SSE2), and the loader picks one from the CPU (function
 // multiversioning). The RMS norms and the int8 rounding of attention rows are
-// such loops: at SSE2's 4 floats (2 doubles) a step they took a tenth of a w8a8
-// prefill. AVX2 without FMA, so no multiply-add is fused and both copies round
-// alike; AVX-512 would not pay on rows of 64 to 512 values.
+// such loops (a tenth of a w8a8 prefill at SSE2's width). AVX2 without FMA, so
+// no multiply-add is fused and both copies round alike, and one copy serves
+// every AVX2 and AVX-512 CPU.
 #if defined(__x86_64__)
 #define NEEDLE_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
 #else
