@@ -9,6 +9,9 @@
 #endif
 #include <immintrin.h>
 #endif
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -252,9 +255,9 @@ __attribute__((always_inline)) inline void WriteRow(const float* acc, int hd, fl
 }
 
 // With int8 K/V the query rows are quantised too (QuantizeInt8 per row), so
-// that on AVX-512 VNNI and AVX2 a tile's scores are exact integer dot products;
-// every other path scores the same dequantised rows in fp32, so all agree to
-// fp32 rounding.
+// that on AVX-512 VNNI, AVX2 and NEON with SDOT a tile's scores are exact integer
+// dot products; every other path scores the same dequantised rows in fp32, so all
+// agree to fp32 rounding.
 struct QuantizedQueries {
   alignas(64) int8_t q[kSweepRows][kMaxAttentionHeadDim];
   alignas(64) float dequantised[kSweepRows][kMaxAttentionHeadDim];
@@ -466,6 +469,54 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void AccumulateValuesVnni
 }
 #endif
 
+#if defined(__aarch64__)
+// Quad L of the query registers (dims 4L .. 4L + 3 of their 16) times kPass
+// vectors of 4 keys each, stored as q + 128 at `keys`, 16 bytes apart.
+template <int L, int R, int kPass>
+__attribute__((target("arch=armv8.2-a+dotprod"), always_inline)) inline void DotQuad(const int8_t* keys,
+                                                                                     const int8x16_t (&q)[R],
+                                                                                     int32x4_t (&acc)[R][kPass]) {
+  for (int v = 0; v < kPass; ++v) {
+    const uint8x16_t stored = vld1q_u8(reinterpret_cast<const uint8_t*>(keys) + 16 * v);
+    const int8x16_t k = vreinterpretq_s8_u8(veorq_u8(stored, vdupq_n_u8(0x80)));  // back to signed
+    for (int r = 0; r < R; ++r) acc[r][v] = vdotq_laneq_s32(acc[r][v], k, q[r], L);
+  }
+}
+
+// ScoreKeys for a whole int8 tile (W = 4) with SDOT, exact in int32, for query rows
+// first .. first + R - 1; the keys' scales are the caller's. A q register of keys is 4
+// dims of 4 keys (the tile's quad layout); a register of a query row holds 4 quads,
+// and SDOT's by-element form broadcasts one. Widening each int8 key to fp32 instead
+// took 8 conversions per 16 FMLA, about half the FMLA peak by llvm-mca (bench/arm-estimate).
+template <int R>
+__attribute__((target("arch=armv8.2-a+dotprod"))) void ScoreKeysNeonDot(const int8_t* tile, int hd,
+                                                                        const QuantizedQueries& queries, int first,
+                                                                        typename Vectors<4>::F (&s)[R][kKeyTile / 4]) {
+  constexpr int kNV = kKeyTile / 4;
+  constexpr int kPass = R <= 2 ? 8 : 4;  // R x kPass accumulators, kPass keys and R query rows in 32 registers
+  for (int v0 = 0; v0 < kNV; v0 += kPass) {
+    int32x4_t acc[R][kPass];
+    for (int r = 0; r < R; ++r) {
+      for (int v = 0; v < kPass; ++v) acc[r][v] = vdupq_n_s32(0);
+    }
+    for (int g = 0; g < hd; g += 16) {
+      int8x16_t q[R];
+      for (int r = 0; r < R; ++r) q[r] = vld1q_s8(queries.q[first + r] + g);
+      DotQuad<0, R, kPass>(tile + Int8KeyPosition(v0 * 4, g), q, acc);
+      DotQuad<1, R, kPass>(tile + Int8KeyPosition(v0 * 4, g + 4), q, acc);
+      DotQuad<2, R, kPass>(tile + Int8KeyPosition(v0 * 4, g + 8), q, acc);
+      DotQuad<3, R, kPass>(tile + Int8KeyPosition(v0 * 4, g + 12), q, acc);
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int v = 0; v < kPass; ++v) {
+        const float32x4_t scores = vmulq_n_f32(vcvtq_f32_s32(acc[r][v]), queries.scale[first + r]);
+        std::memcpy(&s[r][v0 + v], &scores, sizeof(scores));
+      }
+    }
+  }
+}
+#endif
+
 // int8 keys and values carry scales (Problem::key_scales, value_scales).
 template <typename T>
 inline constexpr bool kScaled = std::is_same_v<T, int8_t>;
@@ -620,6 +671,10 @@ __attribute__((always_inline)) inline void AttendRows(const Problem<T>& p, int k
       if constexpr (kIntegerScores && W == 16) {
         ScoreKeysVnni<kRows>(tile, hd, *queries, g, s);
       } else
+#elif defined(__aarch64__)
+      if constexpr (kIntegerScores && W == 4) {
+        ScoreKeysNeonDot<kRows>(tile, hd, *queries, g, s);
+      } else
 #endif
       {
         ScoreKeys<W, kRows, kKeyVectors, T>(tile, hd, q_rows + g, s);
@@ -687,7 +742,7 @@ template <int W, int R, typename T, bool kIntegerScores>
 __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv_head, const float* const* q_rows,
                                                      [[maybe_unused]] const QuantizedQueries* queries,
                                                      float* const* out_rows, int used_rows) {
-  static_assert(!kIntegerScores || (kScaled<T> && (W == 16 || W == 8)), "integer scores are for int8 keys");
+  static_assert(!kIntegerScores || (kScaled<T> && (W == 16 || W == 8 || W == 4)), "integer scores are for int8 keys");
   using F = typename Vectors<W>::F;
   constexpr int kTileVectors = kKeyTile / W;
   const int hd = p.head_dim, kv_stride = p.kv_heads * hd;
@@ -715,6 +770,10 @@ __attribute__((always_inline)) inline void AttendFew(const Problem<T>& p, int kv
         ScoreKeysVnni<R>(tile, hd, *queries, 0, s);
       } else if constexpr (kIntegerScores && W == 8) {
         ScoreKeysAvx2<R>(tile, hd, *queries, s);
+      } else
+#elif defined(__aarch64__)
+      if constexpr (kIntegerScores && W == 4) {
+        ScoreKeysNeonDot<R>(tile, hd, *queries, 0, s);
       } else
 #endif
       {
@@ -835,6 +894,11 @@ template <typename T>
 void TaskGeneric8(const Problem<T>& p, int kv_head, int b, int e) {
   AttendTask<8>(p, kv_head, b, e);
 }
+#if defined(__aarch64__)
+void TaskNeonDotInt8_4(const Problem<int8_t>& p, int kv_head, int b, int e) {
+  AttendTask<4, int8_t, /*kIntegerScores=*/true>(p, kv_head, b, e);
+}
+#endif
 #if defined(__x86_64__)
 template <typename T>
 __attribute__((target("avx2,fma"))) void TaskAvx2_8(const Problem<T>& p, int kv_head, int b, int e) {
@@ -859,12 +923,15 @@ __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) void TaskAvx51
 }
 #endif
 
-// The widest kernel `isa` has whose value step (kPerLane<T> * W) divides head_dim. Only the x86 sets
-// have kernels of their own here; the others take the generic ones.
+// The widest kernel `isa` has whose value step (kPerLane<T> * W) divides head_dim. The x86 sets have
+// kernels of their own here, and NEON with SDOT one for int8 keys; the others take the generic ones.
 template <typename T>
 TaskFn<T> ChooseKernel([[maybe_unused]] Isa isa, int head_dim) {
   const auto fits = [head_dim](int w) { return head_dim % (kPerLane<T> * w) == 0; };
 #if defined(__aarch64__)
+  if constexpr (kScaled<T>) {
+    if (isa == Isa::kNeonDot && fits(4)) return TaskNeonDotInt8_4;
+  }
   // NEON's own width. GCC lowers a W = 8 vector (two q registers) through the stack: the prefill score
   // loop had 68 stores and 59 loads per 24 FMLA, against none at W = 4 (llvm-mca, bench/arm-estimate).
   if (fits(4)) return TaskGeneric4<T>;
